@@ -1,1 +1,17 @@
-//! placeholder
+//! Userspace TCP/IP for wingress: smoltcp on the IP packets that WireGuard
+//! decrypts. Knows nothing about WireGuard; sans-IO (the caller passes `now`
+//! and moves packets in and out).
+#![forbid(unsafe_code)]
+
+mod device;
+mod packet;
+mod stack;
+mod stats;
+
+pub use device::BufferPool;
+pub use smoltcp::socket::tcp::{RecvError, SendError, Socket as TcpSocket, State as TcpState};
+pub use stack::{Accepted, ConnectError, Ingress, Stack, StackConfig, TcpId, UdpDatagram};
+pub use stats::{NetDrop, NetStats};
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,16 @@
-//! WireGuard device for wingress.
+//! WireGuard device for wingress: keys, the peer table with cryptokey
+//! routing, and per-peer sessions (boringtun), behind a sans-IO API so the
+//! implementation underneath can change without touching callers.
 #![forbid(unsafe_code)]
 
+pub mod allowed_ips;
+pub mod device;
 pub mod keys;
+pub mod stats;
 
+pub use allowed_ips::{AllowedIps, Prefix};
+pub use device::{
+    Device, Incoming, Outgoing, PeerId, PeerSpec, Transmit, MIN_OUT, OVERHEAD, TIMER_TICK,
+};
 pub use keys::{KeyError, PresharedKey, PrivateKey, PublicKey};
+pub use stats::{DropReason, DropStats, PeerStats};

@@ -1,0 +1,200 @@
+//! Reading the headers of packets that arrive from the tunnel, before smoltcp
+//! sees them, and writing the UDP packets that bypass it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, UdpPacket,
+    UdpRepr,
+};
+
+/// What the classifier learned from an incoming packet's headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Header {
+    Tcp {
+        src: SocketAddr,
+        dst: SocketAddr,
+        syn_only: bool,
+    },
+    Udp {
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: (usize, usize),
+    },
+    /// ICMP and anything else smoltcp answers or ignores by itself.
+    Other { dst: IpAddr },
+    /// A fragment: the stack does not reassemble.
+    Fragment,
+}
+
+/// Parses IP and transport headers; `None` if anything is truncated or
+/// inconsistent.
+pub(crate) fn classify(buf: &[u8]) -> Option<Header> {
+    match buf.first()? >> 4 {
+        4 => {
+            let ip = Ipv4Packet::new_checked(buf).ok()?;
+            if ip.more_frags() || ip.frag_offset() != 0 {
+                return Some(Header::Fragment);
+            }
+            let src = IpAddr::V4(ip.src_addr());
+            let dst = IpAddr::V4(ip.dst_addr());
+            let start = usize::from(ip.header_len());
+            let end = usize::from(ip.total_len());
+            transport(ip.next_header(), src, dst, buf.get(start..end)?, start)
+        }
+        6 => {
+            let ip = Ipv6Packet::new_checked(buf).ok()?;
+            let src = IpAddr::V6(ip.src_addr());
+            let dst = IpAddr::V6(ip.dst_addr());
+            let start = ip.header_len();
+            let end = start + usize::from(ip.payload_len());
+            // Extension headers are rare inside tunnels; smoltcp handles the
+            // ones it knows, and a UDP or TCP header behind one is passed on.
+            transport(ip.next_header(), src, dst, buf.get(start..end)?, start)
+        }
+        _ => None,
+    }
+}
+
+fn transport(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8], at: usize) -> Option<Header> {
+    match proto {
+        IpProtocol::Tcp => {
+            let tcp = TcpPacket::new_checked(l4).ok()?;
+            Some(Header::Tcp {
+                src: SocketAddr::new(src, tcp.src_port()),
+                dst: SocketAddr::new(dst, tcp.dst_port()),
+                syn_only: tcp.syn() && !tcp.ack(),
+            })
+        }
+        IpProtocol::Udp => {
+            let udp = UdpPacket::new_checked(l4).ok()?;
+            let len = usize::from(udp.len());
+            if len < 8 || len > l4.len() {
+                return None;
+            }
+            Some(Header::Udp {
+                src: SocketAddr::new(src, udp.src_port()),
+                dst: SocketAddr::new(dst, udp.dst_port()),
+                payload: (at + 8, at + len),
+            })
+        }
+        _ => Some(Header::Other { dst }),
+    }
+}
+
+/// Writes an IP+UDP packet carrying `payload` into `out`, which is cleared
+/// first. `None` if the address families differ.
+pub(crate) fn emit_udp(
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: &[u8],
+    ident: u16,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    let udp = UdpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+    };
+    let udp_len = 8 + payload.len();
+    let sums = ChecksumCapabilities::default();
+    out.clear();
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let ip = Ipv4Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: IpProtocol::Udp,
+                payload_len: udp_len,
+                hop_limit: 64,
+            };
+            out.resize(ip.buffer_len() + udp_len, 0);
+            let mut pkt = Ipv4Packet::new_unchecked(&mut out[..]);
+            ip.emit(&mut pkt, &sums);
+            pkt.set_ident(ident);
+            pkt.set_dont_frag(true);
+            pkt.fill_checksum();
+            let mut u = UdpPacket::new_unchecked(pkt.payload_mut());
+            udp.emit(
+                &mut u,
+                &IpAddress::Ipv4(s),
+                &IpAddress::Ipv4(d),
+                payload.len(),
+                |b| b.copy_from_slice(payload),
+                &sums,
+            );
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let ip = Ipv6Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: IpProtocol::Udp,
+                payload_len: udp_len,
+                hop_limit: 64,
+            };
+            out.resize(ip.buffer_len() + udp_len, 0);
+            let mut pkt = Ipv6Packet::new_unchecked(&mut out[..]);
+            ip.emit(&mut pkt);
+            let mut u = UdpPacket::new_unchecked(pkt.payload_mut());
+            udp.emit(
+                &mut u,
+                &IpAddress::Ipv6(s),
+                &IpAddress::Ipv6(d),
+                payload.len(),
+                |b| b.copy_from_slice(payload),
+                &sums,
+            );
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_round_trip_through_the_classifier() {
+        let src: SocketAddr = "100.64.0.1:4000".parse().unwrap();
+        let dst: SocketAddr = "100.64.0.2:53".parse().unwrap();
+        let mut buf = Vec::new();
+        emit_udp(src, dst, b"hello", 7, &mut buf).unwrap();
+        let ip = Ipv4Packet::new_checked(&buf[..]).unwrap();
+        assert!(ip.verify_checksum());
+        match classify(&buf).unwrap() {
+            Header::Udp {
+                src: s,
+                dst: d,
+                payload: (a, b),
+            } => {
+                assert_eq!((s, d), (src, dst));
+                assert_eq!(&buf[a..b], b"hello");
+            }
+            other => panic!("{other:?}"),
+        }
+        let v6s: SocketAddr = "[fd00::1]:4000".parse().unwrap();
+        let v6d: SocketAddr = "[fd00::2]:53".parse().unwrap();
+        emit_udp(v6s, v6d, b"hi", 0, &mut buf).unwrap();
+        assert!(matches!(classify(&buf), Some(Header::Udp { .. })));
+        assert!(emit_udp(src, v6d, b"x", 0, &mut buf).is_none());
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_rejected() {
+        assert_eq!(classify(&[]), None);
+        assert_eq!(classify(&[0x45, 0, 0]), None);
+        let mut buf = Vec::new();
+        emit_udp(
+            "1.1.1.1:1".parse().unwrap(),
+            "2.2.2.2:2".parse().unwrap(),
+            b"abc",
+            0,
+            &mut buf,
+        )
+        .unwrap();
+        buf.truncate(buf.len() - 2);
+        assert_eq!(classify(&buf), None);
+        assert_eq!(classify(&[0x15; 40]), None);
+    }
+}

@@ -1,0 +1,552 @@
+//! The userspace TCP/IP stack on the daemon's tunnel address.
+//!
+//! smoltcp has no listen backlog: a listening socket *becomes* the
+//! connection. So the stack looks at every packet before smoltcp does, and
+//! creates a fresh listening socket when a SYN arrives for a configured port.
+//! UDP never enters smoltcp: datagrams for bound ports are handed straight to
+//! the caller, and replies are written as packets directly.
+//!
+//! Call order, per event-loop turn:
+//! 1. [`Stack::handle_packet`] for each decrypted packet (buffers from
+//!    [`Stack::take_buffer`]); [`Ingress::Udp`] datagrams go to the caller;
+//! 2. [`Stack::poll`]; then [`Stack::accept`] until `None`;
+//! 3. [`Stack::poll_transmit`] until `None`, encrypting each packet and
+//!    giving the buffer back with [`Stack::recycle`];
+//! 4. sleep at most [`Stack::poll_delay`], or until application I/O on a
+//!    socket (through [`Stack::tcp`]) asks for another poll.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::tcp::{self, CongestionControl, State};
+use smoltcp::time::{Duration as SmolDuration, Instant as SmolInstant};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
+
+use crate::device::QueueDevice;
+use crate::packet::{classify, emit_udp, Header};
+use crate::stats::{NetDrop, NetStats};
+
+/// Stack settings.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// The stack's own addresses with their prefix lengths.
+    pub addresses: Vec<(IpAddr, u8)>,
+    /// IP MTU of the tunnel.
+    pub mtu: usize,
+    /// Per-connection receive buffer: the largest TCP window offered.
+    pub tcp_rx_buffer: usize,
+    /// Per-connection send buffer: unacknowledged plus unsent bytes.
+    pub tcp_tx_buffer: usize,
+    /// Connections still in the handshake, at most (SYN-flood bound).
+    pub max_half_open: usize,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        Self {
+            addresses: Vec::new(),
+            mtu: 1420,
+            // Large buffers cost address space, not memory: they are
+            // allocated zeroed, so untouched pages are never committed.
+            tcp_rx_buffer: 4 << 20,
+            tcp_tx_buffer: 4 << 20,
+            max_half_open: 1024,
+        }
+    }
+}
+
+/// A TCP connection in the stack. Valid until [`Stack::release`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TcpId(SocketHandle);
+
+/// A connection that completed its handshake on a listened port.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub id: TcpId,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+/// A UDP datagram for a bound port. The payload lives in a pooled buffer:
+/// give it back with [`Stack::recycle`] via [`UdpDatagram::into_buffer`].
+#[derive(Debug)]
+pub struct UdpDatagram {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    buf: Vec<u8>,
+    range: (usize, usize),
+}
+
+impl UdpDatagram {
+    pub fn payload(&self) -> &[u8] {
+        &self.buf[self.range.0..self.range.1]
+    }
+
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// What happened to a packet handed to [`Stack::handle_packet`].
+#[derive(Debug)]
+pub enum Ingress {
+    /// Queued for the TCP/IP stack; run [`Stack::poll`].
+    Stack,
+    /// A datagram for a bound UDP port.
+    Udp(UdpDatagram),
+    /// Dropped and counted; the buffer went back to the pool.
+    Dropped(NetDrop),
+}
+
+/// Why the connect failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    NoLocalAddress,
+    NoFreePort,
+    Unaddressable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// Created by the stack for a SYN; not yet handed out by `accept`.
+    Pending { since: Instant },
+    /// The application holds the id.
+    App,
+    /// The application is done; freed once closed.
+    Released,
+}
+
+#[derive(Debug)]
+struct Conn {
+    key: (u16, SocketAddr),
+    owner: Owner,
+}
+
+/// How long a listening socket may wait for the SYN it was made for.
+const STALE_LISTENER: Duration = Duration::from_secs(5);
+/// Keep-alive probes on idle connections, and how long an unanswered
+/// connection lives: detects peers that vanished without a FIN.
+const KEEP_ALIVE: Duration = Duration::from_secs(60);
+const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(300);
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// The stack. See the module documentation for the call order.
+pub struct Stack {
+    iface: Interface,
+    device: QueueDevice,
+    sockets: SocketSet<'static>,
+    config: StackConfig,
+    epoch: Instant,
+    local: Vec<IpAddr>,
+    tcp_ports: HashSet<u16>,
+    udp_ports: HashSet<u16>,
+    conns: HashMap<SocketHandle, Conn>,
+    by_key: HashMap<(u16, SocketAddr), SocketHandle>,
+    pending: Vec<SocketHandle>,
+    released: Vec<SocketHandle>,
+    accepted: Vec<Accepted>,
+    next_port: u16,
+    ident: u16,
+    stats: NetStats,
+}
+
+impl Stack {
+    pub fn new(config: StackConfig, now: Instant) -> Self {
+        let mut device = QueueDevice::new(config.mtu);
+        let mut seed = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+        let mut iface_config = Config::new(HardwareAddress::Ip);
+        iface_config.random_seed = u64::from_le_bytes(seed);
+        let mut iface = Interface::new(iface_config, &mut device, SmolInstant::from_micros(0));
+        iface.update_ip_addrs(|addrs| {
+            for (a, len) in &config.addresses {
+                // The interface holds at most a handful of addresses; extra
+                // ones are ignored rather than failing start-up.
+                let _ = addrs.push(IpCidr::new(IpAddress::from(*a), *len));
+            }
+        });
+        // Peers live behind the tunnel, not on the local prefix: route every
+        // destination out of the single (IP-medium) interface.
+        for (a, _) in &config.addresses {
+            match a {
+                IpAddr::V4(v4) => {
+                    let _ = iface.routes_mut().add_default_ipv4_route(*v4);
+                }
+                IpAddr::V6(v6) => {
+                    let _ = iface.routes_mut().add_default_ipv6_route(*v6);
+                }
+            }
+        }
+        let local = config.addresses.iter().map(|(a, _)| *a).collect();
+        let port_seed = u16::from_le_bytes([seed[0], seed[1]]);
+        Self {
+            iface,
+            device,
+            sockets: SocketSet::new(Vec::new()),
+            epoch: now,
+            local,
+            tcp_ports: HashSet::new(),
+            udp_ports: HashSet::new(),
+            conns: HashMap::new(),
+            by_key: HashMap::new(),
+            pending: Vec::new(),
+            released: Vec::new(),
+            accepted: Vec::new(),
+            next_port: EPHEMERAL.start() + port_seed % (EPHEMERAL.end() - EPHEMERAL.start()),
+            ident: port_seed,
+            stats: NetStats::default(),
+            config,
+        }
+    }
+
+    fn smol_now(&self, now: Instant) -> SmolInstant {
+        SmolInstant::from_micros(now.saturating_duration_since(self.epoch).as_micros() as i64)
+    }
+
+    /// Accept TCP connections to `port` on the stack's addresses.
+    pub fn listen_tcp(&mut self, port: u16) {
+        self.tcp_ports.insert(port);
+    }
+
+    pub fn unlisten_tcp(&mut self, port: u16) {
+        self.tcp_ports.remove(&port);
+    }
+
+    /// Deliver UDP datagrams for `port` through [`Ingress::Udp`].
+    pub fn bind_udp(&mut self, port: u16) {
+        self.udp_ports.insert(port);
+    }
+
+    pub fn unbind_udp(&mut self, port: u16) {
+        self.udp_ports.remove(&port);
+    }
+
+    pub fn is_local(&self, addr: IpAddr) -> bool {
+        self.local.contains(&addr)
+    }
+
+    /// The first local address of the given family.
+    pub fn local_addr(&self, v6: bool) -> Option<IpAddr> {
+        self.local.iter().copied().find(|a| a.is_ipv6() == v6)
+    }
+
+    pub fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    /// A buffer for one incoming packet.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.device.pool.take()
+    }
+
+    /// Returns a buffer from [`Stack::poll_transmit`] or a UDP datagram.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.device.pool.put(buf);
+    }
+
+    fn dropped(&mut self, buf: Vec<u8>, why: NetDrop) -> Ingress {
+        self.stats.count(why);
+        self.device.pool.put(buf);
+        tracing::trace!(?why, "packet dropped");
+        Ingress::Dropped(why)
+    }
+
+    /// Takes one decrypted IP packet from the tunnel.
+    pub fn handle_packet(&mut self, now: Instant, buf: Vec<u8>) -> Ingress {
+        let Some(header) = classify(&buf) else {
+            return self.dropped(buf, NetDrop::Malformed);
+        };
+        match header {
+            Header::Fragment => self.dropped(buf, NetDrop::Fragment),
+            Header::Other { dst } => {
+                if !self.is_local(dst) {
+                    return self.dropped(buf, NetDrop::NotLocal);
+                }
+                self.device.rx.push_back(buf);
+                Ingress::Stack
+            }
+            Header::Udp { src, dst, payload } => {
+                if !self.is_local(dst.ip()) {
+                    return self.dropped(buf, NetDrop::NotLocal);
+                }
+                if !self.udp_ports.contains(&dst.port()) {
+                    return self.dropped(buf, NetDrop::UdpClosedPort);
+                }
+                Ingress::Udp(UdpDatagram {
+                    src,
+                    dst,
+                    buf,
+                    range: payload,
+                })
+            }
+            Header::Tcp { src, dst, syn_only } => {
+                if !self.is_local(dst.ip()) {
+                    return self.dropped(buf, NetDrop::NotLocal);
+                }
+                if syn_only && !self.by_key.contains_key(&(dst.port(), src)) {
+                    if !self.tcp_ports.contains(&dst.port()) {
+                        // smoltcp answers with RST, which is what a client
+                        // expects from a closed port.
+                        self.stats.count(NetDrop::TcpClosedPort);
+                    } else if self.pending.len() >= self.config.max_half_open {
+                        return self.dropped(buf, NetDrop::Backlog);
+                    } else {
+                        self.add_listener(now, src, dst);
+                    }
+                }
+                self.device.rx.push_back(buf);
+                Ingress::Stack
+            }
+        }
+    }
+
+    fn new_socket(&self) -> tcp::Socket<'static> {
+        // `vec![0; n]` comes from calloc: large zeroed blocks are fresh
+        // mappings whose pages are committed only when written.
+        let rx = tcp::SocketBuffer::new(vec![0u8; self.config.tcp_rx_buffer]);
+        let tx = tcp::SocketBuffer::new(vec![0u8; self.config.tcp_tx_buffer]);
+        let mut s = tcp::Socket::new(rx, tx);
+        s.set_nagle_enabled(false);
+        s.set_congestion_control(CongestionControl::Cubic);
+        s.set_keep_alive(Some(SmolDuration::from_secs(KEEP_ALIVE.as_secs())));
+        s.set_timeout(Some(SmolDuration::from_secs(DEAD_PEER_TIMEOUT.as_secs())));
+        s
+    }
+
+    fn add_listener(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr) {
+        let mut s = self.new_socket();
+        let ep = IpListenEndpoint {
+            addr: Some(IpAddress::from(dst.ip())),
+            port: dst.port(),
+        };
+        if s.listen(ep).is_err() {
+            return;
+        }
+        let h = self.sockets.add(s);
+        let key = (dst.port(), src);
+        self.by_key.insert(key, h);
+        self.conns.insert(
+            h,
+            Conn {
+                key,
+                owner: Owner::Pending { since: now },
+            },
+        );
+        self.pending.push(h);
+    }
+
+    /// Opens a TCP connection to `remote` from an ephemeral port.
+    pub fn connect(&mut self, remote: SocketAddr) -> Result<TcpId, ConnectError> {
+        let local_ip = self
+            .local_addr(remote.is_ipv6())
+            .ok_or(ConnectError::NoLocalAddress)?;
+        let port = self
+            .ephemeral_port(remote)
+            .ok_or(ConnectError::NoFreePort)?;
+        let mut s = self.new_socket();
+        let local = IpListenEndpoint {
+            addr: Some(IpAddress::from(local_ip)),
+            port,
+        };
+        s.connect(self.iface.context(), to_endpoint(remote), local)
+            .map_err(|_| ConnectError::Unaddressable)?;
+        let h = self.sockets.add(s);
+        let key = (port, remote);
+        self.by_key.insert(key, h);
+        self.conns.insert(
+            h,
+            Conn {
+                key,
+                owner: Owner::App,
+            },
+        );
+        Ok(TcpId(h))
+    }
+
+    fn ephemeral_port(&mut self, remote: SocketAddr) -> Option<u16> {
+        let span = u32::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+        for _ in 0..span {
+            let p = self.next_port;
+            self.next_port = if p == *EPHEMERAL.end() {
+                *EPHEMERAL.start()
+            } else {
+                p + 1
+            };
+            if !self.by_key.contains_key(&(p, remote)) && !self.tcp_ports.contains(&p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// The smoltcp socket behind a connection, for reads, writes, wakers
+    /// and state. `None` once released.
+    pub fn tcp(&mut self, id: TcpId) -> Option<&mut tcp::Socket<'static>> {
+        match self.conns.get(&id.0)?.owner {
+            Owner::App => Some(self.sockets.get_mut::<tcp::Socket<'static>>(id.0)),
+            _ => None,
+        }
+    }
+
+    /// The application is done with a connection: it is closed gracefully
+    /// (unless already aborted) and freed once the close completes.
+    pub fn release(&mut self, id: TcpId) {
+        let Some(conn) = self.conns.get_mut(&id.0) else {
+            return;
+        };
+        if conn.owner != Owner::App {
+            return;
+        }
+        conn.owner = Owner::Released;
+        self.sockets.get_mut::<tcp::Socket<'static>>(id.0).close();
+        self.released.push(id.0);
+    }
+
+    /// Writes a UDP datagram into the tunnel, bypassing the TCP/IP stack.
+    pub fn send_udp(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> bool {
+        let mut buf = self.device.pool.take();
+        self.ident = self.ident.wrapping_add(1);
+        if emit_udp(src, dst, payload, self.ident, &mut buf).is_none() {
+            self.device.pool.put(buf);
+            return false;
+        }
+        self.device.tx.push_back(buf);
+        true
+    }
+
+    /// Runs the TCP/IP stack: processes queued packets, timers and socket
+    /// output. Returns whether any socket changed state.
+    pub fn poll(&mut self, now: Instant) -> bool {
+        let t = self.smol_now(now);
+        let changed = self.iface.poll(t, &mut self.device, &mut self.sockets)
+            == smoltcp::iface::PollResult::SocketStateChanged;
+        self.device.recycle();
+        if !self.pending.is_empty() || !self.released.is_empty() {
+            self.sweep(now);
+        }
+        changed
+    }
+
+    /// Moves handshaken connections to the accept queue and frees closed ones.
+    fn sweep(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let h = self.pending[i];
+            let s = self.sockets.get::<tcp::Socket<'static>>(h);
+            let state = s.state();
+            let tuple = s.local_endpoint().zip(s.remote_endpoint());
+            let since = match self.conns.get(&h).map(|c| c.owner) {
+                Some(Owner::Pending { since }) => since,
+                _ => now,
+            };
+            match state {
+                State::Established | State::CloseWait => {
+                    self.pending.swap_remove(i);
+                    if let Some((local, remote)) = tuple {
+                        let (local, remote) = (from_endpoint(local), from_endpoint(remote));
+                        self.rekey(h, (local.port(), remote));
+                        if let Some(c) = self.conns.get_mut(&h) {
+                            c.owner = Owner::App;
+                        }
+                        self.accepted.push(Accepted {
+                            id: TcpId(h),
+                            local,
+                            remote,
+                        });
+                    }
+                }
+                State::Closed | State::TimeWait => {
+                    self.pending.swap_remove(i);
+                    self.remove(h);
+                }
+                State::Listen if now.saturating_duration_since(since) > STALE_LISTENER => {
+                    self.pending.swap_remove(i);
+                    self.remove(h);
+                }
+                _ => {
+                    if let Some((local, remote)) = tuple {
+                        self.rekey(h, (local.port, from_endpoint(remote)));
+                    }
+                    i += 1;
+                }
+            }
+        }
+        let mut i = 0;
+        while i < self.released.len() {
+            let h = self.released[i];
+            let state = self.sockets.get::<tcp::Socket<'static>>(h).state();
+            if matches!(state, State::Closed | State::TimeWait) {
+                self.released.swap_remove(i);
+                self.remove(h);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// When two SYNs arrive in one batch, smoltcp may give each to the other's
+    /// listener; keep the lookup keyed by what the socket really holds.
+    fn rekey(&mut self, h: SocketHandle, key: (u16, SocketAddr)) {
+        let Some(conn) = self.conns.get_mut(&h) else {
+            return;
+        };
+        if conn.key == key {
+            return;
+        }
+        let old = std::mem::replace(&mut conn.key, key);
+        if self.by_key.get(&old) == Some(&h) {
+            self.by_key.remove(&old);
+        }
+        self.by_key.insert(key, h);
+    }
+
+    fn remove(&mut self, h: SocketHandle) {
+        if let Some(conn) = self.conns.remove(&h) {
+            if self.by_key.get(&conn.key) == Some(&h) {
+                self.by_key.remove(&conn.key);
+            }
+            self.sockets.remove(h);
+        }
+    }
+
+    /// A connection accepted on a listened port.
+    pub fn accept(&mut self) -> Option<Accepted> {
+        self.accepted.pop()
+    }
+
+    /// The next IP packet to encrypt and send.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.device.tx.pop_front()
+    }
+
+    /// How long until the stack needs [`Stack::poll`] again, if nothing else
+    /// happens; `Some(ZERO)` means now.
+    pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
+        let t = self.smol_now(now);
+        let d = self
+            .iface
+            .poll_delay(t, &self.sockets)
+            .map(|d| Duration::from_micros(d.total_micros()));
+        if self.pending.is_empty() && self.released.is_empty() {
+            d
+        } else {
+            // Sweep stale listeners and finished connections at least once a second.
+            Some(d.map_or(Duration::from_secs(1), |d| d.min(Duration::from_secs(1))))
+        }
+    }
+
+    /// Connections currently held by the stack (any state).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+}
+
+fn to_endpoint(a: SocketAddr) -> IpEndpoint {
+    IpEndpoint::new(IpAddress::from(a.ip()), a.port())
+}
+
+fn from_endpoint(e: IpEndpoint) -> SocketAddr {
+    SocketAddr::new(IpAddr::from(e.addr), e.port)
+}

@@ -1,0 +1,157 @@
+//! Cryptokey routing: the longest-prefix match from an IP address to the peer
+//! whose `allowed_ips` contain it (WireGuard whitepaper §2).
+
+use std::net::IpAddr;
+
+/// One `allowed_ips` entry: a network in canonical form (host bits zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    bits: u128,
+    len: u8,
+    v6: bool,
+}
+
+impl Prefix {
+    /// A prefix from an address and a length; host bits are cleared. `None`
+    /// if the length is longer than the address.
+    pub fn new(addr: IpAddr, len: u8) -> Option<Self> {
+        let (bits, max, v6) = as_bits(addr);
+        if len > max {
+            return None;
+        }
+        Some(Self {
+            bits: bits & mask(len, max),
+            len,
+            v6,
+        })
+    }
+
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let (bits, max, v6) = as_bits(addr);
+        v6 == self.v6 && bits & mask(self.len, max) == self.bits
+    }
+}
+
+fn as_bits(addr: IpAddr) -> (u128, u8, bool) {
+    match addr {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), 32, false),
+        IpAddr::V6(a) => (u128::from(a), 128, true),
+    }
+}
+
+fn mask(len: u8, max: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        // Ones in the top `len` bits of a `max`-bit number.
+        let all = if max == 128 {
+            u128::MAX
+        } else {
+            (1u128 << max) - 1
+        };
+        all & !((1u128 << (max - len)) - 1)
+    }
+}
+
+/// Longest-prefix match table. Homelab peer tables hold tens of entries, so a
+/// vector sorted longest-first beats a trie on constant factors; a one-entry
+/// cache serves the common case of a bulk flow to a single peer.
+#[derive(Debug, Clone)]
+pub struct AllowedIps<T> {
+    entries: Vec<(Prefix, T)>,
+    last: Option<(IpAddr, usize)>,
+}
+
+impl<T> Default for AllowedIps<T> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            last: None,
+        }
+    }
+}
+
+impl<T: Copy + PartialEq> AllowedIps<T> {
+    /// Inserts a prefix; an identical prefix already present is taken over by
+    /// `value` (as `wg set` moves an allowed IP to the newest peer).
+    pub fn insert(&mut self, prefix: Prefix, value: T) {
+        self.last = None;
+        if let Some(e) = self.entries.iter_mut().find(|(p, _)| *p == prefix) {
+            e.1 = value;
+            return;
+        }
+        let at = self.entries.partition_point(|(p, _)| p.len >= prefix.len);
+        self.entries.insert(at, (prefix, value));
+    }
+
+    pub fn remove_value(&mut self, value: T) {
+        self.last = None;
+        self.entries.retain(|(_, v)| *v != value);
+    }
+
+    pub fn lookup(&mut self, addr: IpAddr) -> Option<T> {
+        if let Some((a, i)) = self.last {
+            if a == addr {
+                return Some(self.entries[i].1);
+            }
+        }
+        let i = self.entries.iter().position(|(p, _)| p.contains(addr))?;
+        self.last = Some((addr, i));
+        Some(self.entries[i].1)
+    }
+
+    /// Lookup without touching the cache.
+    pub fn get(&self, addr: IpAddr) -> Option<T> {
+        self.entries
+            .iter()
+            .find(|(p, _)| p.contains(addr))
+            .map(|(_, v)| *v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str, len: u8) -> Prefix {
+        Prefix::new(s.parse().unwrap(), len).unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let mut t = AllowedIps::default();
+        t.insert(p("0.0.0.0", 0), 0);
+        t.insert(p("100.64.0.0", 24), 1);
+        t.insert(p("100.64.0.7", 32), 2);
+        t.insert(p("fd00::", 8), 3);
+        assert_eq!(t.lookup("100.64.0.7".parse().unwrap()), Some(2));
+        assert_eq!(t.lookup("100.64.0.8".parse().unwrap()), Some(1));
+        assert_eq!(t.lookup("100.64.0.8".parse().unwrap()), Some(1));
+        assert_eq!(t.lookup("8.8.8.8".parse().unwrap()), Some(0));
+        assert_eq!(t.lookup("fd12::1".parse().unwrap()), Some(3));
+        assert_eq!(t.lookup("fe80::1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn host_bits_are_cleared_and_lengths_checked() {
+        assert_eq!(p("100.64.0.9", 24), p("100.64.0.0", 24));
+        assert!(Prefix::new("1.2.3.4".parse().unwrap(), 33).is_none());
+        assert!(p("::", 0).contains("::1".parse().unwrap()));
+        assert!(!p("::", 0).contains("1.2.3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn reinserting_moves_the_prefix_and_clears_the_cache() {
+        let mut t = AllowedIps::default();
+        t.insert(p("10.0.0.1", 32), 1);
+        assert_eq!(t.lookup("10.0.0.1".parse().unwrap()), Some(1));
+        t.insert(p("10.0.0.1", 32), 2);
+        assert_eq!(t.lookup("10.0.0.1".parse().unwrap()), Some(2));
+        t.remove_value(2);
+        assert_eq!(t.lookup("10.0.0.1".parse().unwrap()), None);
+    }
+}

@@ -1,0 +1,427 @@
+//! The WireGuard device: our static key, the peer table, cryptokey routing
+//! and one boringtun `Tunn` per peer. Sans-IO: datagrams and IP packets in,
+//! bytes to send out; the caller owns the UDP socket and the clock.
+//!
+//! Call order, per event-loop turn:
+//! 1. for every received datagram, [`Device::handle_datagram`]; on
+//!    [`Incoming::Reply`] send the bytes back to the datagram's source, then
+//!    drain [`Device::poll_queued`] for that peer (packets that waited for the
+//!    handshake);
+//! 2. for every IP packet the netstack wants to send, [`Device::encapsulate`];
+//! 3. every [`TIMER_TICK`], [`Device::poll_timers`] (keepalives, rekeys,
+//!    handshake retries, rate-limiter resets).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use boringtun::noise::errors::WireGuardError;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::rate_limiter::RateLimiter;
+use boringtun::noise::{Packet, Tunn, TunnResult};
+
+use crate::allowed_ips::{AllowedIps, Prefix};
+use crate::keys::{PresharedKey, PrivateKey, PublicKey};
+use crate::stats::{DropReason, DropStats, PeerStats};
+
+/// How often [`Device::poll_timers`] wants to run. boringtun keeps its timers
+/// at one-second resolution internally; a quarter second keeps handshake
+/// retries and keepalives prompt without measurable cost.
+pub const TIMER_TICK: Duration = Duration::from_millis(250);
+
+/// Handshake initiations per second accepted before peers must present
+/// cookies (WireGuard's DoS mitigation).
+const HANDSHAKE_RATE_LIMIT: u64 = 100;
+
+/// Space a caller must give [`Device::encapsulate`] beyond the IP packet.
+pub const OVERHEAD: usize = 32;
+
+/// The smallest output buffer boringtun accepts (a handshake initiation).
+pub const MIN_OUT: usize = 148;
+
+/// A peer's position in the table, stable for the life of the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+/// What the device needs to know about a peer.
+#[derive(Debug, Clone)]
+pub struct PeerSpec {
+    pub public_key: PublicKey,
+    pub preshared_key: Option<PresharedKey>,
+    pub allowed_ips: Vec<Prefix>,
+    pub endpoint: Option<SocketAddr>,
+    pub persistent_keepalive: Option<u16>,
+}
+
+/// Bytes to send to a UDP address.
+#[derive(Debug)]
+pub struct Transmit<'a> {
+    pub to: SocketAddr,
+    pub bytes: &'a [u8],
+}
+
+/// The outcome of one received datagram.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    /// A decrypted IP packet whose source address belongs to `peer`.
+    Packet { peer: PeerId, packet: &'a mut [u8] },
+    /// Send `bytes` back to the datagram's source: a handshake response, a
+    /// keepalive confirming a session, or a cookie reply under load. When
+    /// `peer` is known, drain [`Device::poll_queued`] for it afterwards.
+    Reply {
+        peer: Option<PeerId>,
+        bytes: &'a [u8],
+    },
+    /// Authenticated and consumed (keepalive, cookie reply).
+    Handled { peer: PeerId },
+    /// Dropped and counted.
+    Dropped(DropReason),
+}
+
+/// The outcome of sending one IP packet into the tunnel.
+#[derive(Debug)]
+pub enum Outgoing<'a> {
+    Send(Transmit<'a>),
+    /// Held inside the peer until its handshake completes.
+    Queued,
+    Dropped(DropReason),
+}
+
+struct Peer {
+    spec: PeerSpec,
+    tunn: Tunn,
+    endpoint: Option<SocketAddr>,
+    stats: PeerStats,
+}
+
+/// The device. See the module documentation for the call order.
+pub struct Device {
+    private_key: PrivateKey,
+    public_key: PublicKey,
+    peers: Vec<Option<Peer>>,
+    by_key: HashMap<PublicKey, PeerId>,
+    routes: AllowedIps<PeerId>,
+    limiter: Arc<RateLimiter>,
+    limiter_reset_at: Option<Instant>,
+    drops: DropStats,
+}
+
+impl Device {
+    pub fn new(private_key: PrivateKey) -> Self {
+        let public_key = private_key.public_key();
+        let limiter = Arc::new(RateLimiter::new(
+            &public_key.to_dalek(),
+            HANDSHAKE_RATE_LIMIT,
+        ));
+        Self {
+            private_key,
+            public_key,
+            peers: Vec::new(),
+            by_key: HashMap::new(),
+            routes: AllowedIps::default(),
+            limiter,
+            limiter_reset_at: None,
+            drops: DropStats::default(),
+        }
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.public_key
+    }
+
+    /// Adds a peer; a peer with the same public key is replaced (keeping its id).
+    pub fn add_peer(&mut self, spec: PeerSpec) -> PeerId {
+        if let Some(id) = self.by_key.get(&spec.public_key).copied() {
+            self.remove_peer(id);
+        }
+        let id = PeerId(u32::try_from(self.peers.len()).unwrap_or(u32::MAX));
+        let tunn = Tunn::new(
+            self.private_key.secret(),
+            spec.public_key.to_dalek(),
+            spec.preshared_key.map(|k| k.0),
+            spec.persistent_keepalive,
+            id.0,
+            // Each Tunn keeps its own per-peer limiter; the device-wide one
+            // guards the expensive lookup of unknown initiators.
+            None,
+        );
+        for p in &spec.allowed_ips {
+            self.routes.insert(*p, id);
+        }
+        self.by_key.insert(spec.public_key, id);
+        let endpoint = spec.endpoint;
+        self.peers.push(Some(Peer {
+            spec,
+            tunn,
+            endpoint,
+            stats: PeerStats::default(),
+        }));
+        id
+    }
+
+    pub fn remove_peer(&mut self, id: PeerId) {
+        if let Some(slot) = self.peers.get_mut(id.0 as usize) {
+            if let Some(peer) = slot.take() {
+                self.by_key.remove(&peer.spec.public_key);
+                self.routes.remove_value(id);
+            }
+        }
+    }
+
+    pub fn peer_ids(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some())
+            .map(|(i, _)| PeerId(i as u32))
+    }
+
+    /// The peer whose allowed IPs hold `addr`.
+    pub fn peer_for_addr(&self, addr: IpAddr) -> Option<PeerId> {
+        self.routes.get(addr)
+    }
+
+    pub fn peer_key(&self, id: PeerId) -> Option<PublicKey> {
+        self.peer(id).map(|p| p.spec.public_key)
+    }
+
+    pub fn peer_endpoint(&self, id: PeerId) -> Option<SocketAddr> {
+        self.peer(id).and_then(|p| p.endpoint)
+    }
+
+    pub fn set_peer_endpoint(&mut self, id: PeerId, endpoint: SocketAddr) {
+        if let Some(p) = self.peer_mut(id) {
+            p.endpoint = Some(endpoint);
+        }
+    }
+
+    /// Counters and the time since the last handshake.
+    pub fn peer_stats(&self, id: PeerId) -> Option<PeerStats> {
+        let p = self.peer(id)?;
+        let (since_handshake, _, _, _, _) = p.tunn.stats();
+        Some(PeerStats {
+            since_handshake,
+            ..p.stats
+        })
+    }
+
+    pub fn drops(&self) -> &DropStats {
+        &self.drops
+    }
+
+    fn peer(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        self.peers.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
+    fn drop(&mut self, reason: DropReason) -> Incoming<'static> {
+        self.drops.count(reason);
+        tracing::trace!(?reason, "datagram dropped");
+        Incoming::Dropped(reason)
+    }
+
+    /// Handles one UDP datagram from `from`. `out` must hold at least
+    /// `datagram.len()` and [`MIN_OUT`] bytes.
+    pub fn handle_datagram<'o>(
+        &mut self,
+        _now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &'o mut [u8],
+    ) -> Incoming<'o> {
+        let id = match Tunn::parse_incoming_packet(datagram) {
+            Err(_) => return self.drop(DropReason::Malformed),
+            Ok(Packet::HandshakeInit(init)) => {
+                // Check mac1 (and, under load, the cookie) before spending a
+                // Diffie-Hellman on finding out who this claims to be.
+                let mut cookie = [0u8; 64];
+                match self
+                    .limiter
+                    .verify_packet(Some(from.ip()), datagram, &mut cookie)
+                {
+                    Ok(_) => {}
+                    Err(TunnResult::WriteToNetwork(reply)) => {
+                        let n = reply.len();
+                        out[..n].copy_from_slice(reply);
+                        self.drops.count(DropReason::CookieRequired);
+                        return Incoming::Reply {
+                            peer: None,
+                            bytes: &out[..n],
+                        };
+                    }
+                    Err(_) => return self.drop(DropReason::BadMac),
+                }
+                let secret = self.private_key.secret();
+                let public = self.public_key.to_dalek();
+                match parse_handshake_anon(&secret, &public, &init) {
+                    Ok(half) => {
+                        let key = PublicKey::from_bytes(half.peer_static_public);
+                        match self.by_key.get(&key) {
+                            Some(id) => *id,
+                            None => return self.drop(DropReason::UnknownKey),
+                        }
+                    }
+                    Err(_) => return self.drop(DropReason::UnknownKey),
+                }
+            }
+            Ok(Packet::HandshakeResponse(p)) => PeerId(p.receiver_idx >> 8),
+            Ok(Packet::PacketCookieReply(p)) => PeerId(p.receiver_idx >> 8),
+            Ok(Packet::PacketData(p)) => PeerId(p.receiver_idx >> 8),
+        };
+        let routes = &self.routes;
+        let Some(peer) = self.peers.get_mut(id.0 as usize).and_then(Option::as_mut) else {
+            return self.drop(DropReason::UnknownIndex);
+        };
+        let result = peer.tunn.decapsulate(Some(from.ip()), datagram, out);
+        let (refused, packet) = match result {
+            TunnResult::Done => {
+                peer.endpoint = Some(from);
+                peer.stats.rx_datagrams += 1;
+                return Incoming::Handled { peer: id };
+            }
+            TunnResult::WriteToNetwork(bytes) => {
+                peer.endpoint = Some(from);
+                peer.stats.rx_datagrams += 1;
+                return Incoming::Reply {
+                    peer: Some(id),
+                    bytes,
+                };
+            }
+            TunnResult::WriteToTunnelV4(packet, src) => {
+                let ok = routes.get(IpAddr::V4(src)) == Some(id);
+                (
+                    if ok {
+                        None
+                    } else {
+                        Some(DropReason::SourceNotAllowed)
+                    },
+                    packet,
+                )
+            }
+            TunnResult::WriteToTunnelV6(packet, src) => {
+                let ok = routes.get(IpAddr::V6(src)) == Some(id);
+                (
+                    if ok {
+                        None
+                    } else {
+                        Some(DropReason::SourceNotAllowed)
+                    },
+                    packet,
+                )
+            }
+            TunnResult::Err(e) => return self.drop(classify(&e)),
+        };
+        // The datagram authenticated, so `from` is where the peer is now
+        // (roaming), even if the inner packet is then refused.
+        peer.endpoint = Some(from);
+        peer.stats.rx_datagrams += 1;
+        match refused {
+            Some(r) => self.drop(r),
+            None => {
+                peer.stats.rx_bytes += packet.len() as u64;
+                Incoming::Packet { peer: id, packet }
+            }
+        }
+    }
+
+    /// Packets a peer queued while its handshake was in flight, now ready to
+    /// go. Call until it returns `None` after any [`Incoming::Reply`] or
+    /// [`Incoming::Handled`] for that peer.
+    pub fn poll_queued<'o>(&mut self, id: PeerId, out: &'o mut [u8]) -> Option<Transmit<'o>> {
+        let peer = self.peer_mut(id)?;
+        let to = peer.endpoint?;
+        match peer.tunn.decapsulate(None, &[], out) {
+            TunnResult::WriteToNetwork(bytes) => {
+                peer.stats.tx_datagrams += 1;
+                Some(Transmit { to, bytes })
+            }
+            _ => None,
+        }
+    }
+
+    /// Encrypts one IP packet for the peer that owns its destination.
+    /// `out` must hold `packet.len() + OVERHEAD` and at least [`MIN_OUT`] bytes.
+    pub fn encapsulate<'o>(&mut self, packet: &[u8], out: &'o mut [u8]) -> Outgoing<'o> {
+        let Some(dst) = Tunn::dst_address(packet) else {
+            self.drops.count(DropReason::Malformed);
+            return Outgoing::Dropped(DropReason::Malformed);
+        };
+        let Some(id) = self.routes.lookup(dst) else {
+            self.drops.count(DropReason::NoRoute);
+            return Outgoing::Dropped(DropReason::NoRoute);
+        };
+        let Some(peer) = self.peers.get_mut(id.0 as usize).and_then(Option::as_mut) else {
+            self.drops.count(DropReason::NoRoute);
+            return Outgoing::Dropped(DropReason::NoRoute);
+        };
+        let Some(to) = peer.endpoint else {
+            self.drops.count(DropReason::NoEndpoint);
+            return Outgoing::Dropped(DropReason::NoEndpoint);
+        };
+        match peer.tunn.encapsulate(packet, out) {
+            TunnResult::WriteToNetwork(bytes) => {
+                peer.stats.tx_datagrams += 1;
+                peer.stats.tx_bytes += packet.len() as u64;
+                Outgoing::Send(Transmit { to, bytes })
+            }
+            _ => Outgoing::Queued,
+        }
+    }
+
+    /// Runs WireGuard's timers for every peer; `send` receives each datagram
+    /// they produce (handshake initiations, keepalives).
+    pub fn poll_timers(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+        mut send: impl FnMut(Transmit<'_>),
+    ) {
+        if self.limiter_reset_at.is_none_or(|t| now >= t) {
+            self.limiter.reset_count();
+            self.limiter_reset_at = Some(now + Duration::from_secs(1));
+        }
+        for peer in self.peers.iter_mut().flatten() {
+            match peer.tunn.update_timers(out) {
+                TunnResult::WriteToNetwork(bytes) => {
+                    if let Some(to) = peer.endpoint {
+                        peer.stats.tx_datagrams += 1;
+                        send(Transmit { to, bytes });
+                    }
+                }
+                TunnResult::Err(WireGuardError::ConnectionExpired) => {
+                    tracing::trace!(peer = %peer.spec.public_key, "session expired");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Starts a handshake with a peer now, rather than on its first packet.
+    pub fn initiate<'o>(&mut self, id: PeerId, out: &'o mut [u8]) -> Option<Transmit<'o>> {
+        let peer = self.peer_mut(id)?;
+        let to = peer.endpoint?;
+        match peer.tunn.format_handshake_initiation(out, false) {
+            TunnResult::WriteToNetwork(bytes) => Some(Transmit { to, bytes }),
+            _ => None,
+        }
+    }
+}
+
+fn classify(e: &WireGuardError) -> DropReason {
+    match e {
+        WireGuardError::InvalidAeadTag => DropReason::DecryptFailed,
+        WireGuardError::DuplicateCounter | WireGuardError::InvalidCounter => DropReason::Replay,
+        WireGuardError::NoCurrentSession | WireGuardError::WrongIndex => DropReason::UnknownIndex,
+        WireGuardError::InvalidMac | WireGuardError::UnderLoad => DropReason::BadMac,
+        WireGuardError::WrongKey => DropReason::UnknownKey,
+        _ => DropReason::Malformed,
+    }
+}
+
+#[cfg(test)]
+#[path = "device_tests.rs"]
+mod tests;
