@@ -1,1 +1,217 @@
-fn main() {}
+//! `wingress`: a userspace WireGuard ingress daemon.
+#![deny(unsafe_code)]
+
+mod backend;
+mod client;
+mod dataplane;
+mod keyfile;
+mod node;
+mod server;
+mod sys;
+mod tcp_pump;
+mod tunnel;
+mod udp_io;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use wingress_config::{ConfigErrors, Env};
+use wingress_wg::PrivateKey;
+
+/// EX_USAGE: the command was used incorrectly (a bad config).
+const EX_USAGE: u8 = 64;
+
+#[derive(Parser)]
+#[command(name = "wingress", version, about = "Userspace WireGuard ingress: no TUN, no root")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon. Without --config: ./wingress.toml, then
+    /// /etc/wingress/wingress.toml, then a built-in default.
+    Run {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config; report every error with file:line:col.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Userspace WireGuard client: forward host sockets into the tunnel.
+    Forward {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print a new private key (like `wg genkey`).
+    Genkey,
+    /// Read a private key on stdin, print its public key (like `wg pubkey`).
+    Pubkey,
+    /// Print the node's WireGuard UDP port: 41600 + the last octet of its IPv4 address.
+    Port {
+        /// The node's IPv4 address (else the config's [node].ip, else WINGRESS_NODE_IP).
+        #[arg(long)]
+        node_ip: Option<String>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Genkey => genkey(),
+        Command::Pubkey => pubkey(),
+        Command::Port { node_ip, config } => port(node_ip.as_deref(), config.as_deref()),
+        Command::Check { config } => check(&config),
+        Command::Run { config } => run(config),
+        Command::Forward { config } => forward(&config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wingress: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn genkey() -> Result<ExitCode> {
+    println!("{}", PrivateKey::generate().to_base64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pubkey() -> Result<ExitCode> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    let key: PrivateKey = s.trim().parse().map_err(|e| anyhow!("invalid private key on stdin: {e}"))?;
+    println!("{}", key.public_key().to_base64());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A config file's text, or a usage error.
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))
+}
+
+fn report(errors: &ConfigErrors) -> ExitCode {
+    eprintln!("{errors}");
+    let n = errors.0.len();
+    eprintln!("wingress: {n} error{} in config", if n == 1 { "" } else { "s" });
+    ExitCode::from(EX_USAGE)
+}
+
+fn port(flag: Option<&str>, config: Option<&Path>) -> Result<ExitCode> {
+    let env = Env::from_process();
+    let mut from_config = None;
+    if let Some(path) = config {
+        match wingress_config::parse_server(path, &read(path)?, &env) {
+            Ok(cfg) => {
+                if flag.is_none() {
+                    if let Some(p) = cfg.wireguard.listen_port {
+                        println!("{p}");
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+                from_config = cfg.node.ip;
+            }
+            Err(e) => return Ok(report(&e)),
+        }
+    }
+    let p = node::port_from(flag, from_config, env.node_ip.as_deref())?;
+    println!("{p}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(path: &Path) -> Result<ExitCode> {
+    let text = read(path)?;
+    let env = Env::from_process();
+    // A file is either a daemon config or a forward (client) config: it is
+    // a client config when it has [[forward]] tables.
+    let is_client = text.lines().any(|l| l.trim_start().starts_with("[[forward]]"));
+    let result = if is_client {
+        wingress_config::parse_client(path, &text, &env).map(|_| ())
+    } else {
+        wingress_config::parse_server(path, &text, &env).map(|_| ())
+    };
+    match result {
+        Ok(()) => {
+            println!("{}: ok", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(report(&e)),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WINGRESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Runs `fut` on a single-threaded runtime until it ends or the process is
+/// asked to stop (SIGINT, SIGTERM).
+fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    sys::pin_mmap_threshold();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = fut => r,
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); Ok(()) }
+            _ = term.recv() => { tracing::info!("terminated; stopping"); Ok(()) }
+        }
+    })
+}
+
+fn run(config: Option<PathBuf>) -> Result<ExitCode> {
+    let env = Env::from_process();
+    let found = config.or_else(|| {
+        [PathBuf::from("wingress.toml"), PathBuf::from("/etc/wingress/wingress.toml")]
+            .into_iter()
+            .find(|p| p.exists())
+    });
+    let (path, text, embedded) = match found {
+        Some(p) => {
+            let t = read(&p)?;
+            (p, t, false)
+        }
+        None => (PathBuf::from("<embedded default>"), wingress_config::EMBEDDED_DEFAULT.to_string(), true),
+    };
+    let cfg = match wingress_config::parse_server(&path, &text, &env) {
+        Ok(c) => c,
+        Err(e) => return Ok(report(&e)),
+    };
+    init_logging();
+    let port = match cfg.listen_port() {
+        Ok(p) => p,
+        Err(why) => {
+            let ip = node::host_ipv4().ok_or_else(|| anyhow!("{why} (and the host's address could not be found)"))?;
+            tracing::info!(node_ip = %ip, "no node address configured; using the host's");
+            wingress_config::port_for_node_ip(ip)
+        }
+    };
+    if embedded {
+        tracing::info!("no config file found; running the built-in default");
+    }
+    block_on_local(server::run(cfg, port, embedded))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forward(path: &Path) -> Result<ExitCode> {
+    let env = Env::from_process();
+    let cfg = match wingress_config::parse_client(path, &read(path)?, &env) {
+        Ok(c) => c,
+        Err(e) => return Ok(report(&e)),
+    };
+    init_logging();
+    block_on_local(client::run(cfg))?;
+    Ok(ExitCode::SUCCESS)
+}

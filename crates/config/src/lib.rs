@@ -1,1 +1,133 @@
-//! placeholder
+//! wingress configuration: the TOML schema, parsing and validation.
+//!
+//! [`parse_server`] and [`parse_client`] take the config text, its path (for
+//! messages and for resolving relative paths) and an [`Env`]; they never
+//! read files or process globals. They report every mistake at once, each
+//! with `file:line:col`:
+//!
+//! ```text
+//! /etc/wingress/wingress.toml:7:14: error: public_key: key is not valid base64
+//! /etc/wingress/wingress.toml:9:1: error: unknown key `allowed_ip` in [[peer]]; did you mean `allowed_ips`?
+//! ```
+//!
+//! The tree is walked by hand with `toml_edit` (which keeps spans) through a
+//! small cursor, `cursor::Table`, whose accessor calls double as the schema:
+//! a new section is one function that reads its keys and calls `finish`.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod cursor;
+mod env;
+mod error;
+mod node;
+mod server;
+mod suggest;
+mod types;
+mod wireguard;
+
+use std::path::Path;
+
+pub use client::{parse_client, ClientConfig, Forward, Protocol};
+pub use env::Env;
+pub use error::{ConfigError, ConfigErrors};
+pub use node::{NodeConfig, DEFAULT_STATE_DIR};
+pub use server::{parse_server, ServerConfig, TcpService, UdpService};
+pub use types::{
+    parse_node_ip, port_for_node_ip, Backend, Cidr, CidrError, Endpoint, HostPortError, BASE_PORT,
+    DEFAULT_MTU,
+};
+pub use wireguard::{InterfaceConfig, PeerConfig};
+
+/// The server config `wingress run` uses when no config file exists: a
+/// tunnel address, no peers, no services. The node address then comes from
+/// `WINGRESS_NODE_IP` or the daemon's host detection, and the private key
+/// from `state_dir/private.key` (created on first start).
+pub const EMBEDDED_DEFAULT: &str = r#"# wingress: built-in default configuration.
+#
+# `wingress run` uses this when no config file exists. Copy it to a file to
+# change it; relative paths in that file resolve against its folder.
+
+[wireguard]
+# This node's own address inside the tunnel, and the tunnel's prefix.
+address = "100.64.0.1/24"
+# The private key lives in the state directory (state_dir/private.key) and is
+# created on first start; give its public half to your clients. To use your
+# own key file instead:
+# private_key_file = "server.key"
+
+# The UDP port is 41600 + the last octet of the node's IPv4 address, taken
+# from [node].ip, else WINGRESS_NODE_IP, else detected. To pin it:
+# listen_port = 51820
+
+# To let a WireGuard client in, add a [[peer]] with the client's public key
+# (`wg pubkey < client.key`) and the tunnel address it may use:
+#
+# [[peer]]
+# name = "laptop"
+# public_key = "<the client's public key>"
+# allowed_ips = ["100.64.0.2/32"]
+#
+# Then expose a local port on this node's tunnel address (100.64.0.1):
+#
+# [[tcp]]
+# listen = 80
+# backend = "127.0.0.1:8080"
+"#;
+
+/// The folder relative paths in a config resolve against.
+pub(crate) fn config_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
+/// Keys for tests: the RFC 7748 vector and some fixed byte patterns.
+#[cfg(test)]
+pub(crate) mod test_keys {
+    pub(crate) const KEY_A: &str = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+    pub(crate) const KEY_B: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    pub(crate) const KEY_C: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_keys::KEY_A;
+
+    #[test]
+    fn embedded_default_parses() {
+        let env = Env::default();
+        let config = parse_server(Path::new("<embedded>"), EMBEDDED_DEFAULT, &env).unwrap();
+        assert_eq!(config.wireguard.address, "100.64.0.1/24".parse().unwrap());
+        assert_eq!(config.wireguard.private_key_file, None);
+        assert!(config.peers.is_empty() && config.tcp.is_empty() && config.udp.is_empty());
+        assert_eq!(config.node.state_dir, Path::new(DEFAULT_STATE_DIR));
+        assert!(config.listen_port().is_err());
+
+        let env = Env {
+            node_ip: Some("10.99.0.7".into()),
+            state_directory: None,
+        };
+        let config = parse_server(Path::new("<embedded>"), EMBEDDED_DEFAULT, &env).unwrap();
+        assert_eq!(config.listen_port(), Ok(41607));
+    }
+
+    /// The commented example in the default works once uncommented.
+    #[test]
+    fn embedded_default_example_works_uncommented() {
+        let start = EMBEDDED_DEFAULT.find("# [[peer]]").unwrap();
+        let mut text = EMBEDDED_DEFAULT[..start].to_string();
+        for line in EMBEDDED_DEFAULT[start..].lines() {
+            let line = line.strip_prefix("# ").unwrap_or(line);
+            if line.starts_with('[') || line.contains(" = ") {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        let text = text.replace("<the client's public key>", KEY_A);
+        let config = parse_server(Path::new("w.toml"), &text, &Env::default()).unwrap();
+        assert_eq!(config.peers.len(), 1);
+        assert_eq!(config.peers[0].name, "laptop");
+        assert_eq!(config.tcp.len(), 1);
+        assert_eq!(config.tcp[0].backend.to_string(), "127.0.0.1:8080");
+    }
+}

@@ -223,6 +223,24 @@ impl Stack {
         self.udp_ports.remove(&port);
     }
 
+    /// Binds a free ephemeral UDP port (for flows the daemon originates).
+    pub fn bind_udp_ephemeral(&mut self) -> Option<u16> {
+        let span = u32::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+        for _ in 0..span {
+            let p = self.advance_port();
+            if self.udp_ports.insert(p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    fn advance_port(&mut self) -> u16 {
+        let p = self.next_port;
+        self.next_port = if p == *EPHEMERAL.end() { *EPHEMERAL.start() } else { p + 1 };
+        p
+    }
+
     pub fn is_local(&self, addr: IpAddr) -> bool {
         self.local.contains(&addr)
     }

@@ -1,0 +1,67 @@
+//! `[node]`: facts about the machine the daemon runs on.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use crate::cursor::Table;
+use crate::env::Env;
+use crate::error::Diagnostics;
+use crate::types::parse_node_ip;
+
+/// Where state (the generated private key, certificates) lives when neither
+/// the config nor systemd says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/wingress";
+
+/// `[node]` of a server config, with environment fallbacks applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// `[node].ip`, else `WINGRESS_NODE_IP`; `None` leaves detection to the
+    /// daemon.
+    pub ip: Option<Ipv4Addr>,
+    /// `[node].state_dir` (relative to the config's folder), else
+    /// `$STATE_DIRECTORY`, else [`DEFAULT_STATE_DIR`].
+    pub state_dir: PathBuf,
+}
+
+/// Which `[node]` keys a config kind has: a client has no node address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NodeKeys {
+    IpAndStateDir,
+    StateDirOnly,
+}
+
+pub(crate) fn parse_node(
+    root: &mut Table<'_>,
+    d: &mut Diagnostics<'_>,
+    env: &Env,
+    base: &Path,
+    keys: NodeKeys,
+) -> NodeConfig {
+    let mut ip = None;
+    let mut ip_written = false;
+    let mut state_dir = None;
+    if let Some(mut node) = root.optional_table(d, "node") {
+        if keys == NodeKeys::IpAndStateDir {
+            ip_written = node.contains("ip");
+            ip = node.optional_with(d, "ip", parse_node_ip).map(|s| s.value);
+        }
+        state_dir = node.optional_path(d, "state_dir", base).map(|s| s.value);
+        node.finish(d);
+    }
+
+    // A bad `[node].ip` is already reported; the environment does not
+    // paper over it.
+    if keys == NodeKeys::IpAndStateDir && !ip_written {
+        if let Some(value) = env.node_ip() {
+            match parse_node_ip(value) {
+                Ok(v4) => ip = Some(v4),
+                Err(e) => d.error_unlocated(format!("WINGRESS_NODE_IP: {e}")),
+            }
+        }
+    }
+
+    let state_dir = state_dir
+        .or_else(|| env.state_directory().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+    NodeConfig { ip, state_dir }
+}

@@ -1,0 +1,148 @@
+//! The server config (`wingress run`): the node, its tunnel, the peers that
+//! may connect and the services exposed on the tunnel address.
+
+use std::path::{Path, PathBuf};
+
+use crate::config_dir;
+use crate::cursor::Table;
+use crate::env::Env;
+use crate::error::{ConfigErrors, Diagnostics, Span};
+use crate::node::{parse_node, NodeConfig, NodeKeys};
+use crate::types::{port_for_node_ip, Backend};
+use crate::wireguard::{parse_interface, parse_peers, InterfaceConfig, PeerConfig, PeerKind};
+
+/// A validated server config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The file the config was read from (relative paths in it were
+    /// resolved against its folder).
+    pub path: PathBuf,
+    pub node: NodeConfig,
+    pub wireguard: InterfaceConfig,
+    pub peers: Vec<PeerConfig>,
+    pub tcp: Vec<TcpService>,
+    pub udp: Vec<UdpService>,
+}
+
+/// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpService {
+    pub listen: u16,
+    pub backend: Backend,
+}
+
+/// `[[udp]]`: a UDP port on the tunnel address forwarded to a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpService {
+    pub listen: u16,
+    pub backend: Backend,
+}
+
+// === impl ServerConfig ===
+
+impl ServerConfig {
+    /// The WireGuard UDP port: `[wireguard].listen_port`, else the port
+    /// formula on the node address.
+    pub fn listen_port(&self) -> Result<u16, String> {
+        match (self.wireguard.listen_port, self.node.ip) {
+            (Some(port), _) => Ok(port),
+            (None, Some(ip)) => Ok(port_for_node_ip(ip)),
+            (None, None) => Err(
+                "no UDP port: set [node].ip, WINGRESS_NODE_IP or [wireguard].listen_port"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// Parses and validates a server config. `path` is used for messages and to
+/// resolve relative paths; the file is not read.
+pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, ConfigErrors> {
+    let mut d = Diagnostics::new(path, text);
+    let doc = match toml_edit::Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            d.syntax(&e);
+            return d.finish(None);
+        }
+    };
+    let base = config_dir(path);
+    let mut root = Table::root(doc.as_table());
+
+    let node = parse_node(&mut root, &mut d, env, base, NodeKeys::IpAndStateDir);
+    let wireguard = parse_interface(&mut root, &mut d, base);
+    let peers = parse_peers(&mut root, &mut d, base, PeerKind::Server);
+    let tcp = parse_services(&mut root, &mut d, "tcp");
+    let udp = parse_services(&mut root, &mut d, "udp");
+    root.finish(&mut d);
+
+    if let Some(wg) = &wireguard {
+        // The daemon answers for its own address; a peer claiming it would
+        // make replies to that peer loop back into the daemon.
+        let own = wg.address.addr;
+        for entry in peers.allowed.iter().filter(|e| e.cidr.contains(own)) {
+            d.error(
+                &entry.span,
+                format!(
+                    "allowed_ips: {} of {} contains this node's own tunnel address {own}",
+                    entry.cidr, entry.peer
+                ),
+            );
+        }
+    }
+
+    let config = wireguard.map(|wireguard| ServerConfig {
+        path: path.to_path_buf(),
+        node,
+        wireguard,
+        peers: peers.configs,
+        tcp: tcp
+            .into_iter()
+            .map(|(listen, backend)| TcpService { listen, backend })
+            .collect(),
+        udp: udp
+            .into_iter()
+            .map(|(listen, backend)| UdpService { listen, backend })
+            .collect(),
+    });
+    d.finish(config)
+}
+
+/// `[[tcp]]` or `[[udp]]`: `(listen port, backend)` pairs, listen ports
+/// unique within the protocol.
+fn parse_services(
+    root: &mut Table<'_>,
+    d: &mut Diagnostics<'_>,
+    key: &'static str,
+) -> Vec<(u16, Backend)> {
+    let mut services = Vec::new();
+    let mut ports: Vec<(u16, Span)> = Vec::new();
+    for mut t in root.array_of_tables(d, key) {
+        let listen = t.required_u16(d, "listen", 1..=u16::MAX);
+        let backend = t.required_parsed::<Backend>(d, "backend");
+        t.finish(d);
+        if let Some(listen) = &listen {
+            match ports.iter().find(|(port, _)| *port == listen.value) {
+                Some((_, first)) => {
+                    let line = d.line_of(first);
+                    d.error(
+                        &listen.span,
+                        format!(
+                            "listen: {key} port {} is already used on line {line}",
+                            listen.value
+                        ),
+                    );
+                }
+                None => ports.push((listen.value, listen.span.clone())),
+            }
+        }
+        if let (Some(listen), Some(backend)) = (listen, backend) {
+            services.push((listen.value, backend.value));
+        }
+    }
+    services
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -1,0 +1,110 @@
+//! "did you mean …?" for unknown keys.
+//!
+//! Keys are compared after lowercasing and dropping `_` and `-`, so both
+//! typos (`allowed_ip`) and wg-quick spellings (`PublicKey`, `AllowedIPs`,
+//! `PersistentKeepalive`) find the wingress key.
+
+/// The known key closest to `unknown`, if any is close enough to be a likely
+/// intended spelling.
+pub(crate) fn suggest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    let wanted = normalize(unknown);
+    let threshold = (wanted.chars().count() / 3).clamp(1, 3);
+    let mut best: Option<(usize, &'k str)> = None;
+    for &candidate in known {
+        let norm = normalize(candidate);
+        let score = if norm == wanted {
+            Some(0)
+        } else {
+            let d = edit_distance(&wanted, &norm);
+            if d <= threshold {
+                Some(d)
+            } else if is_affix(&wanted, &norm) {
+                // `keepalive` for `persistent_keepalive`, `privatekey` for
+                // `private_key_file`: ranked after real near-misses.
+                Some(threshold + 1 + wanted.len().abs_diff(norm.len()))
+            } else {
+                None
+            }
+        };
+        if let Some(score) = score {
+            if best.is_none_or(|(b, _)| score < b) {
+                best = Some((score, candidate));
+            }
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+fn normalize(key: &str) -> String {
+    key.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// One is a prefix or suffix of the other, and the shorter is long enough not
+/// to match by accident.
+fn is_affix(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() >= 5 && (long.starts_with(short) || long.ends_with(short))
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER_KEYS: &[&str] = &[
+        "name",
+        "public_key",
+        "preshared_key_file",
+        "allowed_ips",
+        "endpoint",
+        "persistent_keepalive",
+        "tags",
+    ];
+
+    #[test]
+    fn edit_distance_basics() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("flaw", "lawn"), 2);
+    }
+
+    #[test]
+    fn typos_and_wg_quick_names_find_the_key() {
+        assert_eq!(suggest("allowed_ip", PEER_KEYS), Some("allowed_ips"));
+        assert_eq!(suggest("publc_key", PEER_KEYS), Some("public_key"));
+        assert_eq!(suggest("PublicKey", PEER_KEYS), Some("public_key"));
+        assert_eq!(suggest("AllowedIPs", PEER_KEYS), Some("allowed_ips"));
+        assert_eq!(suggest("Endpoint", PEER_KEYS), Some("endpoint"));
+        assert_eq!(
+            suggest("keepalive", PEER_KEYS),
+            Some("persistent_keepalive")
+        );
+        assert_eq!(suggest("tag", PEER_KEYS), Some("tags"));
+    }
+
+    #[test]
+    fn unrelated_keys_get_no_suggestion() {
+        assert_eq!(suggest("colour", PEER_KEYS), None);
+        assert_eq!(suggest("x", PEER_KEYS), None);
+        assert_eq!(suggest("foo", &[]), None);
+    }
+}

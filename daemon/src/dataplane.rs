@@ -1,0 +1,261 @@
+//! The data-plane event loop: one thread owns the WireGuard UDP socket, the
+//! peer table and the TCP/IP stack, with no locks and no per-packet hand-off
+//! between tasks. Application tasks (backend connections) run on the same
+//! thread and reach the stack through [`NetRef`]; after touching a socket
+//! they [`Net::kick`] the loop so it polls the stack again.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use wingress_netstack::{Accepted, Ingress, Stack, UdpDatagram};
+use wingress_wg::{Device, Incoming, Outgoing, PeerId, MIN_OUT, OVERHEAD, TIMER_TICK};
+
+use crate::udp_io::{TxBatch, UdpIo};
+
+/// The state one data-plane thread owns.
+pub struct Net {
+    pub wg: Device,
+    pub stack: Stack,
+    kicked: bool,
+    waker: Option<Waker>,
+}
+
+pub type NetRef = Rc<RefCell<Net>>;
+
+impl Net {
+    pub fn new(wg: Device, stack: Stack) -> NetRef {
+        Rc::new(RefCell::new(Self { wg, stack, kicked: false, waker: None }))
+    }
+
+    /// Asks the event loop to poll the stack: a socket has new data to send,
+    /// or freed receive space worth announcing.
+    pub fn kick(&mut self) {
+        if !self.kicked {
+            self.kicked = true;
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// What the application does with traffic the stack delivers.
+pub trait Handler {
+    /// A TCP connection completed its handshake on a listened port.
+    fn accepted(&mut self, net: &NetRef, conn: Accepted, peer: Option<PeerId>);
+    /// A datagram for a bound UDP port. Called while the loop holds `net`:
+    /// do not borrow it; clone `net_ref` into tasks instead.
+    fn datagram(&mut self, net_ref: &NetRef, d: &UdpDatagram, peer: PeerId);
+}
+
+/// Room for one queued packet: the largest MTU plus WireGuard overhead.
+const QUEUED_ROOM: usize = 9000 + OVERHEAD + MIN_OUT;
+
+/// Receive batches per turn before the stack is polled and output flushed.
+const RX_BATCHES_PER_TURN: usize = 8;
+
+pub struct Driver<H> {
+    net: NetRef,
+    io: UdpIo,
+    tx: TxBatch,
+    handler: H,
+    next_timers: Instant,
+    accepted: Vec<(Accepted, Option<PeerId>)>,
+    /// Scratch for WireGuard timer output.
+    scratch: Vec<u8>,
+}
+
+impl<H: Handler> Driver<H> {
+    pub fn new(net: NetRef, io: UdpIo, handler: H) -> Self {
+        Self {
+            net,
+            io,
+            tx: TxBatch::default(),
+            handler,
+            next_timers: Instant::now(),
+            accepted: Vec::new(),
+            scratch: vec![0u8; MIN_OUT.max(256)],
+        }
+    }
+
+    /// Starts handshakes with every peer whose endpoint is known, so the
+    /// first connection does not wait for one and the peer learns where we are.
+    pub fn initiate_handshakes(&mut self) {
+        let mut net = self.net.borrow_mut();
+        let ids: Vec<PeerId> = net.wg.peer_ids().collect();
+        for id in ids {
+            let wg = &mut net.wg;
+            self.tx.push_with(MIN_OUT, |out| wg.initiate(id, out).map(|t| (t.to, t.bytes.len())));
+        }
+        drop(net);
+        let _ = self.flush();
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(mut self) {
+        let sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(sleep);
+        loop {
+            let work = self.turn();
+            for (conn, peer) in self.accepted.drain(..) {
+                self.handler.accepted(&self.net, conn, peer);
+            }
+            if !self.tx.is_empty() {
+                // The socket's send buffer is full: wait, then finish.
+                let _ = self.io.writable().await;
+                continue;
+            }
+            if work {
+                // Let the connection tasks this turn woke run before the next.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let deadline = self.deadline();
+            sleep.as_mut().reset(tokio::time::Instant::from_std(deadline));
+            let net = &self.net;
+            tokio::select! {
+                biased;
+                r = self.io.readable() => {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "udp socket failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+                _ = kicked(net) => {}
+                _ = &mut sleep => {}
+            }
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        let now = Instant::now();
+        let mut net = self.net.borrow_mut();
+        let stack = net.stack.poll_delay(now).map_or(self.next_timers, |d| now + d);
+        stack.min(self.next_timers)
+    }
+
+    /// One pass: receive, run the stack, send. Returns whether anything
+    /// happened (so the loop should go round again before sleeping).
+    fn turn(&mut self) -> bool {
+        let now = Instant::now();
+        let net_rc = self.net.clone();
+        let mut net_guard = net_rc.borrow_mut();
+        let net = &mut *net_guard;
+        net.kicked = false;
+        let mut received = 0;
+        for _ in 0..RX_BATCHES_PER_TURN {
+            let tx = &mut self.tx;
+            let handler = &mut self.handler;
+            let net_ref = &self.net;
+            match self.io.recv_batch(|from, d| on_datagram(net, net_ref, handler, tx, now, from, d)) {
+                Ok(0) => break,
+                Ok(n) => received += n,
+                Err(e) => {
+                    tracing::debug!(error = %e, "udp receive failed");
+                    break;
+                }
+            }
+        }
+        net.stack.poll(now);
+        while let Some(conn) = net.stack.accept() {
+            let peer = net.wg.peer_for_addr(conn.remote.ip());
+            self.accepted.push((conn, peer));
+        }
+        if now >= self.next_timers {
+            self.next_timers = now + TIMER_TICK;
+            let tx = &mut self.tx;
+            net.wg.poll_timers(now, &mut self.scratch, |t| tx.push(t.to, t.bytes));
+        }
+        let mut sent = 0;
+        loop {
+            if self.tx.is_full() && self.tx.flush(&self.io).is_err() {
+                // Blocked: the rest stays in the stack's queue.
+                return true;
+            }
+            let Some(pkt) = net.stack.poll_transmit() else { break };
+            sent += 1;
+            let wg = &mut net.wg;
+            self.tx.push_with(pkt.len() + OVERHEAD + MIN_OUT, |out| match wg.encapsulate(&pkt, out) {
+                Outgoing::Send(t) => Some((t.to, t.bytes.len())),
+                Outgoing::Queued | Outgoing::Dropped(_) => None,
+            });
+            net.stack.recycle(pkt);
+        }
+        drop(net_guard);
+        let _ = self.flush();
+        received > 0 || sent > 0
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tx.flush(&self.io)
+    }
+}
+
+/// Decrypts one datagram and hands the packet inside to the stack or the
+/// application.
+fn on_datagram<H: Handler>(
+    net: &mut Net,
+    net_ref: &NetRef,
+    handler: &mut H,
+    tx: &mut TxBatch,
+    now: Instant,
+    from: SocketAddr,
+    datagram: &[u8],
+) {
+    let mut out = net.stack.take_buffer();
+    out.resize(datagram.len().max(MIN_OUT), 0);
+    let (flush_peer, packet) = match net.wg.handle_datagram(now, from, datagram, &mut out) {
+        Incoming::Packet { peer, packet } => {
+            let n = packet.len();
+            (None, Some((peer, n)))
+        }
+        Incoming::Reply { peer, bytes } => {
+            tx.push(from, bytes);
+            (peer, None)
+        }
+        Incoming::Handled { peer } => (Some(peer), None),
+        Incoming::Dropped(_) => (None, None),
+    };
+    if let Some(peer) = flush_peer {
+        // Packets that waited for this handshake can go now.
+        let wg = &mut net.wg;
+        loop {
+            let mut more = false;
+            tx.push_with(QUEUED_ROOM, |buf| {
+                let t = wg.poll_queued(peer, buf)?;
+                more = true;
+                Some((t.to, t.bytes.len()))
+            });
+            if !more {
+                break;
+            }
+        }
+    }
+    let Some((peer, n)) = packet else {
+        net.stack.recycle(out);
+        return;
+    };
+    out.truncate(n);
+    if let Ingress::Udp(d) = net.stack.handle_packet(now, out) {
+        handler.datagram(net_ref, &d, peer);
+        net.stack.recycle(d.into_buffer());
+    }
+}
+
+/// Resolves when a task has kicked the loop.
+fn kicked(net: &NetRef) -> impl std::future::Future<Output = ()> + '_ {
+    poll_fn(move |cx| {
+        let mut n = net.borrow_mut();
+        if n.kicked {
+            n.kicked = false;
+            Poll::Ready(())
+        } else {
+            n.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+}

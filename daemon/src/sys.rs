@@ -1,0 +1,54 @@
+//! The few system calls the standard library and socket2 do not wrap. This
+//! is the only module with `unsafe`.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// Sets SO_RCVBUF/SO_SNDBUF past the `net.core.{r,w}mem_max` caps when the
+/// process may (CAP_NET_ADMIN), else as far as the caps allow. Large UDP
+/// buffers absorb bursts that a single-threaded event loop cannot drain the
+/// instant they arrive.
+pub fn set_socket_buffers(sock: &impl AsRawFd, bytes: usize) -> io::Result<()> {
+    let fd = sock.as_raw_fd();
+    let val = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    for (force, plain) in [(libc::SO_RCVBUFFORCE, libc::SO_RCVBUF), (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF)] {
+        if setsockopt_int(fd, force, val).is_err() {
+            setsockopt_int(fd, plain, val)?;
+        }
+    }
+    Ok(())
+}
+
+fn setsockopt_int(fd: libc::c_int, opt: libc::c_int, val: libc::c_int) -> io::Result<()> {
+    // SAFETY: `fd` is an open socket borrowed for the duration of the call;
+    // the option value points at a live c_int and its exact size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&val as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Pins glibc's mmap threshold. TCP socket buffers are allocated zeroed and
+/// large; served by mmap, their pages are committed only when written, so
+/// an idle connection costs kilobytes, not megabytes. glibc otherwise raises
+/// the threshold after the first large free and serves later buffers from
+/// the heap, where calloc must touch every page.
+pub fn pin_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called once at
+    // start-up before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}

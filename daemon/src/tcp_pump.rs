@@ -1,0 +1,142 @@
+//! Moves bytes between a connection in the userspace stack and a kernel TCP
+//! socket, straight between smoltcp's ring buffers and the kernel: no
+//! intermediate copy, no per-chunk allocation.
+
+use std::future::poll_fn;
+use std::io;
+use std::task::Poll;
+
+use tokio::net::TcpStream;
+use wingress_netstack::{TcpId, TcpState};
+
+use crate::dataplane::NetRef;
+
+/// How a pump ended.
+#[derive(Debug)]
+pub enum PumpEnd {
+    /// Both directions finished with FINs.
+    Closed,
+    /// The tunnel side was reset or timed out.
+    TunnelReset,
+    /// The kernel socket failed.
+    Io(io::Error),
+}
+
+/// Copies both ways until both directions have closed, then releases the
+/// tunnel connection. Bytes moved: (tunnel → kernel, kernel → tunnel).
+pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, u64) {
+    let (up, down) = tokio::join!(tunnel_to_kernel(net, id, &stream), kernel_to_tunnel(net, id, &stream));
+    let end = match (up, down) {
+        (Ok(a), Ok(b)) => (PumpEnd::Closed, a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            let reset = e.kind() == io::ErrorKind::ConnectionReset;
+            let mut n = net.borrow_mut();
+            if let Some(s) = n.stack.tcp(id) {
+                // Tell the tunnel side the connection is gone, rather than
+                // letting it wait for bytes that will never come.
+                s.abort();
+            }
+            n.kick();
+            (if reset { PumpEnd::TunnelReset } else { PumpEnd::Io(e) }, 0, 0)
+        }
+    };
+    let mut n = net.borrow_mut();
+    n.stack.release(id);
+    n.kick();
+    end
+}
+
+fn reset() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "tunnel connection reset")
+}
+
+/// Tunnel → kernel: drain smoltcp's receive buffer into the socket.
+async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        // Wait for bytes, or for the peer's FIN.
+        let open = poll_fn(|cx| {
+            let mut n = net.borrow_mut();
+            let Some(s) = n.stack.tcp(id) else { return Poll::Ready(Err(reset())) };
+            if s.can_recv() {
+                Poll::Ready(Ok(true))
+            } else if !s.may_recv() {
+                // The peer's FIN leaves the socket in CloseWait (or later
+                // closing states); a reset or timeout leaves it Closed.
+                let clean = !matches!(s.state(), TcpState::Closed | TcpState::Listen);
+                Poll::Ready(if clean { Ok(false) } else { Err(reset()) })
+            } else {
+                s.register_recv_waker(cx.waker());
+                Poll::Pending
+            }
+        })
+        .await?;
+        if !open {
+            // Half-close: the peer is done sending; so are we, towards the
+            // backend. It may still answer.
+            let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+            return Ok(total);
+        }
+        stream.writable().await?;
+        let mut n = net.borrow_mut();
+        let Some(s) = n.stack.tcp(id) else { return Err(reset()) };
+        let r = s.recv(|buf| match stream.try_write(buf) {
+            Ok(k) => (k, Ok(k)),
+            Err(e) => (0, Err(e)),
+        });
+        match r {
+            Ok(Ok(k)) => {
+                total += k as u64;
+                // Freed window: let the loop decide whether to announce it.
+                n.kick();
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(reset()),
+        }
+    }
+}
+
+/// Kernel → tunnel: read from the socket straight into smoltcp's send buffer.
+async fn kernel_to_tunnel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        stream.readable().await?;
+        // Wait for room in the send buffer.
+        poll_fn(|cx| {
+            let mut n = net.borrow_mut();
+            let Some(s) = n.stack.tcp(id) else { return Poll::Ready(Err(reset())) };
+            if !s.may_send() {
+                Poll::Ready(Err(reset()))
+            } else if s.can_send() {
+                Poll::Ready(Ok(()))
+            } else {
+                s.register_send_waker(cx.waker());
+                Poll::Pending
+            }
+        })
+        .await?;
+        let mut n = net.borrow_mut();
+        let Some(s) = n.stack.tcp(id) else { return Err(reset()) };
+        let r = s.send(|buf| match stream.try_read(buf) {
+            Ok(0) => (0, Ok(None)),
+            Ok(k) => (k, Ok(Some(k))),
+            Err(e) => (0, Err(e)),
+        });
+        match r {
+            Ok(Ok(Some(k))) => {
+                total += k as u64;
+                n.kick();
+            }
+            Ok(Ok(None)) => {
+                // EOF from the kernel side: send our FIN into the tunnel.
+                s.close();
+                n.kick();
+                return Ok(total);
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(reset()),
+        }
+    }
+}

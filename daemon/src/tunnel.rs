@@ -1,0 +1,103 @@
+//! Setting up one side of a tunnel from config: keys, the peer table, the
+//! stack, the UDP socket. Shared by `run` and `forward`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+use wingress_config::{Cidr, Endpoint, InterfaceConfig, PeerConfig};
+use wingress_netstack::{Stack, StackConfig};
+use wingress_wg::{Device, PeerId, PeerSpec, Prefix, PresharedKey, PrivateKey};
+
+use crate::keyfile;
+
+/// What the daemon knows about a peer beyond the WireGuard device.
+#[derive(Debug, Clone)]
+pub struct PeerMeta {
+    pub id: PeerId,
+    pub name: String,
+    pub tags: Vec<String>,
+}
+
+/// The private key: the configured file, else `state_dir/private.key`,
+/// created on first start.
+pub fn private_key(iface: &InterfaceConfig, state_dir: &Path) -> Result<(PrivateKey, bool)> {
+    match &iface.private_key_file {
+        Some(p) => Ok((keyfile::load(p)?, false)),
+        None => keyfile::load_or_create(&state_dir.join("private.key")),
+    }
+}
+
+fn prefix(c: &Cidr) -> Result<Prefix> {
+    Prefix::new(c.addr, c.prefix_len).ok_or_else(|| anyhow!("bad prefix {c}"))
+}
+
+async fn resolve(ep: &Endpoint) -> Result<SocketAddr> {
+    match ep {
+        Endpoint::Addr(a) => Ok(*a),
+        Endpoint::Host { host, port } => tokio::net::lookup_host((host.as_str(), *port))
+            .await
+            .with_context(|| format!("cannot resolve peer endpoint {host}:{port}"))?
+            .next()
+            .ok_or_else(|| anyhow!("peer endpoint {host}:{port} has no address")),
+    }
+}
+
+/// Builds the WireGuard device with every configured peer.
+pub async fn device(key: PrivateKey, peers: &[PeerConfig]) -> Result<(Device, Vec<PeerMeta>)> {
+    let mut dev = Device::new(key);
+    let mut metas = Vec::new();
+    for p in peers {
+        let preshared_key = match &p.preshared_key_file {
+            Some(f) => Some(load_psk(f)?),
+            None => None,
+        };
+        let endpoint = match &p.endpoint {
+            Some(ep) => Some(resolve(ep).await?),
+            None => None,
+        };
+        let spec = PeerSpec {
+            public_key: p.public_key,
+            preshared_key,
+            allowed_ips: p.allowed_ips.iter().map(prefix).collect::<Result<_>>()?,
+            endpoint,
+            persistent_keepalive: p.persistent_keepalive,
+        };
+        let id = dev.add_peer(spec);
+        metas.push(PeerMeta { id, name: p.name.clone(), tags: p.tags.clone() });
+    }
+    Ok((dev, metas))
+}
+
+fn load_psk(path: &Path) -> Result<PresharedKey> {
+    // Same rules as the private key: secret, so never world-readable.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("cannot read preshared key {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(anyhow!(
+            "permissions {:04o} for preshared key {p} are too open.\nFix with: chmod 600 {p}",
+            mode & 0o777,
+            p = path.display()
+        ));
+    }
+    std::fs::read_to_string(path)?
+        .trim()
+        .parse()
+        .map_err(|e| anyhow!("preshared key {}: {e}", path.display()))
+}
+
+/// The userspace stack on the interface address.
+pub fn stack(iface: &InterfaceConfig, now: Instant) -> Stack {
+    Stack::new(
+        StackConfig {
+            addresses: vec![(iface.address.addr, iface.address.prefix_len)],
+            mtu: usize::from(iface.mtu),
+            ..StackConfig::default()
+        },
+        now,
+    )
+}

@@ -1,0 +1,145 @@
+//! `wingress-lab-bench`: benchmarks in the namespace lab (root only).
+//!
+//! - `iperf3`: single-stream iperf3 TCP throughput, both directions, for
+//!   wireguard-go ↔ wireguard-go (the baseline), wireguard-go → `wingress
+//!   run`, `wingress forward` → `wingress run`, and onetun → wireguard-go.
+//! - `memory`: the daemon's resident memory idle and with 1,000 open
+//!   TCP connections through the tunnel.
+//!
+//! Run through `benches/iperf3.sh`, which builds everything first.
+
+mod memory;
+mod setups;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+#[derive(Parser, Debug)]
+#[command(name = "wingress-lab-bench", about = "wingress benchmarks in network namespaces (needs root)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Single-stream iperf3 TCP throughput through each setup, both directions.
+    Iperf3 {
+        /// Runs per direction; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds per run (after one omitted warm-up second).
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
+        /// Which setups, comma-separated: a (wireguard-go baseline), b
+        /// (wireguard-go → wingress run), c (wingress forward → wingress
+        /// run), d (onetun → wireguard-go).
+        #[arg(long, value_delimiter = ',', default_value = "a,b,c,d")]
+        setups: Vec<setups::Setup>,
+        /// The wingress binary (default: WINGRESS_BIN, else next to this one).
+        #[arg(long)]
+        wingress: Option<PathBuf>,
+        /// The onetun binary (default: `onetun` on PATH).
+        #[arg(long, default_value = "onetun")]
+        onetun: PathBuf,
+    },
+    /// wingress's VmRSS idle and with many idle TCP connections open.
+    Memory {
+        /// How many connections to hold open.
+        #[arg(long, default_value_t = 1000)]
+        conns: usize,
+        #[arg(long)]
+        wingress: Option<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wingress-lab-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    let needs: &[&str] = match &cli.command {
+        Command::Iperf3 { .. } => &["wireguard-go", "wg", "iperf3", "ping"],
+        Command::Memory { .. } => &["wireguard-go", "wg", "ping"],
+    };
+    if let Err(why) = wingress_lab::preflight(needs) {
+        bail!("the lab cannot run here: {why}");
+    }
+    cleanup_on_signal()?;
+    raise_fd_limit()?;
+    let lab = wingress_lab::Lab::new()?;
+    match cli.command {
+        Command::Iperf3 { runs, seconds, setups, wingress, onetun } => {
+            let bench = setups::Bench {
+                lab: &lab,
+                runs: runs.max(1),
+                seconds: seconds.max(1),
+                wingress: wingress.unwrap_or_else(wingress_lab::wingress_bin),
+                onetun,
+            };
+            bench.run(&setups)
+        }
+        Command::Memory { conns, wingress } => {
+            memory::run(&lab, &wingress.unwrap_or_else(wingress_lab::wingress_bin), conns)?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Guards do not run when the process is interrupted (and release builds
+/// abort on panic), so a signal removes this process's namespaces, which
+/// kills every peer and server inside them, before exiting.
+fn cleanup_on_signal() -> Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            eprintln!("\nwingress-lab-bench: signal {sig}; removing the lab's namespaces");
+            wingress_lab::netns::remove_all_of(std::process::id());
+            std::process::exit(130);
+        }
+    });
+    Ok(())
+}
+
+/// One process holds 1,000 client sockets and the daemon 1,000 backend
+/// sockets; children inherit the raised soft limit.
+fn raise_fd_limit() -> Result<()> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit")?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).context("setrlimit RLIMIT_NOFILE")?;
+    }
+    Ok(())
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+    }
+}
