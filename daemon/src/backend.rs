@@ -24,7 +24,11 @@ impl Addrs {
     /// Starts resolving `backend` (on the current `LocalSet`).
     pub fn new(backend: &Backend) -> Self {
         let name: Rc<str> = Rc::from(backend.to_string());
-        let literal = backend.host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok();
+        let literal = backend
+            .host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .ok();
         let addrs = Rc::new(RefCell::new(Vec::new()));
         if let Some(ip) = literal {
             addrs.borrow_mut().push(SocketAddr::new(ip, backend.port));
@@ -42,7 +46,9 @@ impl Addrs {
                             }
                             *cell.borrow_mut() = found;
                         }
-                        Err(e) => tracing::warn!(backend = %host, error = %e, "cannot resolve backend"),
+                        Err(e) => {
+                            tracing::warn!(backend = %host, error = %e, "cannot resolve backend")
+                        }
                     }
                     drop(cell);
                     tokio::time::sleep(RERESOLVE).await;
@@ -63,7 +69,8 @@ impl Addrs {
     /// Connects to the first address that answers.
     pub async fn connect(&self) -> std::io::Result<TcpStream> {
         let list = self.addrs.borrow().clone();
-        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "backend has no address (yet)");
+        let mut last =
+            std::io::Error::new(std::io::ErrorKind::NotFound, "backend has no address (yet)");
         for a in list {
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(a)).await {
                 Ok(Ok(s)) => {
@@ -71,7 +78,12 @@ impl Addrs {
                     return Ok(s);
                 }
                 Ok(Err(e)) => last = e,
-                Err(_) => last = std::io::Error::new(std::io::ErrorKind::TimedOut, "backend connect timed out"),
+                Err(_) => {
+                    last = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "backend connect timed out",
+                    )
+                }
             }
         }
         Err(last)

@@ -37,12 +37,21 @@ pub async fn run(cfg: ClientConfig) -> Result<()> {
     for f in &cfg.forwards {
         match f.protocol {
             Protocol::Tcp => {
-                let l = TcpListener::bind(f.listen).await.with_context(|| format!("cannot listen on {}", f.listen))?;
+                let l = TcpListener::bind(f.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", f.listen))?;
                 tokio::task::spawn_local(accept_loop(net.clone(), l, f.target));
             }
             Protocol::Udp => {
-                let s = UdpSocket::bind(f.listen).await.with_context(|| format!("cannot bind {}", f.listen))?;
-                tokio::task::spawn_local(udp_loop(net.clone(), flows.clone(), Rc::new(s), f.target));
+                let s = UdpSocket::bind(f.listen)
+                    .await
+                    .with_context(|| format!("cannot bind {}", f.listen))?;
+                tokio::task::spawn_local(udp_loop(
+                    net.clone(),
+                    flows.clone(),
+                    Rc::new(s),
+                    f.target,
+                ));
             }
         }
         tracing::info!(listen = %f.listen, target = %f.target, protocol = ?f.protocol, "forwarding");
@@ -85,7 +94,9 @@ async fn accept_loop(net: NetRef, listener: TcpListener, target: SocketAddr) {
                 CONNECT_TIMEOUT,
                 poll_fn(|cx| {
                     let mut n = net.borrow_mut();
-                    let Some(s) = n.stack.tcp(id) else { return Poll::Ready(false) };
+                    let Some(s) = n.stack.tcp(id) else {
+                        return Poll::Ready(false);
+                    };
                     match s.state() {
                         TcpState::Established | TcpState::CloseWait => Poll::Ready(true),
                         TcpState::Closed => Poll::Ready(false),

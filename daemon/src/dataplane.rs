@@ -28,7 +28,12 @@ pub type NetRef = Rc<RefCell<Net>>;
 
 impl Net {
     pub fn new(wg: Device, stack: Stack) -> NetRef {
-        Rc::new(RefCell::new(Self { wg, stack, kicked: false, waker: None }))
+        Rc::new(RefCell::new(Self {
+            wg,
+            stack,
+            kicked: false,
+            waker: None,
+        }))
     }
 
     /// Asks the event loop to poll the stack: a socket has new data to send,
@@ -89,7 +94,9 @@ impl<H: Handler> Driver<H> {
         let ids: Vec<PeerId> = net.wg.peer_ids().collect();
         for id in ids {
             let wg = &mut net.wg;
-            self.tx.push_with(MIN_OUT, |out| wg.initiate(id, out).map(|t| (t.to, t.bytes.len())));
+            self.tx.push_with(MIN_OUT, |out| {
+                wg.initiate(id, out).map(|t| (t.to, t.bytes.len()))
+            });
         }
         drop(net);
         let _ = self.flush();
@@ -115,7 +122,9 @@ impl<H: Handler> Driver<H> {
                 continue;
             }
             let deadline = self.deadline();
-            sleep.as_mut().reset(tokio::time::Instant::from_std(deadline));
+            sleep
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(deadline));
             let net = &self.net;
             tokio::select! {
                 biased;
@@ -134,7 +143,10 @@ impl<H: Handler> Driver<H> {
     fn deadline(&self) -> Instant {
         let now = Instant::now();
         let mut net = self.net.borrow_mut();
-        let stack = net.stack.poll_delay(now).map_or(self.next_timers, |d| now + d);
+        let stack = net
+            .stack
+            .poll_delay(now)
+            .map_or(self.next_timers, |d| now + d);
         stack.min(self.next_timers)
     }
 
@@ -151,7 +163,10 @@ impl<H: Handler> Driver<H> {
             let tx = &mut self.tx;
             let handler = &mut self.handler;
             let net_ref = &self.net;
-            match self.io.recv_batch(|from, d| on_datagram(net, net_ref, handler, tx, now, from, d)) {
+            match self
+                .io
+                .recv_batch(|from, d| on_datagram(net, net_ref, handler, tx, now, from, d))
+            {
                 Ok(0) => break,
                 Ok(n) => received += n,
                 Err(e) => {
@@ -168,7 +183,8 @@ impl<H: Handler> Driver<H> {
         if now >= self.next_timers {
             self.next_timers = now + TIMER_TICK;
             let tx = &mut self.tx;
-            net.wg.poll_timers(now, &mut self.scratch, |t| tx.push(t.to, t.bytes));
+            net.wg
+                .poll_timers(now, &mut self.scratch, |t| tx.push(t.to, t.bytes));
         }
         let mut sent = 0;
         loop {
@@ -176,12 +192,16 @@ impl<H: Handler> Driver<H> {
                 // Blocked: the rest stays in the stack's queue.
                 return true;
             }
-            let Some(pkt) = net.stack.poll_transmit() else { break };
+            let Some(pkt) = net.stack.poll_transmit() else {
+                break;
+            };
             sent += 1;
             let wg = &mut net.wg;
-            self.tx.push_with(pkt.len() + OVERHEAD + MIN_OUT, |out| match wg.encapsulate(&pkt, out) {
-                Outgoing::Send(t) => Some((t.to, t.bytes.len())),
-                Outgoing::Queued | Outgoing::Dropped(_) => None,
+            self.tx.push_with(pkt.len() + OVERHEAD + MIN_OUT, |out| {
+                match wg.encapsulate(&pkt, out) {
+                    Outgoing::Send(t) => Some((t.to, t.bytes.len())),
+                    Outgoing::Queued | Outgoing::Dropped(_) => None,
+                }
             });
             net.stack.recycle(pkt);
         }

@@ -11,7 +11,8 @@ use wingress_wg::PrivateKey;
 
 /// Reads a private key file written by `wg genkey` or `wingress genkey`.
 pub fn load(path: &Path) -> Result<PrivateKey> {
-    let meta = fs::metadata(path).with_context(|| format!("cannot read private key {}", path.display()))?;
+    let meta = fs::metadata(path)
+        .with_context(|| format!("cannot read private key {}", path.display()))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         bail!(
@@ -20,7 +21,8 @@ pub fn load(path: &Path) -> Result<PrivateKey> {
             p = path.display()
         );
     }
-    let text = fs::read_to_string(path).with_context(|| format!("cannot read private key {}", path.display()))?;
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read private key {}", path.display()))?;
     text.trim()
         .parse()
         .map_err(|e| anyhow::anyhow!("private key {} is not a WireGuard key: {e}", path.display()))
@@ -33,7 +35,8 @@ pub fn load_or_create(path: &Path) -> Result<(PrivateKey, bool)> {
         return Ok((load(path)?, false));
     }
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create state directory {}", dir.display()))?;
         let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
     }
     let key = PrivateKey::generate();
@@ -45,7 +48,10 @@ pub fn load_or_create(path: &Path) -> Result<(PrivateKey, bool)> {
 /// synced, then renamed over it. Readers never see a partial file and the
 /// secret is never readable by others, not even briefly.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let mut f = fs::OpenOptions::new()
@@ -71,13 +77,21 @@ mod tests {
     use super::*;
 
     fn tempdir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("wingress-keyfile-{}-{}", std::process::id(), rand_suffix()));
+        let d = std::env::temp_dir().join(format!(
+            "wingress-keyfile-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         fs::create_dir_all(&d).unwrap();
         d
     }
 
     fn rand_suffix() -> String {
-        PrivateKey::generate().public_key().to_base64().replace(['/', '+', '='], "")[..8].to_string()
+        PrivateKey::generate()
+            .public_key()
+            .to_base64()
+            .replace(['/', '+', '='], "")[..8]
+            .to_string()
     }
 
     #[test]
@@ -86,7 +100,10 @@ mod tests {
         let p = d.join("state/private.key");
         let (k, created) = load_or_create(&p).unwrap();
         assert!(created);
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let (again, created) = load_or_create(&p).unwrap();
         assert!(!created);
         assert_eq!(again.public_key(), k.public_key());
@@ -105,7 +122,10 @@ mod tests {
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
         load(&p).unwrap();
         fs::write(&p, "not a key").unwrap();
-        assert!(load(&p).unwrap_err().to_string().contains("not a WireGuard key"));
+        assert!(load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not a WireGuard key"));
         fs::remove_dir_all(d).unwrap();
     }
 }

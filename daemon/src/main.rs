@@ -25,7 +25,11 @@ use wingress_wg::PrivateKey;
 const EX_USAGE: u8 = 64;
 
 #[derive(Parser)]
-#[command(name = "wingress", version, about = "Userspace WireGuard ingress: no TUN, no root")]
+#[command(
+    name = "wingress",
+    version,
+    about = "Userspace WireGuard ingress: no TUN, no root"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,7 +94,10 @@ fn genkey() -> Result<ExitCode> {
 fn pubkey() -> Result<ExitCode> {
     let mut s = String::new();
     std::io::stdin().read_to_string(&mut s)?;
-    let key: PrivateKey = s.trim().parse().map_err(|e| anyhow!("invalid private key on stdin: {e}"))?;
+    let key: PrivateKey = s
+        .trim()
+        .parse()
+        .map_err(|e| anyhow!("invalid private key on stdin: {e}"))?;
     println!("{}", key.public_key().to_base64());
     Ok(ExitCode::SUCCESS)
 }
@@ -103,7 +110,10 @@ fn read(path: &Path) -> Result<String> {
 fn report(errors: &ConfigErrors) -> ExitCode {
     eprintln!("{errors}");
     let n = errors.0.len();
-    eprintln!("wingress: {n} error{} in config", if n == 1 { "" } else { "s" });
+    eprintln!(
+        "wingress: {n} error{} in config",
+        if n == 1 { "" } else { "s" }
+    );
     ExitCode::from(EX_USAGE)
 }
 
@@ -134,7 +144,9 @@ fn check(path: &Path) -> Result<ExitCode> {
     let env = Env::from_process();
     // A file is either a daemon config or a forward (client) config: it is
     // a client config when it has [[forward]] tables.
-    let is_client = text.lines().any(|l| l.trim_start().starts_with("[[forward]]"));
+    let is_client = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("[[forward]]"));
     let result = if is_client {
         wingress_config::parse_client(path, &text, &env).map(|_| ())
     } else {
@@ -152,14 +164,19 @@ fn check(path: &Path) -> Result<ExitCode> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WINGRESS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Runs `fut` on a single-threaded runtime until it ends or the process is
 /// asked to stop (SIGINT, SIGTERM).
 fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     sys::pin_mmap_threshold();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -174,16 +191,23 @@ fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<
 fn run(config: Option<PathBuf>) -> Result<ExitCode> {
     let env = Env::from_process();
     let found = config.or_else(|| {
-        [PathBuf::from("wingress.toml"), PathBuf::from("/etc/wingress/wingress.toml")]
-            .into_iter()
-            .find(|p| p.exists())
+        [
+            PathBuf::from("wingress.toml"),
+            PathBuf::from("/etc/wingress/wingress.toml"),
+        ]
+        .into_iter()
+        .find(|p| p.exists())
     });
     let (path, text, embedded) = match found {
         Some(p) => {
             let t = read(&p)?;
             (p, t, false)
         }
-        None => (PathBuf::from("<embedded default>"), wingress_config::EMBEDDED_DEFAULT.to_string(), true),
+        None => (
+            PathBuf::from("<embedded default>"),
+            wingress_config::EMBEDDED_DEFAULT.to_string(),
+            true,
+        ),
     };
     let cfg = match wingress_config::parse_server(&path, &text, &env) {
         Ok(c) => c,
@@ -193,7 +217,8 @@ fn run(config: Option<PathBuf>) -> Result<ExitCode> {
     let port = match cfg.listen_port() {
         Ok(p) => p,
         Err(why) => {
-            let ip = node::host_ipv4().ok_or_else(|| anyhow!("{why} (and the host's address could not be found)"))?;
+            let ip = node::host_ipv4()
+                .ok_or_else(|| anyhow!("{why} (and the host's address could not be found)"))?;
             tracing::info!(node_ip = %ip, "no node address configured; using the host's");
             wingress_config::port_for_node_ip(ip)
         }

@@ -23,13 +23,17 @@ pub fn host_ipv4() -> Option<Ipv4Addr> {
 /// config's, then WINGRESS_NODE_IP; IPv6 and garbage are clear errors.
 pub fn port_from(flag: Option<&str>, config: Option<Ipv4Addr>, env: Option<&str>) -> Result<u16> {
     if let Some(f) = flag {
-        return Ok(port_for_node_ip(parse_node_ip(f).map_err(|e| anyhow!("--node-ip: {e}"))?));
+        return Ok(port_for_node_ip(
+            parse_node_ip(f).map_err(|e| anyhow!("--node-ip: {e}"))?,
+        ));
     }
     if let Some(ip) = config {
         return Ok(port_for_node_ip(ip));
     }
     if let Some(e) = env {
-        return Ok(port_for_node_ip(parse_node_ip(e).map_err(|e| anyhow!("WINGRESS_NODE_IP: {e}"))?));
+        return Ok(port_for_node_ip(
+            parse_node_ip(e).map_err(|e| anyhow!("WINGRESS_NODE_IP: {e}"))?,
+        ));
     }
     Err(anyhow!(
         "no node address: pass --node-ip A.B.C.D, set [node].ip in the config, or set WINGRESS_NODE_IP \
@@ -44,12 +48,17 @@ mod tests {
     #[test]
     fn flag_then_config_then_env() {
         let cfg = Some(Ipv4Addr::new(10, 0, 0, 7));
-        assert_eq!(port_from(Some("192.168.1.20"), cfg, Some("10.0.0.9")).unwrap(), 41620);
+        assert_eq!(
+            port_from(Some("192.168.1.20"), cfg, Some("10.0.0.9")).unwrap(),
+            41620
+        );
         assert_eq!(port_from(None, cfg, Some("10.0.0.9")).unwrap(), 41607);
         assert_eq!(port_from(None, None, Some("10.0.0.9")).unwrap(), 41609);
         let e = port_from(None, None, None).unwrap_err().to_string();
         assert!(e.contains("WINGRESS_NODE_IP"), "{e}");
-        let e = port_from(Some("fd00::1"), None, None).unwrap_err().to_string();
+        let e = port_from(Some("fd00::1"), None, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("IPv6"), "{e}");
         assert!(port_from(None, None, Some("banana")).is_err());
     }

@@ -47,10 +47,23 @@ pub async fn run(cfg: ServerConfig, port: u16, embedded: bool) -> Result<()> {
         udp.insert(s.listen, Addrs::new(&s.backend));
     }
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
-    banner(&cfg, &public.to_base64(), &Launch { port, key_created, embedded });
+    banner(
+        &cfg,
+        &public.to_base64(),
+        &Launch {
+            port,
+            key_created,
+            embedded,
+        },
+    );
 
     let net = Net::new(dev, stack);
-    let app = Ingress { tcp, udp, peers: Rc::new(peers), flows: Rc::new(RefCell::new(HashMap::new())) };
+    let app = Ingress {
+        tcp,
+        udp,
+        peers: Rc::new(peers),
+        flows: Rc::new(RefCell::new(HashMap::new())),
+    };
     let mut driver = Driver::new(net, io, app);
     driver.initiate_handshakes();
     driver.run().await;
@@ -71,7 +84,10 @@ fn banner(cfg: &ServerConfig, public: &str, l: &Launch) {
         tracing::info!(path = %cfg.node.state_dir.join("private.key").display(), "created a new private key");
     }
     if l.embedded || cfg.peers.is_empty() {
-        let ip = cfg.node.ip.map_or_else(|| "<this host's address>".to_string(), |ip| ip.to_string());
+        let ip = cfg
+            .node
+            .ip
+            .map_or_else(|| "<this host's address>".to_string(), |ip| ip.to_string());
         eprintln!(
             "\nwingress public key: {public}\nlistening on UDP port {port}, tunnel address {addr}\n\n\
              To add a peer, put this in a config file (./wingress.toml or /etc/wingress/wingress.toml)\n\
@@ -111,14 +127,24 @@ impl Ingress {
             return None;
         }
         let to = backend.first()?;
-        let bind: SocketAddr = if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+        let bind: SocketAddr = if to.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            ([0u16; 8], 0).into()
+        };
         let std_sock = std::net::UdpSocket::bind(bind).ok()?;
         std_sock.connect(to).ok()?;
         std_sock.set_nonblocking(true).ok()?;
         let sock = Rc::new(UdpSocket::from_std(std_sock).ok()?);
         let last = Rc::new(Cell::new(Instant::now()));
         let key = (d.src, d.dst.port());
-        self.flows.borrow_mut().insert(key, Flow { sock: sock.clone(), last: last.clone() });
+        self.flows.borrow_mut().insert(
+            key,
+            Flow {
+                sock: sock.clone(),
+                last: last.clone(),
+            },
+        );
         let (net, flows, reply_sock) = (net.clone(), self.flows.clone(), sock.clone());
         let (client, local) = (d.src, d.dst);
         tokio::task::spawn_local(async move {
@@ -172,10 +198,10 @@ impl Handler for Ingress {
                 }
             };
             let (end, up, down) = pump(&net, conn.id, stream).await;
-            let how = match end {
-                PumpEnd::Closed => "closed",
-                PumpEnd::TunnelReset => "reset by peer",
-                PumpEnd::Io(_) => "backend error",
+            let how = match &end {
+                PumpEnd::Closed => "closed".to_string(),
+                PumpEnd::TunnelReset => "reset by peer".to_string(),
+                PumpEnd::Io(e) => format!("backend error: {e}"),
             };
             tracing::debug!(
                 peer = %name, port = conn.local.port(), backend = backend.name(),
@@ -186,7 +212,9 @@ impl Handler for Ingress {
     }
 
     fn datagram(&mut self, net: &NetRef, d: &UdpDatagram, _peer: PeerId) {
-        let Some(backend) = self.udp.get(&d.dst.port()) else { return };
+        let Some(backend) = self.udp.get(&d.dst.port()) else {
+            return;
+        };
         let key = (d.src, d.dst.port());
         let existing = self.flows.borrow().get(&key).map(|f| {
             f.last.set(Instant::now());

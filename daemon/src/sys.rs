@@ -12,7 +12,10 @@ use std::os::fd::AsRawFd;
 pub fn set_socket_buffers(sock: &impl AsRawFd, bytes: usize) -> io::Result<()> {
     let fd = sock.as_raw_fd();
     let val = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    for (force, plain) in [(libc::SO_RCVBUFFORCE, libc::SO_RCVBUF), (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF)] {
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
         if setsockopt_int(fd, force, val).is_err() {
             setsockopt_int(fd, plain, val)?;
         }

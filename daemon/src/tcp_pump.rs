@@ -25,7 +25,10 @@ pub enum PumpEnd {
 /// Copies both ways until both directions have closed, then releases the
 /// tunnel connection. Bytes moved: (tunnel → kernel, kernel → tunnel).
 pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, u64) {
-    let (up, down) = tokio::join!(tunnel_to_kernel(net, id, &stream), kernel_to_tunnel(net, id, &stream));
+    let (up, down) = tokio::join!(
+        tunnel_to_kernel(net, id, &stream),
+        kernel_to_tunnel(net, id, &stream)
+    );
     let end = match (up, down) {
         (Ok(a), Ok(b)) => (PumpEnd::Closed, a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -37,7 +40,15 @@ pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, 
                 s.abort();
             }
             n.kick();
-            (if reset { PumpEnd::TunnelReset } else { PumpEnd::Io(e) }, 0, 0)
+            (
+                if reset {
+                    PumpEnd::TunnelReset
+                } else {
+                    PumpEnd::Io(e)
+                },
+                0,
+                0,
+            )
         }
     };
     let mut n = net.borrow_mut();
@@ -57,7 +68,9 @@ async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
         // Wait for bytes, or for the peer's FIN.
         let open = poll_fn(|cx| {
             let mut n = net.borrow_mut();
-            let Some(s) = n.stack.tcp(id) else { return Poll::Ready(Err(reset())) };
+            let Some(s) = n.stack.tcp(id) else {
+                return Poll::Ready(Err(reset()));
+            };
             if s.can_recv() {
                 Poll::Ready(Ok(true))
             } else if !s.may_recv() {
@@ -79,7 +92,9 @@ async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
         }
         stream.writable().await?;
         let mut n = net.borrow_mut();
-        let Some(s) = n.stack.tcp(id) else { return Err(reset()) };
+        let Some(s) = n.stack.tcp(id) else {
+            return Err(reset());
+        };
         let r = s.recv(|buf| match stream.try_write(buf) {
             Ok(k) => (k, Ok(k)),
             Err(e) => (0, Err(e)),
@@ -105,7 +120,9 @@ async fn kernel_to_tunnel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
         // Wait for room in the send buffer.
         poll_fn(|cx| {
             let mut n = net.borrow_mut();
-            let Some(s) = n.stack.tcp(id) else { return Poll::Ready(Err(reset())) };
+            let Some(s) = n.stack.tcp(id) else {
+                return Poll::Ready(Err(reset()));
+            };
             if !s.may_send() {
                 Poll::Ready(Err(reset()))
             } else if s.can_send() {
@@ -117,7 +134,9 @@ async fn kernel_to_tunnel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
         })
         .await?;
         let mut n = net.borrow_mut();
-        let Some(s) = n.stack.tcp(id) else { return Err(reset()) };
+        let Some(s) = n.stack.tcp(id) else {
+            return Err(reset());
+        };
         let r = s.send(|buf| match stream.try_read(buf) {
             Ok(0) => (0, Ok(None)),
             Ok(k) => (k, Ok(Some(k))),

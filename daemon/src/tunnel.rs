@@ -17,7 +17,6 @@ use crate::keyfile;
 pub struct PeerMeta {
     pub id: PeerId,
     pub name: String,
-    pub tags: Vec<String>,
 }
 
 /// The private key: the configured file, else `state_dir/private.key`,
@@ -65,7 +64,10 @@ pub async fn device(key: PrivateKey, peers: &[PeerConfig]) -> Result<(Device, Ve
             persistent_keepalive: p.persistent_keepalive,
         };
         let id = dev.add_peer(spec);
-        metas.push(PeerMeta { id, name: p.name.clone(), tags: p.tags.clone() });
+        metas.push(PeerMeta {
+            id,
+            name: p.name.clone(),
+        });
     }
     Ok((dev, metas))
 }

@@ -68,7 +68,13 @@ impl UdpIo {
     /// Receives one batch without blocking and calls `f` for every datagram
     /// (GRO trains are split). Returns how many datagrams; 0 when none wait.
     pub fn recv_batch(&mut self, mut f: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
-        let Self { sock, state, rx, meta, .. } = self;
+        let Self {
+            sock,
+            state,
+            rx,
+            meta,
+            ..
+        } = self;
         let mut iovs: Vec<IoSliceMut<'_>> = rx.iter_mut().map(|b| IoSliceMut::new(b)).collect();
         let n = match sock.try_io(Interest::READABLE, || {
             state.recv(UdpSockRef::from(&*sock), &mut iovs, meta)
@@ -91,8 +97,16 @@ impl UdpIo {
 
     fn send(&self, to: SocketAddr, contents: &[u8], segment_size: Option<usize>) -> io::Result<()> {
         let destination = if self.dual_stack { mapped(to) } else { to };
-        let t = Transmit { destination, ecn: None, contents, segment_size, src_ip: None };
-        self.sock.try_io(Interest::WRITABLE, || self.state.try_send(UdpSockRef::from(&self.sock), &t))
+        let t = Transmit {
+            destination,
+            ecn: None,
+            contents,
+            segment_size,
+            src_ip: None,
+        };
+        self.sock.try_io(Interest::WRITABLE, || {
+            self.state.try_send(UdpSockRef::from(&self.sock), &t)
+        })
     }
 
     fn max_gso_segments(&self) -> usize {
@@ -120,7 +134,9 @@ fn canonical(a: SocketAddr) -> SocketAddr {
 
 fn mapped(a: SocketAddr) -> SocketAddr {
     match a {
-        SocketAddr::V4(v4) => SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0)),
+        SocketAddr::V4(v4) => {
+            SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
+        }
         v6 => v6,
     }
 }
@@ -156,7 +172,11 @@ impl TxBatch {
     /// Appends one datagram. `write` gets at least `room` bytes and returns
     /// the destination and length it wrote at the start of them, or `None`
     /// to append nothing.
-    pub fn push_with(&mut self, room: usize, write: impl FnOnce(&mut [u8]) -> Option<(SocketAddr, usize)>) {
+    pub fn push_with(
+        &mut self,
+        room: usize,
+        write: impl FnOnce(&mut [u8]) -> Option<(SocketAddr, usize)>,
+    ) {
         let start = self.buf.len();
         self.buf.resize(start + room, 0);
         match write(&mut self.buf[start..]) {
@@ -171,7 +191,11 @@ impl TxBatch {
     pub fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
         let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
-        self.segs.push(Seg { to, start, len: bytes.len() });
+        self.segs.push(Seg {
+            to,
+            start,
+            len: bytes.len(),
+        });
     }
 
     /// Sends everything queued. On `WouldBlock` the unsent rest stays
@@ -187,7 +211,11 @@ impl TxBatch {
                 let s = self.segs[end];
                 let prev = self.segs[end - 1];
                 // GSO: every segment but the last has the first one's size.
-                if s.to != first.to || prev.len != first.len || s.len > first.len || bytes + s.len > GSO_MAX_BYTES {
+                if s.to != first.to
+                    || prev.len != first.len
+                    || s.len > first.len
+                    || bytes + s.len > GSO_MAX_BYTES
+                {
                     break;
                 }
                 bytes += s.len;
@@ -228,7 +256,12 @@ mod tests {
             batch.push(to, &d);
             want.push(d);
         }
-        batch.flush(&b).unwrap();
+        // A fresh socket's write readiness is unknown until the reactor has
+        // seen it: wait for it exactly as the event loop does.
+        while let Err(e) = batch.flush(&b) {
+            assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+            b.writable().await.unwrap();
+        }
         assert!(batch.is_empty());
         let mut got = Vec::new();
         while got.len() < want.len() {

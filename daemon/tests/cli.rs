@@ -7,14 +7,21 @@ use common::*;
 #[test]
 fn genkey_and_pubkey_match_wg() {
     // RFC 7748 §6.1 key, as `wg pubkey` prints it.
-    let (code, out, _) = wingress(&["pubkey"], "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n");
+    let (code, out, _) = wingress(
+        &["pubkey"],
+        "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n",
+    );
     assert_eq!(code, 0);
     assert_eq!(out, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n");
     let (code, key, _) = wingress(&["genkey"], "");
     assert_eq!(code, 0);
     assert_eq!(key.trim().len(), 44);
     assert!(key.ends_with("=\n"));
-    if std::process::Command::new("wg").arg("--version").output().is_ok() {
+    if std::process::Command::new("wg")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         let mut c = std::process::Command::new("wg")
             .arg("pubkey")
             .stdin(std::process::Stdio::piped())
@@ -42,14 +49,21 @@ fn port_formula_from_flag_env_and_config() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "41854\n");
-    let out = std::process::Command::new(BIN).args(["port"]).env_remove("WINGRESS_NODE_IP").output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["port"])
+        .env_remove("WINGRESS_NODE_IP")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("WINGRESS_NODE_IP"));
     let (code, _, err) = wingress(&["port", "--node-ip", "fd00::2"], "");
     assert_ne!(code, 0);
     assert!(err.contains("IPv6"), "{err}");
     let dir = TempDir::new("port");
-    let cfg = dir.write("c.toml", "[node]\nip = \"10.1.2.3\"\n[wireguard]\naddress = \"100.64.0.2/24\"\n");
+    let cfg = dir.write(
+        "c.toml",
+        "[node]\nip = \"10.1.2.3\"\n[wireguard]\naddress = \"100.64.0.2/24\"\n",
+    );
     let (code, out, _) = wingress(&["port", "--config", cfg.to_str().unwrap()], "");
     assert_eq!((code, out.as_str()), (0, "41603\n"));
 }
@@ -64,9 +78,18 @@ fn check_reports_every_error_with_location_and_exits_64() {
     let (code, _, err) = wingress(&["check", "--config", cfg.to_str().unwrap()], "");
     assert_eq!(code, 64, "{err}");
     let path = cfg.display().to_string();
-    assert!(err.contains(&format!("{path}:5:")), "address error location: {err}");
-    assert!(err.contains(&format!("{path}:9:")), "public_key error location: {err}");
-    assert!(err.contains(&format!("{path}:13:")), "listen error location: {err}");
+    assert!(
+        err.contains(&format!("{path}:5:")),
+        "address error location: {err}"
+    );
+    assert!(
+        err.contains(&format!("{path}:9:")),
+        "public_key error location: {err}"
+    );
+    assert!(
+        err.contains(&format!("{path}:13:")),
+        "listen error location: {err}"
+    );
     let good = dir.write("good.toml", "[wireguard]\naddress = \"100.64.0.2/24\"\n");
     let (code, out, err) = wingress(&["check", "--config", good.to_str().unwrap()], "");
     assert_eq!(code, 0, "{err}");
@@ -90,7 +113,10 @@ fn group_readable_private_key_is_refused() {
     );
     let (code, _, err) = wingress(&["run", "--config", cfg.to_str().unwrap()], "");
     assert_ne!(code, 0);
-    assert!(err.contains("too open") && err.contains("chmod 600"), "{err}");
+    assert!(
+        err.contains("too open") && err.contains("chmod 600"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -124,7 +150,10 @@ fn embedded_default_creates_a_key_and_explains_how_to_add_a_peer() {
     }
     assert!(ok.is_some(), "{log}");
     assert!(log.contains("41677"), "port from WINGRESS_NODE_IP: {log}");
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let (_, public, _) = wingress(&["pubkey"], &std::fs::read_to_string(&key).unwrap());
     assert!(log.contains(public.trim()), "{log}");
 }

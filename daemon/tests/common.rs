@@ -76,9 +76,17 @@ pub fn keypair(dir: &TempDir, name: &str) -> (PathBuf, String) {
 /// principle; fine for tests that bind it immediately.
 pub fn free_port(udp: bool) -> u16 {
     if udp {
-        UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     } else {
-        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     }
 }
 
@@ -113,7 +121,9 @@ impl Daemon {
 
     pub fn stop(&mut self) {
         // SIGTERM first so the daemon's shutdown path runs.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && self.is_running() {
             std::thread::sleep(Duration::from_millis(20));
@@ -189,6 +199,11 @@ pub fn tcp_round_trip(addr: SocketAddr, msg: &[u8]) -> Option<Vec<u8>> {
 /// Reads lines of `path` until one contains `needle`.
 pub fn log_has(path: &Path, needle: &str) -> bool {
     std::fs::File::open(path)
-        .map(|f| BufReader::new(f).lines().map_while(Result::ok).any(|l| l.contains(needle)))
+        .map(|f| {
+            BufReader::new(f)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| l.contains(needle))
+        })
         .unwrap_or(false)
 }

@@ -76,10 +76,20 @@ target = "100.64.0.2:9"
             ckey = ckey.display(),
         ),
     );
-    let server = Daemon::spawn(&dir, "server", &["run", "--config", server_cfg.to_str().unwrap()]);
-    let client = Daemon::spawn(&dir, "client", &["forward", "--config", client_cfg.to_str().unwrap()]);
+    let server = Daemon::spawn(
+        &dir,
+        "server",
+        &["run", "--config", server_cfg.to_str().unwrap()],
+    );
+    let client = Daemon::spawn(
+        &dir,
+        "client",
+        &["forward", "--config", client_cfg.to_str().unwrap()],
+    );
     let tcp: SocketAddr = ([127, 0, 0, 1], tcp).into();
-    let ready = eventually(Duration::from_secs(15), || tcp_round_trip(tcp, b"hello").filter(|r| r == b"hello"));
+    let ready = eventually(Duration::from_secs(15), || {
+        tcp_round_trip(tcp, b"hello").filter(|r| r == b"hello")
+    });
     assert!(ready.is_some(), "no echo through the tunnel");
     Pair {
         _dir: dir,
@@ -95,7 +105,9 @@ target = "100.64.0.2:9"
 fn tcp_bulk_both_ways_arrives_intact() {
     let p = pair();
     let mut s = TcpStream::connect(p.tcp).unwrap();
-    let data: Vec<u8> = (0..20_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let data: Vec<u8> = (0..20_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
     let mut w = s.try_clone().unwrap();
     let send = data.clone();
     let writer = std::thread::spawn(move || {
@@ -133,7 +145,8 @@ fn many_concurrent_connections() {
 fn udp_round_trip() {
     let p = pair();
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let mut buf = [0u8; 2048];
     let got = eventually(Duration::from_secs(10), || {
         s.send_to(b"ping over udp", p.udp).ok()?;
@@ -184,7 +197,9 @@ fn server_restart_is_recovered() {
     let _server = Daemon::spawn(dir, "server2", &["run", "--config", cfg.to_str().unwrap()]);
     // WireGuard clients start a new handshake when their old session gets no
     // answer (after at most REKEY_TIMEOUT + KEEPALIVE_TIMEOUT, 15 s).
-    let back = eventually(Duration::from_secs(40), || tcp_round_trip(p.tcp, b"again").filter(|r| r == b"again"));
+    let back = eventually(Duration::from_secs(40), || {
+        tcp_round_trip(p.tcp, b"again").filter(|r| r == b"again")
+    });
     assert!(back.is_some(), "no echo after the daemon restarted");
     drop(p.client);
 }

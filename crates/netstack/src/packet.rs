@@ -16,6 +16,9 @@ pub(crate) enum Header {
         src: SocketAddr,
         dst: SocketAddr,
         syn_only: bool,
+        /// For a pure ACK whose SACK blocks report data received above the
+        /// acknowledged point: that ACK number (the first byte of a hole).
+        hole_at: Option<u32>,
     },
     Udp {
         src: SocketAddr,
@@ -65,6 +68,7 @@ fn transport(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8], at: usize) 
                 src: SocketAddr::new(src, tcp.src_port()),
                 dst: SocketAddr::new(dst, tcp.dst_port()),
                 syn_only: tcp.syn() && !tcp.ack(),
+                hole_at: sack_hole(&tcp),
             })
         }
         IpProtocol::Udp => {
@@ -81,6 +85,23 @@ fn transport(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8], at: usize) 
         }
         _ => Some(Header::Other { dst }),
     }
+}
+
+/// A pure ACK (no data, SYN, FIN or RST) whose SACK blocks start above
+/// its acknowledgement number says the receiver is missing the bytes at
+/// that number. Returns the number.
+fn sack_hole(tcp: &TcpPacket<&[u8]>) -> Option<u32> {
+    if !tcp.ack() || tcp.syn() || tcp.fin() || tcp.rst() || !tcp.payload().is_empty() {
+        return None;
+    }
+    let ack = tcp.ack_number();
+    let ranges = tcp.selective_ack_ranges().ok()?;
+    // Sequence numbers wrap: "above" is a positive signed distance.
+    let above = ranges
+        .iter()
+        .flatten()
+        .any(|&(left, _)| (left.wrapping_sub(ack.0 as u32) as i32) > 0);
+    above.then_some(ack.0 as u32)
 }
 
 /// Writes an IP+UDP packet carrying `payload` into `out`, which is cleared

@@ -122,7 +122,13 @@ enum Owner {
 struct Conn {
     key: (u16, SocketAddr),
     owner: Owner,
+    /// The last hole (ACK number) [`Stack::repair_hole`] acted on.
+    repaired_hole: Option<u32>,
 }
+
+/// Extra copies of a hole-reporting ACK: with the original, smoltcp sees
+/// the three duplicate ACKs that start a fast retransmit.
+const HOLE_REPAIR_COPIES: usize = 3;
 
 /// How long a listening socket may wait for the SYN it was made for.
 const STALE_LISTENER: Duration = Duration::from_secs(5);
@@ -237,7 +243,11 @@ impl Stack {
 
     fn advance_port(&mut self) -> u16 {
         let p = self.next_port;
-        self.next_port = if p == *EPHEMERAL.end() { *EPHEMERAL.start() } else { p + 1 };
+        self.next_port = if p == *EPHEMERAL.end() {
+            *EPHEMERAL.start()
+        } else {
+            p + 1
+        };
         p
     }
 
@@ -299,7 +309,12 @@ impl Stack {
                     range: payload,
                 })
             }
-            Header::Tcp { src, dst, syn_only } => {
+            Header::Tcp {
+                src,
+                dst,
+                syn_only,
+                hole_at,
+            } => {
                 if !self.is_local(dst.ip()) {
                     return self.dropped(buf, NetDrop::NotLocal);
                 }
@@ -314,10 +329,42 @@ impl Stack {
                         self.add_listener(now, src, dst);
                     }
                 }
+                let repair = hole_at.is_some_and(|ack| self.repair_hole((dst.port(), src), ack));
+                if repair {
+                    for _ in 0..HOLE_REPAIR_COPIES {
+                        let mut copy = self.device.pool.take();
+                        copy.extend_from_slice(&buf);
+                        self.device.rx.push_back(copy);
+                    }
+                }
                 self.device.rx.push_back(buf);
                 Ingress::Stack
             }
         }
+    }
+
+    /// Whether to make smoltcp retransmit the segment at `ack` now.
+    ///
+    /// smoltcp (0.14) retransmits one segment after three duplicate ACKs
+    /// and otherwise waits for its retransmission timer (at least 1 s). When
+    /// a burst of segments is lost, as when a receiver's UDP socket
+    /// overflows, the ACK for the first retransmission acknowledges up to
+    /// the next hole; no further duplicates come because the window is full,
+    /// so every burst cost a second's stall. The receiver's SACK blocks say
+    /// exactly where the holes are: for each new hole, the hole-reporting ACK
+    /// is delivered three more times, which is smoltcp's fast-retransmit
+    /// trigger (NewReno's partial-ACK retransmission, RFC 6582). Once per
+    /// hole, so a stream of duplicate ACKs for the same hole repairs it once.
+    fn repair_hole(&mut self, key: (u16, SocketAddr), ack: u32) -> bool {
+        let Some(conn) = self.by_key.get(&key).and_then(|h| self.conns.get_mut(h)) else {
+            return false;
+        };
+        if conn.repaired_hole == Some(ack) {
+            return false;
+        }
+        conn.repaired_hole = Some(ack);
+        self.stats.hole_repairs += 1;
+        true
     }
 
     fn new_socket(&self) -> tcp::Socket<'static> {
@@ -350,6 +397,7 @@ impl Stack {
             Conn {
                 key,
                 owner: Owner::Pending { since: now },
+                repaired_hole: None,
             },
         );
         self.pending.push(h);
@@ -378,6 +426,7 @@ impl Stack {
             Conn {
                 key,
                 owner: Owner::App,
+                repaired_hole: None,
             },
         );
         Ok(TcpId(h))

@@ -44,6 +44,9 @@ impl NetDrop {
 #[derive(Debug, Clone, Default)]
 pub struct NetStats {
     counts: [u64; NetDrop::ALL.len()],
+    /// Losses repaired at once from the receiver's SACK blocks (see
+    /// `Stack::repair_hole`), instead of after a retransmission timeout.
+    pub hole_repairs: u64,
 }
 
 impl NetStats {

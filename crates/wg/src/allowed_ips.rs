@@ -26,7 +26,8 @@ impl Prefix {
         })
     }
 
-    pub fn len(&self) -> u8 {
+    /// The prefix length in bits.
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 
