@@ -187,6 +187,68 @@ impl<'a> Table<'a> {
         })
     }
 
+    pub(crate) fn required_path(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+        base: &Path,
+    ) -> Option<Spanned<PathBuf>> {
+        if self.require(d, key) {
+            self.optional_path(d, key, base)
+        } else {
+            None
+        }
+    }
+
+    /// Like [`Table::optional_with`], for strings with a unit or a prefix
+    /// (`"5s"`, `"tunnel:443"`) where a bare integer is a likely slip: an
+    /// integer is reported as `key: hint(n)` instead of as a type error.
+    pub(crate) fn optional_with_hint<T, E: Display>(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+        hint: impl FnOnce(i64) -> String,
+    ) -> Option<Spanned<T>> {
+        let (item, span) = self.entry(key)?;
+        if let Some(n) = item.as_integer() {
+            d.error(&span, format!("{key}: {}", hint(n)));
+            return None;
+        }
+        self.optional_with(d, key, parse)
+    }
+
+    pub(crate) fn required_with_hint<T, E: Display>(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+        hint: impl FnOnce(i64) -> String,
+    ) -> Option<Spanned<T>> {
+        if self.require(d, key) {
+            self.optional_with_hint(d, key, parse, hint)
+        } else {
+            None
+        }
+    }
+
+    // --- booleans ---
+
+    pub(crate) fn optional_bool(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+    ) -> Option<Spanned<bool>> {
+        let (item, span) = self.entry(key)?;
+        match item.as_bool() {
+            Some(b) => Some(Spanned::new(b, span)),
+            None => {
+                d.error(&span, type_error(key, "a boolean", describe(item)));
+                None
+            }
+        }
+    }
+
     // --- integers ---
 
     /// An integer that must lie in `range`.
@@ -239,6 +301,16 @@ impl<'a> Table<'a> {
         d: &mut Diagnostics<'_>,
         key: &'static str,
     ) -> Option<Vec<Spanned<&'a str>>> {
+        self.optional_str_list(d, key).map(|list| list.value)
+    }
+
+    /// [`Table::optional_str_array`] together with the array's own location,
+    /// for checks on the list as a whole (empty, wrong length).
+    pub(crate) fn optional_str_list(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+    ) -> Option<Spanned<Vec<Spanned<&'a str>>>> {
         let (item, span) = self.entry(key)?;
         let Some(array) = item.as_array() else {
             d.error(&span, type_error(key, "an array", describe(item)));
@@ -255,7 +327,7 @@ impl<'a> Table<'a> {
                 ),
             }
         }
-        Some(out)
+        Some(Spanned::new(out, span))
     }
 
     pub(crate) fn required_str_array(
@@ -268,6 +340,45 @@ impl<'a> Table<'a> {
         } else {
             None
         }
+    }
+
+    pub(crate) fn required_str_list(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+    ) -> Option<Spanned<Vec<Spanned<&'a str>>>> {
+        if self.require(d, key) {
+            self.optional_str_list(d, key)
+        } else {
+            None
+        }
+    }
+
+    /// An array of integers, with the array's own location. Elements of the
+    /// wrong type are reported and skipped; `None` only when the key is
+    /// absent or not an array.
+    pub(crate) fn optional_int_array(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+    ) -> Option<Spanned<Vec<Spanned<i64>>>> {
+        let (item, span) = self.entry(key)?;
+        let Some(array) = item.as_array() else {
+            d.error(&span, type_error(key, "an array", describe(item)));
+            return None;
+        };
+        let mut out = Vec::with_capacity(array.len());
+        for value in array.iter() {
+            let value_span = value.span().unwrap_or_else(|| span.clone());
+            match value.as_integer() {
+                Some(n) => out.push(Spanned::new(n, value_span)),
+                None => d.error(
+                    &value_span,
+                    type_error(key, "an integer", describe_value(value)),
+                ),
+            }
+        }
+        Some(Spanned::new(out, span))
     }
 
     // --- tables ---

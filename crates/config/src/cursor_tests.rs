@@ -151,3 +151,54 @@ fn paths_resolve_against_the_base() {
     });
     assert_eq!(errors, ["3:5: c: path must not be empty"]);
 }
+
+#[test]
+fn booleans_integer_arrays_and_list_spans() {
+    let text = "b = true\nnb = \"true\"\nw = [3, \"1\", 2]\nl = []\n";
+    let errors = errors_of(text, |t, d| {
+        assert!(t.optional_bool(d, "b").unwrap().value);
+        assert!(t.optional_bool(d, "nb").is_none());
+        assert!(t.optional_bool(d, "absent").is_none());
+        let w = t.optional_int_array(d, "w").unwrap();
+        assert_eq!(w.span.start, text.find('[').unwrap());
+        assert_eq!(w.value.iter().map(|n| n.value).collect::<Vec<_>>(), [3, 2]);
+        let l = t.required_str_list(d, "l").unwrap();
+        assert!(l.value.is_empty());
+        assert_eq!(l.span.start, text.rfind('[').unwrap());
+    });
+    assert_eq!(
+        errors,
+        [
+            "2:6: nb: expected a boolean, found a string",
+            "3:9: w: expected an integer, found a string",
+        ]
+    );
+}
+
+#[test]
+fn integers_where_strings_belong_get_the_hint() {
+    let errors = errors_of("a = 5\nb = \"5s\"\nc = \"x\"\n", |t, d| {
+        let hint = |n: i64| format!("write \"{n}s\"");
+        assert!(t
+            .optional_with_hint(d, "a", str::parse::<u8>, hint)
+            .is_none());
+        assert!(t
+            .optional_with_hint(d, "b", str::parse::<u8>, hint)
+            .is_none());
+        let c = t.required_with_hint(d, "c", |s| Ok::<_, String>(s.len()), hint);
+        assert_eq!(c.unwrap().value, 1);
+        assert!(t
+            .required_with_hint(d, "z", str::parse::<u8>, hint)
+            .is_none());
+        assert!(t.required_path(d, "y", Path::new("/etc")).is_none());
+    });
+    assert_eq!(
+        errors,
+        [
+            "1:1: missing required key `z` at the top level",
+            "1:1: missing required key `y` at the top level",
+            "1:5: a: write \"5s\"",
+            "2:5: b: invalid digit found in string",
+        ]
+    );
+}

@@ -137,6 +137,12 @@ impl<'s> Diagnostics<'s> {
         self.position(span.start).0
     }
 
+    /// The 1-based `(line, col)` of a span's start, for values that keep
+    /// their place for messages produced after parsing.
+    pub(crate) fn location(&self, span: &Span) -> (usize, usize) {
+        self.position(span.start)
+    }
+
     /// `Ok(value)` when nothing went wrong, every recorded error otherwise.
     ///
     /// Section parsers return `None` only after recording why, so a `None`

@@ -20,7 +20,10 @@ mod client;
 mod cursor;
 mod env;
 mod error;
+mod ingress;
+mod ingress_values;
 mod node;
+mod route;
 mod server;
 mod suggest;
 mod types;
@@ -31,6 +34,11 @@ use std::path::Path;
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors};
+pub use ingress::{
+    Access, AllowRule, CertificateFiles, EntrypointConfig, EntrypointProtocol, HealthCheck,
+    RouteConfig, TlsConfig,
+};
+pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
 pub use node::{NodeConfig, DEFAULT_STATE_DIR};
 pub use server::{parse_server, ServerConfig, TcpService, UdpService};
 pub use types::{

@@ -1,5 +1,6 @@
 //! The server config (`wingress run`): the node, its tunnel, the peers that
-//! may connect and the services exposed on the tunnel address.
+//! may connect, the TCP/UDP services exposed on the tunnel address, and the
+//! HTTPS ingress (`[[entrypoint]]`, `[tls]`, `[[route]]`, in `ingress.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,9 @@ use crate::config_dir;
 use crate::cursor::Table;
 use crate::env::Env;
 use crate::error::{ConfigErrors, Diagnostics, Span};
+use crate::ingress::{
+    default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
+};
 use crate::node::{parse_node, NodeConfig, NodeKeys};
 use crate::types::{port_for_node_ip, Backend};
 use crate::wireguard::{parse_interface, parse_peers, InterfaceConfig, PeerConfig, PeerKind};
@@ -22,6 +26,11 @@ pub struct ServerConfig {
     pub peers: Vec<PeerConfig>,
     pub tcp: Vec<TcpService>,
     pub udp: Vec<UdpService>,
+    /// `[[entrypoint]]` as written; see
+    /// [`ServerConfig::effective_entrypoints`] for what the daemon serves.
+    pub entrypoints: Vec<EntrypointConfig>,
+    pub tls: TlsConfig,
+    pub routes: Vec<RouteConfig>,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -53,6 +62,18 @@ impl ServerConfig {
             ),
         }
     }
+
+    /// The entrypoints to open: those written, or, when there are routes and
+    /// no `[[entrypoint]]`, `tunnel-https` (HTTPS on tunnel port 443) and
+    /// `tunnel-http` (the redirect, on tunnel port 80). Empty for a config
+    /// with neither routes nor entrypoints.
+    pub fn effective_entrypoints(&self) -> Vec<EntrypointConfig> {
+        if self.entrypoints.is_empty() && !self.routes.is_empty() {
+            default_entrypoints()
+        } else {
+            self.entrypoints.clone()
+        }
+    }
 }
 
 /// Parses and validates a server config. `path` is used for messages and to
@@ -74,6 +95,15 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
     let peers = parse_peers(&mut root, &mut d, base, PeerKind::Server);
     let tcp = parse_services(&mut root, &mut d, "tcp");
     let udp = parse_services(&mut root, &mut d, "udp");
+    let ingress = parse_ingress(
+        &mut root,
+        &mut d,
+        base,
+        &IngressContext {
+            peer_names: &peers.names,
+            tcp_ports: &tcp.ports,
+        },
+    );
     root.finish(&mut d);
 
     if let Some(wg) = &wireguard {
@@ -97,24 +127,33 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         wireguard,
         peers: peers.configs,
         tcp: tcp
+            .services
             .into_iter()
             .map(|(listen, backend)| TcpService { listen, backend })
             .collect(),
         udp: udp
+            .services
             .into_iter()
             .map(|(listen, backend)| UdpService { listen, backend })
             .collect(),
+        entrypoints: ingress.entrypoints,
+        tls: ingress.tls,
+        routes: ingress.routes,
     });
     d.finish(config)
 }
 
-/// `[[tcp]]` or `[[udp]]`: `(listen port, backend)` pairs, listen ports
-/// unique within the protocol.
-fn parse_services(
-    root: &mut Table<'_>,
-    d: &mut Diagnostics<'_>,
-    key: &'static str,
-) -> Vec<(u16, Backend)> {
+/// The `[[tcp]]` or `[[udp]]` services of a config.
+struct Services {
+    /// `(listen port, backend)` pairs, listen ports unique.
+    services: Vec<(u16, Backend)>,
+    /// Every listen port that parsed, with its location, for the checks
+    /// against entrypoints.
+    ports: Vec<(u16, Span)>,
+}
+
+/// `[[tcp]]` or `[[udp]]`, listen ports unique within the protocol.
+fn parse_services(root: &mut Table<'_>, d: &mut Diagnostics<'_>, key: &'static str) -> Services {
     let mut services = Vec::new();
     let mut ports: Vec<(u16, Span)> = Vec::new();
     for mut t in root.array_of_tables(d, key) {
@@ -140,7 +179,7 @@ fn parse_services(
             services.push((listen.value, backend.value));
         }
     }
-    services
+    Services { services, ports }
 }
 
 #[cfg(test)]

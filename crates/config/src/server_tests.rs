@@ -100,6 +100,9 @@ fn example_parses_to_the_expected_model() {
                 port: 5201,
             },
         }],
+        entrypoints: vec![],
+        tls: TlsConfig::default(),
+        routes: vec![],
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));

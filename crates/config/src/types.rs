@@ -224,7 +224,7 @@ fn split_host_port(s: &str) -> Result<(String, u16), HostPortError> {
 /// starting or ending with `-`, an optional trailing dot, and a last label
 /// that is not all digits (so a mistyped IPv4 address such as `10.0.0.256`
 /// is not taken for a name).
-fn is_hostname(host: &str) -> bool {
+pub(crate) fn is_hostname(host: &str) -> bool {
     let name = host.strip_suffix('.').unwrap_or(host);
     if name.is_empty() || name.len() > 253 {
         return false;

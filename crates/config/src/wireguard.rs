@@ -66,6 +66,9 @@ pub(crate) struct Peers {
     /// Every `allowed_ips` entry that parsed, including those of peers with
     /// other mistakes, so that checks against them still run.
     pub(crate) allowed: Vec<AllowedEntry>,
+    /// Every peer name that parsed, including those of peers with other
+    /// mistakes, so that references to them (route `allow`) still resolve.
+    pub(crate) names: Vec<String>,
 }
 
 // === [wireguard] ===
@@ -122,6 +125,7 @@ pub(crate) fn parse_peers(
     Peers {
         configs,
         allowed: seen.allowed,
+        names: seen.names.into_iter().map(|(name, _)| name).collect(),
     }
 }
 
@@ -279,7 +283,7 @@ fn parse_peer_name(s: &str) -> Result<String, String> {
     }
 }
 
-fn is_tag(s: &str) -> bool {
+pub(crate) fn is_tag(s: &str) -> bool {
     (1..=63).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

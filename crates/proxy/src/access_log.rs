@@ -1,0 +1,113 @@
+//! One access log line per request, written when the response has been
+//! sent (or abandoned), so `duration_ms` covers the whole exchange.
+//!
+//! The line goes to target `wingress::access` at INFO, with the client
+//! address and host as fields: filter that target to keep addresses out of
+//! the general log.
+
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Method, Request};
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::time::Instant;
+
+use crate::client::BoxError;
+use crate::conn::ConnState;
+use crate::pages::RespBody;
+use crate::router::normalize_host;
+
+/// Status logged when the client went away before a response existed
+/// (nginx's convention).
+const CLIENT_CLOSED: u16 = 499;
+
+/// Lives as long as the request: counts it in flight on its connection and
+/// logs it when dropped.
+pub(crate) struct RequestLog {
+    conn: Rc<ConnState>,
+    start: Instant,
+    method: Method,
+    host: String,
+    path: String,
+    pub(crate) status: u16,
+    pub(crate) backend: Option<String>,
+}
+
+impl RequestLog {
+    pub(crate) fn start<B>(conn: Rc<ConnState>, req: &Request<B>) -> Self {
+        conn.request_started();
+        let host = req
+            .uri()
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| {
+                req.headers()
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+            })
+            .map(normalize_host)
+            .unwrap_or_default();
+        RequestLog {
+            conn,
+            start: Instant::now(),
+            method: req.method().clone(),
+            host,
+            path: req.uri().path().to_owned(),
+            status: CLIENT_CLOSED,
+            backend: None,
+        }
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        let info = &self.conn.info;
+        tracing::info!(
+            target: "wingress::access",
+            peer = info.peer.as_deref().map_or("-", |p| p.name.as_str()),
+            remote = %info.remote,
+            entrypoint = &*info.entrypoint,
+            method = %self.method,
+            host = %self.host,
+            path = %self.path,
+            status = self.status,
+            duration_ms = self.start.elapsed().as_millis() as u64,
+            backend = self.backend.as_deref().unwrap_or("-"),
+        );
+        self.conn.request_finished();
+    }
+}
+
+/// A response body that carries its request's log entry.
+pub(crate) struct LoggedBody {
+    inner: RespBody,
+    _log: RequestLog,
+}
+
+impl LoggedBody {
+    pub(crate) fn new(inner: RespBody, log: RequestLog) -> Self {
+        LoggedBody { inner, _log: log }
+    }
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,233 @@
+//! The request path, top-down: route → access policy → forward-auth →
+//! header rewrite → backend selection and send (one retry for bodyless
+//! GET/HEAD after a connect failure) → response rewrite.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use tokio::time::Instant;
+
+use crate::client::{empty_body, streamed_body, Chain, SendError};
+use crate::conn::ConnState;
+use crate::forward_auth::{self, AuthOutcome};
+use crate::headers::{
+    add_identity, merge_cookies, restore_upgrade, set_forwarded, strip_hop_by_hop, strip_reserved,
+    upgrade_protocol, X_WINGRESS_CLIENT_SUBJECT,
+};
+use crate::pages::{error_page, RespBody};
+use crate::policy::{self, Verdict};
+use crate::proxy::{Proxy, Route};
+use crate::router::{normalize_host, normalize_path};
+use crate::server::Handled;
+use crate::spec::{Access, ConnInfo};
+
+pub(crate) async fn handle(
+    proxy: Arc<Proxy>,
+    req: Request<Incoming>,
+    conn: Rc<ConnState>,
+) -> Handled {
+    let info = &conn.info;
+    if req.method() == Method::CONNECT {
+        return error_page(StatusCode::METHOD_NOT_ALLOWED).into();
+    }
+    // An absolute-form target (and HTTP/2's :authority) overrides Host.
+    let raw_host: Option<String> = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    let host = raw_host.as_deref().map(normalize_host).unwrap_or_default();
+    let path = normalize_path(req.uri().path()).into_owned();
+    let Some(index) = proxy.router.find(&host, &path, &info.entrypoint) else {
+        return error_page(StatusCode::NOT_FOUND).into();
+    };
+    let route = &proxy.routes[index];
+    let verdict = policy::decide(&route.spec.access, &route.spec.allow, info);
+    if verdict == Verdict::Deny {
+        return error_page(StatusCode::FORBIDDEN).into();
+    }
+
+    let (mut parts, body) = req.into_parts();
+    let mut auth_headers = Vec::new();
+    if let (Verdict::ForwardAuth, Some(auth)) = (&verdict, &route.auth) {
+        let outcome = forward_auth::check(
+            auth,
+            &route.client,
+            route.spec.timeout,
+            &parts,
+            info,
+            raw_host.as_deref(),
+        )
+        .await;
+        match outcome {
+            AuthOutcome::Allow(headers) => auth_headers = headers,
+            AuthOutcome::Deny(response) => return response.into(),
+            AuthOutcome::Failed(status) => return error_page(status).into(),
+        }
+    }
+
+    let upgrade = match parts.version {
+        Version::HTTP_11 => upgrade_protocol(&parts.headers),
+        _ => None,
+    };
+    let headers = &mut parts.headers;
+    strip_hop_by_hop(headers);
+    if let Some(protocol) = &upgrade {
+        restore_upgrade(headers, protocol.clone());
+    }
+    strip_reserved(headers);
+    if let Some(auth) = &route.auth {
+        auth.copy.strip(headers);
+        for (name, value) in auth_headers {
+            headers.append(name, value);
+        }
+    }
+    if let Some(peer) = &info.peer {
+        add_identity(headers, peer);
+    }
+    if let Some(subject) = client_subject(&route.spec.access, info) {
+        headers.insert(X_WINGRESS_CLIENT_SUBJECT, subject);
+    }
+    set_forwarded(headers, info.remote.ip(), info.scheme, raw_host.as_deref());
+    if let Some(host) = raw_host
+        .as_deref()
+        .and_then(|h| HeaderValue::from_str(h).ok())
+    {
+        headers.insert(header::HOST, host);
+    }
+    if parts.version == Version::HTTP_2 {
+        merge_cookies(headers);
+    }
+    parts.uri = match parts.uri.query() {
+        Some(query) => PathAndQuery::try_from(format!("{path}?{query}")),
+        None => PathAndQuery::try_from(path),
+    }
+    .map_or_else(|_| PathAndQuery::from_static("/").into(), Into::into);
+
+    send(route, parts, body, upgrade.is_some(), &conn).await
+}
+
+fn client_subject(access: &Access, info: &ConnInfo) -> Option<HeaderValue> {
+    let Access::Mtls(check) = access else {
+        return None;
+    };
+    let subject = check.subject(info.client_chain.as_deref()?)?;
+    HeaderValue::from_str(&subject).ok()
+}
+
+/// Picks a backend and sends the request; a connect failure ejects the
+/// backend and, for a bodyless GET/HEAD, tries once more elsewhere.
+async fn send(
+    route: &Route,
+    parts: Parts,
+    body: Incoming,
+    upgrade: bool,
+    conn: &ConnState,
+) -> Handled {
+    let bodyless = body.is_end_stream();
+    let retryable = bodyless && (parts.method == Method::GET || parts.method == Method::HEAD);
+    let mut body = if bodyless {
+        None
+    } else {
+        Some(streamed_body(body))
+    };
+    let mut exclude = None;
+    for attempt in 0..2 {
+        let now = Instant::now();
+        let Some(index) = route.upstream.pick(now, exclude) else {
+            let status = if attempt == 0 {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            return error_page(status).into();
+        };
+        let backend = &route.upstream.backends[index];
+        let name = Some(backend.addr.to_string());
+        let failed = |status| Handled {
+            response: error_page(status),
+            backend: name.clone(),
+        };
+        let (req_body, body_sent) = match body.take() {
+            Some((body, sent)) => (body, Some(sent)),
+            None => (empty_body(), None),
+        };
+        let mut req = Request::new(req_body);
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.headers_mut() = parts.headers.clone();
+        backend.requests.fetch_add(1, Ordering::Relaxed);
+        match route
+            .client
+            .send(&backend.addr, req, route.spec.timeout, body_sent)
+            .await
+        {
+            Ok(response) => {
+                return Handled {
+                    response: respond(response, upgrade, conn),
+                    backend: name,
+                };
+            }
+            Err(SendError::Connect(e)) => {
+                tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend connect failed");
+                eject(route, index, now);
+                if retryable && attempt == 0 {
+                    exclude = Some(index);
+                    continue;
+                }
+                return failed(StatusCode::BAD_GATEWAY);
+            }
+            Err(SendError::Timeout) => return failed(StatusCode::GATEWAY_TIMEOUT),
+            Err(SendError::Failed(e)) => {
+                tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend request failed");
+                return failed(StatusCode::BAD_GATEWAY);
+            }
+        }
+    }
+    error_page(StatusCode::BAD_GATEWAY).into()
+}
+
+fn eject(route: &Route, index: usize, now: Instant) {
+    if route.upstream.eject(index, now) {
+        tracing::info!(
+            route_host = %route.spec.host,
+            backend = %route.upstream.backends[index].addr,
+            "backend down: connection failed"
+        );
+    }
+}
+
+/// Rewrites the backend's response for the client. A 101 to an upgrade
+/// request hands the backend's upgraded connection to the connection driver,
+/// which joins it to the client once hyper has sent the 101.
+fn respond(
+    mut response: Response<Incoming>,
+    upgrade: bool,
+    conn: &ConnState,
+) -> Response<RespBody> {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let protocol = response.headers().get(header::UPGRADE).cloned();
+        let (true, Some(protocol)) = (upgrade, protocol) else {
+            tracing::debug!("backend switched protocols without an upgrade request");
+            return error_page(StatusCode::BAD_GATEWAY);
+        };
+        conn.set_upgrade(hyper::upgrade::on(&mut response));
+        strip_hop_by_hop(response.headers_mut());
+        restore_upgrade(response.headers_mut(), protocol);
+    } else {
+        strip_hop_by_hop(response.headers_mut());
+    }
+    response.map(|body| body.map_err(Into::into).boxed_unsync())
+}

@@ -1,0 +1,258 @@
+//! Header rewriting between client and backend: hop-by-hop removal, the
+//! identity headers, `X-Forwarded-*`.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::spec::{PeerIdentity, Scheme};
+
+pub(crate) const X_WINGRESS_PEER: HeaderName = HeaderName::from_static("x-wingress-peer");
+pub(crate) const X_WINGRESS_PEER_KEY: HeaderName = HeaderName::from_static("x-wingress-peer-key");
+pub(crate) const X_WINGRESS_PEER_TAGS: HeaderName = HeaderName::from_static("x-wingress-peer-tags");
+pub(crate) const X_WINGRESS_CLIENT_SUBJECT: HeaderName =
+    HeaderName::from_static("x-wingress-client-subject");
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+pub(crate) const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+pub(crate) const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Headers that describe one connection rather than the message (RFC 9110
+/// section 7.6.1), plus `Proxy` itself (httpoxy).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy",
+    "proxy-connection",
+];
+
+/// Removes hop-by-hop headers: the fixed list, every `proxy-*` header, and
+/// every header the `Connection` header names.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    remove_where(headers, |name| name.starts_with("proxy-"));
+}
+
+/// The `Upgrade` value of an HTTP/1.1 upgrade request (`Connection: upgrade`
+/// plus `Upgrade: …`).
+pub(crate) fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if connection_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Puts back the two headers an upgrade needs after `strip_hop_by_hop`.
+pub(crate) fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, protocol);
+}
+
+/// Whether a header name starts with `prefix` (lowercase, with `-`),
+/// treating `_` as `-`: CGI-style backends map both to the same variable, so
+/// `X_Wingress_Peer` must be treated like `X-Wingress-Peer`.
+pub(crate) fn name_has_prefix(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.bytes().zip(prefix.bytes()).all(|(n, p)| {
+            let n = if n == b'_' {
+                b'-'
+            } else {
+                n.to_ascii_lowercase()
+            };
+            n == p
+        })
+}
+
+/// Whether a header name equals `wanted` (lowercase, with `-`), treating `_` as `-`.
+pub(crate) fn name_equals(name: &str, wanted: &str) -> bool {
+    name.len() == wanted.len() && name_has_prefix(name, wanted)
+}
+
+pub(crate) fn remove_where(headers: &mut HeaderMap, mut pred: impl FnMut(&str) -> bool) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| pred(name.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+/// Removes every client-supplied `X-Wingress-*` header: only the proxy
+/// speaks in that namespace.
+pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
+    remove_where(headers, |name| name_has_prefix(name, "x-wingress-"));
+}
+
+/// Adds the identity of the tunnel peer. Values that cannot be header values
+/// (config should never produce them) are left out rather than mangled.
+pub(crate) fn add_identity(headers: &mut HeaderMap, peer: &PeerIdentity) {
+    if let Ok(value) = HeaderValue::from_str(&peer.name) {
+        headers.insert(X_WINGRESS_PEER, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&peer.public_key) {
+        headers.insert(X_WINGRESS_PEER_KEY, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&peer.tags.join(",")) {
+        headers.insert(X_WINGRESS_PEER_TAGS, value);
+    }
+}
+
+/// Sets `X-Forwarded-For`/`X-Real-Ip` to the client address (replacing
+/// whatever the client sent: this proxy is the edge), `X-Forwarded-Proto`,
+/// and `X-Forwarded-Host` to the host the client asked for.
+pub(crate) fn set_forwarded(
+    headers: &mut HeaderMap,
+    client: IpAddr,
+    scheme: Scheme,
+    host: Option<&str>,
+) {
+    let ip = HeaderValue::from_str(&client.to_canonical().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    headers.insert(X_FORWARDED_FOR, ip.clone());
+    headers.insert(X_REAL_IP, ip);
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme.as_str()));
+    match host.and_then(|h| HeaderValue::from_str(h).ok()) {
+        Some(host) => {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+        None => {
+            headers.remove(X_FORWARDED_HOST);
+        }
+    }
+}
+
+/// HTTP/2 clients may split `Cookie` into several fields; HTTP/1.1 backends
+/// expect one (RFC 9113 section 8.2.3).
+pub(crate) fn merge_cookies(headers: &mut HeaderMap) {
+    if headers.get_all(header::COOKIE).iter().count() < 2 {
+        return;
+    }
+    let joined: Vec<&[u8]> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    if let Ok(value) = HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named() {
+        let mut h = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("proxy-authorization", "x"),
+            ("proxy", "http://evil"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("accept", "*/*"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn detects_and_restores_upgrades() {
+        let mut h = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+        ]);
+        let proto = upgrade_protocol(&h).unwrap();
+        strip_hop_by_hop(&mut h);
+        restore_upgrade(&mut h, proto);
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
+        assert!(upgrade_protocol(&map(&[("upgrade", "websocket")])).is_none());
+    }
+
+    #[test]
+    fn reserved_names_any_spelling() {
+        let mut h = map(&[
+            ("x-wingress-peer", "mallory"),
+            ("X_Wingress_Peer_Tags", "admin"),
+            ("x-wingress-peer-key", "k"),
+            ("x-other", "1"),
+        ]);
+        strip_reserved(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(name_equals("Remote_User", "remote-user"));
+        assert!(!name_equals("remote-users", "remote-user"));
+    }
+
+    #[test]
+    fn identity_and_forwarded() {
+        let mut h = map(&[("x-forwarded-for", "1.2.3.4")]);
+        let peer = PeerIdentity {
+            name: "alice".into(),
+            public_key: "AAA=".into(),
+            tags: vec!["a".into(), "b".into()],
+        };
+        add_identity(&mut h, &peer);
+        set_forwarded(
+            &mut h,
+            "::ffff:10.0.0.2".parse().unwrap(),
+            Scheme::Https,
+            Some("app.example:8443"),
+        );
+        assert_eq!(h["x-wingress-peer"], "alice");
+        assert_eq!(h["x-wingress-peer-key"], "AAA=");
+        assert_eq!(h["x-wingress-peer-tags"], "a,b");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.2");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "app.example:8443");
+    }
+
+    #[test]
+    fn merges_cookies() {
+        let mut h = map(&[("cookie", "a=1"), ("cookie", "b=2")]);
+        merge_cookies(&mut h);
+        assert_eq!(h.get_all("cookie").iter().count(), 1);
+        assert_eq!(h["cookie"], "a=1; b=2");
+    }
+}

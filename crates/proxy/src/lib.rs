@@ -1,0 +1,65 @@
+//! HTTP routing for wingress: Host/path routes, access policy by WireGuard
+//! peer, identity headers, load balancing, health checks.
+//!
+//! The caller accepts connections (and terminates TLS), describes each one
+//! with a [`ConnInfo`], and spawns [`Proxy::serve`] on a `LocalSet`. The
+//! request path reads top-down in `forward`: `router` picks a route,
+//! `policy` decides access, `forward_auth` asks an auth service when the
+//! route says so, `headers` rewrites identity and forwarding headers, and
+//! `upstream` picks a healthy backend, which `client` talks to over pooled
+//! HTTP/1.1. `server` drives the client connection (HTTP/1.1 or HTTP/2,
+//! timeouts, upgrades).
+//!
+//! # Behaviour worth knowing
+//!
+//! - **Routing.** Host (or the absolute-form/`:authority` authority) is
+//!   lowercased and stripped of port and trailing dot. Among the routes whose
+//!   entrypoint, host and plain-string path prefix (Traefik `PathPrefix`:
+//!   `/api` matches `/apix`) all match, the most specific wins: exact host,
+//!   then the longest wildcard suffix, then `Any`; then the longest prefix. A
+//!   host whose routes don't cover a path falls through to wildcard and
+//!   catch-all routes. Paths are cleaned first (`.`/`..` segments, also
+//!   percent-encoded, and repeated slashes), and the cleaned path is what the
+//!   backend receives. No match: 404.
+//! - **Identity.** Every client-supplied header in the `X-Wingress-*`
+//!   namespace is removed (also spelled with `_`), then `X-Wingress-Peer`,
+//!   `-Peer-Key` and `-Peer-Tags` are set for tunnel peers, and
+//!   `X-Wingress-Client-Subject` for requests admitted by an mTLS route.
+//!   `X-Forwarded-For` and `X-Real-Ip` are replaced by the client address.
+//! - **Forward-auth.** The headers the auth service may set (`copy_headers`,
+//!   or `remote-*`/`x-auth*`) are always removed from the client's request
+//!   first, so they can only come from the auth service.
+//! - **Backends.** A connect failure ejects the backend (until its next good
+//!   health check, or for 10 s) and a bodyless GET/HEAD is retried once on
+//!   another backend; otherwise 502. 503 only when no backend was up to try.
+//!   The response timeout starts once the request body has been sent.
+//! - **Connections.** `header_read_timeout` runs from the first byte of a
+//!   request head; `idle_timeout` from the end of the last response. Requests
+//!   hyper rejects itself (malformed: 400, head over `max_header_bytes`: 431)
+//!   get no access log line.
+#![forbid(unsafe_code)]
+
+mod access_log;
+mod client;
+mod conn;
+mod dns;
+mod forward;
+mod forward_auth;
+mod headers;
+mod health;
+mod pages;
+mod policy;
+mod proxy;
+mod redirect;
+mod router;
+mod server;
+mod spec;
+mod upstream;
+mod websocket;
+
+pub use proxy::Proxy;
+pub use redirect::serve_redirect;
+pub use spec::{
+    Access, AllowRule, BackendAddr, BackendStatus, ClientCertCheck, ConnInfo, ForwardAuthSpec,
+    HealthCheckSpec, HostMatch, PeerIdentity, ProxyOptions, RouteSpec, Scheme,
+};

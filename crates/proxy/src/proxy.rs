@@ -1,0 +1,138 @@
+//! The [`Proxy`]: a compiled route table with per-route backend pools.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::client::BackendClient;
+use crate::dns::CachingResolver;
+use crate::forward_auth::AuthTarget;
+use crate::router::{RouteKey, Router};
+use crate::server::{serve_connection, Handler, HandlerFuture};
+use crate::spec::{Access, BackendStatus, ConnInfo, ProxyOptions, RouteSpec};
+use crate::upstream::Upstream;
+use crate::{forward, health};
+
+/// An HTTP reverse proxy for one route table. Build one per configuration
+/// and swap the `Arc` on reload; connections already being served keep the
+/// table they started with.
+///
+/// Call order: [`Proxy::new`], then [`Proxy::start_health_checks`] once
+/// (from within a tokio runtime), then [`Proxy::serve`] for every accepted
+/// connection, each on its own `spawn_local` task.
+#[derive(Debug)]
+pub struct Proxy {
+    pub(crate) router: Router,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) opts: ProxyOptions,
+    health_started: AtomicBool,
+}
+
+/// One route, ready to serve.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) spec: RouteSpec,
+    pub(crate) upstream: Upstream,
+    pub(crate) client: BackendClient,
+    pub(crate) auth: Option<AuthTarget>,
+}
+
+impl Proxy {
+    pub fn new(routes: Vec<RouteSpec>, opts: ProxyOptions) -> Arc<Proxy> {
+        let router = Router::new(
+            routes
+                .iter()
+                .map(|r| RouteKey::new(&r.host, &r.path_prefix, &r.entrypoints)),
+        );
+        // One cache for all routes: they often share backends.
+        let resolver = CachingResolver::new(opts.dns_refresh);
+        let routes = routes
+            .into_iter()
+            .map(|spec| {
+                let upstream =
+                    Upstream::new(&spec.backends, &spec.weights, spec.health_check.is_some());
+                let auth = match &spec.access {
+                    Access::ForwardAuth(auth) => Some(AuthTarget::new(auth)),
+                    _ => None,
+                };
+                Route {
+                    client: BackendClient::new(spec.connect_timeout, resolver.clone()),
+                    upstream,
+                    auth,
+                    spec,
+                }
+            })
+            .collect();
+        Arc::new(Proxy {
+            router,
+            routes,
+            opts,
+            health_started: AtomicBool::new(false),
+        })
+    }
+
+    /// Serves one connection until it closes. Must run inside a tokio
+    /// `LocalSet` (HTTP/2 streams are spawned with `spawn_local`), on any
+    /// runtime flavour. The IO need not be `Send`.
+    pub async fn serve<IO>(self: Arc<Self>, io: IO, conn: ConnInfo)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
+        let opts = self.opts.clone();
+        serve_connection(io, conn, opts, Rc::new(ProxyHandler(self))).await;
+    }
+
+    /// Spawns the active health checks (`tokio::spawn`) of routes that have
+    /// them. They hold only a `Weak` and stop once the `Proxy` is dropped.
+    /// Calling this again does nothing.
+    pub fn start_health_checks(self: &Arc<Self>) {
+        if !self.health_started.swap(true, Ordering::SeqCst) {
+            health::spawn_all(self);
+        }
+    }
+
+    /// The state of every backend of every route, in configuration order.
+    pub fn backend_status(&self) -> Vec<BackendStatus> {
+        let now = tokio::time::Instant::now();
+        let mut status = Vec::new();
+        for (index, route) in self.routes.iter().enumerate() {
+            for (b, backend) in route.upstream.backends.iter().enumerate() {
+                status.push(BackendStatus {
+                    route: index,
+                    route_host: route.spec.host.to_string(),
+                    path_prefix: route.spec.path_prefix.clone(),
+                    backend: backend.addr.clone(),
+                    healthy: route.upstream.is_up(b, now),
+                    requests: backend.requests.load(Ordering::Relaxed),
+                });
+            }
+        }
+        status
+    }
+}
+
+struct ProxyHandler(Arc<Proxy>);
+
+impl Handler for ProxyHandler {
+    fn handle(
+        &self,
+        req: http::Request<hyper::body::Incoming>,
+        conn: Rc<crate::conn::ConnState>,
+    ) -> HandlerFuture {
+        Box::pin(forward::handle(self.0.clone(), req, conn))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Proxy>();
+        assert_send_sync::<Arc<Proxy>>();
+    }
+}

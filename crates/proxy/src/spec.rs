@@ -1,0 +1,235 @@
+//! The proxy's input types: who is connecting, and the already-validated
+//! route table. The daemon maps its configuration into these; this crate
+//! depends on no other wingress crate.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+
+/// A WireGuard peer known to the daemon, attached to connections that came
+/// through the tunnel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    pub name: String,
+    /// The peer's public key, standard base64.
+    pub public_key: String,
+    pub tags: Vec<String>,
+}
+
+/// The scheme the client used to reach the entrypoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Everything the proxy knows about one accepted client connection.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// The client's address: the peer's tunnel address, or the host socket's peer.
+    pub remote: SocketAddr,
+    /// The entrypoint (listener) name the connection arrived on.
+    pub entrypoint: Arc<str>,
+    pub scheme: Scheme,
+    /// `Some` only for connections that came through WireGuard from a known peer.
+    pub peer: Option<Arc<PeerIdentity>>,
+    /// The client certificate chain presented during the TLS handshake, if any.
+    pub client_chain: Option<Arc<Vec<CertificateDer<'static>>>>,
+    /// The TLS layer negotiated `h2`: serve HTTP/2 only. Otherwise TLS
+    /// connections get HTTP/1.1 only, and plain connections are sniffed for
+    /// the HTTP/2 prior-knowledge preface.
+    pub alpn_h2: bool,
+}
+
+/// Which `Host` a route answers for. Hosts are compared lowercased, without
+/// the port and without a trailing dot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostMatch {
+    /// Exactly this host.
+    Exact(String),
+    /// Any host ending in this suffix, at any depth: `.home.arpa` matches
+    /// `a.home.arpa` and `a.b.home.arpa`, but not `home.arpa` itself.
+    /// `*.home.arpa` and `home.arpa` are accepted and mean the same.
+    Wildcard(String),
+    /// Every host, including requests without one.
+    Any,
+}
+
+impl fmt::Display for HostMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostMatch::Exact(host) => f.write_str(host),
+            HostMatch::Wildcard(suffix) => {
+                let suffix = suffix.trim_start_matches('*').trim_start_matches('.');
+                write!(f, "*.{suffix}")
+            }
+            HostMatch::Any => f.write_str("*"),
+        }
+    }
+}
+
+/// Who may use a route.
+#[derive(Clone)]
+pub enum Access {
+    /// Only WireGuard peers admitted by the route's `allow` list.
+    Tunnel,
+    /// Only clients whose certificate chain passes the check. Tunnel peers
+    /// are not exempt.
+    Mtls(Arc<dyn ClientCertCheck>),
+    /// Admitted tunnel peers pass; everyone else is asked of an
+    /// authentication service, like Traefik's forwardAuth.
+    ForwardAuth(ForwardAuthSpec),
+    /// Anyone.
+    Public,
+}
+
+impl fmt::Debug for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Tunnel => f.write_str("Tunnel"),
+            Access::Mtls(_) => f.write_str("Mtls(..)"),
+            Access::ForwardAuth(spec) => f.debug_tuple("ForwardAuth").field(spec).finish(),
+            Access::Public => f.write_str("Public"),
+        }
+    }
+}
+
+/// Verifies a presented client certificate chain (leaf first). The TLS
+/// layer may already have verified it; routes check again because one
+/// listener can serve routes trusting different CAs.
+pub trait ClientCertCheck: Send + Sync {
+    fn verify(&self, chain: &[CertificateDer<'_>]) -> bool;
+    /// A display name for the client, sent to the backend in
+    /// `X-Wingress-Client-Subject` after a successful `verify`.
+    fn subject(&self, chain: &[CertificateDer<'_>]) -> Option<String>;
+}
+
+/// Where and how to ask an authentication service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardAuthSpec {
+    pub url: BackendAddr,
+    /// Path and query of the auth endpoint, e.g. `/api/verify?rd=…`.
+    pub path_and_query: String,
+    /// Auth response headers copied onto the upstream request. Empty: every
+    /// header whose name starts with `remote-` or `x-auth`.
+    pub copy_headers: Vec<String>,
+}
+
+/// One entry of a route's allow list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowRule {
+    /// The peer with this name.
+    Peer(String),
+    /// Any peer carrying this tag.
+    Tag(String),
+}
+
+/// A backend (or auth service) address. Backends speak plain HTTP/1.1.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BackendAddr {
+    /// A DNS name or an IP literal (IPv6 with or without brackets).
+    pub host: String,
+    pub port: u16,
+}
+
+impl BackendAddr {
+    /// The host as an IP address, if it is a literal.
+    pub(crate) fn ip_literal(&self) -> Option<IpAddr> {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host.parse().ok()
+    }
+}
+
+impl fmt::Display for BackendAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip_literal() {
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:{}", self.port),
+            _ => write!(f, "{}:{}", self.host, self.port),
+        }
+    }
+}
+
+/// Active health checking for a route's backends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheckSpec {
+    /// Path (and query) requested with GET; 2xx and 3xx mean healthy.
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// One route: which requests it takes, who may use it, where they go.
+#[derive(Clone, Debug)]
+pub struct RouteSpec {
+    pub host: HostMatch,
+    /// Plain string prefix of the request path, like Traefik's `PathPrefix`:
+    /// `/api` matches `/api`, `/api/x` and `/apix`. Empty means `/`.
+    pub path_prefix: String,
+    pub backends: Vec<BackendAddr>,
+    /// One weight per backend; empty means equal weights. A missing entry
+    /// counts as 1; a zero weight takes the backend out of rotation.
+    pub weights: Vec<u32>,
+    pub health_check: Option<HealthCheckSpec>,
+    pub access: Access,
+    /// Which tunnel peers pass `Tunnel` (and skip `ForwardAuth`). Empty: every
+    /// tunnel peer.
+    pub allow: Vec<AllowRule>,
+    /// Entrypoints the route is served on. Empty: all.
+    pub entrypoints: Vec<String>,
+    /// How long to wait for the backend's response headers once the request
+    /// has been sent. Zero disables the limit.
+    pub timeout: Duration,
+    /// TCP connect timeout towards backends. Zero disables the limit.
+    pub connect_timeout: Duration,
+}
+
+/// Per-connection limits, shared by all routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// How long a client may take to send a request head once it started.
+    pub header_read_timeout: Duration,
+    /// Largest accepted request head (request line plus headers); larger
+    /// heads get 431.
+    pub max_header_bytes: usize,
+    /// How long a connection may sit without a request in flight.
+    pub idle_timeout: Duration,
+    /// How often backend host names are resolved again.
+    pub dns_refresh: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            idle_timeout: Duration::from_secs(90),
+            dns_refresh: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The state of one backend of one route, for status pages and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendStatus {
+    /// Index of the route in the `Vec<RouteSpec>` given to `Proxy::new`.
+    pub route: usize,
+    /// The route's host, as `example.com`, `*.home.arpa` or `*`.
+    pub route_host: String,
+    pub path_prefix: String,
+    pub backend: BackendAddr,
+    pub healthy: bool,
+    /// Requests sent to this backend (each attempt counts).
+    pub requests: u64,
+}

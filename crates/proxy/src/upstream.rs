@@ -1,0 +1,201 @@
+//! A route's backend set: health state and smooth weighted round robin.
+//!
+//! Selection is nginx's smooth weighted round robin over the backends that
+//! are currently up: each pick adds every candidate's weight to its running
+//! score, takes the highest score, and subtracts the candidates' total weight
+//! from the winner. Over any window the picks follow the weights, and a heavy
+//! backend's picks are spread out rather than bunched.
+//!
+//! A backend goes down when an active health check fails, or passively when
+//! connecting to it fails. A passively ejected backend comes back with the
+//! next successful health check, or after [`PASSIVE_EJECTION`] on routes
+//! without health checks. Time is passed in, so this module owns no clock.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::spec::BackendAddr;
+
+/// How long a backend that refused a connection stays out of rotation when
+/// its route has no active health check.
+pub(crate) const PASSIVE_EJECTION: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub(crate) struct Backend {
+    pub(crate) addr: BackendAddr,
+    pub(crate) requests: AtomicU64,
+    weight: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Running score of the smooth WRR.
+    current: i64,
+    /// Set by active checks and by passive ejection on checked routes.
+    healthy: bool,
+    /// Passive ejection on routes without checks.
+    down_until: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    pub(crate) backends: Vec<Backend>,
+    slots: Mutex<Vec<Slot>>,
+    actively_checked: bool,
+}
+
+impl Upstream {
+    pub(crate) fn new(addrs: &[BackendAddr], weights: &[u32], actively_checked: bool) -> Self {
+        let backends: Vec<Backend> = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| Backend {
+                addr: addr.clone(),
+                requests: AtomicU64::new(0),
+                weight: i64::from(weights.get(i).copied().unwrap_or(1)),
+            })
+            .collect();
+        let slots = vec![
+            Slot {
+                current: 0,
+                healthy: true,
+                down_until: None
+            };
+            backends.len()
+        ];
+        Upstream {
+            backends,
+            slots: Mutex::new(slots),
+            actively_checked,
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+        // A panic while holding this lock cannot leave the slots inconsistent
+        // (every update is a single field store), so poisoning is ignored.
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Picks the next backend among those up, skipping `exclude`.
+    pub(crate) fn pick(&self, now: Instant, exclude: Option<usize>) -> Option<usize> {
+        let mut slots = self.slots();
+        let mut total = 0i64;
+        let mut best: Option<usize> = None;
+        for (i, backend) in self.backends.iter().enumerate() {
+            if Some(i) == exclude || backend.weight == 0 || !slot_up(&slots[i], now) {
+                continue;
+            }
+            slots[i].current += backend.weight;
+            total += backend.weight;
+            if best.is_none_or(|b| slots[i].current > slots[b].current) {
+                best = Some(i);
+            }
+        }
+        let best = best?;
+        slots[best].current -= total;
+        Some(best)
+    }
+
+    pub(crate) fn is_up(&self, index: usize, now: Instant) -> bool {
+        self.slots()
+            .get(index)
+            .is_some_and(|slot| slot_up(slot, now))
+    }
+
+    /// A connection to the backend failed. Returns whether it was up before.
+    pub(crate) fn eject(&self, index: usize, now: Instant) -> bool {
+        let mut slots = self.slots();
+        let Some(slot) = slots.get_mut(index) else {
+            return false;
+        };
+        let was_up = slot_up(slot, now);
+        if self.actively_checked {
+            slot.healthy = false;
+        } else {
+            slot.down_until = Some(now + PASSIVE_EJECTION);
+        }
+        was_up
+    }
+
+    /// Records a health check result. Returns whether the state changed.
+    pub(crate) fn set_healthy(&self, index: usize, healthy: bool) -> bool {
+        let mut slots = self.slots();
+        let Some(slot) = slots.get_mut(index) else {
+            return false;
+        };
+        let changed = slot.healthy != healthy;
+        slot.healthy = healthy;
+        if healthy {
+            slot.down_until = None;
+        }
+        changed
+    }
+}
+
+fn slot_up(slot: &Slot, now: Instant) -> bool {
+    slot.healthy && slot.down_until.is_none_or(|until| now >= until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(weights: &[u32], checked: bool) -> Upstream {
+        let addrs: Vec<BackendAddr> = (0..weights.len())
+            .map(|i| BackendAddr {
+                host: "127.0.0.1".into(),
+                port: 8000 + i as u16,
+            })
+            .collect();
+        Upstream::new(&addrs, weights, checked)
+    }
+
+    fn counts(up: &Upstream, n: usize, now: Instant) -> Vec<usize> {
+        let mut counts = vec![0; up.backends.len()];
+        for _ in 0..n {
+            counts[up.pick(now, None).unwrap()] += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn smooth_weighted_round_robin() {
+        let now = Instant::now();
+        let up = upstream(&[5, 1, 1], false);
+        let order: Vec<usize> = (0..7).map(|_| up.pick(now, None).unwrap()).collect();
+        // nginx's documented sequence for weights 5,1,1.
+        assert_eq!(order, [0, 0, 1, 0, 2, 0, 0]);
+        assert_eq!(counts(&upstream(&[3, 1], false), 1000, now), [750, 250]);
+        assert_eq!(upstream(&[], false).pick(now, None), None);
+        assert_eq!(counts(&upstream(&[1, 0], false), 10, now), [10, 0]);
+    }
+
+    #[test]
+    fn passive_ejection_expires_without_checks() {
+        let now = Instant::now();
+        let up = upstream(&[1, 1], false);
+        assert!(up.eject(0, now));
+        assert!(!up.eject(0, now));
+        assert_eq!(counts(&up, 4, now), [0, 4]);
+        assert_eq!(up.pick(now, Some(1)), None);
+        let later = now + PASSIVE_EJECTION;
+        assert!(up.is_up(0, later));
+    }
+
+    #[test]
+    fn checked_backends_wait_for_a_good_check() {
+        let now = Instant::now();
+        let up = upstream(&[1, 1], true);
+        up.eject(1, now);
+        assert!(!up.is_up(1, now + Duration::from_secs(3600)));
+        assert!(up.set_healthy(1, true));
+        assert!(!up.set_healthy(1, true));
+        assert!(up.is_up(1, now));
+        up.set_healthy(0, false);
+        up.set_healthy(1, false);
+        assert_eq!(up.pick(now, None), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: real hyper backends and clients on loopback, the proxy
+//! in between, each connection described by a test-made `ConnInfo`.
+
+mod access;
+mod balancing;
+mod protocol;
+mod routing;
+mod support;

@@ -1,0 +1,152 @@
+//! `HostName`: a server name from a client or the config, validated once.
+//!
+//! Every name that reaches the internal CA, and so the file system, goes
+//! through [`HostName::parse`]: a lowercased DNS name of letters, digits,
+//! `-` and `_` (or an IP literal), never `/`, never a leading `.`, so it is
+//! safe as a file name.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use rustls_pki_types::{DnsName, ServerName};
+
+/// RFC 1035 limits: 253 octets in text form, 63 per label.
+const MAX_NAME_LEN: usize = 253;
+const MAX_LABEL_LEN: usize = 63;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum HostName {
+    Dns(String),
+    Ip(IpAddr),
+}
+
+impl HostName {
+    /// Parses untrusted input (SNI, config). `None` for anything that is not
+    /// a plain DNS name or IP literal, including wildcards.
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
+        if let Ok(ip) = raw.parse::<IpAddr>() {
+            return Some(HostName::Ip(ip));
+        }
+        let name = raw.strip_suffix('.').unwrap_or(raw);
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return None;
+        }
+        for label in name.split('.') {
+            let bytes = label.as_bytes();
+            let valid_chars = bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+            if label.is_empty()
+                || label.len() > MAX_LABEL_LEN
+                || !valid_chars
+                || label.starts_with('-')
+                || label.ends_with('-')
+            {
+                return None;
+            }
+        }
+        // "1.2.3" is neither a DNS name (numeric TLD) nor an IP literal.
+        let last = name.rsplit('.').next().unwrap_or(name);
+        if last.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let name = name.to_ascii_lowercase();
+        // Second opinion from pki-types, which rustls and webpki use too.
+        DnsName::try_from(name.as_str()).ok()?;
+        Some(HostName::Dns(name))
+    }
+
+    /// `*.rest` for `label.rest`: the only wildcard SAN that covers this name.
+    pub(crate) fn wildcard(&self) -> Option<String> {
+        match self {
+            HostName::Dns(name) => name.split_once('.').map(|(_, rest)| format!("*.{rest}")),
+            HostName::Ip(_) => None,
+        }
+    }
+
+    /// The file stem under `ca/issued/`. DNS names never contain `:`, so an
+    /// IPv6 literal cannot collide with one.
+    pub(crate) fn file_stem(&self) -> String {
+        self.to_string()
+    }
+
+    pub(crate) fn server_name(&self) -> Option<ServerName<'static>> {
+        match self {
+            HostName::Dns(name) => ServerName::try_from(name.clone()).ok(),
+            HostName::Ip(ip) => Some(ServerName::IpAddress((*ip).into())),
+        }
+    }
+
+    pub(crate) fn san(&self) -> Result<rcgen::SanType, rcgen::Error> {
+        Ok(match self {
+            HostName::Dns(name) => rcgen::SanType::DnsName(name.clone().try_into()?),
+            HostName::Ip(ip) => rcgen::SanType::IpAddress(*ip),
+        })
+    }
+}
+
+impl fmt::Display for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostName::Dns(name) => f.write_str(name),
+            HostName::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_and_lowercases_dns_names() {
+        let n = HostName::parse("App.Example.COM.").unwrap();
+        assert_eq!(n, HostName::Dns("app.example.com".into()));
+        assert_eq!(n.wildcard().as_deref(), Some("*.example.com"));
+        assert_eq!(
+            HostName::parse("localhost"),
+            Some(HostName::Dns("localhost".into()))
+        );
+        assert_eq!(HostName::parse("localhost").unwrap().wildcard(), None);
+        assert!(HostName::parse("_acme.x-y.example").is_some());
+    }
+
+    #[test]
+    fn accepts_ip_literals() {
+        assert_eq!(
+            HostName::parse("100.64.0.2"),
+            Some(HostName::Ip("100.64.0.2".parse().unwrap()))
+        );
+        let v6 = HostName::parse("fd00::1").unwrap();
+        assert_eq!(v6.file_stem(), "fd00::1");
+        assert_eq!(v6.wildcard(), None);
+    }
+
+    #[test]
+    fn rejects_everything_unsafe_or_malformed() {
+        let long_label = "a".repeat(64);
+        let long_name = ["a"; 150].join(".");
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../etc/passwd",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "*.example.com",
+            "a b",
+            "a\0b",
+            "é.com",
+            "1.2.3",
+            long_label.as_str(),
+            long_name.as_str(),
+            &"x".repeat(300),
+        ] {
+            assert_eq!(HostName::parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Certificates for wingress: static files chosen by SNI, an internal CA,
+//! client-certificate verification.
+//!
+//! The daemon builds one [`CertStore`] at startup, hands
+//! [`server_config`] to its HTTPS listeners, calls
+//! [`CertStore::reload_changed`] periodically (e.g. on SIGHUP or a timer)
+//! and checks per-route client certificates with [`ClientCaVerifier`].
+//! Only the *ring* crypto provider is used.
+//!
+//! On disk, under the state directory:
+//!
+//! ```text
+//! ca/            0700
+//!   ca.pem       0600  the internal CA's root (what clients trust)
+//!   ca.key       0600
+//!   issued/      0700
+//!     <name>.pem 0600  leaves issued on first use, reused while valid > 7 days
+//!     <name>.key 0600
+//! ```
+//!
+//! Files are replaced atomically (temporary file, fsync, rename). File names
+//! come only from validated, lowercased host names.
+
+#![forbid(unsafe_code)]
+
+mod ca;
+mod client_auth;
+mod error;
+mod hostname;
+mod issued;
+mod pem;
+mod private_file;
+mod server_config;
+mod store;
+mod x509_name;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use rustls::crypto::CryptoProvider;
+
+pub use client_auth::ClientCaVerifier;
+pub use error::TlsError;
+pub use server_config::{server_config, ServerTlsOptions};
+pub use store::{export_ca, CertStore};
+
+fn ring_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Locks `mutex`, ignoring poisoning: every critical section here leaves the
+/// data consistent at each step (a slot is either filled or not).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

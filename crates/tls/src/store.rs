@@ -1,0 +1,311 @@
+//! `CertStore`: the certificates the daemon serves, chosen by SNI.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
+use rustls_pki_types::UnixTime;
+
+use crate::ca::{ca_dir, InternalCa};
+use crate::hostname::HostName;
+use crate::issued::LeafCache;
+use crate::pem::{self, FileStamp, LoadedCert};
+use crate::{ring_provider, TlsError};
+
+/// The daemon's certificates: static (cert, key) files from the config, and
+/// optionally an internal CA that issues a leaf for any other name on first
+/// use.
+///
+/// Selection by SNI, first match wins:
+/// 1. a static certificate with that exact DNS SAN (config order);
+/// 2. a static certificate with the wildcard SAN `*.parent` (one label only);
+/// 3. with the internal CA, a leaf for exactly that name;
+/// 4. otherwise none, and the handshake fails with an alert.
+///
+/// Clients without SNI (those connecting to an IP literal) get the first
+/// static certificate, else an internal-CA leaf for "localhost" plus
+/// the names given to [`CertStore::set_fallback_names`].
+///
+/// The store reads the clock only through its [`TimeProvider`], so tests can
+/// move time forward.
+pub struct CertStore {
+    state_dir: PathBuf,
+    provider: Arc<CryptoProvider>,
+    time: Arc<dyn TimeProvider>,
+    statics: RwLock<Vec<StaticCert>>,
+    issued: Option<LeafCache>,
+}
+
+struct StaticCert {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    loaded: LoadedCert,
+}
+
+// === impl CertStore ===
+
+impl CertStore {
+    /// Loads the static pairs (reporting every broken one at once) and, when
+    /// `internal_ca`, loads or creates the CA in `state_dir/ca` (dir 0700,
+    /// files 0600).
+    pub fn new(
+        state_dir: &Path,
+        internal_ca: bool,
+        static_certs: &[(PathBuf, PathBuf)],
+    ) -> Result<Arc<CertStore>, TlsError> {
+        Self::with_time_provider(
+            state_dir,
+            internal_ca,
+            static_certs,
+            Arc::new(DefaultTimeProvider),
+        )
+    }
+
+    /// [`CertStore::new`] with an injected clock.
+    pub fn with_time_provider(
+        state_dir: &Path,
+        internal_ca: bool,
+        static_certs: &[(PathBuf, PathBuf)],
+        time: Arc<dyn TimeProvider>,
+    ) -> Result<Arc<CertStore>, TlsError> {
+        let provider = ring_provider();
+        let mut statics = Vec::with_capacity(static_certs.len());
+        let mut errors = Vec::new();
+        for (cert_path, key_path) in static_certs {
+            match pem::load_pair(&provider, cert_path, key_path) {
+                Ok(loaded) => statics.push(StaticCert {
+                    cert_path: cert_path.clone(),
+                    key_path: key_path.clone(),
+                    loaded,
+                }),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(error) = TlsError::from_many(errors) {
+            return Err(error);
+        }
+
+        let now = current_time(&*time);
+        let issued = if internal_ca {
+            let ca = InternalCa::open(state_dir, true, Arc::clone(&provider), now)?;
+            Some(LeafCache::new(ca, &ca_dir(state_dir)))
+        } else {
+            None
+        };
+
+        Ok(Arc::new(CertStore {
+            state_dir: state_dir.to_owned(),
+            provider,
+            time,
+            statics: RwLock::new(statics),
+            issued,
+        }))
+    }
+
+    /// Re-reads every static pair whose cert or key file changed (size,
+    /// mtime or inode). A pair that fails to load keeps serving its previous
+    /// certificate; its error is returned (all of them, if several) and not
+    /// repeated until the files change again. Returns how many pairs were
+    /// reloaded.
+    pub fn reload_changed(&self) -> Result<usize, TlsError> {
+        // Files are read without holding the lock, so handshakes never wait on disk.
+        let snapshot: Vec<(PathBuf, PathBuf, (FileStamp, FileStamp))> = read(&self.statics)
+            .iter()
+            .map(|s| (s.cert_path.clone(), s.key_path.clone(), s.loaded.stamps))
+            .collect();
+
+        let mut updates = Vec::new();
+        let mut errors = Vec::new();
+        for (index, (cert_path, key_path, old)) in snapshot.into_iter().enumerate() {
+            let stamps = match (FileStamp::of(&cert_path), FileStamp::of(&key_path)) {
+                (Ok(c), Ok(k)) => (c, k),
+                (Err(e), _) | (_, Err(e)) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if stamps == old {
+                continue;
+            }
+            match pem::load_pair(&self.provider, &cert_path, &key_path) {
+                Ok(loaded) => {
+                    tracing::info!(cert = %cert_path.display(), key = %key_path.display(), "reloaded certificate");
+                    updates.push((index, Ok(loaded)));
+                }
+                Err(e) => {
+                    updates.push((index, Err(stamps)));
+                    errors.push(e);
+                }
+            }
+        }
+
+        let mut reloaded = 0;
+        let mut statics = write(&self.statics);
+        for (index, update) in updates {
+            let Some(entry) = statics.get_mut(index) else {
+                continue;
+            };
+            match update {
+                Ok(loaded) => {
+                    entry.loaded = loaded;
+                    reloaded += 1;
+                }
+                // Remember the broken files' stamps: reported once, retried on change.
+                Err(stamps) => entry.loaded.stamps = stamps,
+            }
+        }
+        drop(statics);
+        match TlsError::from_many(errors) {
+            Some(error) => Err(error),
+            None => Ok(reloaded),
+        }
+    }
+
+    /// The resolver to put into a rustls `ServerConfig`.
+    pub fn resolver(self: &Arc<Self>) -> Arc<dyn ResolvesServerCert> {
+        Arc::new(SniResolver(Arc::clone(self)))
+    }
+
+    /// Extra names (IP literals become IP SANs) for the certificate served to
+    /// clients without SNI when there is no static certificate, e.g. the
+    /// tunnel address "100.64.0.2". Names that are neither DNS names nor IP
+    /// literals are skipped with a warning.
+    pub fn set_fallback_names(&self, names: Vec<String>) {
+        let parsed = names
+            .iter()
+            .filter_map(|raw| {
+                let name = HostName::parse(raw);
+                if name.is_none() {
+                    tracing::warn!("ignoring a fallback certificate name that is neither a dns name nor an ip address");
+                    tracing::debug!(name = %raw, "invalid fallback certificate name");
+                }
+                name
+            })
+            .collect();
+        match &self.issued {
+            Some(issued) => issued.set_fallback_names(parsed),
+            None => tracing::debug!("fallback names need the internal ca; ignoring them"),
+        }
+    }
+
+    /// The internal CA's root certificate as PEM. When the internal CA is
+    /// disabled, the one on disk if any, else [`TlsError::NoInternalCa`].
+    pub fn ca_pem(&self) -> Result<String, TlsError> {
+        match &self.issued {
+            Some(issued) => Ok(issued.ca().cert_pem().to_owned()),
+            None => export_ca(&self.state_dir, false),
+        }
+    }
+
+    /// The DNS names (wildcards included) the static certificates cover, in
+    /// config order without duplicates.
+    pub fn static_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for s in read(&self.statics).iter() {
+            for name in &s.loaded.names {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// The certificate for a ClientHello's SNI value (`None`: no SNI sent);
+    /// what [`CertStore::resolver`] calls.
+    pub fn resolve_sni(&self, sni: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let Some(raw) = sni else {
+            if let Some(first) = read(&self.statics).first() {
+                return Some(Arc::clone(&first.loaded.key));
+            }
+            return self.issue(|issued, now| issued.fallback(now));
+        };
+        let Some(name) = HostName::parse(raw) else {
+            tracing::trace!("sni is not a valid host name");
+            return None;
+        };
+        if let Some(key) = self.static_for(&name) {
+            return Some(key);
+        }
+        self.issue(|issued, now| issued.for_name(&name, now))
+    }
+
+    fn static_for(&self, name: &HostName) -> Option<Arc<CertifiedKey>> {
+        let statics = read(&self.statics);
+        let covers = |wanted: &str| {
+            statics
+                .iter()
+                .find(|s| s.loaded.names.iter().any(|n| n == wanted))
+                .map(|s| Arc::clone(&s.loaded.key))
+        };
+        covers(&name.to_string()).or_else(|| covers(&name.wildcard()?))
+    }
+
+    fn issue(
+        &self,
+        get: impl FnOnce(&LeafCache, UnixTime) -> Result<Arc<CertifiedKey>, TlsError>,
+    ) -> Option<Arc<CertifiedKey>> {
+        let issued = self.issued.as_ref()?;
+        match get(issued, current_time(&*self.time)) {
+            Ok(key) => Some(key),
+            Err(error @ TlsError::TooManyIssued { .. }) => {
+                tracing::debug!(%error, "no certificate for this client");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "internal ca cannot provide a certificate");
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Debug for CertStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertStore")
+            .field("state_dir", &self.state_dir)
+            .field("static_certs", &read(&self.statics).len())
+            .field("internal_ca", &self.issued.is_some())
+            .finish()
+    }
+}
+
+/// Loads the internal CA's root certificate from `state_dir/ca` without
+/// enabling anything (for `wingress ca export`), creating the CA first if
+/// it is missing and `create` is set.
+pub fn export_ca(state_dir: &Path, create: bool) -> Result<String, TlsError> {
+    let now = current_time(&DefaultTimeProvider);
+    InternalCa::open(state_dir, create, ring_provider(), now).map(|ca| ca.cert_pem().to_owned())
+}
+
+fn current_time(time: &dyn TimeProvider) -> UnixTime {
+    time.current_time().unwrap_or_else(UnixTime::now)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Adapts [`CertStore::resolve_sni`] to rustls.
+#[derive(Debug)]
+struct SniResolver(Arc<CertStore>);
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.resolve_sni(client_hello.server_name())
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
