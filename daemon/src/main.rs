@@ -4,12 +4,14 @@
 mod backend;
 mod client;
 mod dataplane;
+mod https;
 mod keyfile;
 mod node;
 mod server;
 mod sys;
 mod tcp_pump;
 mod tunnel;
+mod tunnel_stream;
 mod udp_io;
 
 use std::io::Read;
@@ -57,11 +59,26 @@ enum Command {
     Genkey,
     /// Read a private key on stdin, print its public key (like `wg pubkey`).
     Pubkey,
+    /// The internal certificate authority.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
     /// Print the node's WireGuard UDP port: 41600 + the last octet of its IPv4 address.
     Port {
         /// The node's IPv4 address (else the config's [node].ip, else WINGRESS_NODE_IP).
         #[arg(long)]
         node_ip: Option<String>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Print the internal CA's root certificate (PEM), for clients to trust.
+    /// Creates the CA when the config enables it and none exists yet.
+    Export {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -76,6 +93,9 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(config),
         Command::Forward { config } => forward(&config),
+        Command::Ca {
+            command: CaCommand::Export { config },
+        } => ca_export(config),
     };
     match result {
         Ok(code) => code,
@@ -164,8 +184,10 @@ fn check(path: &Path) -> Result<ExitCode> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WINGRESS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -188,8 +210,26 @@ fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<
     })
 }
 
-fn run(config: Option<PathBuf>) -> Result<ExitCode> {
-    let env = Env::from_process();
+fn ca_export(config: Option<PathBuf>) -> Result<ExitCode> {
+    let (path, text, _) = server_config_source(config)?;
+    let cfg = match wingress_config::parse_server(&path, &text, &Env::from_process()) {
+        Ok(c) => c,
+        Err(e) => return Ok(report(&e)),
+    };
+    let pem =
+        wingress_tls::export_ca(&cfg.node.state_dir, cfg.tls.internal_ca).with_context(|| {
+            format!(
+                "no internal CA in {} (enable it with [tls] internal_ca = true)",
+                cfg.node.state_dir.display()
+            )
+        })?;
+    print!("{pem}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The config to run: the flag, else ./wingress.toml, else
+/// /etc/wingress/wingress.toml, else the embedded default (`true`).
+fn server_config_source(config: Option<PathBuf>) -> Result<(PathBuf, String, bool)> {
     let found = config.or_else(|| {
         [
             PathBuf::from("wingress.toml"),
@@ -198,7 +238,7 @@ fn run(config: Option<PathBuf>) -> Result<ExitCode> {
         .into_iter()
         .find(|p| p.exists())
     });
-    let (path, text, embedded) = match found {
+    Ok(match found {
         Some(p) => {
             let t = read(&p)?;
             (p, t, false)
@@ -208,7 +248,12 @@ fn run(config: Option<PathBuf>) -> Result<ExitCode> {
             wingress_config::EMBEDDED_DEFAULT.to_string(),
             true,
         ),
-    };
+    })
+}
+
+fn run(config: Option<PathBuf>) -> Result<ExitCode> {
+    let env = Env::from_process();
+    let (path, text, embedded) = server_config_source(config)?;
     let cfg = match wingress_config::parse_server(&path, &text, &env) {
         Ok(c) => c,
         Err(e) => return Ok(report(&e)),

@@ -15,8 +15,10 @@ use wingress_wg::PeerId;
 
 use crate::backend::Addrs;
 use crate::dataplane::{Driver, Handler, Net, NetRef};
+use crate::https::Https;
 use crate::tcp_pump::{pump, PumpEnd};
 use crate::tunnel::{self, PeerMeta};
+use crate::tunnel_stream::TunnelStream;
 use crate::udp_io::UdpIo;
 
 /// A UDP flow with no traffic either way for this long is forgotten.
@@ -46,6 +48,18 @@ pub async fn run(cfg: ServerConfig, port: u16, embedded: bool) -> Result<()> {
         stack.bind_udp(s.listen);
         udp.insert(s.listen, Addrs::new(&s.backend));
     }
+    // Certificates, CAs and host sockets first: a bad file or a busy port
+    // fails start-up before the tunnel comes up.
+    let https = Https::build(&cfg)?;
+    let host_listeners = match &https {
+        Some(h) => {
+            for p in h.tunnel_ports() {
+                stack.listen_tcp(p);
+            }
+            h.bind_host().await?
+        }
+        None => Vec::new(),
+    };
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
     banner(
         &cfg,
@@ -57,10 +71,14 @@ pub async fn run(cfg: ServerConfig, port: u16, embedded: bool) -> Result<()> {
         },
     );
 
+    if let Some(h) = &https {
+        h.start(host_listeners);
+    }
     let net = Net::new(dev, stack);
     let app = Ingress {
         tcp,
         udp,
+        https,
         peers: Rc::new(peers),
         flows: Rc::new(RefCell::new(HashMap::new())),
     };
@@ -111,6 +129,7 @@ struct Flow {
 struct Ingress {
     tcp: HashMap<u16, Addrs>,
     udp: HashMap<u16, Addrs>,
+    https: Option<Rc<Https>>,
     peers: Rc<Vec<PeerMeta>>,
     flows: Rc<RefCell<HashMap<(SocketAddr, u16), Flow>>>,
 }
@@ -172,6 +191,19 @@ impl Ingress {
 
 impl Handler for Ingress {
     fn accepted(&mut self, net: &NetRef, conn: Accepted, peer: Option<PeerId>) {
+        let port = conn.local.port();
+        if let Some(h) = self.https.as_ref().filter(|h| h.serves_tunnel_port(port)) {
+            let identity = peer
+                .and_then(|id| self.peers.iter().find(|p| p.id == id))
+                .map(|p| p.identity.clone());
+            h.serve_tunnel(
+                TunnelStream::new(net.clone(), conn.id),
+                port,
+                conn.remote,
+                identity,
+            );
+            return;
+        }
         let name = self.peer_name(peer);
         let Some(backend) = self.tcp.get(&conn.local.port()).cloned() else {
             let mut n = net.borrow_mut();

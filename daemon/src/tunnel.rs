@@ -17,6 +17,8 @@ use crate::keyfile;
 pub struct PeerMeta {
     pub id: PeerId,
     pub name: String,
+    /// What HTTP routes see: name, public key and tags.
+    pub identity: std::sync::Arc<wingress_proxy::PeerIdentity>,
 }
 
 /// The private key: the configured file, else `state_dir/private.key`,
@@ -67,6 +69,7 @@ pub async fn device(key: PrivateKey, peers: &[PeerConfig]) -> Result<(Device, Ve
         metas.push(PeerMeta {
             id,
             name: p.name.clone(),
+            identity: crate::https::identity(&p.name, &p.public_key.to_base64(), &p.tags),
         });
     }
     Ok((dev, metas))

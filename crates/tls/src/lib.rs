@@ -41,7 +41,7 @@ use rustls::crypto::CryptoProvider;
 pub use client_auth::ClientCaVerifier;
 pub use error::TlsError;
 pub use server_config::{server_config, ServerTlsOptions};
-pub use store::{export_ca, CertStore};
+pub use store::{export_ca, CertStore, IssueFilter};
 
 fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

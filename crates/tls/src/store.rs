@@ -38,7 +38,12 @@ pub struct CertStore {
     time: Arc<dyn TimeProvider>,
     statics: RwLock<Vec<StaticCert>>,
     issued: Option<LeafCache>,
+    /// Which names the internal CA may issue for; `None`: any valid name.
+    issue_filter: RwLock<Option<IssueFilter>>,
 }
+
+/// Decides whether the internal CA issues a certificate for a name.
+pub type IssueFilter = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 struct StaticCert {
     cert_path: PathBuf,
@@ -103,6 +108,7 @@ impl CertStore {
             time,
             statics: RwLock::new(statics),
             issued,
+            issue_filter: RwLock::new(None),
         }))
     }
 
@@ -174,6 +180,13 @@ impl CertStore {
     /// clients without SNI when there is no static certificate, e.g. the
     /// tunnel address "100.64.0.2". Names that are neither DNS names nor IP
     /// literals are skipped with a warning.
+    /// Restricts the internal CA to names `filter` accepts (the daemon
+    /// passes its route hosts), so a client cannot make it mint a
+    /// certificate for any name it likes. Names are lowercased and valid.
+    pub fn set_issue_filter(&self, filter: IssueFilter) {
+        *write(&self.issue_filter) = Some(filter);
+    }
+
     pub fn set_fallback_names(&self, names: Vec<String>) {
         let parsed = names
             .iter()
@@ -230,6 +243,12 @@ impl CertStore {
         };
         if let Some(key) = self.static_for(&name) {
             return Some(key);
+        }
+        if let Some(allowed) = read(&self.issue_filter).as_ref() {
+            if !allowed(&name.to_string()) {
+                tracing::trace!("no route for this sni; no certificate issued");
+                return None;
+            }
         }
         self.issue(|issued, now| issued.for_name(&name, now))
     }

@@ -442,3 +442,28 @@ fn names_too_long_for_a_file_name_are_served_from_memory_only() {
     assert!(Arc::ptr_eq(&leaf, &store.resolve_sni(Some(&name)).unwrap()));
     assert!(!dir.path().join("ca/issued").exists());
 }
+
+#[test]
+fn issue_filter_limits_the_internal_ca_to_accepted_names() {
+    let dir = TestDir::new("filter");
+    let state = dir.path().join("state");
+    let store = CertStore::new(&state, true, &[]).unwrap();
+    store.set_issue_filter(Box::new(|name| name == "app.home.arpa"));
+    assert!(store.resolve_sni(Some("app.home.arpa")).is_some());
+    assert!(
+        store.resolve_sni(Some("APP.home.arpa")).is_some(),
+        "names are lowercased first"
+    );
+    assert!(store.resolve_sni(Some("other.home.arpa")).is_none());
+    let issued = state.join("ca").join("issued");
+    let files: Vec<_> = fs::read_dir(&issued)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.to_string_lossy().starts_with("app.home.arpa")),
+        "{files:?}"
+    );
+}
