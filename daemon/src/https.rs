@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +31,10 @@ struct Entrypoint {
     protocol: EntrypointProtocol,
 }
 
-/// Everything the L7 entrypoints share. Lives on the data-plane thread.
+/// Everything the L7 entrypoints share: the data-plane thread serves the
+/// tunnel entrypoints, and one event-loop thread per core serves the host
+/// entrypoints (each with its own SO_REUSEPORT socket, so the kernel spreads
+/// connections and nothing is handed between threads).
 pub struct Https {
     proxy: Arc<Proxy>,
     acceptor: TlsAcceptor,
@@ -43,7 +45,7 @@ pub struct Https {
 
 impl Https {
     /// `None` when the config has no entrypoints (and no routes).
-    pub fn build(cfg: &ServerConfig) -> Result<Option<Rc<Self>>> {
+    pub fn build(cfg: &ServerConfig) -> Result<Option<Arc<Self>>> {
         let entrypoints = cfg.effective_entrypoints();
         if entrypoints.is_empty() {
             return Ok(None);
@@ -99,7 +101,7 @@ impl Https {
                 Listen::Host(addr) => host.push((ep, addr)),
             }
         }
-        Ok(Some(Rc::new(Self {
+        Ok(Some(Arc::new(Self {
             proxy,
             acceptor: TlsAcceptor::from(tls),
             store,
@@ -116,20 +118,20 @@ impl Https {
         self.tunnel.contains_key(&port)
     }
 
-    /// Binds every host entrypoint; an address in use fails start-up.
-    pub async fn bind_host(&self) -> Result<Vec<TcpListener>> {
-        let mut out = Vec::new();
-        for (ep, addr) in &self.host {
-            let l = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("entrypoint {}: cannot listen on {addr}", ep.name))?;
-            out.push(l);
-        }
-        Ok(out)
+    /// Binds every host entrypoint once; an address in use fails start-up.
+    pub fn bind_host(&self) -> Result<Vec<std::net::TcpListener>> {
+        self.host
+            .iter()
+            .map(|(ep, addr)| {
+                listen_reuseport(*addr)
+                    .with_context(|| format!("entrypoint {}: cannot listen on {addr}", ep.name))
+            })
+            .collect()
     }
 
-    /// Starts health checks, certificate reloads and the host accept loops.
-    pub fn start(self: &Rc<Self>, listeners: Vec<TcpListener>) {
+    /// Starts health checks and certificate reloads on this thread, and the
+    /// host entrypoints' event-loop threads.
+    pub fn start(self: &Arc<Self>, listeners: Vec<std::net::TcpListener>) {
         self.proxy.start_health_checks();
         let store = self.store.clone();
         tokio::task::spawn_local(async move {
@@ -146,10 +148,58 @@ impl Https {
                 }
             }
         });
-        for ((ep, _), listener) in self.host.iter().zip(listeners) {
-            let (this, ep) = (self.clone(), ep.clone());
-            tokio::task::spawn_local(async move {
-                loop {
+        if self.host.is_empty() {
+            return;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut first = Some(listeners);
+        for i in 0..threads {
+            // The first thread takes the sockets bound at start-up; the
+            // others bind their own on the same addresses.
+            let sockets = match first.take() {
+                Some(l) => l,
+                None => match self.bind_host() {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "host entrypoint thread not started");
+                        break;
+                    }
+                },
+            };
+            let this = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("wingress-http-{i}"))
+                .spawn(move || this.host_thread(sockets));
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot start a host entrypoint thread");
+            }
+        }
+    }
+
+    fn host_thread(self: Arc<Self>, sockets: Vec<std::net::TcpListener>) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a host entrypoint runtime");
+                return;
+            }
+        };
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            for ((ep, _), socket) in self.host.iter().zip(sockets) {
+                let listener = match TcpListener::from_std(socket) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(entrypoint = %ep.name, error = %e, "cannot register listener");
+                        continue;
+                    }
+                };
+                let (this, ep) = (self.clone(), ep.clone());
+                tokio::task::spawn_local(async move {
+                    loop {
                     match listener.accept().await {
                         Ok((stream, remote)) => {
                             let _ = stream.set_nodelay(true);
@@ -161,14 +211,16 @@ impl Https {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }
-                }
-            });
-        }
+                    }
+                });
+            }
+            std::future::pending::<()>().await;
+        });
     }
 
     /// Serves a connection that arrived through the tunnel on `port`.
     pub fn serve_tunnel<IO>(
-        self: &Rc<Self>,
+        self: &Arc<Self>,
         io: IO,
         port: u16,
         remote: SocketAddr,
@@ -182,7 +234,7 @@ impl Https {
     }
 
     fn serve<IO>(
-        self: Rc<Self>,
+        self: Arc<Self>,
         io: IO,
         remote: SocketAddr,
         ep: &Entrypoint,
@@ -225,6 +277,23 @@ impl Https {
             self.proxy.clone().serve(tls, conn).await;
         });
     }
+}
+
+/// A listening socket that other threads may bind too (SO_REUSEPORT): the
+/// kernel spreads new connections across them.
+fn listen_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        // "[::]:443" means IPv6 only; a separate entrypoint serves IPv4.
+        s.set_only_v6(true)?;
+    }
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
 }
 
 /// The identity the proxy reports for a peer.

@@ -56,7 +56,7 @@ pub async fn run(cfg: ServerConfig, port: u16, embedded: bool) -> Result<()> {
             for p in h.tunnel_ports() {
                 stack.listen_tcp(p);
             }
-            h.bind_host().await?
+            h.bind_host()?
         }
         None => Vec::new(),
     };
@@ -129,7 +129,7 @@ struct Flow {
 struct Ingress {
     tcp: HashMap<u16, Addrs>,
     udp: HashMap<u16, Addrs>,
-    https: Option<Rc<Https>>,
+    https: Option<std::sync::Arc<Https>>,
     peers: Rc<Vec<PeerMeta>>,
     flows: Rc<RefCell<HashMap<(SocketAddr, u16), Flow>>>,
 }

@@ -2,9 +2,12 @@
 //! (hyper-util's legacy client over an `HttpConnector` with TCP_NODELAY and
 //! the route's connect timeout), and the response-headers timeout.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,9 +31,23 @@ pub(crate) type ReqBody = UnsyncBoxBody<Bytes, BoxError>;
 /// How long an unused pooled backend connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
+type Pooled = Client<HttpConnector<CachingResolver>, ReqBody>;
+
+/// A route's backend client. The connection pool is per thread: a pooled
+/// connection's socket and its hyper driver task belong to the runtime of
+/// the thread that opened it, so each event-loop thread keeps its own pool
+/// and never hands requests across threads.
 #[derive(Clone, Debug)]
 pub(crate) struct BackendClient {
-    inner: Client<HttpConnector<CachingResolver>, ReqBody>,
+    id: usize,
+    connect_timeout: Duration,
+    resolver: CachingResolver,
+}
+
+static NEXT_CLIENT_ID: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static POOLS: RefCell<HashMap<usize, Pooled>> = RefCell::new(HashMap::new());
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,14 +80,30 @@ impl fmt::Display for Chain<'_> {
 
 impl BackendClient {
     pub(crate) fn new(connect_timeout: Duration, resolver: CachingResolver) -> Self {
-        let mut connector = HttpConnector::new_with_resolver(resolver);
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(nonzero(connect_timeout));
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .build(connector);
-        BackendClient { inner }
+        BackendClient {
+            id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
+            connect_timeout,
+            resolver,
+        }
+    }
+
+    /// This thread's pool for this client (a cheap handle clone).
+    fn pool(&self) -> Pooled {
+        POOLS.with(|pools| {
+            pools
+                .borrow_mut()
+                .entry(self.id)
+                .or_insert_with(|| {
+                    let mut connector = HttpConnector::new_with_resolver(self.resolver.clone());
+                    connector.set_nodelay(true);
+                    connector.set_connect_timeout(nonzero(self.connect_timeout));
+                    Client::builder(TokioExecutor::new())
+                        .pool_timer(TokioTimer::new())
+                        .pool_idle_timeout(POOL_IDLE)
+                        .build(connector)
+                })
+                .clone()
+        })
     }
 
     /// Sends `req` (its URI only supplies path and query) to `target`. The
@@ -97,7 +130,7 @@ impl BackendClient {
             .map_err(|e| SendError::Failed(e.into()))?;
         *req.uri_mut() = uri;
         *req.version_mut() = Version::HTTP_11;
-        let response = self.inner.request(req);
+        let response = self.pool().request(req);
         let Some(timeout) = nonzero(timeout) else {
             return response.await.map_err(classify);
         };

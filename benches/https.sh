@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# HTTPS reverse-proxy benchmark on loopback: wrk against wingress (a host
+# entrypoint), nginx and caddy, each terminating TLS with the same
+# certificate and proxying to the same backend (a small nginx), in one run.
+# Prints req/s and p99 latency per proxy (median of RUNS) and the ratios.
+#
+#   bash benches/https.sh                       # 3 runs x 8 s, wrk -t2 -c64
+#   RUNS=5 DURATION=10s CONNS=64 bash benches/https.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-3}"
+DURATION="${DURATION:-8s}"
+CONNS="${CONNS:-64}"
+THREADS="${THREADS:-2}"
+
+need=()
+for prog in nginx:nginx-light caddy:caddy wrk:wrk openssl:openssl curl:curl; do
+  command -v "${prog%%:*}" >/dev/null 2>&1 || need+=("${prog#*:}")
+done
+if ((${#need[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then echo "https.sh: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2; exit 1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo build --release --locked -p wingress --quiet
+WINGRESS="$PWD/target/release/wingress"
+
+dir="$(mktemp -d /tmp/wingress-https-bench.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+[[ -n "${KEEP:-}" ]] && trap - EXIT
+
+BACKEND=18080 NGINX=18443 CADDY=18444 WING=18445
+
+# One certificate for "localhost" (wrk sends the URL's host as SNI), signed
+# by a throwaway CA.
+(
+  cd "$dir"
+  umask 077
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=bench CA" -keyout ca.key -out ca.pem 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/CN=localhost" -keyout site.key -out site.csr 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > ext.cnf
+  openssl x509 -req -in site.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile ext.cnf -out site.pem 2>/dev/null
+  chmod 644 ca.pem site.pem site.key
+)
+
+mkdir -p "$dir/nginx-backend" "$dir/nginx-proxy" "$dir/caddy" "$dir/wingress/state"
+# The backend: a fixed small response, as a typical API/health endpoint.
+cat > "$dir/nginx-backend/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx-backend/nginx.pid;
+error_log $dir/nginx-backend/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$BACKEND;
+    location / { return 200 "hello from the backend\n"; }
+  }
+}
+CONF
+cat > "$dir/nginx-proxy/nginx.conf" <<CONF
+worker_processes auto;
+pid $dir/nginx-proxy/nginx.pid;
+error_log $dir/nginx-proxy/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream backend { server 127.0.0.1:$BACKEND; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX ssl http2;
+    ssl_certificate $dir/site.pem;
+    ssl_certificate_key $dir/site.key;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+  }
+}
+CONF
+cat > "$dir/caddy/Caddyfile" <<CONF
+{
+  admin off
+  auto_https disable_redirects
+  storage file_system $dir/caddy/data
+}
+https://localhost:$CADDY {
+  tls $dir/site.pem $dir/site.key
+  reverse_proxy 127.0.0.1:$BACKEND
+}
+CONF
+"$WINGRESS" genkey > "$dir/wingress/server.key"
+chmod 600 "$dir/wingress/server.key"
+cat > "$dir/wingress/wingress.toml" <<CONF
+[node]
+ip = "127.0.0.1"
+state_dir = "$dir/wingress/state"
+[wireguard]
+private_key_file = "server.key"
+address = "100.64.0.2/24"
+listen_port = 18446
+[[entrypoint]]
+name = "lan"
+listen = "127.0.0.1:$WING"
+[[tls.certificate]]
+cert_file = "$dir/site.pem"
+key_file = "$dir/site.key"
+[[route]]
+host = "localhost"
+backends = ["http://127.0.0.1:$BACKEND"]
+access = "public"
+CONF
+
+nginx -c "$dir/nginx-backend/nginx.conf" -g 'daemon off;' & pids+=($!)
+nginx -c "$dir/nginx-proxy/nginx.conf" -g 'daemon off;' & pids+=($!)
+HOME="$dir/caddy" XDG_DATA_HOME="$dir/caddy" XDG_CONFIG_HOME="$dir/caddy" \
+  caddy run --config "$dir/caddy/Caddyfile" --adapter caddyfile >"$dir/caddy/log" 2>&1 & pids+=($!)
+WINGRESS_LOG=warn "$WINGRESS" run --config "$dir/wingress/wingress.toml" >"$dir/wingress/log" 2>&1 & pids+=($!)
+
+wait_ok() {
+  for _ in $(seq 1 100); do
+    if curl -fsS --cacert "$dir/ca.pem" "https://localhost:$1/" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "https.sh: $2 on port $1 did not answer" >&2
+  tail -20 "$dir"/*/log "$dir"/*/error.log 2>/dev/null >&2 || true
+  exit 1
+}
+wait_ok "$NGINX" nginx
+wait_ok "$CADDY" caddy
+wait_ok "$WING" wingress
+
+# wrk: "Requests/sec:" and the 99% latency line (--latency), in ms.
+measure() {
+  local out rps p99
+  out="$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "https://localhost:$1/")"
+  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+  p99="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")"
+  errors="$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")"
+  [[ -n "$errors" ]] && echo "  $2: $errors" >&2
+  echo "$rps $p99"
+}
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+declare -A RPS P99
+for name in nginx caddy wingress; do
+  case $name in nginx) port=$NGINX ;; caddy) port=$CADDY ;; wingress) port=$WING ;; esac
+  wrk -t1 -c8 -d1s "https://localhost:$port/" >/dev/null  # warm-up
+  rs=() ps=()
+  for i in $(seq 1 "$RUNS"); do
+    read -r r p < <(measure "$port" "$name")
+    echo "  $name run $i: $r req/s, p99 $p ms" >&2
+    rs+=("$r"); ps+=("$p")
+  done
+  RPS[$name]="$(printf '%s\n' "${rs[@]}" | median)"
+  P99[$name]="$(printf '%s\n' "${ps[@]}" | median)"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+echo
+echo "HTTPS reverse proxy on loopback, wrk -t$THREADS -c$CONNS -d$DURATION, median of $RUNS runs, $(nproc) cores"
+printf '| proxy | req/s | p99 ms |\n|---|---:|---:|\n'
+for name in wingress nginx caddy; do
+  printf '| %s | %.0f | %.2f |\n' "$name" "${RPS[$name]}" "${P99[$name]}"
+done
+printf '| wingress / nginx | %s | %s |\n' "$(ratio "${RPS[wingress]}" "${RPS[nginx]}")" "$(ratio "${P99[wingress]}" "${P99[nginx]}")"
+printf '| wingress / caddy | %s | %s |\n' "$(ratio "${RPS[wingress]}" "${RPS[caddy]}")" "$(ratio "${P99[wingress]}" "${P99[caddy]}")"
