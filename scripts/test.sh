@@ -20,6 +20,7 @@ declare -A PKG=(
   [ip]=iproute2
   [ss]=iproute2
   [ps]=procps
+  [openssl]=openssl
 )
 
 missing=()

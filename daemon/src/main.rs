@@ -196,6 +196,10 @@ fn init_logging() {
 /// asked to stop (SIGINT, SIGTERM).
 fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     sys::pin_mmap_threshold();
+    match sys::raise_nofile_limit() {
+        Ok(n) => tracing::debug!(open_files = n, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
