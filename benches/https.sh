@@ -170,6 +170,65 @@ for name in nginx caddy wingress; do
   P99[$name]="$(printf '%s\n' "${ps[@]}" | median)"
 done
 
+# Through the tunnel: wrk in a namespace whose wireguard-go peer reaches
+# wingress (tunnel:443) in another namespace; same backend, same cert.
+TUNNEL_RPS="" TUNNEL_P99=""
+if [[ "${TUNNEL:-1}" != 0 && $(id -u) -eq 0 ]] && command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
+  A="wgbench-a-$$" B="wgbench-b-$$"
+  cleanup_ns() { ip netns pids "$A" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns pids "$B" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; true; }
+  trap 'cleanup_ns; cleanup' EXIT
+  ip netns add "$A"; ip netns add "$B"
+  ip link add "wgb$$a" netns "$A" type veth peer name "wgb$$b" netns "$B"
+  ip -n "$A" addr add 10.99.0.1/24 dev "wgb$$a"; ip -n "$B" addr add 10.99.0.2/24 dev "wgb$$b"
+  for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
+  ip -n "$A" link set "wgb$$a" up; ip -n "$B" link set "wgb$$b" up
+  mkdir -p "$dir/tunnel/state"
+  (umask 077; wg genkey > "$dir/tunnel/client.key"; "$WINGRESS" genkey > "$dir/tunnel/server.key")
+  cpub="$(wg pubkey < "$dir/tunnel/client.key")"; spub="$("$WINGRESS" pubkey < "$dir/tunnel/server.key")"
+  cat > "$dir/tunnel/wingress.toml" <<CONF
+[node]
+ip = "10.99.0.2"
+state_dir = "$dir/tunnel/state"
+[wireguard]
+private_key_file = "server.key"
+address = "100.64.0.2/24"
+[[peer]]
+name = "bench"
+public_key = "$cpub"
+allowed_ips = ["100.64.0.1/32"]
+[[entrypoint]]
+name = "tunnel-https"
+listen = "tunnel:443"
+[[tls.certificate]]
+cert_file = "$dir/site.pem"
+key_file = "$dir/site.key"
+[[route]]
+host = "localhost"
+backends = ["http://127.0.0.1:$BACKEND"]
+CONF
+  # The backend runs in B (the same config as on the host).
+  sed "s|pid .*;|pid $dir/tunnel/backend.pid;|" "$dir/nginx-backend/nginx.conf" > "$dir/tunnel/backend.conf"
+  ip netns exec "$B" nginx -c "$dir/tunnel/backend.conf" -g 'daemon off;' & pids+=($!)
+  WINGRESS_LOG=warn ip netns exec "$B" "$WINGRESS" run --config "$dir/tunnel/wingress.toml" >"$dir/tunnel/log" 2>&1 & pids+=($!)
+  ip netns exec "$A" wireguard-go -f wgbench0 >"$dir/tunnel/wg.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 100); do [[ -S /var/run/wireguard/wgbench0.sock ]] && break; sleep 0.1; done
+  ip netns exec "$A" wg set wgbench0 private-key "$dir/tunnel/client.key" peer "$spub" \
+    endpoint 10.99.0.2:41602 allowed-ips 100.64.0.2/32 persistent-keepalive 25
+  ip -n "$A" addr add 100.64.0.1/24 dev wgbench0; ip -n "$A" link set wgbench0 mtu 1420 up
+  for _ in $(seq 1 100); do
+    ip netns exec "$A" curl -ksS -o /dev/null -H "Host: localhost" https://100.64.0.2/ 2>/dev/null && break; sleep 0.2
+  done
+  rs=() ps=()
+  for i in $(seq 1 "$RUNS"); do
+    out="$(ip netns exec "$A" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: localhost" https://100.64.0.2/)"
+    r="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+    p="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")"
+    echo "  wingress via wireguard-go tunnel run $i: $r req/s, p99 $p ms" >&2
+    rs+=("$r"); ps+=("$p")
+  done
+  TUNNEL_RPS="$(printf '%s\n' "${rs[@]}" | median)"; TUNNEL_P99="$(printf '%s\n' "${ps[@]}" | median)"
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 echo
 echo "HTTPS reverse proxy on loopback, wrk -t$THREADS -c$CONNS -d$DURATION, median of $RUNS runs, $(nproc) cores"
@@ -177,5 +236,8 @@ printf '| proxy | req/s | p99 ms |\n|---|---:|---:|\n'
 for name in wingress nginx caddy; do
   printf '| %s | %.0f | %.2f |\n' "$name" "${RPS[$name]}" "${P99[$name]}"
 done
+if [[ -n "$TUNNEL_RPS" ]]; then
+  printf '| wingress through the tunnel (wrk behind wireguard-go) | %.0f | %.2f |\n' "$TUNNEL_RPS" "$TUNNEL_P99"
+fi
 printf '| wingress / nginx | %s | %s |\n' "$(ratio "${RPS[wingress]}" "${RPS[nginx]}")" "$(ratio "${P99[wingress]}" "${P99[nginx]}")"
 printf '| wingress / caddy | %s | %s |\n' "$(ratio "${RPS[wingress]}" "${RPS[caddy]}")" "$(ratio "${P99[wingress]}" "${P99[caddy]}")"

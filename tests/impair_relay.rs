@@ -38,7 +38,13 @@ fn round_trip(c: &UdpSocket, to: SocketAddr, msg: &[u8]) -> Vec<u8> {
 
 #[test]
 fn relays_both_ways_and_relearns_the_client() {
-    let relay = Relay::start("127.0.0.1:0".parse().unwrap(), udp_echo(), Impairment::default(), 1).unwrap();
+    let relay = Relay::start(
+        "127.0.0.1:0".parse().unwrap(),
+        udp_echo(),
+        Impairment::default(),
+        1,
+    )
+    .unwrap();
     let to = relay.local_addr();
     let (first, second) = (client(), client());
     for i in 0..50u32 {
@@ -49,7 +55,10 @@ fn relays_both_ways_and_relearns_the_client() {
     let stats = relay.stop();
     assert_eq!(stats.client, Some(second.local_addr().unwrap()));
     assert_eq!(stats.client_changes, 2);
-    assert_eq!((stats.to_upstream.received, stats.to_upstream.sent), (51, 51));
+    assert_eq!(
+        (stats.to_upstream.received, stats.to_upstream.sent),
+        (51, 51)
+    );
     assert_eq!((stats.to_client.received, stats.to_client.sent), (51, 51));
     assert_eq!(stats.send_errors, 0);
 }
@@ -66,7 +75,10 @@ fn impaired_traffic_is_accounted_for() -> Result<()> {
         let mut buf = [0u8; 16];
         while let Ok((n, _)) = sink.recv_from(&mut buf) {
             assert_eq!(n, 4);
-            recorder.lock().unwrap().push(u32::from_be_bytes(buf[..4].try_into().unwrap()));
+            recorder
+                .lock()
+                .unwrap()
+                .push(u32::from_be_bytes(buf[..4].try_into().unwrap()));
         }
     });
     let cfg = Impairment {
@@ -88,32 +100,58 @@ fn impaired_traffic_is_accounted_for() -> Result<()> {
         // never drop: only the relay may lose datagrams here.
         let sent_so_far = u64::from(batch[batch.len() - 1] + 1);
         eventually(WAIT, || {
-            ensure!(relay.stats().to_upstream.received == sent_so_far, "relay still receiving");
+            ensure!(
+                relay.stats().to_upstream.received == sent_so_far,
+                "relay still receiving"
+            );
             Ok(())
         })?;
     }
     // Everything not dropped leaves the delay line eventually.
     let stats = eventually(WAIT, || {
         let s = relay.stats().to_upstream;
-        ensure!(s.sent == s.received - s.dropped + s.duplicated, "delay line not empty: {s:?}");
+        ensure!(
+            s.sent == s.received - s.dropped + s.duplicated,
+            "delay line not empty: {s:?}"
+        );
         Ok(s)
     })?;
     let ids = eventually(WAIT, || {
         let ids = ids.lock().unwrap().clone();
-        ensure!(ids.len() as u64 == stats.sent, "{} of {} datagrams arrived", ids.len(), stats.sent);
+        ensure!(
+            ids.len() as u64 == stats.sent,
+            "{} of {} datagrams arrived",
+            ids.len(),
+            stats.sent
+        );
         Ok(ids)
     })?;
     assert_eq!(stats.received, u64::from(N));
-    assert!(stats.dropped > 0 && stats.duplicated > 0 && stats.reordered > 0, "{stats:?}");
+    assert!(
+        stats.dropped > 0 && stats.duplicated > 0 && stats.reordered > 0,
+        "{stats:?}"
+    );
     let distinct: HashSet<u32> = ids.iter().copied().collect();
     assert!(distinct.iter().all(|&i| i < N), "no invented datagrams");
     assert_eq!(distinct.len() as u64, u64::from(N) - stats.dropped);
-    assert!(ids.windows(2).any(|w| w[1] < w[0]), "some datagrams arrived out of order");
+    assert!(
+        ids.windows(2).any(|w| w[1] < w[0]),
+        "some datagrams arrived out of order"
+    );
     Ok(())
 }
 
 #[test]
 fn rejects_bad_probabilities() {
-    let bad = Impairment { loss: 2.0, ..Impairment::default() };
-    assert!(Relay::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:9".parse().unwrap(), bad, 1).is_err());
+    let bad = Impairment {
+        loss: 2.0,
+        ..Impairment::default()
+    };
+    assert!(Relay::start(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:9".parse().unwrap(),
+        bad,
+        1
+    )
+    .is_err());
 }

@@ -186,7 +186,7 @@ impl Handler for Forwarder {
     fn datagram(&mut self, _net: &NetRef, d: &UdpDatagram, _peer: PeerId) {
         if let Some((sock, client, last)) = self.flows.borrow().get(&d.dst.port()) {
             last.set(Instant::now());
-            let _ = sock.try_send_to(d.payload(), *client);
+            let _ = socket2::SockRef::from(sock.as_ref()).send_to(d.payload(), &(*client).into());
         }
     }
 }

@@ -259,7 +259,10 @@ impl Handler for Ingress {
                 None => return,
             },
         };
-        // Datagram semantics: if the backend socket is full, drop.
-        let _ = sock.try_send(d.payload());
+        // Datagram semantics: if the backend socket is full, drop. Sent on
+        // the descriptor directly: tokio's `try_send` refuses until its
+        // reactor has seen the socket writable, which would drop the first
+        // datagram of every new flow.
+        let _ = socket2::SockRef::from(&*sock).send(d.payload());
     }
 }

@@ -18,7 +18,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Lowercase hex SHA-256 of a file's contents.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(hex(&h.finalize()))
@@ -66,7 +67,10 @@ mod tests {
 
     #[test]
     fn known_digest() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
@@ -95,6 +99,9 @@ mod tests {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.write_all(&data).unwrap();
         drop(s);
-        assert_eq!(h.join().unwrap().unwrap(), (data.len() as u64, sha256_hex(&data)));
+        assert_eq!(
+            h.join().unwrap().unwrap(),
+            (data.len() as u64, sha256_hex(&data))
+        );
     }
 }

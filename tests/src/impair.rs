@@ -86,9 +86,15 @@ impl Default for Impairment {
 impl Impairment {
     /// Probabilities must lie in [0, 1] and the gap must be at least 1.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [("loss", self.loss), ("reorder", self.reorder), ("duplicate", self.duplicate)] {
+        for (name, p) in [
+            ("loss", self.loss),
+            ("reorder", self.reorder),
+            ("duplicate", self.duplicate),
+        ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name} must be a probability between 0 and 1, not {p}"));
+                return Err(format!(
+                    "{name} must be a probability between 0 and 1, not {p}"
+                ));
             }
         }
         if self.reorder_gap == 0 {
@@ -163,7 +169,14 @@ struct Held {
 
 impl Impairer {
     pub fn new(cfg: Impairment, seed: u64) -> Impairer {
-        Impairer { cfg, rng: SplitMix64::new(seed), queue: BinaryHeap::new(), held: None, seq: 0, stats: ImpairStats::default() }
+        Impairer {
+            cfg,
+            rng: SplitMix64::new(seed),
+            queue: BinaryHeap::new(),
+            held: None,
+            seq: 0,
+            stats: ImpairStats::default(),
+        }
     }
 
     pub fn stats(&self) -> ImpairStats {
@@ -189,7 +202,11 @@ impl Impairer {
         if self.held.is_none() && self.rng.chance(self.cfg.reorder) {
             self.stats.reordered += 1;
             let remaining = 1 + self.rng.below(u64::from(self.cfg.reorder_gap)) as u32;
-            self.held = Some(Held { payload, remaining, deadline: due + self.cfg.reorder_timeout });
+            self.held = Some(Held {
+                payload,
+                remaining,
+                deadline: due + self.cfg.reorder_timeout,
+            });
             return;
         }
         self.schedule(due, payload);
@@ -229,7 +246,11 @@ impl Impairer {
 
     fn schedule(&mut self, due: Instant, payload: Vec<u8>) {
         self.seq += 1;
-        self.queue.push(Reverse(Scheduled { due, seq: self.seq, payload }));
+        self.queue.push(Reverse(Scheduled {
+            due,
+            seq: self.seq,
+            payload,
+        }));
     }
 }
 
@@ -250,7 +271,9 @@ mod tests {
     }
 
     fn drain(imp: &mut Impairer, t: Instant) -> Vec<u8> {
-        std::iter::from_fn(|| imp.poll_transmit(t)).map(|p| p[0]).collect()
+        std::iter::from_fn(|| imp.poll_transmit(t))
+            .map(|p| p[0])
+            .collect()
     }
 
     #[test]
@@ -266,7 +289,13 @@ mod tests {
     #[test]
     fn total_loss_drops_all() {
         let t = Instant::now();
-        let mut imp = Impairer::new(Impairment { loss: 1.0, ..Default::default() }, 1);
+        let mut imp = Impairer::new(
+            Impairment {
+                loss: 1.0,
+                ..Default::default()
+            },
+            1,
+        );
         assert!(run(&mut imp, 10, t, t).is_empty());
         assert_eq!(imp.stats().dropped, 10);
     }
@@ -274,7 +303,13 @@ mod tests {
     #[test]
     fn duplicates_follow_their_original() {
         let t = Instant::now();
-        let mut imp = Impairer::new(Impairment { duplicate: 1.0, ..Default::default() }, 1);
+        let mut imp = Impairer::new(
+            Impairment {
+                duplicate: 1.0,
+                ..Default::default()
+            },
+            1,
+        );
         assert_eq!(run(&mut imp, 3, t, t), [0, 0, 1, 1, 2, 2]);
         assert_eq!(imp.stats().duplicated, 3);
     }
@@ -282,7 +317,11 @@ mod tests {
     #[test]
     fn reorder_with_gap_one_swaps_pairs() {
         let t = Instant::now();
-        let cfg = Impairment { reorder: 1.0, reorder_gap: 1, ..Default::default() };
+        let cfg = Impairment {
+            reorder: 1.0,
+            reorder_gap: 1,
+            ..Default::default()
+        };
         let mut imp = Impairer::new(cfg, 1);
         // 0 is held, 1 passes and releases it; 2 is held, 3 releases it; 4 is held.
         assert_eq!(run(&mut imp, 5, t, t), [1, 0, 3, 2]);
@@ -297,7 +336,11 @@ mod tests {
     #[test]
     fn reordering_loses_and_invents_nothing() {
         let t = Instant::now();
-        let cfg = Impairment { reorder: 0.3, reorder_gap: 3, ..Default::default() };
+        let cfg = Impairment {
+            reorder: 0.3,
+            reorder_gap: 3,
+            ..Default::default()
+        };
         let mut imp = Impairer::new(cfg, 42);
         let mut out = run(&mut imp, 200, t, t);
         out.extend(drain(&mut imp, t + ms(10)));
@@ -312,7 +355,13 @@ mod tests {
     #[test]
     fn delay_holds_until_due() {
         let t = Instant::now();
-        let mut imp = Impairer::new(Impairment { delay: ms(2), ..Default::default() }, 1);
+        let mut imp = Impairer::new(
+            Impairment {
+                delay: ms(2),
+                ..Default::default()
+            },
+            1,
+        );
         assert!(run(&mut imp, 3, t, t + ms(1)).is_empty());
         assert_eq!(imp.poll_timeout(), Some(t + ms(2)));
         assert_eq!(drain(&mut imp, t + ms(2)), [0, 1, 2]);
@@ -321,7 +370,11 @@ mod tests {
     #[test]
     fn jitter_stays_within_bounds() {
         let t = Instant::now();
-        let cfg = Impairment { delay: ms(2), jitter: ms(3), ..Default::default() };
+        let cfg = Impairment {
+            delay: ms(2),
+            jitter: ms(3),
+            ..Default::default()
+        };
         let mut imp = Impairer::new(cfg, 5);
         for i in 0..100u8 {
             imp.handle_datagram(t, vec![i]);
@@ -334,7 +387,13 @@ mod tests {
     #[test]
     fn loss_rate_matches_probability() {
         let t = Instant::now();
-        let mut imp = Impairer::new(Impairment { loss: 0.02, ..Default::default() }, 1);
+        let mut imp = Impairer::new(
+            Impairment {
+                loss: 0.02,
+                ..Default::default()
+            },
+            1,
+        );
         for _ in 0..100_000 {
             imp.handle_datagram(t, vec![0]);
             while imp.poll_transmit(t).is_some() {}
@@ -346,7 +405,13 @@ mod tests {
 
     #[test]
     fn same_seed_same_impairments() {
-        let cfg = Impairment { loss: 0.1, reorder: 0.1, duplicate: 0.1, jitter: ms(1), ..Default::default() };
+        let cfg = Impairment {
+            loss: 0.1,
+            reorder: 0.1,
+            duplicate: 0.1,
+            jitter: ms(1),
+            ..Default::default()
+        };
         let t = Instant::now();
         let out = |seed| {
             let mut imp = Impairer::new(cfg.clone(), seed);
@@ -361,8 +426,23 @@ mod tests {
     #[test]
     fn validates_probabilities() {
         assert!(Impairment::default().validate().is_ok());
-        assert!(Impairment { loss: 1.5, ..Default::default() }.validate().is_err());
-        assert!(Impairment { reorder: -0.1, ..Default::default() }.validate().is_err());
-        assert!(Impairment { reorder_gap: 0, ..Default::default() }.validate().is_err());
+        assert!(Impairment {
+            loss: 1.5,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Impairment {
+            reorder: -0.1,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Impairment {
+            reorder_gap: 0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
     }
 }

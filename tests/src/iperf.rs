@@ -28,12 +28,19 @@ impl Iperf3Server {
         let mut process = ns.spawn(&format!("iperf3-server-{port}"), "iperf3", &args)?;
         for _ in 0..500 {
             if ns.is_listening("tcp", port)? {
-                return Ok(Iperf3Server { process, bind, port });
+                return Ok(Iperf3Server {
+                    process,
+                    bind,
+                    port,
+                });
             }
             process.ensure_running()?;
             std::thread::sleep(Duration::from_millis(20));
         }
-        bail!("iperf3 server on {bind}:{port} did not start listening; log:\n{}", process.log())
+        bail!(
+            "iperf3 server on {bind}:{port} did not start listening; log:\n{}",
+            process.log()
+        )
     }
 
     pub fn process(&mut self) -> &mut Process {
@@ -58,7 +65,13 @@ pub struct Iperf3Client {
 
 impl Default for Iperf3Client {
     fn default() -> Self {
-        Iperf3Client { seconds: 5, omit: 1, reverse: false, udp_bitrate: None, extra_args: Vec::new() }
+        Iperf3Client {
+            seconds: 5,
+            omit: 1,
+            reverse: false,
+            udp_bitrate: None,
+            extra_args: Vec::new(),
+        }
     }
 }
 
@@ -80,11 +93,24 @@ impl Iperf3Client {
 
     /// The arguments after `iperf3`.
     pub fn args(&self, host: IpAddr, port: u16) -> Vec<String> {
-        let mut a: Vec<String> = ["-c", &host.to_string(), "-p", &port.to_string(), "-J", "--connect-timeout", "5000"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        a.extend(["-t".into(), self.seconds.to_string(), "-O".into(), self.omit.to_string()]);
+        let mut a: Vec<String> = [
+            "-c",
+            &host.to_string(),
+            "-p",
+            &port.to_string(),
+            "-J",
+            "--connect-timeout",
+            "5000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend([
+            "-t".into(),
+            self.seconds.to_string(),
+            "-O".into(),
+            self.omit.to_string(),
+        ]);
         if self.reverse {
             a.push("-R".into());
         }
@@ -104,7 +130,11 @@ impl Iperf3Client {
         let out = run_unchecked(&mut cmd, limit)?;
         let json = String::from_utf8_lossy(&out.stdout);
         parse_report(&json, self.udp_bitrate.is_some()).with_context(|| {
-            format!("iperf3 to {host}:{port} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim())
+            format!(
+                "iperf3 to {host}:{port} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
         })
     }
 }
@@ -132,26 +162,38 @@ impl Iperf3Result {
 /// Parses an `iperf3 -J` report. TCP uses `end.sum_received` (what actually
 /// arrived, in either direction); UDP uses `end.sum`, which carries the loss.
 pub fn parse_report(json: &str, udp: bool) -> Result<Iperf3Result> {
-    let v: Value = serde_json::from_str(json).map_err(|e| anyhow!("not an iperf3 JSON report ({e}): {json:.300}"))?;
+    let v: Value = serde_json::from_str(json)
+        .map_err(|e| anyhow!("not an iperf3 JSON report ({e}): {json:.300}"))?;
     if let Some(err) = v.get("error").and_then(Value::as_str) {
         bail!("iperf3: {err}");
     }
-    let end = v.get("end").ok_or_else(|| anyhow!("iperf3 report has no \"end\""))?;
+    let end = v
+        .get("end")
+        .ok_or_else(|| anyhow!("iperf3 report has no \"end\""))?;
     let num = |sum: &Value, key: &str| sum.get(key).and_then(Value::as_f64);
     if udp {
-        let sum = end.get("sum").ok_or_else(|| anyhow!("iperf3 UDP report has no end.sum"))?;
+        let sum = end
+            .get("sum")
+            .ok_or_else(|| anyhow!("iperf3 UDP report has no end.sum"))?;
         Ok(Iperf3Result {
-            bits_per_second: num(sum, "bits_per_second").ok_or_else(|| anyhow!("no end.sum.bits_per_second"))?,
+            bits_per_second: num(sum, "bits_per_second")
+                .ok_or_else(|| anyhow!("no end.sum.bits_per_second"))?,
             bytes: num(sum, "bytes").unwrap_or(0.0) as u64,
             retransmits: None,
             lost_percent: num(sum, "lost_percent"),
         })
     } else {
-        let recv = end.get("sum_received").ok_or_else(|| anyhow!("iperf3 TCP report has no end.sum_received"))?;
+        let recv = end
+            .get("sum_received")
+            .ok_or_else(|| anyhow!("iperf3 TCP report has no end.sum_received"))?;
         Ok(Iperf3Result {
-            bits_per_second: num(recv, "bits_per_second").ok_or_else(|| anyhow!("no end.sum_received.bits_per_second"))?,
+            bits_per_second: num(recv, "bits_per_second")
+                .ok_or_else(|| anyhow!("no end.sum_received.bits_per_second"))?,
             bytes: num(recv, "bytes").unwrap_or(0.0) as u64,
-            retransmits: end.get("sum_sent").and_then(|s| num(s, "retransmits")).map(|r| r as u64),
+            retransmits: end
+                .get("sum_sent")
+                .and_then(|s| num(s, "retransmits"))
+                .map(|r| r as u64),
             lost_percent: None,
         })
     }
@@ -193,6 +235,9 @@ mod tests {
     fn builds_arguments() {
         let c = Iperf3Client::default().seconds(3).reverse(true).udp("100M");
         let a = c.args("100.64.0.2".parse().unwrap(), 5201).join(" ");
-        assert_eq!(a, "-c 100.64.0.2 -p 5201 -J --connect-timeout 5000 -t 3 -O 1 -R -u -b 100M");
+        assert_eq!(
+            a,
+            "-c 100.64.0.2 -p 5201 -J --connect-timeout 5000 -t 3 -O 1 -R -u -b 100M"
+        );
     }
 }

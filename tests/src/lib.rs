@@ -39,13 +39,15 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result};
 
 pub use checksum::{pattern, serve_hash_once, sha256_file, sha256_hex};
-pub use impair::{Impairer, Impairment, ImpairStats};
+pub use impair::{ImpairStats, Impairer, Impairment};
 pub use iperf::{Iperf3Client, Iperf3Result, Iperf3Server};
 pub use netns::{veth, Netns, VethPair};
 pub use process::{eventually, run_command, Process};
 pub use relay::{Relay, RelayStats};
 pub use wggo::{KeyPair, WgGo, WgGoConfig, WgPeer, WgPeerStatus};
-pub use wingress::{node_port, spawn_wingress, write_private_key, Forward, ForwardConfig, ServerConfig, ServerPeer};
+pub use wingress::{
+    node_port, spawn_wingress, write_private_key, Forward, ForwardConfig, ServerConfig, ServerPeer,
+};
 
 // === impl LabMode ===
 
@@ -83,7 +85,8 @@ pub fn lab_or_skip(needs: &[&str]) -> Option<Lab> {
         eprintln!("lab test skipped: WINGRESS_LAB=off");
         return None;
     }
-    let ready = preflight(needs).and_then(|()| Lab::new().map_err(|e| format!("cannot create the lab: {e:#}")));
+    let ready = preflight(needs)
+        .and_then(|()| Lab::new().map_err(|e| format!("cannot create the lab: {e:#}")));
     match (ready, mode) {
         (Ok(lab), _) => Some(lab),
         (Err(why), LabMode::Require) => {
@@ -105,8 +108,12 @@ pub fn preflight(needs: &[&str]) -> std::result::Result<(), String> {
     if !Path::new("/dev/net/tun").exists() {
         return Err("/dev/net/tun is missing".into());
     }
-    let missing: Vec<&str> =
-        ["ip", "ss"].iter().chain(needs).copied().filter(|p| find_program(p).is_none()).collect();
+    let missing: Vec<&str> = ["ip", "ss"]
+        .iter()
+        .chain(needs)
+        .copied()
+        .filter(|p| find_program(p).is_none())
+        .collect();
     if !missing.is_empty() {
         return Err(format!("missing programs on PATH: {}", missing.join(", ")));
     }
@@ -129,7 +136,10 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 // === impl Lab ===
@@ -177,9 +187,14 @@ impl Lab {
 
     /// Prints every `*.log` in the lab's folder to stderr.
     pub fn dump_logs(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
-        let mut logs: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "log")).collect();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut logs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
         logs.sort();
         for log in logs {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -211,7 +226,8 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<PathBuf> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(contents.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path.to_path_buf())
 }
 
@@ -225,15 +241,28 @@ pub fn wingress_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     if let Ok(exe) = std::env::current_exe() {
-        let found = exe.ancestors().skip(1).take(2).map(|d| d.join("wingress")).find(|p| p.is_file());
+        let found = exe
+            .ancestors()
+            .skip(1)
+            .take(2)
+            .map(|d| d.join("wingress"))
+            .find(|p| p.is_file());
         if let Some(p) = found {
             return p;
         }
     }
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        });
     target.join(profile).join("wingress")
 }
 
@@ -252,7 +281,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let lab = Lab::new().unwrap();
         let p = lab.write_file("k.key", "secret").unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "secret");
         let dir = lab.dir().to_path_buf();
         drop(lab);

@@ -50,7 +50,12 @@ impl Netns {
         let name = format!("{PREFIX}{}-{}", std::process::id(), next_id());
         ip(&["netns", "add", &name])?;
         // From here on the guard owns the namespace, even if `lo` fails.
-        let ns = Netns { inner: Arc::new(Inner { name, log_dir: log_dir.to_path_buf() }) };
+        let ns = Netns {
+            inner: Arc::new(Inner {
+                name,
+                log_dir: log_dir.to_path_buf(),
+            }),
+        };
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
     }
@@ -89,7 +94,12 @@ impl Netns {
 
     /// Spawns `program args` inside the namespace as a [`Process`] logging
     /// to `<log_dir>/<name>.log`.
-    pub fn spawn<S: AsRef<OsStr>>(&self, name: &str, program: impl AsRef<OsStr>, args: &[S]) -> Result<Process> {
+    pub fn spawn<S: AsRef<OsStr>>(
+        &self,
+        name: &str,
+        program: impl AsRef<OsStr>,
+        args: &[S],
+    ) -> Result<Process> {
         let mut cmd = self.command(program);
         cmd.args(args);
         Process::spawn(name, cmd, self.log_dir())
@@ -101,7 +111,8 @@ impl Netns {
     /// `let l = b.run(|| TcpListener::bind("100.64.0.2:9000"))??;`
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
         let path = Path::new("/var/run/netns").join(self.name());
-        let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         std::thread::scope(|s| {
             let handle = s.spawn(move || -> Result<T> {
                 // setns with CLONE_NEWNET changes only the calling thread.
@@ -127,7 +138,10 @@ impl Netns {
         let deadline = Instant::now() + limit;
         while !self.is_listening(proto, port)? {
             if Instant::now() >= deadline {
-                return Err(anyhow!("nothing listens on {proto} port {port} in {} after {limit:?}", self.name()));
+                return Err(anyhow!(
+                    "nothing listens on {proto} port {port} in {} after {limit:?}",
+                    self.name()
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -136,8 +150,11 @@ impl Netns {
 
     /// `ping -c 1` until a reply arrives or `limit` passes.
     pub fn wait_ping(&self, addr: &str, limit: Duration) -> Result<()> {
-        crate::eventually(limit, || self.exec("ping", &["-c", "1", "-W", "1", "-n", addr]).map(drop))
-            .with_context(|| format!("{addr} does not answer ping from {}", self.name()))
+        crate::eventually(limit, || {
+            self.exec("ping", &["-c", "1", "-W", "1", "-n", addr])
+                .map(drop)
+        })
+        .with_context(|| format!("{addr} does not answer ping from {}", self.name()))
     }
 }
 
@@ -168,12 +185,19 @@ fn remove(name: &str) {
 
 fn pids_in(name: &str) -> Vec<i32> {
     let out = Command::new("ip").args(["netns", "pids", name]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect())
-        .unwrap_or_default()
+    out.map(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 fn lab_namespaces() -> Vec<(String, u32)> {
-    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return Vec::new() };
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return Vec::new();
+    };
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -218,8 +242,22 @@ pub struct VethPair {
 /// and brings both ends up. Removed with the namespaces.
 pub fn veth(a: &Netns, a_addr: &str, b: &Netns, b_addr: &str) -> Result<VethPair> {
     let n = next_id();
-    let pair = VethPair { a: format!("vl{n}a"), b: format!("vl{n}b") };
-    a.ip(&["link", "add", &pair.a, "type", "veth", "peer", "name", &pair.b, "netns", b.name()])?;
+    let pair = VethPair {
+        a: format!("vl{n}a"),
+        b: format!("vl{n}b"),
+    };
+    a.ip(&[
+        "link",
+        "add",
+        &pair.a,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &pair.b,
+        "netns",
+        b.name(),
+    ])?;
     a.ip(&["addr", "add", a_addr, "dev", &pair.a])?;
     b.ip(&["addr", "add", b_addr, "dev", &pair.b])?;
     a.ip(&["link", "set", &pair.a, "up"])?;

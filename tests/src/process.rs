@@ -38,7 +38,11 @@ impl Process {
             .stderr(err)
             .spawn()
             .with_context(|| format!("cannot spawn {name}: {cmd:?}"))?;
-        Ok(Process { name: name.to_string(), child, log })
+        Ok(Process {
+            name: name.to_string(),
+            child,
+            log,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -72,10 +76,18 @@ impl Process {
                 return Ok(());
             }
             if !self.is_running() {
-                bail!("{} exited before logging {needle:?}; log:\n{}", self.name, tail(&self.log(), 50));
+                bail!(
+                    "{} exited before logging {needle:?}; log:\n{}",
+                    self.name,
+                    tail(&self.log(), 50)
+                );
             }
             if Instant::now() >= deadline {
-                bail!("{} did not log {needle:?} within {limit:?}; log:\n{}", self.name, tail(&self.log(), 50));
+                bail!(
+                    "{} did not log {needle:?} within {limit:?}; log:\n{}",
+                    self.name,
+                    tail(&self.log(), 50)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -87,7 +99,11 @@ impl Process {
             return Ok(());
         }
         let status = self.child.try_wait().ok().flatten();
-        Err(anyhow!("{} exited ({status:?}); log:\n{}", self.name, tail(&self.log(), 50)))
+        Err(anyhow!(
+            "{} exited ({status:?}); log:\n{}",
+            self.name,
+            tail(&self.log(), 50)
+        ))
     }
 
     /// Sends `signal` (e.g. SIGTERM to let a program print its statistics).
@@ -129,7 +145,12 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
         if std::thread::panicking() {
-            eprintln!("---- {} ({}) ----\n{}", self.name, self.log.display(), tail(&self.log(), 100));
+            eprintln!(
+                "---- {} ({}) ----\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.log(), 100)
+            );
         }
     }
 }
@@ -137,9 +158,24 @@ impl Drop for Process {
 /// `<dir>/<name>.log`, or `<name>-2.log`, … when a process of that name
 /// already logged there.
 fn unique_log_path(dir: &Path, name: &str) -> PathBuf {
-    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     (1..)
-        .map(|i| if i == 1 { dir.join(format!("{safe}.log")) } else { dir.join(format!("{safe}-{i}.log")) })
+        .map(|i| {
+            if i == 1 {
+                dir.join(format!("{safe}.log"))
+            } else {
+                dir.join(format!("{safe}-{i}.log"))
+            }
+        })
         .find(|p| !p.exists())
         .expect("an unused log name exists")
 }
@@ -215,7 +251,11 @@ pub fn run_unchecked(cmd: &mut Command, limit: Duration) -> Result<Output> {
     };
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
-    Ok(Output { status, stdout, stderr })
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 /// Calls `f` every 50 ms until it returns `Ok`, or returns its last error
@@ -226,7 +266,9 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Result<T>) -> Resul
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(e) if Instant::now() >= deadline => return Err(e.context(format!("still failing after {limit:?}"))),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e.context(format!("still failing after {limit:?}")))
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
@@ -246,11 +288,18 @@ mod tests {
 
     #[test]
     fn run_command_reports_failure_and_output() {
-        let out = run_command(Command::new("sh").args(["-c", "echo hi"]), Duration::from_secs(10)).unwrap();
+        let out = run_command(
+            Command::new("sh").args(["-c", "echo hi"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
         assert_eq!(out.stdout, b"hi\n");
-        let err = run_command(Command::new("sh").args(["-c", "echo oops >&2; exit 3"]), Duration::from_secs(10))
-            .unwrap_err()
-            .to_string();
+        let err = run_command(
+            Command::new("sh").args(["-c", "echo oops >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("oops"), "{err}");
     }
 

@@ -54,7 +54,11 @@ impl std::fmt::Display for RelayStats {
         dir(f, "client->upstream", &self.to_upstream)?;
         f.write_str("; ")?;
         dir(f, "upstream->client", &self.to_client)?;
-        write!(f, "; client_changes={} send_errors={}", self.client_changes, self.send_errors)
+        write!(
+            f,
+            "; client_changes={} send_errors={}",
+            self.client_changes, self.send_errors
+        )
     }
 }
 
@@ -81,10 +85,23 @@ pub struct Relay {
 impl Relay {
     /// Binds `listen` (port 0 picks one) and relays to `upstream`, impairing
     /// both directions alike with RNG streams derived from `seed`.
-    pub fn start(listen: SocketAddr, upstream: SocketAddr, impairment: Impairment, seed: u64) -> std::io::Result<Relay> {
-        impairment.validate().map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
+    pub fn start(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        impairment: Impairment,
+        seed: u64,
+    ) -> std::io::Result<Relay> {
+        impairment
+            .validate()
+            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
         let client_side = udp_socket(listen)?;
-        let unspecified: SocketAddr = if upstream.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("valid");
+        let unspecified: SocketAddr = if upstream.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .expect("valid");
         let upstream_side = udp_socket(unspecified)?;
         upstream_side.connect(upstream)?;
         let local = client_side.local_addr()?;
@@ -107,10 +124,18 @@ impl Relay {
             shared: shared.clone(),
         };
         let threads = vec![
-            std::thread::Builder::new().name("impair-up".into()).spawn(move || up.run())?,
-            std::thread::Builder::new().name("impair-down".into()).spawn(move || down.run())?,
+            std::thread::Builder::new()
+                .name("impair-up".into())
+                .spawn(move || up.run())?,
+            std::thread::Builder::new()
+                .name("impair-down".into())
+                .spawn(move || down.run())?,
         ];
-        Ok(Relay { local, shared, threads })
+        Ok(Relay {
+            local,
+            shared,
+            threads,
+        })
     }
 
     /// The address clients send to.
@@ -202,12 +227,23 @@ impl Pump {
                 }
             }
             self.transmit();
-            let [up, down] = &mut *self.shared.stats.lock().expect("stats lock");
-            *(if self.dir == Dir::ToUpstream { up } else { down }) = self.imp.stats();
+            self.publish_stats();
             if drained {
                 self.wait();
             }
         }
+    }
+
+    /// In its own function so the lock is released before `wait`: a guard
+    /// bound by `let` lives to the end of the block, and the other thread
+    /// would block on it for a whole `IDLE`.
+    fn publish_stats(&self) {
+        let mut both = self.shared.stats.lock().expect("stats lock");
+        let i = match self.dir {
+            Dir::ToUpstream => 0,
+            Dir::ToClient => 1,
+        };
+        both[i] = self.imp.stats();
     }
 
     fn transmit(&mut self) {

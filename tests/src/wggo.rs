@@ -28,7 +28,10 @@ pub struct KeyPair {
 impl KeyPair {
     /// `wg genkey`, then `wg pubkey`.
     pub fn generate() -> Result<KeyPair> {
-        let out = Command::new("wg").arg("genkey").output().context("cannot run wg genkey")?;
+        let out = Command::new("wg")
+            .arg("genkey")
+            .output()
+            .context("cannot run wg genkey")?;
         if !out.status.success() {
             bail!("wg genkey failed: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -47,7 +50,11 @@ pub fn wg_pubkey(private: &str) -> Result<String> {
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot run wg pubkey")?;
-    child.stdin.take().expect("stdin is piped").write_all(format!("{private}\n").as_bytes())?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(format!("{private}\n").as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
         bail!("wg pubkey failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -102,7 +109,13 @@ pub struct WgGoConfig {
 impl WgGoConfig {
     /// MTU 1420, as wg-quick uses over IPv4 and IPv6.
     pub fn new(keys: KeyPair, listen_port: u16, address: &str) -> WgGoConfig {
-        WgGoConfig { keys, listen_port, address: address.to_string(), mtu: 1420, peers: Vec::new() }
+        WgGoConfig {
+            keys,
+            listen_port,
+            address: address.to_string(),
+            mtu: 1420,
+            peers: Vec::new(),
+        }
     }
 
     pub fn peer(mut self, peer: WgPeer) -> WgGoConfig {
@@ -132,9 +145,15 @@ impl WgGo {
         let mut cmd = ns.command("wireguard-go");
         cmd.args(["-f", &iface]).env("LOG_LEVEL", "debug");
         let process = Process::spawn(&format!("wireguard-go-{iface}"), cmd, ns.log_dir())?;
-        let mut wg = WgGo { ns: ns.clone(), iface, public_key: cfg.keys.public.clone(), process };
+        let mut wg = WgGo {
+            ns: ns.clone(),
+            iface,
+            public_key: cfg.keys.public.clone(),
+            process,
+        };
         wg.wait_for_socket(Duration::from_secs(10))?;
-        wg.configure(cfg).with_context(|| format!("cannot configure {}", wg.iface))?;
+        wg.configure(cfg)
+            .with_context(|| format!("cannot configure {}", wg.iface))?;
         Ok(wg)
     }
 
@@ -144,7 +163,11 @@ impl WgGo {
         while !sock.exists() {
             self.process.ensure_running()?;
             if Instant::now() >= deadline {
-                bail!("{} did not appear within {limit:?}; log:\n{}", sock.display(), tail(&self.process.log(), 30));
+                bail!(
+                    "{} did not appear within {limit:?}; log:\n{}",
+                    sock.display(),
+                    tail(&self.process.log(), 30)
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -174,11 +197,20 @@ impl WgGo {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.ns.exec("wg", &args)?;
-        self.ns.ip(&["addr", "add", &cfg.address, "dev", &self.iface])?;
-        self.ns.ip(&["link", "set", &self.iface, "mtu", &cfg.mtu.to_string(), "up"])?;
+        self.ns
+            .ip(&["addr", "add", &cfg.address, "dev", &self.iface])?;
+        self.ns.ip(&[
+            "link",
+            "set",
+            &self.iface,
+            "mtu",
+            &cfg.mtu.to_string(),
+            "up",
+        ])?;
         for cidr in cfg.peers.iter().flat_map(|p| &p.allowed_ips) {
             // `replace`: the address's own prefix route may already cover it.
-            self.ns.ip(&["route", "replace", cidr, "dev", &self.iface])?;
+            self.ns
+                .ip(&["route", "replace", cidr, "dev", &self.iface])?;
         }
         Ok(())
     }
@@ -214,12 +246,18 @@ impl WgGo {
         let deadline = Instant::now() + limit;
         loop {
             let peers = self.dump()?;
-            let p = peers.iter().find(|p| p.public_key == peer).ok_or_else(|| anyhow!("no peer {peer} on {}", self.iface))?;
+            let p = peers
+                .iter()
+                .find(|p| p.public_key == peer)
+                .ok_or_else(|| anyhow!("no peer {peer} on {}", self.iface))?;
             if p.latest_handshake.is_some() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!("no handshake with {peer} on {} within {limit:?}", self.iface);
+                bail!(
+                    "no handshake with {peer} on {} within {limit:?}",
+                    self.iface
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -240,10 +278,15 @@ fn socket_path(iface: &str) -> PathBuf {
 
 /// Deletes sockets of `wg<pid>n<k>` interfaces whose lab process is gone.
 pub(crate) fn remove_stale_sockets() {
-    let Ok(entries) = std::fs::read_dir(SOCKET_DIR) else { return };
+    let Ok(entries) = std::fs::read_dir(SOCKET_DIR) else {
+        return;
+    };
     for e in entries.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name.strip_prefix("wg").and_then(|r| r.split('n').next()).and_then(|p| p.parse::<u32>().ok());
+        let pid = name
+            .strip_prefix("wg")
+            .and_then(|r| r.split('n').next())
+            .and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid {
             if name.ends_with(".sock") && !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_file(e.path());
@@ -280,14 +323,22 @@ pub fn parse_dump(text: &str) -> Result<Vec<WgPeerStatus>> {
             if f.len() < 8 {
                 bail!("unexpected wg dump line: {line:?}");
             }
-            let secs: u64 = f[4].parse().with_context(|| format!("handshake time in {line:?}"))?;
+            let secs: u64 = f[4]
+                .parse()
+                .with_context(|| format!("handshake time in {line:?}"))?;
             Ok(WgPeerStatus {
                 public_key: f[0].to_string(),
                 endpoint: none(f[2]),
-                allowed_ips: none(f[3]).map(|s| s.split(',').map(str::to_string).collect()).unwrap_or_default(),
+                allowed_ips: none(f[3])
+                    .map(|s| s.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
                 latest_handshake: (secs != 0).then(|| UNIX_EPOCH + Duration::from_secs(secs)),
-                rx_bytes: f[5].parse().with_context(|| format!("rx bytes in {line:?}"))?,
-                tx_bytes: f[6].parse().with_context(|| format!("tx bytes in {line:?}"))?,
+                rx_bytes: f[5]
+                    .parse()
+                    .with_context(|| format!("rx bytes in {line:?}"))?,
+                tx_bytes: f[6]
+                    .parse()
+                    .with_context(|| format!("tx bytes in {line:?}"))?,
                 persistent_keepalive: none(f[7]).and_then(|s| s.parse().ok()),
             })
         })
@@ -307,8 +358,18 @@ mod tests {
         assert_eq!(peers.len(), 2);
         assert_eq!(peers[0].endpoint.as_deref(), Some("10.99.0.2:51820"));
         assert_eq!(peers[0].allowed_ips, ["100.64.0.2/32", "10.0.0.0/8"]);
-        assert_eq!(peers[0].latest_handshake, Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
-        assert_eq!((peers[0].rx_bytes, peers[0].tx_bytes, peers[0].persistent_keepalive), (1234, 5678, Some(25)));
+        assert_eq!(
+            peers[0].latest_handshake,
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(
+            (
+                peers[0].rx_bytes,
+                peers[0].tx_bytes,
+                peers[0].persistent_keepalive
+            ),
+            (1234, 5678, Some(25))
+        );
         assert_eq!(peers[1].endpoint, None);
         assert!(peers[1].allowed_ips.is_empty());
         assert_eq!(peers[1].latest_handshake, None);

@@ -20,7 +20,10 @@ pub fn write_private_key(dir: &Path, name: &str, private: &str) -> Result<PathBu
 /// else `info`).
 pub fn spawn_wingress(ns: &Netns, bin: &Path, name: &str, args: &[&str]) -> Result<Process> {
     let mut cmd = ns.command(bin);
-    cmd.args(args).env("WINGRESS_LOG", std::env::var("WINGRESS_LOG").unwrap_or_else(|_| "info".into()));
+    cmd.args(args).env(
+        "WINGRESS_LOG",
+        std::env::var("WINGRESS_LOG").unwrap_or_else(|_| "info".into()),
+    );
     Process::spawn(name, cmd, ns.log_dir())
 }
 
@@ -80,7 +83,12 @@ pub struct ServerConfig {
 impl ServerConfig {
     pub fn to_toml(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "[node]\nip = {}\nstate_dir = {}", quote(&self.node_ip.to_string()), quote(&self.state_dir.display().to_string()));
+        let _ = writeln!(
+            s,
+            "[node]\nip = {}\nstate_dir = {}",
+            quote(&self.node_ip.to_string()),
+            quote(&self.state_dir.display().to_string())
+        );
         let _ = writeln!(
             s,
             "\n[wireguard]\nprivate_key_file = {}\naddress = {}",
@@ -101,7 +109,11 @@ impl ServerConfig {
         }
         for (table, entries) in [("tcp", &self.tcp), ("udp", &self.udp)] {
             for (port, backend) in entries {
-                let _ = writeln!(s, "\n[[{table}]]\nlisten = {port}\nbackend = {}", quote(backend));
+                let _ = writeln!(
+                    s,
+                    "\n[[{table}]]\nlisten = {port}\nbackend = {}",
+                    quote(backend)
+                );
             }
         }
         s
@@ -191,9 +203,18 @@ mod tests {
         };
         assert_eq!(cfg.port(), 41602);
         let t = cfg.to_toml();
-        assert!(t.contains("[node]\nip = \"10.99.0.2\"\nstate_dir = \"/tmp/st\"\n"), "{t}");
-        assert!(t.contains("allowed_ips = [\"100.64.0.1/32\"]\npersistent_keepalive = 25\n"), "{t}");
-        assert!(t.contains("[[tcp]]\nlisten = 5201\nbackend = \"127.0.0.1:5201\"\n"), "{t}");
+        assert!(
+            t.contains("[node]\nip = \"10.99.0.2\"\nstate_dir = \"/tmp/st\"\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("allowed_ips = [\"100.64.0.1/32\"]\npersistent_keepalive = 25\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("[[tcp]]\nlisten = 5201\nbackend = \"127.0.0.1:5201\"\n"),
+            "{t}"
+        );
         assert!(t.contains("[[udp]]\nlisten = 5201\n"), "{t}");
     }
 
@@ -213,7 +234,10 @@ mod tests {
             }],
         };
         let t = cfg.to_toml();
-        assert!(t.contains("endpoint = \"10.99.0.2:41602\"\nallowed_ips = [\"100.64.0.0/24\"]\n"), "{t}");
+        assert!(
+            t.contains("endpoint = \"10.99.0.2:41602\"\nallowed_ips = [\"100.64.0.0/24\"]\n"),
+            "{t}"
+        );
         assert!(t.contains("[[forward]]\nlisten = \"127.0.0.1:15201\"\ntarget = \"100.64.0.2:5201\"\nprotocol = \"tcp\"\n"), "{t}");
     }
 

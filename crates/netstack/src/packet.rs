@@ -19,6 +19,10 @@ pub(crate) enum Header {
         /// For a pure ACK whose SACK blocks report data received above the
         /// acknowledged point: that ACK number (the first byte of a hole).
         hole_at: Option<u32>,
+        /// The acknowledgement number of any segment with ACK set.
+        ack: Option<u32>,
+        /// Whether the segment is a pure ACK (no data, SYN, FIN or RST).
+        pure_ack: bool,
     },
     Udp {
         src: SocketAddr,
@@ -69,6 +73,8 @@ fn transport(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8], at: usize) 
                 dst: SocketAddr::new(dst, tcp.dst_port()),
                 syn_only: tcp.syn() && !tcp.ack(),
                 hole_at: sack_hole(&tcp),
+                ack: tcp.ack().then(|| tcp.ack_number().0 as u32),
+                pure_ack: is_pure_ack(&tcp),
             })
         }
         IpProtocol::Udp => {
@@ -91,7 +97,7 @@ fn transport(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8], at: usize) 
 /// its acknowledgement number says the receiver is missing the bytes at
 /// that number. Returns the number.
 fn sack_hole(tcp: &TcpPacket<&[u8]>) -> Option<u32> {
-    if !tcp.ack() || tcp.syn() || tcp.fin() || tcp.rst() || !tcp.payload().is_empty() {
+    if !is_pure_ack(tcp) {
         return None;
     }
     let ack = tcp.ack_number();
@@ -102,6 +108,44 @@ fn sack_hole(tcp: &TcpPacket<&[u8]>) -> Option<u32> {
         .flatten()
         .any(|&(left, _)| (left.wrapping_sub(ack.0 as u32) as i32) > 0);
     above.then_some(ack.0 as u32)
+}
+
+fn is_pure_ack(tcp: &TcpPacket<&[u8]>) -> bool {
+    tcp.ack() && !tcp.syn() && !tcp.fin() && !tcp.rst() && tcp.payload().is_empty()
+}
+
+/// Lowers the window of a TCP segment in an IPv4 or IPv6 packet by one
+/// unit (keeping the checksum valid). A replayed ACK with a changed window
+/// counts as a window update, which restarts smoltcp's duplicate-ACK count.
+/// `false` if the packet is not TCP or its window is already zero.
+pub(crate) fn shrink_window(buf: &mut [u8]) -> bool {
+    let start = match buf.first().map(|b| b >> 4) {
+        Some(4) => match Ipv4Packet::new_checked(&buf[..]) {
+            Ok(ip) if ip.next_header() == IpProtocol::Tcp => usize::from(ip.header_len()),
+            _ => return false,
+        },
+        Some(6) => match Ipv6Packet::new_checked(&buf[..]) {
+            Ok(ip) if ip.next_header() == IpProtocol::Tcp => ip.header_len(),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    let Some(tcp) = buf.get_mut(start..) else {
+        return false;
+    };
+    let Ok(mut tcp) = TcpPacket::new_checked(tcp) else {
+        return false;
+    };
+    let window = tcp.window_len();
+    if window == 0 {
+        return false;
+    }
+    tcp.set_window_len(window - 1);
+    // One's-complement checksum update (RFC 1624): the window word went
+    // down by one, so the checksum goes up by one.
+    let sum = u32::from(tcp.checksum()) + 1;
+    tcp.set_checksum(((sum & 0xffff) + (sum >> 16)) as u16);
+    true
 }
 
 /// Writes an IP+UDP packet carrying `payload` into `out`, which is cleared

@@ -25,7 +25,7 @@ use smoltcp::time::{Duration as SmolDuration, Instant as SmolInstant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
 
 use crate::device::QueueDevice;
-use crate::packet::{classify, emit_udp, Header};
+use crate::packet::{classify, emit_udp, shrink_window, Header};
 use crate::stats::{NetDrop, NetStats};
 
 /// Stack settings.
@@ -124,7 +124,40 @@ struct Conn {
     owner: Owner,
     /// The last hole (ACK number) [`Stack::repair_hole`] acted on.
     repaired_hole: Option<u32>,
+    /// The peer's latest acknowledgement number and when it last moved.
+    acked: Option<u32>,
+    progress_at: Instant,
+    /// The peer's latest pure ACK, if it carries `acked`: what
+    /// [`Stack::repair_stalls`] replays.
+    last_ack: Vec<u8>,
+    /// Stall repairs since the acknowledgement last moved.
+    stall_repairs: u32,
 }
+
+impl Conn {
+    fn new(key: (u16, SocketAddr), owner: Owner, now: Instant) -> Self {
+        Self {
+            key,
+            owner,
+            repaired_hole: None,
+            acked: None,
+            progress_at: now,
+            last_ack: Vec::new(),
+            stall_repairs: 0,
+        }
+    }
+}
+
+/// A connection with bytes to deliver whose acknowledgement has not moved
+/// for this long (doubling per attempt) gets its first unacknowledged
+/// segment retransmitted, instead of waiting for smoltcp's timer (1 s at
+/// least, doubling): tail losses and lost retransmissions otherwise cost
+/// seconds each on a lossy link.
+const STALL_AFTER: Duration = Duration::from_millis(200);
+/// Attempts before leaving it to smoltcp's own timer (200, 400, 800 ms).
+const STALL_REPAIRS_MAX: u32 = 3;
+/// How often connections are checked for stalls while any has data in flight.
+const STALL_CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Extra copies of a hole-reporting ACK: with the original, smoltcp sees
 /// the three duplicate ACKs that start a fast retransmit.
@@ -156,6 +189,9 @@ pub struct Stack {
     next_port: u16,
     ident: u16,
     stats: NetStats,
+    next_stall_check: Instant,
+    /// Whether the last stall scan found a connection with bytes in flight.
+    in_flight: bool,
 }
 
 impl Stack {
@@ -203,6 +239,8 @@ impl Stack {
             next_port: EPHEMERAL.start() + port_seed % (EPHEMERAL.end() - EPHEMERAL.start()),
             ident: port_seed,
             stats: NetStats::default(),
+            next_stall_check: now,
+            in_flight: false,
             config,
         }
     }
@@ -314,6 +352,8 @@ impl Stack {
                 dst,
                 syn_only,
                 hole_at,
+                ack,
+                pure_ack,
             } => {
                 if !self.is_local(dst.ip()) {
                     return self.dropped(buf, NetDrop::NotLocal);
@@ -328,6 +368,9 @@ impl Stack {
                     } else {
                         self.add_listener(now, src, dst);
                     }
+                }
+                if let Some(ack) = ack {
+                    self.note_ack((dst.port(), src), now, ack, pure_ack.then_some(&buf[..]));
                 }
                 let repair = hole_at.is_some_and(|ack| self.repair_hole((dst.port(), src), ack));
                 if repair {
@@ -367,6 +410,81 @@ impl Stack {
         true
     }
 
+    /// Tracks acknowledgement progress, and keeps the latest pure ACK.
+    fn note_ack(&mut self, key: (u16, SocketAddr), now: Instant, ack: u32, pure: Option<&[u8]>) {
+        let Some(conn) = self.by_key.get(&key).and_then(|h| self.conns.get_mut(h)) else {
+            return;
+        };
+        if conn.acked != Some(ack) {
+            conn.acked = Some(ack);
+            conn.progress_at = now;
+            conn.stall_repairs = 0;
+            conn.last_ack.clear();
+        }
+        if let Some(pkt) = pure {
+            conn.last_ack.clear();
+            conn.last_ack.extend_from_slice(pkt);
+        }
+    }
+
+    /// Retransmits the first unacknowledged segment of connections whose
+    /// peer has stopped acknowledging while bytes are outstanding.
+    ///
+    /// smoltcp retransmits on three duplicate ACKs, or on its timer. The
+    /// peer's latest ACK is replayed four times: once with its window one
+    /// unit smaller, which smoltcp takes as a window update and which
+    /// restarts its duplicate count (an earlier fast retransmit may have
+    /// left it above three), then three duplicates of that. The peer's
+    /// real window returns with its next ACK. Called before each poll;
+    /// scans at most every [`STALL_CHECK_EVERY`].
+    fn repair_stalls(&mut self, now: Instant) {
+        if now < self.next_stall_check {
+            return;
+        }
+        self.next_stall_check = now + STALL_CHECK_EVERY;
+        self.in_flight = false;
+        for (h, conn) in self.conns.iter_mut() {
+            if matches!(conn.owner, Owner::Pending { .. }) {
+                continue;
+            }
+            let s = self.sockets.get::<tcp::Socket<'static>>(*h);
+            let sending = matches!(
+                s.state(),
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::Closing
+                    | State::LastAck
+            ) && s.send_queue() > 0;
+            if !sending {
+                continue;
+            }
+            self.in_flight = true;
+            let wait = STALL_AFTER * (1 << conn.stall_repairs.min(STALL_REPAIRS_MAX));
+            if conn.last_ack.is_empty()
+                || conn.stall_repairs >= STALL_REPAIRS_MAX
+                || now.saturating_duration_since(conn.progress_at) < wait
+            {
+                continue;
+            }
+            let mut update = self.device.pool.take();
+            update.extend_from_slice(&conn.last_ack);
+            if !shrink_window(&mut update) {
+                self.device.pool.put(update);
+                continue;
+            }
+            for _ in 0..HOLE_REPAIR_COPIES {
+                let mut dup = self.device.pool.take();
+                dup.extend_from_slice(&update);
+                self.device.rx.push_back(dup);
+            }
+            self.device.rx.push_front(update);
+            conn.progress_at = now;
+            conn.stall_repairs += 1;
+            self.stats.stall_repairs += 1;
+        }
+    }
+
     fn new_socket(&self) -> tcp::Socket<'static> {
         // `vec![0; n]` comes from calloc: large zeroed blocks are fresh
         // mappings whose pages are committed only when written.
@@ -392,14 +510,8 @@ impl Stack {
         let h = self.sockets.add(s);
         let key = (dst.port(), src);
         self.by_key.insert(key, h);
-        self.conns.insert(
-            h,
-            Conn {
-                key,
-                owner: Owner::Pending { since: now },
-                repaired_hole: None,
-            },
-        );
+        self.conns
+            .insert(h, Conn::new(key, Owner::Pending { since: now }, now));
         self.pending.push(h);
     }
 
@@ -421,14 +533,8 @@ impl Stack {
         let h = self.sockets.add(s);
         let key = (port, remote);
         self.by_key.insert(key, h);
-        self.conns.insert(
-            h,
-            Conn {
-                key,
-                owner: Owner::App,
-                repaired_hole: None,
-            },
-        );
+        self.conns
+            .insert(h, Conn::new(key, Owner::App, Instant::now()));
         Ok(TcpId(h))
     }
 
@@ -486,6 +592,7 @@ impl Stack {
     /// Runs the TCP/IP stack: processes queued packets, timers and socket
     /// output. Returns whether any socket changed state.
     pub fn poll(&mut self, now: Instant) -> bool {
+        self.repair_stalls(now);
         let t = self.smol_now(now);
         let changed = self.iface.poll(t, &mut self.device, &mut self.sockets)
             == smoltcp::iface::PollResult::SocketStateChanged;
@@ -596,6 +703,12 @@ impl Stack {
             .iface
             .poll_delay(t, &self.sockets)
             .map(|d| Duration::from_micros(d.total_micros()));
+        let d = if self.in_flight {
+            // Watch connections with bytes in flight for stalls.
+            Some(d.map_or(STALL_CHECK_EVERY, |d| d.min(STALL_CHECK_EVERY)))
+        } else {
+            d
+        };
         if self.pending.is_empty() && self.released.is_empty() {
             d
         } else {

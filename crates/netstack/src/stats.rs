@@ -47,6 +47,8 @@ pub struct NetStats {
     /// Losses repaired at once from the receiver's SACK blocks (see
     /// `Stack::repair_hole`), instead of after a retransmission timeout.
     pub hole_repairs: u64,
+    /// Stalled connections made to retransmit (see `Stack::repair_stalls`).
+    pub stall_repairs: u64,
 }
 
 impl NetStats {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket};
 
 use super::*;
+use crate::packet::shrink_window;
 
 fn stack(addr: &str, now: Instant) -> Stack {
     Stack::new(
@@ -224,10 +225,13 @@ fn stale_listener_is_swept() {
     assert_eq!(server.connections(), 0);
 }
 
-/// A burst of lost segments is repaired from the receiver's SACK blocks
-/// one round trip per hole, not after smoltcp's 1 s retransmission timer.
-#[test]
-fn burst_loss_is_repaired_without_waiting_for_the_retransmission_timer() {
+/// Sends `len` bytes from a client stack to a server stack, 1 ms of
+/// simulated time per round, dropping the first transmission of every data
+/// segment for which `lose(offset in the stream, time since the start)` is
+/// true. Returns the
+/// simulated time the transfer took, the number of segments lost and the
+/// client's stack (for its counters).
+fn lossy_transfer(len: usize, lose: impl Fn(usize, Duration) -> bool) -> (Duration, usize, Stack) {
     let mut now = Instant::now();
     let mut client = stack("100.64.0.1", now);
     let mut server = stack("100.64.0.2", now);
@@ -236,16 +240,13 @@ fn burst_loss_is_repaired_without_waiting_for_the_retransmission_timer() {
     run(&mut client, &mut server, &mut now, 10);
     let acc = server.accept().expect("accepted");
 
-    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
+    let data: Vec<u8> = (0..len as u32).map(|i| (i % 253) as u8).collect();
     let (mut sent, mut got) = (0, Vec::new());
-    // Sequence numbers of data segments sent so far. The first
-    // transmissions of the 300th, 302nd and 304th segments vanish: three
-    // holes in one window (a smoltcp receiver keeps at most four
-    // out-of-order ranges; retransmissions get through).
     let mut seen = std::collections::HashSet::new();
+    let mut first_seq = None;
     let mut lost = 0;
     let start = now;
-    for _ in 0..5_000 {
+    for _ in 0..10_000 {
         if sent < data.len() {
             sent += client.tcp(id).unwrap().send_slice(&data[sent..]).unwrap();
         }
@@ -254,11 +255,14 @@ fn burst_loss_is_repaired_without_waiting_for_the_retransmission_timer() {
         while let Some(pkt) = client.poll_transmit() {
             let ip = Ipv4Packet::new_checked(&pkt[..]).unwrap();
             let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
-            let first = !tcp.payload().is_empty() && seen.insert(tcp.seq_number().0);
-            if first && [300, 302, 304].contains(&seen.len()) {
-                lost += 1;
-                client.recycle(pkt);
-                continue;
+            let seq = tcp.seq_number().0 as u32;
+            if !tcp.payload().is_empty() && seen.insert(seq) {
+                let base = *first_seq.get_or_insert(seq);
+                if lose(seq.wrapping_sub(base) as usize, now - start) {
+                    lost += 1;
+                    client.recycle(pkt);
+                    continue;
+                }
             }
             let mut buf = server.take_buffer();
             buf.extend_from_slice(&pkt);
@@ -280,11 +284,53 @@ fn burst_loss_is_repaired_without_waiting_for_the_retransmission_timer() {
             break;
         }
     }
-    assert_eq!(lost, 3);
     assert!(got == data, "{} of {} bytes arrived", got.len(), data.len());
+    (now - start, lost, client)
+}
+
+/// Three holes in one window (a smoltcp receiver keeps at most four
+/// out-of-order ranges) are repaired from the receiver's SACK blocks one
+/// round trip each, not after smoltcp's 1 s retransmission timer.
+/// Simulated time, not wall-clock time.
+#[test]
+fn burst_loss_is_repaired_without_waiting_for_the_retransmission_timer() {
+    let mss = 1380;
+    let (took, lost, client) =
+        lossy_transfer(2_000_000, |off, _| [300, 302, 304].contains(&(off / mss)));
+    assert_eq!(lost, 3);
     assert!(client.stats().hole_repairs > 0);
-    // Simulated time (1 ms per round), not wall-clock time: the first
-    // retransmission timeout alone would have taken 1 s.
-    let took = now - start;
     assert!(took < Duration::from_millis(1000), "took {took:?}");
+}
+
+/// Losing the last segments of a transfer leaves no later data to cause
+/// duplicate ACKs: the stall repair retransmits after 200 ms instead of
+/// smoltcp's timer (1 s).
+#[test]
+fn tail_loss_is_repaired_before_the_retransmission_timer() {
+    let len = 100_000;
+    // The last three segments of the first burst vanish.
+    let (took, lost, client) = lossy_transfer(len, |off, t| {
+        off + 3 * 1380 >= len && t < Duration::from_millis(100)
+    });
+    assert!(lost >= 1, "the tail was lost");
+    assert!(client.stats().stall_repairs > 0);
+    assert!(took < Duration::from_millis(900), "took {took:?}");
+}
+
+#[test]
+fn shrink_window_keeps_the_checksum_valid() {
+    let now = Instant::now();
+    let mut client = stack("100.64.0.1", now);
+    client.connect("100.64.0.2:80".parse().unwrap()).unwrap();
+    client.poll(now);
+    let mut syn = client.poll_transmit().unwrap();
+    let before = {
+        let ip = Ipv4Packet::new_checked(&syn[..]).unwrap();
+        TcpPacket::new_checked(ip.payload()).unwrap().window_len()
+    };
+    assert!(shrink_window(&mut syn));
+    let ip = Ipv4Packet::new_checked(&syn[..]).unwrap();
+    let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!(tcp.window_len(), before - 1);
+    assert!(tcp.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
 }

@@ -18,7 +18,10 @@ use signal_hook::iterator::Signals;
 use wingress_lab::{Impairment, Relay};
 
 #[derive(Parser, Debug)]
-#[command(name = "wingress-impair", about = "UDP relay with seeded loss, duplication, delay and reordering")]
+#[command(
+    name = "wingress-impair",
+    about = "UDP relay with seeded loss, duplication, delay and reordering"
+)]
 struct Args {
     /// Where the client sends (its address is learned from what arrives).
     #[arg(long)]
@@ -53,7 +56,8 @@ struct Args {
 }
 
 fn millis(ms: f64, what: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(ms / 1000.0).with_context(|| format!("--{what} must be a non-negative number"))
+    Duration::try_from_secs_f64(ms / 1000.0)
+        .with_context(|| format!("--{what} must be a non-negative number"))
 }
 
 fn main() -> Result<()> {

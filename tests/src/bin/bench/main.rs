@@ -20,7 +20,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 #[derive(Parser, Debug)]
-#[command(name = "wingress-lab-bench", about = "wingress benchmarks in network namespaces (needs root)")]
+#[command(
+    name = "wingress-lab-bench",
+    about = "wingress benchmarks in network namespaces (needs root)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +83,13 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
     raise_fd_limit()?;
     let lab = wingress_lab::Lab::new()?;
     match cli.command {
-        Command::Iperf3 { runs, seconds, setups, wingress, onetun } => {
+        Command::Iperf3 {
+            runs,
+            seconds,
+            setups,
+            wingress,
+            onetun,
+        } => {
             let bench = setups::Bench {
                 lab: &lab,
                 runs: runs.max(1),
@@ -91,7 +100,11 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             bench.run(&setups)
         }
         Command::Memory { conns, wingress } => {
-            memory::run(&lab, &wingress.unwrap_or_else(wingress_lab::wingress_bin), conns)?;
+            memory::run(
+                &lab,
+                &wingress.unwrap_or_else(wingress_lab::wingress_bin),
+                conns,
+            )?;
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
@@ -129,7 +142,11 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
 }
 
 #[cfg(test)]

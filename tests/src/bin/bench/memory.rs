@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use wingress_lab::{spawn_wingress, veth, write_private_key, KeyPair, Lab, ServerConfig, ServerPeer};
+use wingress_lab::{
+    spawn_wingress, veth, write_private_key, KeyPair, Lab, ServerConfig, ServerPeer,
+};
 
 use crate::setups::{wait_port, wait_tunnel, wg_client};
 
@@ -73,14 +75,34 @@ pub fn run(lab: &Lab, wingress: &Path, conns: usize) -> Result<()> {
     let per_conn = (loaded.saturating_sub(idle)) as f64 / conns.max(1) as f64;
 
     println!("\nwingress run: resident memory (VmRSS), idle TCP connections through the tunnel to a local sink");
-    println!("{:<40} {:>12}", "idle (1 peer, handshake done)", format!("{:.1} MiB", idle as f64 / 1024.0));
-    println!("{:<40} {:>12}", format!("{} open connections", streams.len()), format!("{:.1} MiB", loaded as f64 / 1024.0));
-    println!("{:<40} {:>12}", "per connection", format!("{per_conn:.1} KiB"));
-    println!("{:<40} {:>12}", "peak (VmHWM)", format!("{:.1} MiB", hwm as f64 / 1024.0));
+    println!(
+        "{:<40} {:>12}",
+        "idle (1 peer, handshake done)",
+        format!("{:.1} MiB", idle as f64 / 1024.0)
+    );
+    println!(
+        "{:<40} {:>12}",
+        format!("{} open connections", streams.len()),
+        format!("{:.1} MiB", loaded as f64 / 1024.0)
+    );
+    println!(
+        "{:<40} {:>12}",
+        "per connection",
+        format!("{per_conn:.1} KiB")
+    );
+    println!(
+        "{:<40} {:>12}",
+        "peak (VmHWM)",
+        format!("{:.1} MiB", hwm as f64 / 1024.0)
+    );
     println!("\n<!-- wingress-lab-bench memory -->");
     println!("| wingress run, VmRSS | MiB |\n|---|---:|");
     println!("| idle, 1 peer | {:.1} |", idle as f64 / 1024.0);
-    println!("| {} idle TCP connections | {:.1} |", streams.len(), loaded as f64 / 1024.0);
+    println!(
+        "| {} idle TCP connections | {:.1} |",
+        streams.len(),
+        loaded as f64 / 1024.0
+    );
     println!("| per connection (KiB) | {per_conn:.1} |");
     drop(streams);
     Ok(())
@@ -94,7 +116,10 @@ fn spawn_sink(listener: TcpListener, accepted: Arc<AtomicUsize>) {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
             let mut byte = [0u8; 1];
-            if s.read_exact(&mut byte).and_then(|()| s.write_all(&byte)).is_ok() {
+            if s.read_exact(&mut byte)
+                .and_then(|()| s.write_all(&byte))
+                .is_ok()
+            {
                 accepted.fetch_add(1, Ordering::Relaxed);
                 held.push(s);
             }

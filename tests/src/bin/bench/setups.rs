@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use wingress_lab::{
-    spawn_wingress, veth, write_private_key, Forward, ForwardConfig, Iperf3Client, Iperf3Server, KeyPair, Lab, Netns,
-    ServerConfig, ServerPeer, WgGo, WgGoConfig, WgPeer,
+    spawn_wingress, veth, write_private_key, Forward, ForwardConfig, Iperf3Client, Iperf3Server,
+    KeyPair, Lab, Netns, ServerConfig, ServerPeer, WgGo, WgGoConfig, WgPeer,
 };
 
 use crate::median;
@@ -93,32 +93,50 @@ impl Bench<'_> {
             eprintln!("== {} ==", setup.label());
             let m = match self.build(setup) {
                 Ok(topo) => {
-                    let m = Measured { up: self.median_of_runs(&topo, false), down: self.median_of_runs(&topo, true) };
+                    let m = Measured {
+                        up: self.median_of_runs(&topo, false),
+                        down: self.median_of_runs(&topo, true),
+                    };
                     drop(topo);
                     m
                 }
                 Err(e) => {
                     let why = format!("setup failed: {e:#}");
                     eprintln!("{why}");
-                    Measured { up: Err(why.clone()), down: Err(why) }
+                    Measured {
+                        up: Err(why.clone()),
+                        down: Err(why),
+                    }
                 }
             };
             results.push((setup, m));
         }
         self.report(&results);
-        let failed = results.iter().any(|(_, m)| m.up.is_err() || m.down.is_err());
-        Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        let failed = results
+            .iter()
+            .any(|(_, m)| m.up.is_err() || m.down.is_err());
+        Ok(if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
     }
 
     fn median_of_runs(&self, topo: &Topology, reverse: bool) -> Result<f64, String> {
-        let client = Iperf3Client::default().seconds(self.seconds).reverse(reverse);
+        let client = Iperf3Client::default()
+            .seconds(self.seconds)
+            .reverse(reverse);
         let dir = if reverse { "down" } else { "up" };
         let mut values = Vec::new();
         let mut errors = Vec::new();
         for i in 1..=self.runs {
             match client.run(&topo.client, topo.host, topo.port) {
                 Ok(r) => {
-                    eprintln!("  {dir} run {i}: {:.3} Gbit/s (retransmits {:?})", r.gbps(), r.retransmits);
+                    eprintln!(
+                        "  {dir} run {i}: {:.3} Gbit/s (retransmits {:?})",
+                        r.gbps(),
+                        r.retransmits
+                    );
                     values.push(r.gbps());
                 }
                 Err(e) => {
@@ -127,21 +145,29 @@ impl Bench<'_> {
                 }
             }
         }
-        median(values).ok_or_else(|| format!("all {} runs failed; first error: {}", self.runs, errors[0]))
+        median(values)
+            .ok_or_else(|| format!("all {} runs failed; first error: {}", self.runs, errors[0]))
     }
 
     fn build(&self, setup: Setup) -> Result<Topology> {
         let a = self.lab.netns()?;
         let b = self.lab.netns()?;
         veth(&a, A_VETH, &b, B_VETH)?;
-        let dir = self.lab.dir().join(format!("setup-{setup:?}").to_lowercase());
+        let dir = self
+            .lab
+            .dir()
+            .join(format!("setup-{setup:?}").to_lowercase());
         std::fs::create_dir_all(&dir)?;
         let mut guards: Vec<Box<dyn Any>> = Vec::new();
         let (host, port) = match setup {
             Setup::A => {
                 let (ka, kb) = (KeyPair::generate()?, KeyPair::generate()?);
                 guards.push(Box::new(wg_server(&b, &kb, &ka.public)?));
-                guards.push(Box::new(Iperf3Server::start(&b, B_TUNNEL.into(), IPERF_PORT)?));
+                guards.push(Box::new(Iperf3Server::start(
+                    &b,
+                    B_TUNNEL.into(),
+                    IPERF_PORT,
+                )?));
                 let wga = wg_client(&a, ka, &kb.public, SocketAddr::new(B_IP.into(), WG_PORT))?;
                 wait_tunnel(&a, &wga, &kb.public)?;
                 guards.push(Box::new(wga));
@@ -162,24 +188,41 @@ impl Bench<'_> {
                 guards.push(Box::new(Iperf3Server::start(&b, LOCALHOST, IPERF_PORT)?));
                 let (daemon, port) = self.wingress_server(&b, &dir, &ks, &kc.public)?;
                 guards.push(Box::new(daemon));
-                guards.push(Box::new(self.wingress_forward(&a, &dir, &kc, &ks.public, port)?));
+                guards.push(Box::new(
+                    self.wingress_forward(&a, &dir, &kc, &ks.public, port)?,
+                ));
                 (LOCALHOST, FORWARD_PORT)
             }
             Setup::D => {
                 let (ko, kb) = (KeyPair::generate()?, KeyPair::generate()?);
                 guards.push(Box::new(wg_server(&b, &kb, &ko.public)?));
-                guards.push(Box::new(Iperf3Server::start(&b, B_TUNNEL.into(), IPERF_PORT)?));
+                guards.push(Box::new(Iperf3Server::start(
+                    &b,
+                    B_TUNNEL.into(),
+                    IPERF_PORT,
+                )?));
                 guards.push(Box::new(self.onetun(&a, &ko, &kb.public)?));
                 (LOCALHOST, FORWARD_PORT)
             }
         };
         guards.push(Box::new(b));
-        Ok(Topology { client: a, host, port, _guards: guards })
+        Ok(Topology {
+            client: a,
+            host,
+            port,
+            _guards: guards,
+        })
     }
 
     /// `wingress run` in `b`, forwarding tunnel TCP and UDP 5201 to
     /// 127.0.0.1:5201; returns the process and its UDP port.
-    fn wingress_server(&self, b: &Netns, dir: &Path, keys: &KeyPair, client_pub: &str) -> Result<(wingress_lab::Process, u16)> {
+    fn wingress_server(
+        &self,
+        b: &Netns,
+        dir: &Path,
+        keys: &KeyPair,
+        client_pub: &str,
+    ) -> Result<(wingress_lab::Process, u16)> {
         let server_dir = dir.join("server");
         std::fs::create_dir_all(&server_dir)?;
         write_private_key(&server_dir, "server.key", &keys.private)?;
@@ -200,14 +243,26 @@ impl Bench<'_> {
         let path = server_dir.join("server.toml");
         std::fs::write(&path, cfg.to_toml())?;
         let path = path.display().to_string();
-        let mut p = spawn_wingress(b, &self.wingress, "wingress-run", &["run", "--config", &path])
-            .with_context(|| format!("cannot start {}", self.wingress.display()))?;
+        let mut p = spawn_wingress(
+            b,
+            &self.wingress,
+            "wingress-run",
+            &["run", "--config", &path],
+        )
+        .with_context(|| format!("cannot start {}", self.wingress.display()))?;
         wait_port(b, &mut p, "udp", cfg.port())?;
         Ok((p, cfg.port()))
     }
 
     /// `wingress forward` in `a`: 127.0.0.1:15201 → 100.64.0.2:5201 over TCP.
-    fn wingress_forward(&self, a: &Netns, dir: &Path, keys: &KeyPair, server_pub: &str, port: u16) -> Result<wingress_lab::Process> {
+    fn wingress_forward(
+        &self,
+        a: &Netns,
+        dir: &Path,
+        keys: &KeyPair,
+        server_pub: &str,
+        port: u16,
+    ) -> Result<wingress_lab::Process> {
         let client_dir = dir.join("client");
         std::fs::create_dir_all(&client_dir)?;
         write_private_key(&client_dir, "client.key", &keys.private)?;
@@ -227,15 +282,25 @@ impl Bench<'_> {
         let path = client_dir.join("client.toml");
         std::fs::write(&path, cfg.to_toml())?;
         let path = path.display().to_string();
-        let mut p = spawn_wingress(a, &self.wingress, "wingress-forward", &["forward", "--config", &path])?;
+        let mut p = spawn_wingress(
+            a,
+            &self.wingress,
+            "wingress-forward",
+            &["forward", "--config", &path],
+        )?;
         wait_port(a, &mut p, "tcp", FORWARD_PORT)?;
         Ok(p)
     }
 
     /// onetun in `a`: 127.0.0.1:15201 → 100.64.0.2:5201 through wireguard-go in B.
     fn onetun(&self, a: &Netns, keys: &KeyPair, server_pub: &str) -> Result<wingress_lab::Process> {
-        if wingress_lab::find_program(&self.onetun.display().to_string()).is_none() && !self.onetun.is_file() {
-            bail!("onetun not found ({}); install it with: cargo install onetun --locked", self.onetun.display());
+        if wingress_lab::find_program(&self.onetun.display().to_string()).is_none()
+            && !self.onetun.is_file()
+        {
+            bail!(
+                "onetun not found ({}); install it with: cargo install onetun --locked",
+                self.onetun.display()
+            );
         }
         let endpoint = SocketAddr::new(B_IP.into(), WG_PORT).to_string();
         let forward = format!("127.0.0.1:{FORWARD_PORT}:{B_TUNNEL}:{IPERF_PORT}");
@@ -264,13 +329,23 @@ impl Bench<'_> {
         };
         let get = |s: Setup| results.iter().find(|(x, _)| *x == s).map(|(_, m)| m);
         let ratio = |x: Setup, y: Setup, down: bool| -> String {
-            let pick = |m: &Measured| if down { m.down.clone().ok() } else { m.up.clone().ok() };
+            let pick = |m: &Measured| {
+                if down {
+                    m.down.clone().ok()
+                } else {
+                    m.up.clone().ok()
+                }
+            };
             match (get(x).and_then(pick), get(y).and_then(pick)) {
                 (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
                 _ => "n/a".into(),
             }
         };
-        let ratios = [("b/a", Setup::B, Setup::A), ("c/a", Setup::C, Setup::A), ("c/d", Setup::C, Setup::D)];
+        let ratios = [
+            ("b/a", Setup::B, Setup::A),
+            ("c/a", Setup::C, Setup::A),
+            ("c/d", Setup::C, Setup::D),
+        ];
         let what = format!(
             "single-stream iperf3 TCP; median of {} runs x {} s (+1 s omitted); up = A->B, down = -R; {} cores, kernel {}",
             self.runs,
@@ -282,10 +357,20 @@ impl Bench<'_> {
         println!("\n{what}");
         println!("{:<45} {:>12} {:>12}", "setup", "up Gbit/s", "down Gbit/s");
         for (s, m) in results {
-            println!("{:<45} {:>12} {:>12}", s.label(), cell(&m.up), cell(&m.down));
+            println!(
+                "{:<45} {:>12} {:>12}",
+                s.label(),
+                cell(&m.up),
+                cell(&m.down)
+            );
         }
         for (name, x, y) in ratios {
-            println!("{:<45} {:>12} {:>12}", format!("ratio {name}"), ratio(x, y, false), ratio(x, y, true));
+            println!(
+                "{:<45} {:>12} {:>12}",
+                format!("ratio {name}"),
+                ratio(x, y, false),
+                ratio(x, y, true)
+            );
         }
         for (s, m) in results {
             for (dir, r) in [("up", &m.up), ("down", &m.down)] {
@@ -299,10 +384,19 @@ impl Bench<'_> {
         println!("| setup ({what}) | up Gbit/s | down Gbit/s |");
         println!("|---|---:|---:|");
         for (s, m) in results {
-            println!("| {} | {} | {} |", s.label().replace("->", "→"), cell(&m.up), cell(&m.down));
+            println!(
+                "| {} | {} | {} |",
+                s.label().replace("->", "→"),
+                cell(&m.up),
+                cell(&m.down)
+            );
         }
         for (name, x, y) in ratios {
-            println!("| ratio {name} | {} | {} |", ratio(x, y, false), ratio(x, y, true));
+            println!(
+                "| ratio {name} | {} | {} |",
+                ratio(x, y, false),
+                ratio(x, y, true)
+            );
         }
     }
 }
@@ -316,8 +410,13 @@ fn wg_server(b: &Netns, keys: &KeyPair, client_pub: &str) -> Result<WgGo> {
 
 /// wireguard-go in `a` on 100.64.0.1/24, talking to `server_pub` at `endpoint`.
 pub fn wg_client(a: &Netns, keys: KeyPair, server_pub: &str, endpoint: SocketAddr) -> Result<WgGo> {
-    let peer = WgPeer::new(server_pub, &[&format!("{B_TUNNEL}/32")]).endpoint(endpoint).keepalive(25);
-    WgGo::start(a, &WgGoConfig::new(keys, WG_PORT, &format!("{A_TUNNEL}/24")).peer(peer))
+    let peer = WgPeer::new(server_pub, &[&format!("{B_TUNNEL}/32")])
+        .endpoint(endpoint)
+        .keepalive(25);
+    WgGo::start(
+        a,
+        &WgGoConfig::new(keys, WG_PORT, &format!("{A_TUNNEL}/24")).peer(peer),
+    )
 }
 
 /// Pings the far end until the handshake is done and a reply comes back.
@@ -335,12 +434,18 @@ pub fn wait_port(ns: &Netns, p: &mut wingress_lab::Process, proto: &str, port: u
             return Ok(());
         }
         if Instant::now() >= deadline {
-            bail!("{} does not listen on {proto} port {port} after {READY:?}; log:\n{}", p.name(), p.log());
+            bail!(
+                "{} does not listen on {proto} port {port} after {READY:?}; log:\n{}",
+                p.name(),
+                p.log()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 fn kernel() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
