@@ -152,7 +152,11 @@ struct Seg {
 /// equal-sized datagrams to one peer leave in a single GSO send.
 #[derive(Debug, Default)]
 pub struct TxBatch {
+    /// Queued datagrams back to back in `buf[..len]`. `buf` only grows and
+    /// is never truncated, so appending does not zero fresh room for every
+    /// datagram.
     buf: Vec<u8>,
+    len: usize,
     segs: Vec<Seg>,
     next: usize,
 }
@@ -162,7 +166,7 @@ const BATCH_BYTES: usize = 512 * 1024;
 
 impl TxBatch {
     pub fn is_full(&self) -> bool {
-        self.buf.len() >= BATCH_BYTES
+        self.len >= BATCH_BYTES
     }
 
     pub fn is_empty(&self) -> bool {
@@ -177,14 +181,13 @@ impl TxBatch {
         room: usize,
         write: impl FnOnce(&mut [u8]) -> Option<(SocketAddr, usize)>,
     ) {
-        let start = self.buf.len();
-        self.buf.resize(start + room, 0);
-        match write(&mut self.buf[start..]) {
-            Some((to, len)) => {
-                self.buf.truncate(start + len);
-                self.segs.push(Seg { to, start, len });
-            }
-            None => self.buf.truncate(start),
+        let start = self.len;
+        if self.buf.len() < start + room {
+            self.buf.resize(start + room, 0);
+        }
+        if let Some((to, len)) = write(&mut self.buf[start..start + room]) {
+            self.len = start + len;
+            self.segs.push(Seg { to, start, len });
         }
     }
 
@@ -230,7 +233,7 @@ impl TxBatch {
             }
             self.next = end;
         }
-        self.buf.clear();
+        self.len = 0;
         self.segs.clear();
         self.next = 0;
         Ok(())
