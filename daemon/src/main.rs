@@ -258,7 +258,7 @@ fn server_config_source(config: Option<PathBuf>) -> Result<(PathBuf, String, boo
 fn run(config: Option<PathBuf>) -> Result<ExitCode> {
     let env = Env::from_process();
     let (path, text, embedded) = server_config_source(config)?;
-    let cfg = match wingress_config::parse_server(&path, &text, &env) {
+    let mut cfg = match wingress_config::parse_server(&path, &text, &env) {
         Ok(c) => c,
         Err(e) => return Ok(report(&e)),
     };
@@ -269,6 +269,8 @@ fn run(config: Option<PathBuf>) -> Result<ExitCode> {
             let ip = node::host_ipv4()
                 .ok_or_else(|| anyhow!("{why} (and the host's address could not be found)"))?;
             tracing::info!(node_ip = %ip, "no node address configured; using the host's");
+            // The banner tells peers this address as their endpoint.
+            cfg.node.ip = Some(ip);
             wingress_config::port_for_node_ip(ip)
         }
     };
