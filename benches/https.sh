@@ -30,6 +30,7 @@ WINGRESS="$PWD/target/release/wingress"
 dir="$(mktemp -d /tmp/wingress-https-bench.XXXXXX)"
 pids=()
 cleanup() {
+  set +e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$dir"
@@ -175,7 +176,7 @@ done
 TUNNEL_RPS="" TUNNEL_P99=""
 if [[ "${TUNNEL:-1}" != 0 && $(id -u) -eq 0 ]] && command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
   A="wgbench-a-$$" B="wgbench-b-$$"
-  cleanup_ns() { ip netns pids "$A" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns pids "$B" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; true; }
+  cleanup_ns() { set +e; ip netns pids "$A" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns pids "$B" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; true; }
   trap 'cleanup_ns; cleanup' EXIT
   ip netns add "$A"; ip netns add "$B"
   ip link add "wgb$$a" netns "$A" type veth peer name "wgb$$b" netns "$B"
