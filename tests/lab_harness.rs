@@ -152,8 +152,9 @@ fn transfer_through_impaired_relay_matches_checksum() -> Result<()> {
     // SIGTERM makes the relay print its counters: it really did impair.
     relay.stop();
     let log = relay.log();
-    let up = counters(&log, "client->upstream:").context(log.clone())?;
-    let down = counters(&log, "upstream->client:").context(log.clone())?;
+    let up = wingress_lab::relay::final_counters(&log, "client->upstream:").context(log.clone())?;
+    let down =
+        wingress_lab::relay::final_counters(&log, "upstream->client:").context(log.clone())?;
     eprintln!("relay: client->upstream {up:?}, upstream->client {down:?}");
     assert!(
         up.0 > 1000 && down.0 > 1000,
@@ -162,17 +163,6 @@ fn transfer_through_impaired_relay_matches_checksum() -> Result<()> {
     assert!(up.1 > 0 && down.1 > 0, "datagrams were dropped: {log}");
     assert!(up.2 > 0 && down.2 > 0, "datagrams were reordered: {log}");
     Ok(())
-}
-
-/// (received, dropped, reordered) from the relay's "final stats" line.
-fn counters(log: &str, direction: &str) -> Option<(u64, u64, u64)> {
-    let line = log.lines().rev().find(|l| l.contains("final stats"))?;
-    let part = line.split(direction).nth(1)?.split(';').next()?;
-    let field = |name: &str| -> Option<u64> {
-        part.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
-    };
-    Some((field("received")?, field("dropped")?, field("reordered")?))
 }
 
 #[test]

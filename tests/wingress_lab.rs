@@ -286,7 +286,7 @@ fn wingress_forward_to_wingress_run_over_bad_link_in(lab: &Lab) -> Result<()> {
     ];
     let relay_bin = env!("CARGO_BIN_EXE_wingress-impair");
     let mut relay = a.spawn("wingress-impair", relay_bin, &args)?;
-    wait_port(&a, &mut relay, "udp", RELAY_PORT)?;
+    a.wait_listening_by(&mut relay, "udp", RELAY_PORT, READY)?;
     let _forward = start_forward(lab, &a, &bin, &kc, &ks.public, sock(LOCALHOST, RELAY_PORT))?;
 
     let moved = transfers(&a, &backends, BAD_LINK_LIMIT);
@@ -296,8 +296,9 @@ fn wingress_forward_to_wingress_run_over_bad_link_in(lab: &Lab) -> Result<()> {
     eprintln!("{}", relay.log().trim_end());
     moved?;
     let log = relay.log();
-    let up = counters(&log, "client->upstream:").context(log.clone())?;
-    let down = counters(&log, "upstream->client:").context(log.clone())?;
+    let up = wingress_lab::relay::final_counters(&log, "client->upstream:").context(log.clone())?;
+    let down =
+        wingress_lab::relay::final_counters(&log, "upstream->client:").context(log.clone())?;
     eprintln!(
         "relay (received, dropped, reordered): client->upstream {up:?}, upstream->client {down:?}"
     );
@@ -439,7 +440,7 @@ impl ServerSetup {
     fn spawn(&self, b: &Netns) -> Result<Process> {
         let args = ["run", "--config", &self.config];
         let mut p = spawn_wingress(b, &self.bin, "wingress-run", &args)?;
-        wait_port(b, &mut p, "udp", self.port)?;
+        b.wait_listening_by(&mut p, "udp", self.port, READY)?;
         Ok(p)
     }
 }
@@ -489,7 +490,7 @@ fn start_forward(
     check_config(bin, &config)?;
     let args = ["forward", "--config", &config];
     let mut p = spawn_wingress(a, bin, "wingress-forward", &args)?;
-    wait_port(a, &mut p, "tcp", FWD_SOURCE_PORT)?;
+    a.wait_listening_by(&mut p, "tcp", FWD_SOURCE_PORT, READY)?;
     Ok(p)
 }
 
@@ -503,40 +504,10 @@ fn check_config(bin: &Path, config: &str) -> Result<()> {
     .with_context(|| format!("wingress check rejects {config}"))
 }
 
-/// Waits until `p` listens on `port`, failing early (with its log) if it exits.
-fn wait_port(ns: &Netns, p: &mut Process, proto: &str, port: u16) -> Result<()> {
-    let deadline = Instant::now() + READY;
-    loop {
-        p.ensure_running()?;
-        if ns.is_listening(proto, port)? {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "{} does not listen on {proto} port {port}; log:\n{}",
-                p.name(),
-                p.log()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn latest_handshake(wg: &WgGo, peer: &str) -> Result<SystemTime> {
     wg.dump()?
         .into_iter()
         .find(|p| p.public_key == peer)
         .and_then(|p| p.latest_handshake)
         .with_context(|| format!("no handshake with {peer} on {}", wg.iface()))
-}
-
-/// (received, dropped, reordered) of one direction in the relay's "final stats" line.
-fn counters(log: &str, direction: &str) -> Option<(u64, u64, u64)> {
-    let line = log.lines().rev().find(|l| l.contains("final stats"))?;
-    let part = line.split(direction).nth(1)?.split(';').next()?;
-    let field = |name: &str| -> Option<u64> {
-        part.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
-    };
-    Some((field("received")?, field("dropped")?, field("reordered")?))
 }

@@ -135,17 +135,47 @@ impl Netns {
 
     /// Waits until something listens on `port`; fails after `limit`.
     pub fn wait_listening(&self, proto: &str, port: u16, limit: Duration) -> Result<()> {
+        self.wait_until_listening(None, proto, port, limit)
+    }
+
+    /// Like [`Netns::wait_listening`], for the program `p` that should open
+    /// the port: fails at once if it exits first, and with its log.
+    pub fn wait_listening_by(
+        &self,
+        p: &mut Process,
+        proto: &str,
+        port: u16,
+        limit: Duration,
+    ) -> Result<()> {
+        self.wait_until_listening(Some(p), proto, port, limit)
+    }
+
+    fn wait_until_listening(
+        &self,
+        mut p: Option<&mut Process>,
+        proto: &str,
+        port: u16,
+        limit: Duration,
+    ) -> Result<()> {
         let deadline = Instant::now() + limit;
-        while !self.is_listening(proto, port)? {
+        loop {
+            if let Some(p) = p.as_deref_mut() {
+                p.ensure_running()?;
+            }
+            if self.is_listening(proto, port)? {
+                return Ok(());
+            }
             if Instant::now() >= deadline {
+                let log = p
+                    .map(|p| format!("; {} log:\n{}", p.name(), p.log()))
+                    .unwrap_or_default();
                 return Err(anyhow!(
-                    "nothing listens on {proto} port {port} in {} after {limit:?}",
+                    "nothing listens on {proto} port {port} in {} after {limit:?}{log}",
                     self.name()
                 ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(())
     }
 
     /// `ping -c 1` until a reply arrives or `limit` passes.

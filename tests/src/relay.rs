@@ -278,3 +278,16 @@ impl Pump {
         let _ = ppoll(&mut fds, Some(TimeSpec::from_duration(timeout)), None);
     }
 }
+
+/// (received, dropped, reordered) of one direction (`"client->upstream:"` or
+/// `"upstream->client:"`) in the last "final stats" line that the
+/// `wingress-impair` binary prints when it stops.
+pub fn final_counters(log: &str, direction: &str) -> Option<(u64, u64, u64)> {
+    let line = log.lines().rev().find(|l| l.contains("final stats"))?;
+    let part = line.split(direction).nth(1)?.split(';').next()?;
+    let field = |name: &str| -> Option<u64> {
+        part.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    };
+    Some((field("received")?, field("dropped")?, field("reordered")?))
+}

@@ -18,7 +18,7 @@ use wingress_lab::{
     spawn_wingress, veth, write_private_key, KeyPair, Lab, ServerConfig, ServerPeer,
 };
 
-use crate::setups::{wait_port, wait_tunnel, wg_client};
+use crate::setups::{wait_tunnel, wg_client, READY};
 
 const SINK_PORT: u16 = 7000;
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
@@ -56,7 +56,7 @@ pub fn run(lab: &Lab, wingress: &Path, conns: usize) -> Result<()> {
     let path = path.display().to_string();
     let mut daemon = spawn_wingress(&b, wingress, "wingress-run", &["run", "--config", &path])
         .with_context(|| format!("cannot start {}", wingress.display()))?;
-    wait_port(&b, &mut daemon, "udp", cfg.port())?;
+    b.wait_listening_by(&mut daemon, "udp", cfg.port(), READY)?;
     let wga = wg_client(&a, ka, &ks.public, SocketAddr::new(B_IP.into(), cfg.port()))?;
     wait_tunnel(&a, &wga, &ks.public)?;
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use wingress_lab::{
@@ -27,7 +27,7 @@ const IPERF_PORT: u16 = 5201;
 /// The host-side listener of `wingress forward` and onetun in A.
 const FORWARD_PORT: u16 = 15201;
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-const READY: Duration = Duration::from_secs(20);
+pub const READY: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {
@@ -250,7 +250,7 @@ impl Bench<'_> {
             &["run", "--config", &path],
         )
         .with_context(|| format!("cannot start {}", self.wingress.display()))?;
-        wait_port(b, &mut p, "udp", cfg.port())?;
+        b.wait_listening_by(&mut p, "udp", cfg.port(), READY)?;
         Ok((p, cfg.port()))
     }
 
@@ -288,7 +288,7 @@ impl Bench<'_> {
             "wingress-forward",
             &["forward", "--config", &path],
         )?;
-        wait_port(a, &mut p, "tcp", FORWARD_PORT)?;
+        a.wait_listening_by(&mut p, "tcp", FORWARD_PORT, READY)?;
         Ok(p)
     }
 
@@ -318,7 +318,7 @@ impl Bench<'_> {
             &forward,
         ];
         let mut p = a.spawn("onetun", &self.onetun, &args)?;
-        wait_port(a, &mut p, "tcp", FORWARD_PORT)?;
+        a.wait_listening_by(&mut p, "tcp", FORWARD_PORT, READY)?;
         Ok(p)
     }
 
@@ -423,25 +423,6 @@ pub fn wg_client(a: &Netns, keys: KeyPair, server_pub: &str, endpoint: SocketAdd
 pub fn wait_tunnel(a: &Netns, wg: &WgGo, server_pub: &str) -> Result<()> {
     a.wait_ping(&B_TUNNEL.to_string(), READY)?;
     wg.wait_for_handshake(server_pub, READY)
-}
-
-/// Waits until `p` listens on `port`, failing early (with its log) if it exits.
-pub fn wait_port(ns: &Netns, p: &mut wingress_lab::Process, proto: &str, port: u16) -> Result<()> {
-    let deadline = Instant::now() + READY;
-    loop {
-        p.ensure_running()?;
-        if ns.is_listening(proto, port)? {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "{} does not listen on {proto} port {port} after {READY:?}; log:\n{}",
-                p.name(),
-                p.log()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn kernel() -> String {
