@@ -135,8 +135,12 @@ struct Ingress {
 }
 
 impl Ingress {
-    fn peer_name(&self, id: Option<PeerId>) -> String {
+    fn peer(&self, id: Option<PeerId>) -> Option<&PeerMeta> {
         id.and_then(|id| self.peers.iter().find(|p| p.id == id))
+    }
+
+    fn peer_name(&self, id: Option<PeerId>) -> String {
+        self.peer(id)
             .map_or_else(|| "-".to_string(), |p| p.name.clone())
     }
 
@@ -193,9 +197,7 @@ impl Handler for Ingress {
     fn accepted(&mut self, net: &NetRef, conn: Accepted, peer: Option<PeerId>) {
         let port = conn.local.port();
         if let Some(h) = self.https.as_ref().filter(|h| h.serves_tunnel_port(port)) {
-            let identity = peer
-                .and_then(|id| self.peers.iter().find(|p| p.id == id))
-                .map(|p| p.identity.clone());
+            let identity = self.peer(peer).map(|p| p.identity.clone());
             h.serve_tunnel(
                 TunnelStream::new(net.clone(), conn.id),
                 port,

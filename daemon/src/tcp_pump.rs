@@ -7,9 +7,10 @@ use std::io;
 use std::task::Poll;
 
 use tokio::net::TcpStream;
-use wingress_netstack::{TcpId, TcpState};
+use wingress_netstack::TcpId;
 
 use crate::dataplane::NetRef;
+use crate::tunnel_stream::{end_of_input, reset};
 
 /// How a pump ended.
 #[derive(Debug)]
@@ -57,10 +58,6 @@ pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, 
     end
 }
 
-fn reset() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionReset, "tunnel connection reset")
-}
-
 /// Tunnel → kernel: drain smoltcp's receive buffer into the socket.
 async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Result<u64> {
     let mut total = 0u64;
@@ -74,10 +71,7 @@ async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
             if s.can_recv() {
                 Poll::Ready(Ok(true))
             } else if !s.may_recv() {
-                // The peer's FIN leaves the socket in CloseWait (or later
-                // closing states); a reset or timeout leaves it Closed.
-                let clean = !matches!(s.state(), TcpState::Closed | TcpState::Listen);
-                Poll::Ready(if clean { Ok(false) } else { Err(reset()) })
+                Poll::Ready(end_of_input(s).map(|()| false))
             } else {
                 s.register_recv_waker(cx.waker());
                 Poll::Pending

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wingress_netstack::{TcpId, TcpState};
+use wingress_netstack::{TcpId, TcpSocket, TcpState};
 
 use crate::dataplane::NetRef;
 
@@ -31,8 +31,19 @@ impl TunnelStream {
     }
 }
 
-fn reset() -> io::Error {
+pub(crate) fn reset() -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionReset, "tunnel connection reset")
+}
+
+/// Why a tunnel socket that may no longer receive has no more input: the
+/// peer's FIN (`Ok`, EOF; the socket is in CloseWait or a later closing
+/// state) or a reset or timeout (the socket is Closed).
+pub(crate) fn end_of_input(s: &TcpSocket<'_>) -> io::Result<()> {
+    if matches!(s.state(), TcpState::Closed | TcpState::Listen) {
+        Err(reset())
+    } else {
+        Ok(())
+    }
 }
 
 impl AsyncRead for TunnelStream {
@@ -59,9 +70,7 @@ impl AsyncRead for TunnelStream {
             };
         }
         if !s.may_recv() {
-            // EOF after the peer's FIN; a reset or timeout leaves Closed.
-            let clean = !matches!(s.state(), TcpState::Closed | TcpState::Listen);
-            return Poll::Ready(if clean { Ok(()) } else { Err(reset()) });
+            return Poll::Ready(end_of_input(s));
         }
         s.register_recv_waker(cx.waker());
         Poll::Pending

@@ -63,6 +63,15 @@ impl QueueDevice {
         }
     }
 
+    /// Queues `n` copies of `pkt` for reception, in pooled buffers.
+    pub(crate) fn receive_copies(&mut self, pkt: &[u8], n: usize) {
+        for _ in 0..n {
+            let mut copy = self.pool.take();
+            copy.extend_from_slice(pkt);
+            self.rx.push_back(copy);
+        }
+    }
+
     pub(crate) fn recycle(&mut self) {
         for buf in self.spent.drain(..) {
             self.pool.put(buf);

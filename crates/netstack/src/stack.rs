@@ -159,9 +159,9 @@ const STALL_REPAIRS_MAX: u32 = 3;
 /// How often connections are checked for stalls while any has data in flight.
 const STALL_CHECK_EVERY: Duration = Duration::from_millis(50);
 
-/// Extra copies of a hole-reporting ACK: with the original, smoltcp sees
-/// the three duplicate ACKs that start a fast retransmit.
-const HOLE_REPAIR_COPIES: usize = 3;
+/// Duplicate ACKs that make smoltcp fast-retransmit: the copies of an ACK
+/// that [`Stack::repair_hole`] and [`Stack::repair_stalls`] replay.
+const DUP_ACKS: usize = 3;
 
 /// How long a listening socket may wait for the SYN it was made for.
 const STALE_LISTENER: Duration = Duration::from_secs(5);
@@ -374,11 +374,7 @@ impl Stack {
                 }
                 let repair = hole_at.is_some_and(|ack| self.repair_hole((dst.port(), src), ack));
                 if repair {
-                    for _ in 0..HOLE_REPAIR_COPIES {
-                        let mut copy = self.device.pool.take();
-                        copy.extend_from_slice(&buf);
-                        self.device.rx.push_back(copy);
-                    }
+                    self.device.receive_copies(&buf, DUP_ACKS);
                 }
                 self.device.rx.push_back(buf);
                 Ingress::Stack
@@ -395,7 +391,7 @@ impl Stack {
     /// the next hole; no further duplicates come because the window is full,
     /// so every burst cost a second's stall. The receiver's SACK blocks say
     /// exactly where the holes are: for each new hole, the hole-reporting ACK
-    /// is delivered three more times, which is smoltcp's fast-retransmit
+    /// is delivered [`DUP_ACKS`] more times, which is smoltcp's fast-retransmit
     /// trigger (NewReno's partial-ACK retransmission, RFC 6582). Once per
     /// hole, so a stream of duplicate ACKs for the same hole repairs it once.
     fn repair_hole(&mut self, key: (u16, SocketAddr), ack: u32) -> bool {
@@ -473,11 +469,7 @@ impl Stack {
                 self.device.pool.put(update);
                 continue;
             }
-            for _ in 0..HOLE_REPAIR_COPIES {
-                let mut dup = self.device.pool.take();
-                dup.extend_from_slice(&update);
-                self.device.rx.push_back(dup);
-            }
+            self.device.receive_copies(&update, DUP_ACKS);
             self.device.rx.push_front(update);
             conn.progress_at = now;
             conn.stall_repairs += 1;
