@@ -311,6 +311,19 @@ impl<'a> Table<'a> {
         d: &mut Diagnostics<'_>,
         key: &'static str,
     ) -> Option<Spanned<Vec<Spanned<&'a str>>>> {
+        self.optional_array(d, key, "a string", |v| v.as_str())
+    }
+
+    /// An array whose elements `get` converts, with the array's own
+    /// location. Elements `get` refuses are reported as not being `what`
+    /// and skipped; `None` only when the key is absent or not an array.
+    fn optional_array<T>(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+        what: &str,
+        get: impl Fn(&'a Value) -> Option<T>,
+    ) -> Option<Spanned<Vec<Spanned<T>>>> {
         let (item, span) = self.entry(key)?;
         let Some(array) = item.as_array() else {
             d.error(&span, type_error(key, "an array", describe(item)));
@@ -319,12 +332,9 @@ impl<'a> Table<'a> {
         let mut out = Vec::with_capacity(array.len());
         for value in array.iter() {
             let value_span = value.span().unwrap_or_else(|| span.clone());
-            match value.as_str() {
-                Some(s) => out.push(Spanned::new(s, value_span)),
-                None => d.error(
-                    &value_span,
-                    type_error(key, "a string", describe_value(value)),
-                ),
+            match get(value) {
+                Some(v) => out.push(Spanned::new(v, value_span)),
+                None => d.error(&value_span, type_error(key, what, describe_value(value))),
             }
         }
         Some(Spanned::new(out, span))
@@ -362,23 +372,7 @@ impl<'a> Table<'a> {
         d: &mut Diagnostics<'_>,
         key: &'static str,
     ) -> Option<Spanned<Vec<Spanned<i64>>>> {
-        let (item, span) = self.entry(key)?;
-        let Some(array) = item.as_array() else {
-            d.error(&span, type_error(key, "an array", describe(item)));
-            return None;
-        };
-        let mut out = Vec::with_capacity(array.len());
-        for value in array.iter() {
-            let value_span = value.span().unwrap_or_else(|| span.clone());
-            match value.as_integer() {
-                Some(n) => out.push(Spanned::new(n, value_span)),
-                None => d.error(
-                    &value_span,
-                    type_error(key, "an integer", describe_value(value)),
-                ),
-            }
-        }
-        Some(Spanned::new(out, span))
+        self.optional_array(d, key, "an integer", |v| v.as_integer())
     }
 
     // --- tables ---
