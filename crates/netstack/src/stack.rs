@@ -122,7 +122,7 @@ enum Owner {
 struct Conn {
     key: (u16, SocketAddr),
     owner: Owner,
-    /// The last hole (ACK number) [`Stack::repair_hole`] acted on.
+    /// The last hole (ACK number) [`Conn::take_hole`] acted on.
     repaired_hole: Option<u32>,
     /// The peer's latest acknowledgement number and when it last moved.
     acked: Option<u32>,
@@ -146,6 +146,40 @@ impl Conn {
             stall_repairs: 0,
         }
     }
+
+    /// Tracks acknowledgement progress, and keeps the latest pure ACK.
+    fn note_ack(&mut self, now: Instant, ack: u32, pure: Option<&[u8]>) {
+        if self.acked != Some(ack) {
+            self.acked = Some(ack);
+            self.progress_at = now;
+            self.stall_repairs = 0;
+            self.last_ack.clear();
+        }
+        if let Some(pkt) = pure {
+            self.last_ack.clear();
+            self.last_ack.extend_from_slice(pkt);
+        }
+    }
+
+    /// Whether to make smoltcp retransmit the segment at `hole` now.
+    ///
+    /// smoltcp (0.14) retransmits one segment after three duplicate ACKs
+    /// and otherwise waits for its retransmission timer (at least 1 s). When
+    /// a burst of segments is lost, as when a receiver's UDP socket
+    /// overflows, the ACK for the first retransmission acknowledges up to
+    /// the next hole; no further duplicates come because the window is full,
+    /// so every burst cost a second's stall. The receiver's SACK blocks say
+    /// exactly where the holes are: for each new hole, the hole-reporting ACK
+    /// is delivered [`DUP_ACKS`] more times, which is smoltcp's fast-retransmit
+    /// trigger (NewReno's partial-ACK retransmission, RFC 6582). Once per
+    /// hole, so a stream of duplicate ACKs for the same hole repairs it once.
+    fn take_hole(&mut self, hole: u32) -> bool {
+        if self.repaired_hole == Some(hole) {
+            return false;
+        }
+        self.repaired_hole = Some(hole);
+        true
+    }
 }
 
 /// A connection with bytes to deliver whose acknowledgement has not moved
@@ -160,7 +194,7 @@ const STALL_REPAIRS_MAX: u32 = 3;
 const STALL_CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Duplicate ACKs that make smoltcp fast-retransmit: the copies of an ACK
-/// that [`Stack::repair_hole`] and [`Stack::repair_stalls`] replay.
+/// that [`Conn::take_hole`] and [`Stack::repair_stalls`] replay.
 const DUP_ACKS: usize = 3;
 
 /// How long a listening socket may wait for the SYN it was made for.
@@ -369,57 +403,22 @@ impl Stack {
                         self.add_listener(now, src, dst);
                     }
                 }
-                if let Some(ack) = ack {
-                    self.note_ack((dst.port(), src), now, ack, pure_ack.then_some(&buf[..]));
-                }
-                let repair = hole_at.is_some_and(|ack| self.repair_hole((dst.port(), src), ack));
-                if repair {
-                    self.device.receive_copies(&buf, DUP_ACKS);
+                let conn = self
+                    .by_key
+                    .get(&(dst.port(), src))
+                    .and_then(|h| self.conns.get_mut(h));
+                if let Some(conn) = conn {
+                    if let Some(ack) = ack {
+                        conn.note_ack(now, ack, pure_ack.then_some(&buf[..]));
+                    }
+                    if hole_at.is_some_and(|hole| conn.take_hole(hole)) {
+                        self.stats.hole_repairs += 1;
+                        self.device.receive_copies(&buf, DUP_ACKS);
+                    }
                 }
                 self.device.rx.push_back(buf);
                 Ingress::Stack
             }
-        }
-    }
-
-    /// Whether to make smoltcp retransmit the segment at `ack` now.
-    ///
-    /// smoltcp (0.14) retransmits one segment after three duplicate ACKs
-    /// and otherwise waits for its retransmission timer (at least 1 s). When
-    /// a burst of segments is lost, as when a receiver's UDP socket
-    /// overflows, the ACK for the first retransmission acknowledges up to
-    /// the next hole; no further duplicates come because the window is full,
-    /// so every burst cost a second's stall. The receiver's SACK blocks say
-    /// exactly where the holes are: for each new hole, the hole-reporting ACK
-    /// is delivered [`DUP_ACKS`] more times, which is smoltcp's fast-retransmit
-    /// trigger (NewReno's partial-ACK retransmission, RFC 6582). Once per
-    /// hole, so a stream of duplicate ACKs for the same hole repairs it once.
-    fn repair_hole(&mut self, key: (u16, SocketAddr), ack: u32) -> bool {
-        let Some(conn) = self.by_key.get(&key).and_then(|h| self.conns.get_mut(h)) else {
-            return false;
-        };
-        if conn.repaired_hole == Some(ack) {
-            return false;
-        }
-        conn.repaired_hole = Some(ack);
-        self.stats.hole_repairs += 1;
-        true
-    }
-
-    /// Tracks acknowledgement progress, and keeps the latest pure ACK.
-    fn note_ack(&mut self, key: (u16, SocketAddr), now: Instant, ack: u32, pure: Option<&[u8]>) {
-        let Some(conn) = self.by_key.get(&key).and_then(|h| self.conns.get_mut(h)) else {
-            return;
-        };
-        if conn.acked != Some(ack) {
-            conn.acked = Some(ack);
-            conn.progress_at = now;
-            conn.stall_repairs = 0;
-            conn.last_ack.clear();
-        }
-        if let Some(pkt) = pure {
-            conn.last_ack.clear();
-            conn.last_ack.extend_from_slice(pkt);
         }
     }
 

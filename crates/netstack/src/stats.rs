@@ -45,7 +45,7 @@ impl NetDrop {
 pub struct NetStats {
     counts: [u64; NetDrop::ALL.len()],
     /// Losses repaired at once from the receiver's SACK blocks (see
-    /// `Stack::repair_hole`), instead of after a retransmission timeout.
+    /// `Conn::take_hole` in the stack), instead of after a retransmission timeout.
     pub hole_repairs: u64,
     /// Stalled connections made to retransmit (see `Stack::repair_stalls`).
     pub stall_repairs: u64,
