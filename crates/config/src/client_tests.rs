@@ -29,11 +29,7 @@ protocol = "tcp"                 # or "udp"; default tcp
 fn errors(text: &str) -> Vec<String> {
     match parse_client(Path::new(PATH), text, &Env::default()) {
         Ok(config) => panic!("expected errors, got {config:#?}"),
-        Err(errors) => errors
-            .0
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
-            .collect(),
+        Err(errors) => errors.located(),
     }
 }
 

@@ -1,7 +1,6 @@
 use std::path::Path;
 
 use super::*;
-use crate::error::ConfigErrors;
 
 /// Runs `walk` over the root table of `text` and returns the errors as
 /// `line:col: message` strings.
@@ -13,10 +12,7 @@ fn errors_of(text: &str, walk: impl FnOnce(&mut Table<'_>, &mut Diagnostics<'_>)
     root.finish(&mut d);
     match d.finish(Some(())) {
         Ok(()) => Vec::new(),
-        Err(ConfigErrors(errors)) => errors
-            .into_iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
-            .collect(),
+        Err(errors) => errors.located(),
     }
 }
 

@@ -31,6 +31,17 @@ pub struct ConfigError {
 #[error("{}", render_all(.0))]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
+#[cfg(test)]
+impl ConfigErrors {
+    /// Each error as `line:col: message`, in order: what tests compare.
+    pub(crate) fn located(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
+            .collect()
+    }
+}
+
 // === impl ConfigError ===
 
 fn render_one(path: &Path, line: usize, col: usize, message: &str) -> String {

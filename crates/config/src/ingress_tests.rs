@@ -27,11 +27,7 @@ pub(crate) fn parse(text: &str) -> Result<ServerConfig, ConfigErrors> {
 pub(crate) fn errors(text: &str) -> Vec<String> {
     match parse(text) {
         Ok(config) => panic!("expected errors, got {config:#?}"),
-        Err(errors) => errors
-            .0
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
-            .collect(),
+        Err(errors) => errors.located(),
     }
 }
 

@@ -45,11 +45,7 @@ fn errors(text: &str) -> Vec<String> {
 fn errors_with(text: &str, env: &Env) -> Vec<String> {
     match parse_server(Path::new(PATH), text, env) {
         Ok(config) => panic!("expected errors, got {config:#?}"),
-        Err(errors) => errors
-            .0
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
-            .collect(),
+        Err(errors) => errors.located(),
     }
 }
 
