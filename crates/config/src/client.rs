@@ -11,6 +11,7 @@ use crate::cursor::Table;
 use crate::env::Env;
 use crate::error::{ConfigErrors, Diagnostics, Span, Spanned};
 use crate::node::{parse_node, NodeKeys};
+use crate::node_octet::NodeAddress;
 use crate::wireguard::{
     parse_interface, parse_peers, AllowedEntry, InterfaceConfig, PeerConfig, PeerKind,
 };
@@ -84,7 +85,7 @@ pub fn parse_client(path: &Path, text: &str, env: &Env) -> Result<ClientConfig, 
     let mut root = Table::root(doc.as_table());
 
     let node = parse_node(&mut root, &mut d, env, base, NodeKeys::StateDirOnly);
-    let wireguard = parse_interface(&mut root, &mut d, base);
+    let wireguard = parse_interface(&mut root, &mut d, base, NodeAddress::Client);
     let peers = parse_peers(&mut root, &mut d, base, PeerKind::Client);
     let forwards = parse_forwards(&mut root, &mut d, &peers.allowed);
     root.finish(&mut d);

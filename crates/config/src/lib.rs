@@ -23,6 +23,7 @@ mod error;
 mod ingress;
 mod ingress_values;
 mod node;
+mod node_octet;
 mod route;
 mod server;
 mod suggest;

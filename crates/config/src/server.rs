@@ -12,6 +12,7 @@ use crate::ingress::{
     default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
 };
 use crate::node::{parse_node, NodeConfig, NodeKeys};
+use crate::node_octet::NodeAddress;
 use crate::types::{port_for_node_ip, Backend};
 use crate::wireguard::{parse_interface, parse_peers, InterfaceConfig, PeerConfig, PeerKind};
 
@@ -91,7 +92,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
     let mut root = Table::root(doc.as_table());
 
     let node = parse_node(&mut root, &mut d, env, base, NodeKeys::IpAndStateDir);
-    let wireguard = parse_interface(&mut root, &mut d, base);
+    let wireguard = parse_interface(&mut root, &mut d, base, NodeAddress::Server(node.ip));
     let peers = parse_peers(&mut root, &mut d, base, PeerKind::Server);
     let tcp = parse_services(&mut root, &mut d, "tcp");
     let udp = parse_services(&mut root, &mut d, "udp");

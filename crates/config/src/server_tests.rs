@@ -486,3 +486,39 @@ fn client_only_sections_are_unknown_here() {
         ["3:3: unknown key `forward` at the top level"]
     );
 }
+
+/// One config for every node: the tunnel address takes the node's last
+/// octet, from `[node].ip` or WINGRESS_NODE_IP, like the UDP port.
+#[test]
+fn address_takes_the_node_octet() {
+    let text = format!(
+        "[wireguard]\naddress = \"100.64.0.{{octet}}/16\"\n\
+         [[peer]]\nname = \"phone\"\npublic_key = \"{KEY_A}\"\nallowed_ips = [\"100.64.1.10/32\"]\n"
+    );
+    let env = Env {
+        node_ip: Some("10.0.0.21".into()),
+        state_directory: None,
+    };
+    let config = parse_server(Path::new(PATH), &text, &env).unwrap();
+    assert_eq!(config.wireguard.address, cidr("100.64.0.21/16"));
+    assert_eq!(config.listen_port(), Ok(41621));
+
+    let pinned = format!("[node]\nip = \"192.168.1.7\"\n{text}");
+    let config = parse_server(Path::new(PATH), &pinned, &env).unwrap();
+    assert_eq!(config.wireguard.address, cidr("100.64.0.7/16"));
+
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("2:11: address: `100.64.0.{octet}/16` takes its {octet}"),
+        "{errs:?}"
+    );
+    // A peer may not claim the address the octet gives this node.
+    let clash = text.replace("100.64.1.10/32", "100.64.0.21/32");
+    let errs = errors_with(&clash, &env);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("contains this node's own tunnel address 100.64.0.21")),
+        "{errs:?}"
+    );
+}

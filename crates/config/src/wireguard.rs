@@ -7,6 +7,7 @@ use wingress_wg::PublicKey;
 
 use crate::cursor::Table;
 use crate::error::{Diagnostics, Span, Spanned};
+use crate::node_octet::{self, NodeAddress};
 use crate::types::{Cidr, Endpoint, DEFAULT_MTU};
 
 /// `[wireguard]`: this end of the tunnel.
@@ -77,10 +78,13 @@ pub(crate) fn parse_interface(
     root: &mut Table<'_>,
     d: &mut Diagnostics<'_>,
     base: &Path,
+    node: NodeAddress,
 ) -> Option<InterfaceConfig> {
     let mut wg = root.required_table(d, "wireguard")?;
     let private_key_file = wg.optional_path(d, "private_key_file", base);
-    let address = wg.required_with(d, "address", parse_interface_address);
+    let address = wg.required_with(d, "address", |s: &str| {
+        parse_interface_address(&node_octet::expand(s, node)?)
+    });
     let listen_port = wg.optional_u16(d, "listen_port", 1..=u16::MAX);
     let mtu = wg.optional_u16(d, "mtu", 1280..=9000);
     wg.finish(d);
