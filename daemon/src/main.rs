@@ -3,10 +3,12 @@
 
 mod backend;
 mod client;
+mod cluster;
 mod dataplane;
 mod https;
 mod keyfile;
 mod node;
+mod notify;
 mod server;
 mod sys;
 mod tcp_pump;
@@ -64,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: CaCommand,
     },
+    /// Several nodes, one client config (each node: own key, port, tunnel address).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Print the node's WireGuard UDP port: 41600 + the last octet of its IPv4 address.
     Port {
         /// The node's IPv4 address (else the config's [node].ip, else WINGRESS_NODE_IP).
@@ -71,6 +78,57 @@ enum Command {
         node_ip: Option<String>,
         #[arg(long, short)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Print this node's line for `cluster client-config`:
+    /// name=…,endpoint=IP:PORT,key=PUBLIC KEY,address=TUNNEL ADDRESS.
+    /// Reads the key the daemon created (run it once first); creates nothing.
+    Node {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Default: the host name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Where clients reach this node (a public HOST:PORT in front of a
+        /// router forward); default: the node's IP and port.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Write one wg-quick client config with every node as a peer, and
+    /// print the [[peer]] each node's config needs for this client.
+    ClientConfig {
+        /// A file of node lines (`wingress cluster node` output), one per line.
+        #[arg(long)]
+        nodes: Option<PathBuf>,
+        /// A node line; repeatable.
+        #[arg(long = "node")]
+        node: Vec<String>,
+        /// The client's tunnel address, e.g. 100.64.1.10.
+        #[arg(long)]
+        address: String,
+        /// The client's name in the [[peer]] for the nodes.
+        #[arg(long, default_value = "client")]
+        name: String,
+        /// The client's private key (mode 0600); default: a new key.
+        #[arg(long)]
+        private_key_file: Option<PathBuf>,
+        /// DNS servers for the client, comma-separated (e.g. the nodes'
+        /// tunnel addresses when they serve DNS).
+        #[arg(long, value_delimiter = ',')]
+        dns: Vec<std::net::IpAddr>,
+        /// PersistentKeepalive seconds; 0 turns it off.
+        #[arg(long, default_value_t = 25)]
+        keepalive: u16,
+        /// Use this host for every endpoint, keeping each node's port (one
+        /// public address with a router forward per node port).
+        #[arg(long)]
+        endpoint_host: Option<String>,
+        /// Write the config here (mode 0600) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -96,6 +154,7 @@ fn main() -> ExitCode {
         Command::Ca {
             command: CaCommand::Export { config },
         } => ca_export(config),
+        Command::Cluster { command } => cluster(command),
     };
     match result {
         Ok(code) => code,
@@ -208,8 +267,8 @@ fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = fut => r,
-            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); Ok(()) }
-            _ = term.recv() => { tracing::info!("terminated; stopping"); Ok(()) }
+            _ = tokio::signal::ctrl_c() => { notify::stopping(); tracing::info!("interrupted; stopping"); Ok(()) }
+            _ = term.recv() => { notify::stopping(); tracing::info!("terminated; stopping"); Ok(()) }
         }
     })
 }
@@ -289,5 +348,76 @@ fn forward(path: &Path) -> Result<ExitCode> {
     };
     init_logging();
     block_on_local(client::run(cfg))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cluster(command: ClusterCommand) -> Result<ExitCode> {
+    match command {
+        ClusterCommand::Node {
+            config,
+            name,
+            endpoint,
+        } => {
+            let (path, text, _) = server_config_source(config)?;
+            let cfg = match wingress_config::parse_server(&path, &text, &Env::from_process()) {
+                Ok(c) => c,
+                Err(e) => return Ok(report(&e)),
+            };
+            let key_path = cfg
+                .wireguard
+                .private_key_file
+                .clone()
+                .unwrap_or_else(|| cfg.node.state_dir.join("private.key"));
+            if !key_path.exists() {
+                return Err(anyhow!(
+                    "no private key at {} yet: start the daemon once (it creates its key on first start)",
+                    key_path.display()
+                ));
+            }
+            let key = keyfile::load(&key_path)?.public_key();
+            let spec =
+                cluster::NodeSpec::from_config(&cfg, key, name.as_deref(), endpoint.as_deref())?;
+            println!("{}", spec.line());
+        }
+        ClusterCommand::ClientConfig {
+            nodes,
+            node,
+            address,
+            name,
+            private_key_file,
+            dns,
+            keepalive,
+            endpoint_host,
+            output,
+        } => {
+            let nodes = cluster::collect_nodes(nodes.as_deref(), &node)?;
+            let address = address
+                .trim()
+                .trim_end_matches("/32")
+                .parse()
+                .map_err(|_| anyhow!("--address `{address}` is not an IPv4 address"))?;
+            let private_key = match &private_key_file {
+                Some(p) => keyfile::load(p)?,
+                None => PrivateKey::generate(),
+            };
+            let client = cluster::ClientSpec {
+                name,
+                private_key,
+                address,
+                dns,
+                keepalive: (keepalive != 0).then_some(keepalive),
+                endpoint_host,
+            };
+            let conf = cluster::client_config(&client, &nodes)?;
+            match &output {
+                Some(p) => keyfile::write_atomic(p, conf.as_bytes())?,
+                None => print!("{conf}"),
+            }
+            eprintln!(
+                "# Add this peer to the config of every node (the same [[peer]] on each):\n{}",
+                cluster::server_peer(&client)
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

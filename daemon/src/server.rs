@@ -84,6 +84,12 @@ pub async fn run(cfg: ServerConfig, port: u16, embedded: bool) -> Result<()> {
     };
     let mut driver = Driver::new(net, io, app);
     driver.initiate_handshakes();
+    // Every socket is bound and every host listener accepts: tell systemd
+    // (Type=notify) that start-up is done.
+    crate::notify::ready(&format!(
+        "serving {} peer(s) on UDP port {port}",
+        cfg.peers.len()
+    ));
     driver.run().await;
     Ok(())
 }
