@@ -21,6 +21,13 @@ declare -A PKG=(
   [ss]=iproute2
   [ps]=procps
   [openssl]=openssl
+  # Packaging tests: the systemd unit, the sandbox trace, the pod run.
+  [systemd-analyze]=systemd
+  [strace]=strace
+  [setpriv]=util-linux
+  [unshare]=util-linux
+  [wg-quick]=wireguard-tools
+  [python3]=python3
 )
 
 missing=()
@@ -38,6 +45,18 @@ if ((${#missing[@]})) && [[ "${WINGRESS_LAB:-auto}" != off ]]; then
   else
     echo "test.sh: not root, cannot install ${missing[*]}; lab tests that need them will skip" >&2
   fi
+fi
+
+# kubernetes-validate (PyPI): the manifests against the Kubernetes schemas,
+# offline (the schemas ship in the package); PyYAML comes with it.
+if ! python3 -c 'import kubernetes_validate, yaml' 2>/dev/null && [[ "${WINGRESS_LAB:-auto}" != off ]]; then
+  if ! python3 -m pip --version >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  echo "test.sh: installing kubernetes-validate (pip)"
+  python3 -m pip install --quiet kubernetes-validate 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages kubernetes-validate ||
+    echo "test.sh: cannot install kubernetes-validate; the manifest tests will skip" >&2
 fi
 
 # iperf3's Debian package may ask to start a daemon; nothing here needs it.

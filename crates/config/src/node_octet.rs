@@ -69,8 +69,14 @@ mod tests {
 
     #[test]
     fn replaces_one_part_with_the_last_octet() {
-        assert_eq!(expand("100.64.0.{octet}/16", NODE).unwrap(), "100.64.0.21/16");
-        assert_eq!(expand("100.64.{octet}.1/16", NODE).unwrap(), "100.64.21.1/16");
+        assert_eq!(
+            expand("100.64.0.{octet}/16", NODE).unwrap(),
+            "100.64.0.21/16"
+        );
+        assert_eq!(
+            expand("100.64.{octet}.1/16", NODE).unwrap(),
+            "100.64.21.1/16"
+        );
         assert_eq!(expand("10.{octet}.0.1", NODE).unwrap(), "10.21.0.1");
     }
 
