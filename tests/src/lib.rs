@@ -99,6 +99,32 @@ pub fn lab_or_skip(needs: &[&str]) -> Option<Lab> {
     }
 }
 
+/// The guard of a test that runs programs but needs no root or namespaces
+/// (systemd-analyze, python3, kubernetes-validate): `true` when every one
+/// of `needs` is on PATH; otherwise "test skipped: …" (`auto`, `off`) or a
+/// panic (`require`), as for [`lab_or_skip`].
+pub fn tools_or_skip(needs: &[&str]) -> bool {
+    let mode = LabMode::from_env();
+    if mode == LabMode::Off {
+        eprintln!("test skipped: WINGRESS_LAB=off");
+        return false;
+    }
+    let missing: Vec<&str> = needs
+        .iter()
+        .copied()
+        .filter(|p| find_program(p).is_none())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("missing programs on PATH: {}", missing.join(", "));
+    if mode == LabMode::Require {
+        panic!("test cannot run and WINGRESS_LAB=require: {why} (install with: bash scripts/test.sh, as root)");
+    }
+    eprintln!("test skipped: {why}");
+    false
+}
+
 /// Checks what a lab test needs: root, /dev/net/tun, `ip` and the listed
 /// programs on PATH, and that a network namespace can actually be created.
 pub fn preflight(needs: &[&str]) -> std::result::Result<(), String> {

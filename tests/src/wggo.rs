@@ -157,6 +157,50 @@ impl WgGo {
         Ok(wg)
     }
 
+    /// Starts wireguard-go in `ns` and configures it the way `wg-quick up`
+    /// would from a wg-quick file, without wg-quick's kernel-module path:
+    /// `wg setconf` with `setconf` (what `wg-quick strip FILE` prints), then
+    /// each of `addresses` on the interface, the MTU, and a route per
+    /// `routes` entry (wg-quick routes every peer's AllowedIPs).
+    pub fn start_setconf(
+        ns: &Netns,
+        setconf: &str,
+        addresses: &[String],
+        routes: &[String],
+    ) -> Result<WgGo> {
+        let private = setconf
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == "PrivateKey").then(|| v.trim().to_string())
+            })
+            .context("no PrivateKey in the setconf text")?;
+        let iface = format!("wg{}n{}", std::process::id(), next_id());
+        let mut cmd = ns.command("wireguard-go");
+        cmd.args(["-f", &iface]).env("LOG_LEVEL", "debug");
+        let process = Process::spawn(&format!("wireguard-go-{iface}"), cmd, ns.log_dir())?;
+        let mut wg = WgGo {
+            ns: ns.clone(),
+            iface,
+            public_key: wg_pubkey(&private)?,
+            process,
+        };
+        wg.wait_for_socket(Duration::from_secs(10))?;
+        let conf = ns.log_dir().join(format!("{}.setconf", wg.iface));
+        crate::write_private_file(&conf, setconf)?;
+        let conf = conf.display().to_string();
+        ns.exec("wg", &["setconf", &wg.iface, &conf])
+            .with_context(|| format!("wg setconf {} {conf}", wg.iface))?;
+        for a in addresses {
+            ns.ip(&["addr", "add", a, "dev", &wg.iface])?;
+        }
+        ns.ip(&["link", "set", &wg.iface, "mtu", "1420", "up"])?;
+        for r in routes {
+            ns.ip(&["route", "replace", r, "dev", &wg.iface])?;
+        }
+        Ok(wg)
+    }
+
     fn wait_for_socket(&mut self, limit: Duration) -> Result<()> {
         let sock = socket_path(&self.iface);
         let deadline = Instant::now() + limit;
