@@ -65,3 +65,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # target/release/wingress-impair as separate programs.
 cargo build --release --workspace --bins --locked
 cargo test --release --workspace --locked -- --test-threads="${WINGRESS_TEST_THREADS:-2}"
+# The container image's build stage, run as a script (no container engine
+# here): a release build in target/container, incremental after the first.
+if [[ "${WINGRESS_LAB:-auto}" != off ]]; then
+  bash packaging/container/build-steps.sh
+fi

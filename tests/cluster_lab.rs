@@ -39,11 +39,9 @@ fn shared_config(phone_pub: &str) -> String {
 fn greeter(ns: &Netns, greeting: &'static str) -> Result<()> {
     let l = ns.run(|| TcpListener::bind((Ipv4Addr::LOCALHOST, SERVICE_PORT)))??;
     std::thread::spawn(move || {
-        for s in l.incoming() {
-            if let Ok(mut s) = s {
-                use std::io::Write;
-                let _ = s.write_all(greeting.as_bytes());
-            }
+        for mut s in l.incoming().flatten() {
+            use std::io::Write;
+            let _ = s.write_all(greeting.as_bytes());
         }
     });
     Ok(())
