@@ -7,6 +7,7 @@
 
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -28,16 +29,36 @@ const CLIENT_CLOSED: u16 = 499;
 pub(crate) struct RequestLog {
     conn: Rc<ConnState>,
     start: Instant,
+    /// What the line says about the request; `None` when the access log
+    /// is filtered out, so nothing is copied for it.
+    line: Option<Line>,
+    pub(crate) status: u16,
+    pub(crate) backend: Option<Arc<str>>,
+}
+
+struct Line {
     method: Method,
     host: String,
     path: String,
-    pub(crate) status: u16,
-    pub(crate) backend: Option<String>,
 }
 
 impl RequestLog {
     pub(crate) fn start<B>(conn: Rc<ConnState>, req: &Request<B>) -> Self {
         conn.request_started();
+        let line = tracing::enabled!(target: "wingress::access", tracing::Level::INFO)
+            .then(|| Line::of(req));
+        RequestLog {
+            conn,
+            start: Instant::now(),
+            line,
+            status: CLIENT_CLOSED,
+            backend: None,
+        }
+    }
+}
+
+impl Line {
+    fn of<B>(req: &Request<B>) -> Self {
         let host = req
             .uri()
             .authority()
@@ -49,33 +70,31 @@ impl RequestLog {
             })
             .map(normalize_host)
             .unwrap_or_default();
-        RequestLog {
-            conn,
-            start: Instant::now(),
+        Line {
             method: req.method().clone(),
             host,
             path: req.uri().path().to_owned(),
-            status: CLIENT_CLOSED,
-            backend: None,
         }
     }
 }
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
-        let info = &self.conn.info;
-        tracing::info!(
-            target: "wingress::access",
-            peer = info.peer.as_deref().map_or("-", |p| p.name.as_str()),
-            remote = %info.remote,
-            entrypoint = &*info.entrypoint,
-            method = %self.method,
-            host = %self.host,
-            path = %self.path,
-            status = self.status,
-            duration_ms = self.start.elapsed().as_millis() as u64,
-            backend = self.backend.as_deref().unwrap_or("-"),
-        );
+        if let Some(line) = &self.line {
+            let info = &self.conn.info;
+            tracing::info!(
+                target: "wingress::access",
+                peer = info.peer.as_deref().map_or("-", |p| p.name.as_str()),
+                remote = %info.remote,
+                entrypoint = &*info.entrypoint,
+                method = %line.method,
+                host = %line.host,
+                path = %line.path,
+                status = self.status,
+                duration_ms = self.start.elapsed().as_millis() as u64,
+                backend = self.backend.as_deref().unwrap_or("-"),
+            );
+        }
         self.conn.request_finished();
     }
 }

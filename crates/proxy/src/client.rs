@@ -1,42 +1,37 @@
-//! The HTTP/1.1 client towards backends: pooled keep-alive connections
-//! (hyper-util's legacy client over an `HttpConnector` with TCP_NODELAY and
-//! the route's connect timeout), and the response-headers timeout.
+//! The HTTP/1.1 client towards backends: a request goes out on a pooled
+//! keep-alive connection of this thread (`pool`), or a new one made within
+//! the route's connect timeout; the response-headers timeout starts once the
+//! request body is sent. The response body hands its connection back to the
+//! pool when it has been read to the end.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::{self, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
-use http::{Request, Response, Version};
+use http::{Request, Response, StatusCode, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::dns::CachingResolver;
+use crate::pool::{self, Idle, Sender};
 use crate::spec::BackendAddr;
 
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
 pub(crate) type ReqBody = UnsyncBoxBody<Bytes, BoxError>;
 
-/// How long an unused pooled backend connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(90);
-
-type Pooled = Client<HttpConnector<CachingResolver>, ReqBody>;
-
-/// A route's backend client. The connection pool is per thread: a pooled
-/// connection's socket and its hyper driver task belong to the runtime of
-/// the thread that opened it, so each event-loop thread keeps its own pool
-/// and never hands requests across threads.
+/// A route's backend client. Connections are pooled per thread (see
+/// `pool`): a connection's socket and driver task belong to the event loop
+/// that opened it, so requests are never handed across threads.
 #[derive(Clone, Debug)]
 pub(crate) struct BackendClient {
     id: usize,
@@ -46,15 +41,12 @@ pub(crate) struct BackendClient {
 
 static NEXT_CLIENT_ID: AtomicUsize = AtomicUsize::new(0);
 
-thread_local! {
-    static POOLS: RefCell<HashMap<usize, Pooled>> = RefCell::new(HashMap::new());
-}
-
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SendError {
     /// No connection could be made: the backend is down or unreachable.
+    /// The request, never sent, comes back for another attempt.
     #[error("cannot connect to backend")]
-    Connect(#[source] BoxError),
+    Connect(#[source] BoxError, Option<Box<Request<ReqBody>>>),
     /// The backend did not answer within the route's timeout.
     #[error("backend response timed out")]
     Timeout,
@@ -87,52 +79,31 @@ impl BackendClient {
         }
     }
 
-    /// This thread's pool for this client (a cheap handle clone).
-    fn pool(&self) -> Pooled {
-        POOLS.with(|pools| {
-            pools
-                .borrow_mut()
-                .entry(self.id)
-                .or_insert_with(|| {
-                    let mut connector = HttpConnector::new_with_resolver(self.resolver.clone());
-                    connector.set_nodelay(true);
-                    connector.set_connect_timeout(nonzero(self.connect_timeout));
-                    Client::builder(TokioExecutor::new())
-                        .pool_timer(TokioTimer::new())
-                        .pool_idle_timeout(POOL_IDLE)
-                        .build(connector)
-                })
-                .clone()
-        })
-    }
-
     /// Sends `req` (its URI only supplies path and query) to `target`. The
     /// `timeout` for the response headers starts once the request body has
     /// been sent (`body_sent` resolves), like Traefik's
     /// `responseHeaderTimeout`; `None` means the body is already complete.
+    /// On [`SendError::Connect`] the request was not sent.
     pub(crate) async fn send(
         &self,
         target: &BackendAddr,
         mut req: Request<ReqBody>,
         timeout: Duration,
         body_sent: Option<oneshot::Receiver<()>>,
-    ) -> Result<Response<Incoming>, SendError> {
-        let path = req
-            .uri()
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let uri = Uri::builder()
-            .scheme("http")
-            .authority(target.to_string())
-            .path_and_query(path)
-            .build()
-            .map_err(|e| SendError::Failed(e.into()))?;
-        *req.uri_mut() = uri;
+    ) -> Result<Response<BackendBody>, SendError> {
+        // Backends get origin-form targets (`/path?query`); Host says whom.
+        if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+            let path = req
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            *req.uri_mut() = Uri::from(path);
+        }
         *req.version_mut() = Version::HTTP_11;
-        let response = self.pool().request(req);
+        let response = self.exchange(target, req);
         let Some(timeout) = nonzero(timeout) else {
-            return response.await.map_err(classify);
+            return response.await;
         };
         let deadline = async move {
             if let Some(sent) = body_sent {
@@ -143,17 +114,128 @@ impl BackendClient {
             tokio::time::sleep(timeout).await;
         };
         tokio::select! {
-            result = response => result.map_err(classify),
+            result = response => result,
             () = deadline => Err(SendError::Timeout),
+        }
+    }
+
+    /// One request on a pooled connection, or a new one. A pooled
+    /// connection can turn out closed (the backend's keep-alive timeout ran
+    /// out while it sat idle): then the request, not yet sent, goes to the
+    /// next one, and finally to a new connection.
+    async fn exchange(
+        &self,
+        target: &BackendAddr,
+        mut req: Request<ReqBody>,
+    ) -> Result<Response<BackendBody>, SendError> {
+        let idle = pool::idle_for(self.id, target);
+        loop {
+            let (mut sender, reused) = match idle.take(Instant::now()) {
+                Some(sender) => (sender, true),
+                None => match pool::connect(target, &self.resolver, self.connect_timeout).await {
+                    Ok(sender) => (sender, false),
+                    Err(e) => return Err(SendError::Connect(e, Some(Box::new(req)))),
+                },
+            };
+            if let Err(e) = sender.ready().await {
+                if reused {
+                    continue;
+                }
+                return Err(SendError::Failed(e.into()));
+            }
+            match sender.try_send_request(req).await {
+                Ok(response) => return Ok(BackendBody::wrap(response, sender, idle)),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if reused => req = unsent,
+                    _ => return Err(SendError::Failed(e.into_error().into())),
+                },
+            }
         }
     }
 }
 
-fn classify(e: hyper_util::client::legacy::Error) -> SendError {
-    if e.is_connect() {
-        SendError::Connect(e.into())
-    } else {
-        SendError::Failed(e.into())
+/// A backend response body that returns its connection to the pool once it
+/// has been read to the end. Dropped early, it takes the connection with it
+/// (hyper closes a connection whose response was abandoned).
+pub(crate) struct BackendBody {
+    inner: Incoming,
+    reuse: Option<(Sender, Arc<Idle>)>,
+}
+
+impl BackendBody {
+    fn wrap(response: Response<Incoming>, sender: Sender, idle: Arc<Idle>) -> Response<Self> {
+        // An upgraded connection belongs to the upgrade; one the backend is
+        // closing is of no further use.
+        let reusable = response.status() != StatusCode::SWITCHING_PROTOCOLS
+            && !response
+                .headers()
+                .get_all(header::CONNECTION)
+                .iter()
+                .any(is_close);
+        let mut reuse = reusable.then_some((sender, idle));
+        if response.body().is_end_stream() {
+            if let Some((sender, idle)) = reuse.take() {
+                idle.put(sender);
+            }
+        }
+        response.map(|inner| BackendBody { inner, reuse })
+    }
+
+    /// As a boxed body for responses that go back to the client.
+    pub(crate) fn boxed(self) -> UnsyncBoxBody<Bytes, BoxError> {
+        self.boxed_unsync()
+    }
+}
+
+impl BackendBody {
+    /// The body has been read to the end: the connection can take the
+    /// next request.
+    fn release(&mut self) {
+        if let Some((sender, idle)) = self.reuse.take() {
+            idle.put(sender);
+        }
+    }
+}
+
+impl Drop for BackendBody {
+    fn drop(&mut self) {
+        if self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}
+
+fn is_close(v: &HeaderValue) -> bool {
+    v.to_str()
+        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+}
+
+impl Body for BackendBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            // Consumers stop polling once `is_end_stream` says so, so the
+            // end is noticed after the last frame, not only at `None`.
+            Poll::Ready(None) => self.release(),
+            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.release(),
+            Poll::Ready(Some(Err(_))) => self.reuse = None,
+            _ => {}
+        }
+        polled.map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

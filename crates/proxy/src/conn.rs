@@ -16,22 +16,33 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
+use http::HeaderValue;
 use hyper::upgrade::OnUpgrade;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::client::nonzero;
+use crate::headers::forwarded_for;
 use crate::spec::{ConnInfo, ProxyOptions};
 
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub(crate) info: ConnInfo,
+    /// `X-Forwarded-For` for this client, formatted once.
+    pub(crate) forwarded_for: HeaderValue,
     in_flight: Cell<usize>,
     idle_since: Cell<Instant>,
     head_started: Cell<Option<Instant>>,
-    /// Wakes the driver when its deadline may have moved earlier.
+    /// Wakes the driver when its deadline moved earlier than its timer.
     pub(crate) wake: Notify,
+    /// When the driver's timer fires (`None`: not armed yet). The driver
+    /// never arms it further out than the shortest timeout, so a deadline
+    /// set later is never earlier than the timer and needs no wake-up: the
+    /// common request cycle costs no timer changes.
+    armed: Cell<Option<Instant>>,
+    header_read_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     /// The backend side of an upgrade answered with 101, waiting for the
     /// client side to be handed over once hyper has written the 101.
     upgrade: RefCell<Option<OnUpgrade>>,
@@ -45,8 +56,12 @@ pub(crate) enum Expiry {
 }
 
 impl ConnState {
-    pub(crate) fn new(info: ConnInfo) -> Self {
+    pub(crate) fn new(info: ConnInfo, opts: &ProxyOptions) -> Self {
         ConnState {
+            armed: Cell::new(None),
+            header_read_timeout: nonzero(opts.header_read_timeout),
+            idle_timeout: nonzero(opts.idle_timeout),
+            forwarded_for: forwarded_for(info.remote.ip()),
             info,
             in_flight: Cell::new(0),
             idle_since: Cell::new(Instant::now()),
@@ -67,17 +82,41 @@ impl ConnState {
         let left = self.in_flight.get().saturating_sub(1);
         self.in_flight.set(left);
         if left == 0 {
-            self.idle_since.set(Instant::now());
+            let now = Instant::now();
+            self.idle_since.set(now);
             self.head_started.set(None);
-            self.wake.notify_one();
+            self.wake_if_before(now, self.idle_timeout);
         }
     }
 
     fn bytes_read(&self) {
         if self.in_flight.get() == 0 && self.head_started.get().is_none() {
-            self.head_started.set(Some(Instant::now()));
+            let now = Instant::now();
+            self.head_started.set(Some(now));
+            self.wake_if_before(now, self.header_read_timeout);
+        }
+    }
+
+    /// Wakes the driver if a deadline `timeout` after `now` comes before
+    /// its timer.
+    fn wake_if_before(&self, now: Instant, timeout: Option<Duration>) {
+        let Some(timeout) = timeout else { return };
+        if self.armed.get().is_none_or(|armed| now + timeout < armed) {
             self.wake.notify_one();
         }
+    }
+
+    /// When the driver should next look at the deadline: the deadline, but
+    /// no later than the shortest timeout from now (see `armed`).
+    pub(crate) fn arm(&self, now: Instant, deadline: Option<Instant>) -> Instant {
+        let cap = match (self.header_read_timeout, self.idle_timeout) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(t), None) | (None, Some(t)) => t,
+            (None, None) => NO_DEADLINE,
+        };
+        let at = deadline.map_or(now + cap, |d| d.min(now + cap));
+        self.armed.set(Some(at));
+        at
     }
 
     pub(crate) fn set_upgrade(&self, upgrade: OnUpgrade) {

@@ -1,20 +1,16 @@
-//! Backend name resolution for the HTTP connector, cached for
-//! `dns_refresh`: cluster Service IPs change, so names are looked up again
-//! once their answer is that old. IP literals never reach this resolver (the
-//! connector parses them itself). The connector tries every address a name
-//! resolves to, so one dead address does not take a backend out.
+//! Backend name resolution, cached for `dns_refresh`: cluster Service IPs
+//! change, so names are looked up again once their answer is that old. IP
+//! literals never reach this resolver (`pool::connect` uses them as they
+//! are). Connecting tries every address a name resolves to, so one dead
+//! address does not take a backend out.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper_util::client::legacy::connect::dns::Name;
 use tokio::time::Instant;
 
 /// Upper bound for one lookup, so a dead resolver cannot stall requests.
@@ -101,21 +97,6 @@ impl Cache {
         let len = addrs.len();
         addrs.rotate_left(self.next.fetch_add(1, Ordering::Relaxed) % len);
         Some(addrs)
-    }
-}
-
-impl tower_service::Service<Name> for CachingResolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let resolver = self.clone();
-        Box::pin(async move { resolver.resolve(name.as_str()).await.map(Vec::into_iter) })
     }
 }
 

@@ -2,6 +2,7 @@
 //! header rewrite → backend selection and send (one retry for bodyless
 //! GET/HEAD after a connect failure) → response rewrite.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,11 +11,10 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 
-use crate::client::{empty_body, streamed_body, Chain, SendError};
+use crate::client::{empty_body, streamed_body, BackendBody, Chain, SendError};
 use crate::conn::ConnState;
 use crate::forward_auth::{self, AuthOutcome};
 use crate::headers::{
@@ -49,8 +49,14 @@ pub(crate) async fn handle(
                 .map(str::to_owned)
         });
     let host = raw_host.as_deref().map(normalize_host).unwrap_or_default();
-    let path = normalize_path(req.uri().path()).into_owned();
-    let Some(index) = proxy.router.find(&host, &path, &info.entrypoint) else {
+    // `Some` only when cleaning changed the path (rare): otherwise the
+    // request's own target goes to the backend as it is.
+    let cleaned = match normalize_path(req.uri().path()) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(p) => Some(p),
+    };
+    let path = cleaned.as_deref().unwrap_or_else(|| req.uri().path());
+    let Some(index) = proxy.router.find(&host, path, &info.entrypoint) else {
         return error_page(StatusCode::NOT_FOUND).into();
     };
     let route = &proxy.routes[index];
@@ -67,7 +73,7 @@ pub(crate) async fn handle(
             &route.client,
             route.spec.timeout,
             &parts,
-            info,
+            &conn,
             raw_host.as_deref(),
         )
         .await;
@@ -100,7 +106,12 @@ pub(crate) async fn handle(
     if let Some(subject) = client_subject(&route.spec.access, info) {
         headers.insert(X_WINGRESS_CLIENT_SUBJECT, subject);
     }
-    set_forwarded(headers, info.remote.ip(), info.scheme, raw_host.as_deref());
+    set_forwarded(
+        headers,
+        &conn.forwarded_for,
+        info.scheme,
+        raw_host.as_deref(),
+    );
     if let Some(host) = raw_host
         .as_deref()
         .and_then(|h| HeaderValue::from_str(h).ok())
@@ -110,11 +121,14 @@ pub(crate) async fn handle(
     if parts.version == Version::HTTP_2 {
         merge_cookies(headers);
     }
-    parts.uri = match parts.uri.query() {
-        Some(query) => PathAndQuery::try_from(format!("{path}?{query}")),
-        None => PathAndQuery::try_from(path),
+    parts.uri = match (cleaned, parts.uri.query()) {
+        (None, _) => parts.uri.path_and_query().cloned().map(Ok),
+        (Some(path), Some(query)) => Some(PathAndQuery::try_from(format!("{path}?{query}"))),
+        (Some(path), None) => Some(PathAndQuery::try_from(path)),
     }
-    .map_or_else(|_| PathAndQuery::from_static("/").into(), Into::into);
+    .and_then(Result::ok)
+    .unwrap_or_else(|| PathAndQuery::from_static("/"))
+    .into();
 
     send(route, parts, body, upgrade.is_some(), &conn).await
 }
@@ -138,11 +152,16 @@ async fn send(
 ) -> Handled {
     let bodyless = body.is_end_stream();
     let retryable = bodyless && (parts.method == Method::GET || parts.method == Method::HEAD);
-    let mut body = if bodyless {
-        None
+    let (req_body, mut body_sent) = if bodyless {
+        (empty_body(), None)
     } else {
-        Some(streamed_body(body))
+        let (body, sent) = streamed_body(body);
+        (body, Some(sent))
     };
+    let mut req = Request::new(req_body);
+    *req.method_mut() = parts.method;
+    *req.uri_mut() = parts.uri;
+    *req.headers_mut() = parts.headers;
     let mut exclude = None;
     for attempt in 0..2 {
         let now = Instant::now();
@@ -155,23 +174,15 @@ async fn send(
             return error_page(status).into();
         };
         let backend = &route.upstream.backends[index];
-        let name = Some(backend.addr.to_string());
+        let name = Some(backend.name.clone());
         let failed = |status| Handled {
             response: error_page(status),
             backend: name.clone(),
         };
-        let (req_body, body_sent) = match body.take() {
-            Some((body, sent)) => (body, Some(sent)),
-            None => (empty_body(), None),
-        };
-        let mut req = Request::new(req_body);
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = parts.uri.clone();
-        *req.headers_mut() = parts.headers.clone();
         backend.requests.fetch_add(1, Ordering::Relaxed);
         match route
             .client
-            .send(&backend.addr, req, route.spec.timeout, body_sent)
+            .send(&backend.addr, req, route.spec.timeout, body_sent.take())
             .await
         {
             Ok(response) => {
@@ -180,14 +191,19 @@ async fn send(
                     backend: name,
                 };
             }
-            Err(SendError::Connect(e)) => {
+            Err(SendError::Connect(e, unsent)) => {
                 tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend connect failed");
                 eject(route, index, now);
-                if retryable && attempt == 0 {
-                    exclude = Some(index);
-                    continue;
+                // Nothing was sent, but only a bodyless GET/HEAD is tried
+                // again: a streamed body's timing belongs to one attempt.
+                match unsent {
+                    Some(unsent) if retryable && attempt == 0 => {
+                        req = *unsent;
+                        exclude = Some(index);
+                        continue;
+                    }
+                    _ => return failed(StatusCode::BAD_GATEWAY),
                 }
-                return failed(StatusCode::BAD_GATEWAY);
             }
             Err(SendError::Timeout) => return failed(StatusCode::GATEWAY_TIMEOUT),
             Err(SendError::Failed(e)) => {
@@ -213,7 +229,7 @@ fn eject(route: &Route, index: usize, now: Instant) {
 /// request hands the backend's upgraded connection to the connection driver,
 /// which joins it to the client once hyper has sent the 101.
 fn respond(
-    mut response: Response<Incoming>,
+    mut response: Response<BackendBody>,
     upgrade: bool,
     conn: &ConnState,
 ) -> Response<RespBody> {
@@ -229,5 +245,5 @@ fn respond(
     } else {
         strip_hop_by_hop(response.headers_mut());
     }
-    response.map(|body| body.map_err(Into::into).boxed_unsync())
+    response.map(BackendBody::boxed)
 }

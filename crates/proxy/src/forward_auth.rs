@@ -8,15 +8,15 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 
-use crate::client::{empty_body, BackendClient, Chain, SendError};
+use crate::client::{empty_body, BackendBody, BackendClient, Chain, SendError};
+use crate::conn::ConnState;
 use crate::headers::{
     add_identity, name_equals, name_has_prefix, remove_where, set_forwarded, strip_hop_by_hop,
     strip_reserved, X_FORWARDED_METHOD, X_FORWARDED_URI,
 };
 use crate::pages::RespBody;
-use crate::spec::{BackendAddr, ConnInfo, ForwardAuthSpec};
+use crate::spec::{BackendAddr, ForwardAuthSpec};
 
 /// Which auth response headers travel on to the backend.
 #[derive(Debug)]
@@ -106,7 +106,7 @@ pub(crate) async fn check(
     client: &BackendClient,
     timeout: Duration,
     parts: &Parts,
-    conn: &ConnInfo,
+    conn: &ConnState,
     host: Option<&str>,
 ) -> AuthOutcome {
     let Some(path) = target.path.clone() else {
@@ -116,10 +116,10 @@ pub(crate) async fn check(
     strip_hop_by_hop(&mut headers);
     headers.remove(header::CONTENT_LENGTH);
     strip_reserved(&mut headers);
-    if let Some(peer) = &conn.peer {
+    if let Some(peer) = &conn.info.peer {
         add_identity(&mut headers, peer);
     }
-    set_forwarded(&mut headers, conn.remote.ip(), conn.scheme, host);
+    set_forwarded(&mut headers, &conn.forwarded_for, conn.info.scheme, host);
     if let Ok(method) = HeaderValue::from_str(parts.method.as_str()) {
         headers.insert(X_FORWARDED_METHOD, method);
     }
@@ -136,7 +136,7 @@ pub(crate) async fn check(
     let response = match client.send(&target.addr, req, timeout, None).await {
         Ok(response) => response,
         Err(SendError::Timeout) => return AuthOutcome::Failed(StatusCode::GATEWAY_TIMEOUT),
-        Err(SendError::Connect(e) | SendError::Failed(e)) => {
+        Err(SendError::Connect(e, _) | SendError::Failed(e)) => {
             tracing::debug!(error = %Chain(&*e), "forward-auth request failed");
             return AuthOutcome::Failed(StatusCode::BAD_GATEWAY);
         }
@@ -150,7 +150,7 @@ pub(crate) async fn check(
             .collect();
         return AuthOutcome::Allow(copied);
     }
-    let mut response = response.map(|body| body.map_err(Into::into).boxed_unsync());
+    let mut response = response.map(BackendBody::boxed);
     strip_hop_by_hop(response.headers_mut());
     AuthOutcome::Deny(response)
 }

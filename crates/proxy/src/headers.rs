@@ -35,20 +35,36 @@ const HOP_BY_HOP: [&str; 8] = [
 /// Removes hop-by-hop headers: the fixed list, every `proxy-*` header, and
 /// every header the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of these (`Connection` is one): a pass over
+    // the names, without hashing, usually decides.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    // `Connection: keep-alive` and `close` name no header to remove (and
+    // `keep-alive` is on the fixed list): skip parsing them.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect();
-    for name in named {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name) || named.contains(name))
+        .cloned()
+        .collect();
+    for name in doomed {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    remove_where(headers, |name| name.starts_with("proxy-"));
+}
+
+/// Whether a header is hop-by-hop by its name alone.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name.starts_with("proxy-") || HOP_BY_HOP.contains(&name)
 }
 
 /// The `Upgrade` value of an HTTP/1.1 upgrade request (`Connection: upgrade`
@@ -127,16 +143,15 @@ pub(crate) fn add_identity(headers: &mut HeaderMap, peer: &PeerIdentity) {
 /// Sets `X-Forwarded-For`/`X-Real-Ip` to the client address (replacing
 /// whatever the client sent: this proxy is the edge), `X-Forwarded-Proto`,
 /// and `X-Forwarded-Host` to the host the client asked for.
+/// `client` is [`forwarded_for`] of the client's address.
 pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
-    client: IpAddr,
+    client: &HeaderValue,
     scheme: Scheme,
     host: Option<&str>,
 ) {
-    let ip = HeaderValue::from_str(&client.to_canonical().to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-    headers.insert(X_FORWARDED_FOR, ip.clone());
-    headers.insert(X_REAL_IP, ip);
+    headers.insert(X_FORWARDED_FOR, client.clone());
+    headers.insert(X_REAL_IP, client.clone());
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme.as_str()));
     match host.and_then(|h| HeaderValue::from_str(h).ok()) {
         Some(host) => {
@@ -146,6 +161,13 @@ pub(crate) fn set_forwarded(
             headers.remove(X_FORWARDED_HOST);
         }
     }
+}
+
+/// The `X-Forwarded-For` value for a client address (IPv4-mapped IPv6
+/// addresses as plain IPv4), made once per connection.
+pub(crate) fn forwarded_for(client: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&client.to_canonical().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// HTTP/2 clients may split `Cookie` into several fields; HTTP/1.1 backends
@@ -236,7 +258,7 @@ mod tests {
         add_identity(&mut h, &peer);
         set_forwarded(
             &mut h,
-            "::ffff:10.0.0.2".parse().unwrap(),
+            &forwarded_for("::ffff:10.0.0.2".parse().unwrap()),
             Scheme::Https,
             Some("app.example:8443"),
         );

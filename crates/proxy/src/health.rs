@@ -31,7 +31,7 @@ pub(crate) fn spawn_all(proxy: &Arc<Proxy>) {
                 path.clone(),
                 check.interval,
             );
-            tokio::spawn(task);
+            tokio::task::spawn_local(task);
         }
     }
 }

@@ -49,6 +49,7 @@ mod headers;
 mod health;
 mod pages;
 mod policy;
+mod pool;
 mod proxy;
 mod redirect;
 mod router;

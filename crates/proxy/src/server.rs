@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,7 +33,7 @@ use crate::websocket;
 pub(crate) struct Handled {
     pub(crate) response: Response<RespBody>,
     /// The backend that answered, for the access log.
-    pub(crate) backend: Option<String>,
+    pub(crate) backend: Option<Arc<str>>,
 }
 
 impl From<Response<RespBody>> for Handled {
@@ -69,7 +70,7 @@ pub(crate) async fn serve_connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let conn = Rc::new(ConnState::new(info));
+    let conn = Rc::new(ConnState::new(info, &opts));
     let mut io = TrackedIo::new(io, conn.clone());
     let h2 = if conn.info.alpn_h2 {
         true
@@ -156,18 +157,23 @@ where
     }
     let mut http = builder.serve_connection(TokioIo::new(io), service);
     let mut closing: Option<Instant> = None;
+    let timer = sleep_until(Instant::now());
+    let mut timer = pin!(timer);
     let result = loop {
         let deadline = match closing {
-            Some(at) => Some((at, Expiry::Idle)),
-            None => conn.deadline(opts, true),
+            Some(at) => Some(at),
+            None => conn.deadline(opts, true).map(|(at, _)| at),
         };
-        let wake_at = deadline.map_or_else(|| Instant::now() + NO_DEADLINE, |(at, _)| at);
+        let wake_at = conn.arm(Instant::now(), deadline);
+        if timer.deadline() != wake_at {
+            timer.as_mut().reset(wake_at);
+        }
         tokio::select! {
             result = poll_fn(|cx| http.poll_without_shutdown(cx)) => break result,
             () = conn.wake.notified() => continue,
-            () = sleep_until(wake_at) => {}
+            () = timer.as_mut() => {}
         }
-        if closing.is_some() {
+        if closing.is_some_and(|at| at <= Instant::now()) {
             tracing::debug!("connection did not close in time, dropping it");
             return;
         }
@@ -176,7 +182,7 @@ where
                 tracing::debug!("request head not received in time, closing connection");
                 return;
             }
-            Some((at, Expiry::Idle)) if at <= Instant::now() => {
+            Some((at, Expiry::Idle)) if at <= Instant::now() && closing.is_none() => {
                 tracing::trace!("idle connection, closing");
                 Pin::new(&mut http).graceful_shutdown();
                 closing = Some(Instant::now() + GRACE);
@@ -214,12 +220,17 @@ where
         .serve_connection(TokioIo::new(io), service);
     let mut http = pin!(http);
     let mut closing: Option<Instant> = None;
+    let timer = sleep_until(Instant::now());
+    let mut timer = pin!(timer);
     loop {
         let deadline = match closing {
             Some(at) => Some(at),
             None => conn.deadline(opts, false).map(|(at, _)| at),
         };
-        let wake_at = deadline.unwrap_or_else(|| Instant::now() + NO_DEADLINE);
+        let wake_at = conn.arm(Instant::now(), deadline);
+        if timer.deadline() != wake_at {
+            timer.as_mut().reset(wake_at);
+        }
         tokio::select! {
             result = http.as_mut() => {
                 if let Err(e) = result {
@@ -228,15 +239,16 @@ where
                 return;
             }
             () = conn.wake.notified() => continue,
-            () = sleep_until(wake_at) => {}
+            () = timer.as_mut() => {}
         }
-        if closing.is_some() {
+        if closing.is_some_and(|at| at <= Instant::now()) {
             tracing::debug!("connection did not close in time, dropping it");
             return;
         }
-        if conn
-            .deadline(opts, false)
-            .is_some_and(|(at, _)| at <= Instant::now())
+        if closing.is_none()
+            && conn
+                .deadline(opts, false)
+                .is_some_and(|(at, _)| at <= Instant::now())
         {
             tracing::trace!("idle connection, sending GOAWAY");
             http.as_mut().graceful_shutdown();

@@ -12,7 +12,7 @@
 //! without health checks. Time is passed in, so this module owns no clock.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -26,6 +26,8 @@ pub(crate) const PASSIVE_EJECTION: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(crate) struct Backend {
     pub(crate) addr: BackendAddr,
+    /// `addr` as text, for logs (formatted once, not per request).
+    pub(crate) name: Arc<str>,
     pub(crate) requests: AtomicU64,
     weight: i64,
 }
@@ -54,6 +56,7 @@ impl Upstream {
             .enumerate()
             .map(|(i, addr)| Backend {
                 addr: addr.clone(),
+                name: addr.to_string().into(),
                 requests: AtomicU64::new(0),
                 weight: i64::from(weights.get(i).copied().unwrap_or(1)),
             })

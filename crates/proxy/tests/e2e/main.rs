@@ -3,6 +3,7 @@
 
 mod access;
 mod balancing;
+mod pooling;
 mod protocol;
 mod routing;
 mod support;

@@ -1,0 +1,213 @@
+//! Keep-alive HTTP/1.1 connections to backends, one pool per thread.
+//!
+//! A pooled connection is a hyper `SendRequest` whose connection driver is a
+//! `spawn_local` task on the thread that opened it, so a request, its
+//! backend connection and the client connection it serves all run on one
+//! event loop and nothing crosses threads. Idle connections are reused
+//! newest first (their windows and caches are warm) and closed after
+//! [`POOL_IDLE`]; a connection goes back to the pool only when its response
+//! body has been read to the end (see `client::PooledBody`), so a request is
+//! never queued behind another one's slow body.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::client::{nonzero, BoxError, ReqBody};
+use crate::dns::CachingResolver;
+use crate::spec::BackendAddr;
+
+/// How long an unused pooled backend connection is kept.
+pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
+
+/// Idle connections kept per backend and thread; more are closed.
+const MAX_IDLE: usize = 512;
+
+/// How often each thread closes connections idle for longer than
+/// [`POOL_IDLE`] (so an idle pool does not hold sockets forever).
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+
+pub(crate) type Sender = http1::SendRequest<ReqBody>;
+
+struct IdleConn {
+    sender: Sender,
+    since: Instant,
+}
+
+/// One backend's idle connections on this thread, oldest at the front.
+/// Only this thread touches it; the lock (never contended) is there because
+/// response bodies, which carry it, must be `Send`.
+#[derive(Default)]
+pub(crate) struct Idle {
+    conns: Mutex<VecDeque<IdleConn>>,
+}
+
+/// FNV-1a: the keys are short, trusted (from config) and hashed on every
+/// request, where SipHash's DoS resistance buys nothing.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Fast = BuildHasherDefault<Fnv>;
+
+/// Per client (one per route, so routes with different connect timeouts
+/// never share connections), per backend address.
+type Pools = HashMap<usize, HashMap<BackendAddr, Arc<Idle>, Fast>, Fast>;
+
+thread_local! {
+    static POOLS: RefCell<Option<Pools>> = const { RefCell::new(None) };
+}
+
+/// This thread's idle list for `client`'s connections to `addr`, created
+/// (with the thread's sweeper) on first use.
+pub(crate) fn idle_for(client: usize, addr: &BackendAddr) -> Arc<Idle> {
+    POOLS.with(|pools| {
+        let mut pools = pools.borrow_mut();
+        let pools = pools.get_or_insert_with(|| {
+            tokio::task::spawn_local(sweep());
+            Pools::default()
+        });
+        let by_addr = pools.entry(client).or_default();
+        if let Some(idle) = by_addr.get(addr) {
+            return idle.clone();
+        }
+        let idle = Arc::new(Idle::default());
+        by_addr.insert(addr.clone(), idle.clone());
+        idle
+    })
+}
+
+async fn sweep() {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let now = Instant::now();
+        let idles: Vec<Arc<Idle>> = POOLS.with(|p| {
+            p.borrow()
+                .as_ref()
+                .map(|p| p.values().flat_map(|m| m.values().cloned()).collect())
+                .unwrap_or_default()
+        });
+        for idle in idles {
+            idle.expire(now);
+        }
+    }
+}
+
+impl Idle {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<IdleConn>> {
+        // Every update is a single push or pop: a panic cannot leave the
+        // list inconsistent, so poisoning is ignored.
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The newest idle connection that is still open, if any.
+    pub(crate) fn take(&self, now: Instant) -> Option<Sender> {
+        let mut conns = self.lock();
+        while let Some(c) = conns.pop_back() {
+            if c.sender.is_closed() || now.duration_since(c.since) >= POOL_IDLE {
+                continue;
+            }
+            return Some(c.sender);
+        }
+        None
+    }
+
+    /// Returns a connection whose last response has been read completely.
+    pub(crate) fn put(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut conns = self.lock();
+        if conns.len() >= MAX_IDLE {
+            conns.pop_front();
+        }
+        conns.push_back(IdleConn {
+            sender,
+            since: Instant::now(),
+        });
+    }
+
+    fn expire(&self, now: Instant) {
+        let mut conns = self.lock();
+        while conns
+            .front()
+            .is_some_and(|c| c.sender.is_closed() || now.duration_since(c.since) >= POOL_IDLE)
+        {
+            conns.pop_front();
+        }
+    }
+}
+
+/// Opens a new connection to `target`: resolves it (IP literals directly,
+/// names through the caching resolver), tries each address in turn within
+/// `connect_timeout` in all, and starts hyper's HTTP/1.1 client on it.
+pub(crate) async fn connect(
+    target: &BackendAddr,
+    resolver: &CachingResolver,
+    connect_timeout: Duration,
+) -> Result<Sender, BoxError> {
+    let attempt = async {
+        let addrs: Vec<SocketAddr> = match target.ip_literal() {
+            Some(ip) => vec![SocketAddr::new(ip, target.port)],
+            None => resolver
+                .resolve(&target.host)
+                .await?
+                .into_iter()
+                .map(|a| SocketAddr::new(a.ip(), target.port))
+                .collect(),
+        };
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    };
+    let stream = match nonzero(connect_timeout) {
+        Some(t) => tokio::time::timeout(t, attempt)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??,
+        None => attempt.await?,
+    };
+    stream.set_nodelay(true)?;
+    let (sender, conn) = http1::Builder::new()
+        .handshake::<_, ReqBody>(TokioIo::new(stream))
+        .await?;
+    tokio::task::spawn_local(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::trace!(error = %e, "backend connection ended");
+        }
+    });
+    Ok(sender)
+}
