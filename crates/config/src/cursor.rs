@@ -56,6 +56,13 @@ impl<'a> Table<'a> {
         self.entries.contains_key(key)
     }
 
+    /// Whether `key` is written in this table as an array, for keys that
+    /// take either one word or a list (`forward = "system"` or
+    /// `forward = ["10.0.0.53"]`).
+    pub(crate) fn is_array(&self, key: &str) -> bool {
+        self.entries.get(key).is_some_and(|item| item.is_array())
+    }
+
     /// Marks `key` as known and returns its item and the item's location.
     fn entry(&mut self, key: &'static str) -> Option<(&'a Item, Span)> {
         if !self.known.contains(&key) {

@@ -176,7 +176,7 @@ impl fmt::Display for HostPattern {
 
 /// A lowercase DNS name: labels of 1-63 of `a-z`, `0-9` and `-`, not
 /// starting or ending with `-`, 253 characters at most.
-fn check_dns_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_dns_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the host name is empty".to_string());
     }

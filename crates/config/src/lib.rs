@@ -18,6 +18,7 @@
 
 mod client;
 mod cursor;
+mod dns;
 mod env;
 mod error;
 mod ingress;
@@ -33,6 +34,7 @@ mod wireguard;
 use std::path::Path;
 
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
+pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors};
 pub use ingress::{

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config_dir;
 use crate::cursor::Table;
+use crate::dns::{parse_dns, DnsConfig, DnsContext};
 use crate::env::Env;
 use crate::error::{ConfigErrors, Diagnostics, Span};
 use crate::ingress::{
@@ -32,6 +33,7 @@ pub struct ServerConfig {
     pub entrypoints: Vec<EntrypointConfig>,
     pub tls: TlsConfig,
     pub routes: Vec<RouteConfig>,
+    pub dns: DnsConfig,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -105,6 +107,16 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
             tcp_ports: &tcp.ports,
         },
     );
+    let dns = parse_dns(
+        &mut root,
+        &mut d,
+        &DnsContext {
+            has_routes: !ingress.routes.is_empty(),
+            tcp_ports: &tcp.ports,
+            udp_ports: &udp.ports,
+            entrypoints: &ingress.entrypoints,
+        },
+    );
     root.finish(&mut d);
 
     if let Some(wg) = &wireguard {
@@ -140,6 +152,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         entrypoints: ingress.entrypoints,
         tls: ingress.tls,
         routes: ingress.routes,
+        dns,
     });
     d.finish(config)
 }
