@@ -99,7 +99,7 @@ fn example_parses_to_the_expected_model() {
         entrypoints: vec![],
         tls: TlsConfig::default(),
         routes: vec![],
-        dns: crate::DnsConfig::default(),
+        dns: DnsConfig::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));
