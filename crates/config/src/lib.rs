@@ -50,7 +50,7 @@ pub use types::{
     parse_node_ip, port_for_node_ip, Backend, Cidr, CidrError, Endpoint, HostPortError, BASE_PORT,
     DEFAULT_MTU,
 };
-pub use wireguard::{InterfaceConfig, PeerConfig};
+pub use wireguard::{is_tag, parse_peer_name, InterfaceConfig, PeerConfig};
 
 /// The server config `wingress run` uses when no config file exists: a
 /// tunnel address, no peers, no services. The node address then comes from

@@ -274,7 +274,9 @@ fn check_overlap(
     }
 }
 
-fn parse_peer_name(s: &str) -> Result<String, String> {
+/// A peer name as `[[peer]].name` accepts it: 1 to 64 of A-Z, a-z, 0-9,
+/// `.`, `_` and `-`; the error says so.
+pub fn parse_peer_name(s: &str) -> Result<String, String> {
     let valid = (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -287,7 +289,9 @@ fn parse_peer_name(s: &str) -> Result<String, String> {
     }
 }
 
-pub(crate) fn is_tag(s: &str) -> bool {
+/// Whether `s` is a tag as `[[peer]].tags` accepts it: 1 to 63 of a-z,
+/// 0-9 and `-`.
+pub fn is_tag(s: &str) -> bool {
     (1..=63).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
