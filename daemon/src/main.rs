@@ -5,6 +5,7 @@ mod backend;
 mod client;
 mod cluster;
 mod dataplane;
+mod dns;
 mod https;
 mod keyfile;
 mod node;

@@ -15,6 +15,7 @@ use wingress_wg::PeerId;
 
 use crate::backend::Addrs;
 use crate::dataplane::{Driver, Handler, Net, NetRef};
+use crate::dns::DnsServer;
 use crate::https::Https;
 use crate::tcp_pump::{pump, PumpEnd};
 use crate::tunnel::{self, PeerMeta};
@@ -48,6 +49,11 @@ pub async fn run(cfg: ServerConfig, port: u16, embedded: bool) -> Result<()> {
         stack.bind_udp(s.listen);
         udp.insert(s.listen, Addrs::new(&s.backend));
     }
+    let dns = DnsServer::from_config(&cfg);
+    if dns.is_some() {
+        stack.bind_udp(wingress_config::DNS_PORT);
+        stack.listen_tcp(wingress_config::DNS_PORT);
+    }
     // Certificates, CAs and host sockets first: a bad file or a busy port
     // fails start-up before the tunnel comes up.
     let https = Https::build(&cfg)?;
@@ -79,6 +85,7 @@ pub async fn run(cfg: ServerConfig, port: u16, embedded: bool) -> Result<()> {
         tcp,
         udp,
         https,
+        dns,
         peers: Rc::new(peers),
         flows: Rc::new(RefCell::new(HashMap::new())),
     };
@@ -136,6 +143,8 @@ struct Ingress {
     tcp: HashMap<u16, Addrs>,
     udp: HashMap<u16, Addrs>,
     https: Option<std::sync::Arc<Https>>,
+    /// The in-tunnel DNS server on port 53, when `[dns]` is on.
+    dns: Option<Rc<DnsServer>>,
     peers: Rc<Vec<PeerMeta>>,
     flows: Rc<RefCell<HashMap<(SocketAddr, u16), Flow>>>,
 }
@@ -212,6 +221,14 @@ impl Handler for Ingress {
             );
             return;
         }
+        if let Some(dns) = self
+            .dns
+            .as_ref()
+            .filter(|_| port == wingress_config::DNS_PORT)
+        {
+            dns.serve_tcp(TunnelStream::new(net.clone(), conn.id));
+            return;
+        }
         let name = self.peer_name(peer);
         let Some(backend) = self.tcp.get(&conn.local.port()).cloned() else {
             let mut n = net.borrow_mut();
@@ -252,6 +269,14 @@ impl Handler for Ingress {
     }
 
     fn datagram(&mut self, net: &NetRef, d: &UdpDatagram, _peer: PeerId) {
+        if let Some(dns) = self
+            .dns
+            .as_ref()
+            .filter(|_| d.dst.port() == wingress_config::DNS_PORT)
+        {
+            dns.on_datagram(net, d);
+            return;
+        }
         let Some(backend) = self.udp.get(&d.dst.port()) else {
             return;
         };

@@ -31,6 +31,18 @@ impl TunnelStream {
     }
 }
 
+impl TunnelStream {
+    /// Resets the connection (RST) instead of closing it gracefully.
+    pub fn abort(&mut self) {
+        self.write_closed = true;
+        let mut n = self.net.borrow_mut();
+        if let Some(s) = n.stack.tcp(self.id) {
+            s.abort();
+        }
+        n.kick();
+    }
+}
+
 pub(crate) fn reset() -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionReset, "tunnel connection reset")
 }

@@ -19,7 +19,7 @@ pub mod wire;
 mod zone;
 
 pub use resolv::nameservers;
-pub use wire::{relay_reply, reply_matches, with_id, Response};
+pub use wire::{relay_reply, reply_matches, servfail, with_id, Rcode, Response};
 pub use zone::{Action, DnsStats, Forward, Lookup, Outside, Responder, Transport, Zone};
 
 #[cfg(test)]

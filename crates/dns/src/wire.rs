@@ -460,6 +460,13 @@ pub fn reply_matches(sent: &[u8], reply: &[u8]) -> bool {
             .is_some_and(|echo| echo.eq_ignore_ascii_case(q.question))
 }
 
+/// SERVFAIL for `query` (a forwarded query no upstream answered), or
+/// `None` if it does not parse (it did when it was forwarded).
+pub fn servfail(query: &[u8], max: usize) -> Option<Vec<u8>> {
+    let q = parse_query(query).ok()?;
+    Some(Response::to(&q, Rcode::ServFail, false, true).finish(max))
+}
+
 /// An upstream reply made ready for the client: its ID restored, and cut
 /// to header and question with TC set when it exceeds `max` (UDP).
 pub fn relay_reply(reply: &[u8], client_id: u16, question_len: usize, max: usize) -> Vec<u8> {

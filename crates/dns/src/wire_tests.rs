@@ -186,3 +186,12 @@ fn names() {
     // "xhome.arpa" is not below "home.arpa": labels, not characters.
     assert!(!Name::from_dotted("xhome.arpa").unwrap().is_below(&d));
 }
+
+#[test]
+fn servfail_answers_the_question() {
+    let q = query(3, "example.org", TYPE_A, None);
+    let r = servfail(&q, 512).unwrap();
+    assert_eq!(&r[..4], &[0, 3, 0x81, 0x82]);
+    assert_eq!(&r[12..], &q[12..]);
+    assert_eq!(servfail(b"junk", 512), None);
+}

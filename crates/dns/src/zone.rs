@@ -193,6 +193,9 @@ pub struct DnsStats {
     /// Forwarded queries no upstream answered (SERVFAIL sent), counted by
     /// the driver.
     pub upstream_failed: u64,
+    /// Messages the driver dropped before handling them: too many queries
+    /// or connections in flight. Counted by the driver.
+    pub shed: u64,
 }
 
 /// The sans-IO server: messages in, [`Action`]s out. Owns the zone and the
@@ -227,6 +230,11 @@ impl Responder {
     /// Counts a forwarded query that got no answer.
     pub fn upstream_failed(&mut self) {
         self.stats.upstream_failed += 1;
+    }
+
+    /// Counts a message the driver did not take (too many in flight).
+    pub fn shed(&mut self) {
+        self.stats.shed += 1;
     }
 
     /// Handles one message from a client.
