@@ -1,5 +1,6 @@
 //! Private key files: refused when others can read them (as ssh refuses),
-//! created atomically with mode 0600.
+//! created atomically with mode 0600. Also the atomic writer the CLI uses
+//! for config files.
 
 use std::fs;
 use std::io::Write;
@@ -48,6 +49,15 @@ pub fn load_or_create(path: &Path) -> Result<(PrivateKey, bool)> {
 /// synced, then renamed over it. Readers never see a partial file and the
 /// secret is never readable by others, not even briefly.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+/// [`write_atomic`] with another mode (a config file keeps its own), and
+/// the owner of the file it replaces when there is one (possible as root;
+/// otherwise the new file is the writer's, as any editor would leave it).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -57,10 +67,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode & 0o7777)
         .open(&tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
-    let written = f.write_all(bytes).and_then(|()| f.sync_all());
+    if let Some((uid, gid)) = owner {
+        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+    }
+    // The umask may have narrowed the mode at creation; set it exactly.
+    let written = f
+        .set_permissions(fs::Permissions::from_mode(mode & 0o7777))
+        .and_then(|()| f.write_all(bytes))
+        .and_then(|()| f.sync_all());
     drop(f);
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);

@@ -1,6 +1,7 @@
 //! `wingress`: a userspace WireGuard ingress daemon.
 #![deny(unsafe_code)]
 
+mod admin_client;
 mod backend;
 mod client;
 mod cluster;
@@ -10,6 +11,7 @@ mod https;
 mod keyfile;
 mod node;
 mod notify;
+mod peer;
 mod server;
 mod sys;
 mod tcp_pump;
@@ -71,6 +73,11 @@ enum Command {
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+    },
+    /// Add, list or remove the clients ([[peer]]s) of a config file.
+    Peer {
+        #[command(subcommand)]
+        command: PeerCommand,
     },
     /// Print the node's WireGuard UDP port: 41600 + the last octet of its IPv4 address.
     Port {
@@ -134,6 +141,40 @@ enum ClusterCommand {
 }
 
 #[derive(Subcommand)]
+enum PeerCommand {
+    /// Add a client: generates its keys, assigns the next free tunnel
+    /// address, adds it to the config (comments kept), reloads a running
+    /// daemon, and prints the client's wg-quick config.
+    Add {
+        /// The peer's name (its identity in routes and headers).
+        name: String,
+        /// Tags for access rules, comma-separated: --tags admin,phone
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        /// Also print the config as a QR code for the WireGuard phone apps.
+        #[arg(long)]
+        qr: bool,
+        /// The Endpoint clients use (default: the public endpoint the
+        /// running daemon found, else [nat].advertise, else node ip:port).
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// List the peers: name, public key, allowed IPs, tags.
+    List {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Remove a peer (with its comments) and reload a running daemon.
+    Remove {
+        name: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum CaCommand {
     /// Print the internal CA's root certificate (PEM), for clients to trust.
     /// Creates the CA when the config enables it and none exists yet.
@@ -152,6 +193,23 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(config),
         Command::Forward { config } => forward(&config),
+        Command::Peer { command } => match command {
+            PeerCommand::Add {
+                name,
+                tags,
+                qr,
+                endpoint,
+                config,
+            } => peer::add(peer::AddArgs {
+                name,
+                tags,
+                qr,
+                endpoint,
+                config,
+            }),
+            PeerCommand::List { config } => peer::list(config),
+            PeerCommand::Remove { name, config } => peer::remove(&name, config),
+        },
         Command::Ca {
             command: CaCommand::Export { config },
         } => ca_export(config),
