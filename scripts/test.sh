@@ -28,6 +28,10 @@ declare -A PKG=(
   [unshare]=util-linux
   [wg-quick]=wireguard-tools
   [python3]=python3
+  # Peer onboarding and DNS: resolver, client, QR decoder.
+  [dig]=dnsutils
+  [named]=bind9
+  [zbarimg]=zbar-tools
 )
 
 missing=()

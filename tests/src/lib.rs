@@ -26,8 +26,10 @@
 pub mod checksum;
 pub mod impair;
 pub mod iperf;
+pub mod named;
 pub mod netns;
 pub mod process;
+pub mod qr;
 pub mod relay;
 pub mod wggo;
 pub mod wingress;
@@ -44,7 +46,7 @@ pub use iperf::{Iperf3Client, Iperf3Result, Iperf3Server};
 pub use netns::{veth, Netns, VethPair};
 pub use process::{eventually, run_command, Process};
 pub use relay::{Relay, RelayStats};
-pub use wggo::{KeyPair, WgGo, WgGoConfig, WgPeer, WgPeerStatus};
+pub use wggo::{KeyPair, WgGo, WgGoConfig, WgPeer, WgPeerStatus, WgQuick};
 pub use wingress::{
     node_port, spawn_wingress, write_private_key, Forward, ForwardConfig, ServerConfig, ServerPeer,
 };

@@ -178,6 +178,18 @@ impl Netns {
         }
     }
 
+    /// Gives programs in the namespace their own /etc/resolv.conf: `ip
+    /// netns exec` bind-mounts /etc/netns/<name>/resolv.conf over it (what
+    /// wg-quick's `DNS =` does for a whole host). Removed with the
+    /// namespace. Also keeps the namespace off the host's resolver.
+    pub fn set_resolv_conf(&self, text: &str) -> Result<()> {
+        let dir = etc_dir(self.name());
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("resolv.conf");
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
     /// `ping -c 1` until a reply arrives or `limit` passes.
     pub fn wait_ping(&self, addr: &str, limit: Duration) -> Result<()> {
         crate::eventually(limit, || {
@@ -211,6 +223,12 @@ fn remove(name: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = Command::new("ip").args(["netns", "del", name]).output();
+    let _ = std::fs::remove_dir_all(etc_dir(name));
+}
+
+/// The per-namespace /etc overlay of `ip netns exec`.
+fn etc_dir(name: &str) -> PathBuf {
+    Path::new("/etc/netns").join(name)
 }
 
 fn pids_in(name: &str) -> Vec<i32> {
@@ -244,6 +262,20 @@ pub fn remove_stale() {
     for (name, pid) in lab_namespaces() {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             remove(&name);
+        }
+    }
+    // /etc overlays of lab namespaces that are gone.
+    if let Ok(entries) = std::fs::read_dir("/etc/netns") {
+        for e in entries.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix(PREFIX)
+                .and_then(|r| r.split('-').next()?.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
         }
     }
     crate::wggo::remove_stale_sockets();

@@ -201,6 +201,35 @@ impl WgGo {
         Ok(wg)
     }
 
+    /// [`WgGo::start_setconf`] from a whole wg-quick config, used as is:
+    /// `wg-quick strip` gives the setconf part; `Address` and a route per
+    /// `AllowedIPs` entry are applied, and `DNS` becomes the namespace's
+    /// resolv.conf, as wg-quick does.
+    pub fn from_wg_quick(ns: &Netns, conf: &str) -> Result<WgGo> {
+        let q = WgQuick::parse(conf)?;
+        // wg-quick takes the interface name from the file name.
+        let file = crate::write_private_file(
+            &ns.log_dir()
+                .join(format!("wgq{}n{}.conf", std::process::id(), next_id())),
+            conf,
+        )?;
+        let stripped = crate::process::run_command(
+            Command::new("wg-quick").arg("strip").arg(&file),
+            Duration::from_secs(30),
+        )?;
+        let wg = WgGo::start_setconf(
+            ns,
+            &String::from_utf8_lossy(&stripped.stdout),
+            &q.addresses,
+            &q.allowed_ips,
+        )?;
+        if !q.dns.is_empty() {
+            let text: String = q.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
+            ns.set_resolv_conf(&text)?;
+        }
+        Ok(wg)
+    }
+
     fn wait_for_socket(&mut self, limit: Duration) -> Result<()> {
         let sock = socket_path(&self.iface);
         let deadline = Instant::now() + limit;
@@ -339,6 +368,55 @@ pub(crate) fn remove_stale_sockets() {
     }
 }
 
+// === wg-quick ===
+
+/// The parts of a wg-quick config that are not `wg setconf`'s: what
+/// wg-quick itself applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WgQuick {
+    pub private_key: String,
+    pub addresses: Vec<String>,
+    pub dns: Vec<String>,
+    pub allowed_ips: Vec<String>,
+}
+
+impl WgQuick {
+    /// Reads `Key = value` lines per section, case-insensitively as
+    /// wg-quick does; comma-separated lists.
+    pub fn parse(conf: &str) -> Result<WgQuick> {
+        let mut q = WgQuick::default();
+        let mut section = String::new();
+        for line in conf.lines() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.starts_with('[') {
+                section = line.to_ascii_lowercase();
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
+            let list = || {
+                value
+                    .split(',')
+                    .map(|v| v.trim().to_string())
+                    .collect::<Vec<_>>()
+            };
+            match (section.as_str(), key.as_str()) {
+                ("[interface]", "privatekey") => q.private_key = value.to_string(),
+                ("[interface]", "address") => q.addresses.extend(list()),
+                ("[interface]", "dns") => q.dns.extend(list()),
+                ("[peer]", "allowedips") => q.allowed_ips.extend(list()),
+                _ => {}
+            }
+        }
+        if q.private_key.is_empty() {
+            bail!("wg-quick config without [Interface] PrivateKey");
+        }
+        Ok(q)
+    }
+}
+
 // === impl WgPeerStatus ===
 
 /// One peer line of `wg show IFACE dump`.
@@ -418,6 +496,20 @@ mod tests {
         assert!(peers[1].allowed_ips.is_empty());
         assert_eq!(peers[1].latest_handshake, None);
         assert_eq!(peers[1].persistent_keepalive, None);
+    }
+
+    #[test]
+    fn reads_wg_quick_configs() {
+        let q = WgQuick::parse(
+            "[Interface]\nPrivateKey = K=\nAddress = 100.64.0.3/32, fd00::3/128\nDNS = 100.64.0.1\n\n\
+             [Peer]\nPublicKey = P=\nAllowedIPs = 100.64.0.0/24\nEndpoint = 10.99.0.2:41602\n",
+        )
+        .unwrap();
+        assert_eq!(q.private_key, "K=");
+        assert_eq!(q.addresses, ["100.64.0.3/32", "fd00::3/128"]);
+        assert_eq!(q.dns, ["100.64.0.1"]);
+        assert_eq!(q.allowed_ips, ["100.64.0.0/24"]);
+        assert!(WgQuick::parse("[Peer]\nPublicKey = P=\n").is_err());
     }
 
     #[test]
