@@ -44,7 +44,9 @@ pub use ingress::{
 };
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
 pub use node::{NodeConfig, DEFAULT_STATE_DIR};
-pub use peer_edit::{add_peer, next_free_address, remove_peer, EditError, NewPeer, SubnetFull};
+pub use peer_edit::{
+    add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
+};
 pub use server::{parse_server, ServerConfig, TcpService, UdpService};
 pub use types::{
     parse_node_ip, port_for_node_ip, Backend, Cidr, CidrError, Endpoint, HostPortError, BASE_PORT,

@@ -56,12 +56,7 @@ pub struct SubnetFull {
 /// text, already validated.
 pub fn add_peer(path: &Path, text: &str, env: &Env, peer: &NewPeer) -> Result<String, EditError> {
     parse_server(path, text, env).map_err(EditError::CurrentInvalid)?;
-    if let Some(line) = peer_line(text, &peer.name) {
-        return Err(EditError::Duplicate {
-            name: peer.name.clone(),
-            line,
-        });
-    }
+    check_new_name(text, &peer.name)?;
     let mut doc = document(text)?;
     let mut table = Table::new();
     table.decor_mut().set_prefix("\n");
@@ -81,6 +76,18 @@ pub fn add_peer(path: &Path, text: &str, env: &Env, peer: &NewPeer) -> Result<St
         Some(_) => return Err(EditError::InlinePeers),
     }
     validated(path, doc.to_string(), env)
+}
+
+/// Refuses `name` when a `[[peer]]` of `text` already has it, naming the
+/// line: for callers that check before doing expensive work.
+pub fn check_new_name(text: &str, name: &str) -> Result<(), EditError> {
+    match peer_line(text, name) {
+        Some(line) => Err(EditError::Duplicate {
+            name: name.to_string(),
+            line,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Removes the `[[peer]]` named `name`, with the comments above its header

@@ -40,6 +40,7 @@ pub fn add(args: AddArgs) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     // Everything that can fail comes before the file changes.
+    wingress_config::check_new_name(&file.text, &args.name)?;
     let server_key = daemon_public_key(&cfg)?;
     let socket = admin_client::socket_path(&cfg, &file.text);
     let endpoint = endpoint(&cfg, &file.text, &socket, args.endpoint.as_deref())?;
