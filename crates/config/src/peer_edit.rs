@@ -15,6 +15,7 @@ use wingress_wg::PublicKey;
 
 use crate::env::Env;
 use crate::error::ConfigErrors;
+use crate::node_octet::{self, NodeAddress};
 use crate::server::{parse_server, ServerConfig};
 use crate::types::Cidr;
 
@@ -154,15 +155,20 @@ fn peer_line(text: &str, name: &str) -> Option<usize> {
 /// neither this node's own address nor inside any peer's `allowed_ips`, as
 /// a single-host CIDR (/32 or /128). The network address (and, for IPv4
 /// prefixes up to /30, the broadcast address) is never handed out.
-pub fn next_free_address(config: &ServerConfig) -> Result<Cidr, SubnetFull> {
+///
+/// `text` is the config's text: when the address is a per-node template
+/// (`100.64.0.{octet}/16`, one config for several nodes), every address it
+/// gives any node is kept free too, not only this node's.
+pub fn next_free_address(config: &ServerConfig, text: &str) -> Result<Cidr, SubnetFull> {
     let own = config.wireguard.address;
-    let taken: Vec<(u128, u128)> = config
+    let mut taken: Vec<(u128, u128)> = config
         .peers
         .iter()
         .flat_map(|p| &p.allowed_ips)
         .filter(|c| c.addr.is_ipv4() == own.addr.is_ipv4())
         .map(range_of)
         .collect();
+    taken.extend(node_addresses(text).iter().map(range_of));
     let (first, last) = hosts_of(&own);
     let own_bits = bits(own.addr);
     let mut candidate = first;
@@ -193,6 +199,28 @@ pub fn next_free_address(config: &ServerConfig) -> Result<Cidr, SubnetFull> {
         hosts: last.saturating_sub(first).saturating_add(1),
         wider: own.prefix_len.saturating_sub(1).max(1),
     })
+}
+
+/// Every address an `{octet}` template in `[wireguard].address` gives a
+/// node (256 of them); none for a plain address.
+fn node_addresses(text: &str) -> Vec<Cidr> {
+    let template = text
+        .parse::<DocumentMut>()
+        .ok()
+        .and_then(|doc| Some(doc.get("wireguard")?.get("address")?.as_str()?.to_string()));
+    let Some(template) = template.filter(|t| t.contains(node_octet::PLACEHOLDER)) else {
+        return Vec::new();
+    };
+    (0..=255u8)
+        .filter_map(|n| {
+            let node = NodeAddress::Server(Some(Ipv4Addr::new(0, 0, 0, n)));
+            let cidr: Cidr = node_octet::expand(&template, node).ok()?.parse().ok()?;
+            Some(Cidr {
+                addr: cidr.addr,
+                prefix_len: 32,
+            })
+        })
+        .collect()
 }
 
 /// The first and last host address of `cidr`'s network, as integers.

@@ -212,8 +212,12 @@ fn with(address: &str, peers: &[&str]) -> ServerConfig {
     config(&text)
 }
 
+fn next_free_address_of(config: &ServerConfig) -> Result<Cidr, SubnetFull> {
+    next_free_address(config, "")
+}
+
 fn next(address: &str, peers: &[&str]) -> String {
-    next_free_address(&with(address, peers))
+    next_free_address_of(&with(address, peers))
         .unwrap()
         .to_string()
 }
@@ -250,7 +254,7 @@ fn allocates_the_lowest_free_host() {
 
 #[test]
 fn a_full_subnet_is_a_clear_error() {
-    let e = next_free_address(&with("100.64.0.1/30", &["\"100.64.0.2/32\""])).unwrap_err();
+    let e = next_free_address_of(&with("100.64.0.1/30", &["\"100.64.0.2/32\""])).unwrap_err();
     assert_eq!(e.hosts, 2);
     assert_eq!(
         e.to_string(),
@@ -258,11 +262,28 @@ fn a_full_subnet_is_a_clear_error() {
          this node and its peers' allowed_ips; widen [wireguard].address (e.g. a /29) or remove a peer"
     );
     // The broadcast address is never handed out.
-    assert!(next_free_address(&with("100.64.0.1/30", &["\"100.64.0.2/32\""])).is_err());
-    assert!(next_free_address(&with("100.64.0.1/32", &[])).is_err());
-    assert!(next_free_address(&with(
+    assert!(next_free_address_of(&with("100.64.0.1/30", &["\"100.64.0.2/32\""])).is_err());
+    assert!(next_free_address_of(&with("100.64.0.1/32", &[])).is_err());
+    assert!(next_free_address_of(&with(
         "100.64.0.1/24",
         &["\"100.64.0.0/32\", \"100.64.0.2/31\", \"100.64.0.4/30\", \"100.64.0.8/29\", \"100.64.0.16/28\", \"100.64.0.32/27\", \"100.64.0.64/26\", \"100.64.0.128/25\""]
     ))
     .is_err());
+}
+
+/// One config for several nodes: no node's address is handed out.
+#[test]
+fn per_node_templates_keep_every_node_address_free() {
+    let text = "[node]\nip = \"10.0.0.21\"\n[wireguard]\naddress = \"100.64.0.{octet}/16\"\n";
+    let cfg = config(text);
+    assert_eq!(cfg.wireguard.address.to_string(), "100.64.0.21/16");
+    assert_eq!(
+        next_free_address(&cfg, text).unwrap().to_string(),
+        "100.64.1.0/32"
+    );
+    let text = "[node]\nip = \"10.0.0.21\"\n[wireguard]\naddress = \"100.64.{octet}.1/16\"\n";
+    assert_eq!(
+        next_free_address(&config(text), text).unwrap().to_string(),
+        "100.64.0.2/32"
+    );
 }

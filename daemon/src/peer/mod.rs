@@ -44,7 +44,7 @@ pub fn add(args: AddArgs) -> Result<ExitCode> {
     let server_key = daemon_public_key(&cfg)?;
     let socket = admin_client::socket_path(&cfg, &file.text);
     let endpoint = endpoint(&cfg, &file.text, &socket, args.endpoint.as_deref())?;
-    let address = wingress_config::next_free_address(&cfg)?;
+    let address = wingress_config::next_free_address(&cfg, &file.text)?;
     let key = PrivateKey::generate();
     let peer = NewPeer {
         name: args.name.clone(),
