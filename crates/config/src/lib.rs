@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod client;
 mod cursor;
 mod dns;
@@ -23,17 +24,20 @@ mod env;
 mod error;
 mod ingress;
 mod ingress_values;
+mod log;
 mod node;
 mod node_octet;
 mod peer_edit;
 mod route;
 mod server;
+mod shutdown;
 mod suggest;
 mod types;
 mod wireguard;
 
 use std::path::Path;
 
+pub use admin::{AdminConfig, DEFAULT_ADMIN_SOCKET};
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
 pub use env::Env;
@@ -43,11 +47,13 @@ pub use ingress::{
     RouteConfig, TlsConfig,
 };
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
+pub use log::{check_level, LogConfig, LogFormat};
 pub use node::{NodeConfig, DEFAULT_STATE_DIR};
 pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };
 pub use server::{parse_server, ServerConfig, TcpService, UdpService};
+pub use shutdown::{ShutdownConfig, DEFAULT_DRAIN_TIMEOUT};
 pub use types::{
     parse_node_ip, port_for_node_ip, Backend, Cidr, CidrError, Endpoint, HostPortError, BASE_PORT,
     DEFAULT_MTU,

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::admin::{parse_admin, AdminConfig};
 use crate::config_dir;
 use crate::cursor::Table;
 use crate::dns::{parse_dns, DnsConfig, DnsContext};
@@ -12,8 +13,10 @@ use crate::error::{ConfigErrors, Diagnostics, Span};
 use crate::ingress::{
     default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
 };
+use crate::log::{parse_log, LogConfig};
 use crate::node::{parse_node, NodeConfig, NodeKeys};
 use crate::node_octet::NodeAddress;
+use crate::shutdown::{parse_shutdown, ShutdownConfig};
 use crate::types::{port_for_node_ip, Backend};
 use crate::wireguard::{parse_interface, parse_peers, InterfaceConfig, PeerConfig, PeerKind};
 
@@ -34,6 +37,9 @@ pub struct ServerConfig {
     pub tls: TlsConfig,
     pub routes: Vec<RouteConfig>,
     pub dns: DnsConfig,
+    pub admin: AdminConfig,
+    pub log: LogConfig,
+    pub shutdown: ShutdownConfig,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -117,6 +123,9 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
             entrypoints: &ingress.entrypoints,
         },
     );
+    let admin = parse_admin(&mut root, &mut d, base, &node.state_dir);
+    let log = parse_log(&mut root, &mut d);
+    let shutdown = parse_shutdown(&mut root, &mut d);
     root.finish(&mut d);
 
     if let Some(wg) = &wireguard {
@@ -153,6 +162,9 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         tls: ingress.tls,
         routes: ingress.routes,
         dns,
+        admin,
+        log,
+        shutdown,
     });
     d.finish(config)
 }

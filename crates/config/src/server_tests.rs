@@ -100,6 +100,9 @@ fn example_parses_to_the_expected_model() {
         tls: TlsConfig::default(),
         routes: vec![],
         dns: DnsConfig::default(),
+        admin: crate::AdminConfig::default_for(Path::new("/var/lib/wingress")),
+        log: crate::LogConfig::default(),
+        shutdown: crate::ShutdownConfig::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));
