@@ -100,9 +100,9 @@ fn example_parses_to_the_expected_model() {
         tls: TlsConfig::default(),
         routes: vec![],
         dns: DnsConfig::default(),
-        admin: crate::AdminConfig::default_for(Path::new("/var/lib/wingress")),
+        admin: AdminConfig::default_for(Path::new("/var/lib/wingress")),
         log: crate::LogConfig::default(),
-        shutdown: crate::ShutdownConfig::default(),
+        shutdown: ShutdownConfig::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));
