@@ -101,7 +101,7 @@ fn example_parses_to_the_expected_model() {
         routes: vec![],
         dns: DnsConfig::default(),
         admin: AdminConfig::default_for(Path::new("/var/lib/wingress")),
-        log: crate::LogConfig::default(),
+        log: LogConfig::default(),
         shutdown: ShutdownConfig::default(),
     };
     assert_eq!(config, expected);
