@@ -60,7 +60,9 @@ pub(crate) fn parse_admin(
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     s.parse::<SocketAddr>().map_err(|_| {
-        format!("`{s}` is not an address and port (write e.g. \"127.0.0.1:9180\" or \"[::1]:9180\")")
+        format!(
+            "`{s}` is not an address and port (write e.g. \"127.0.0.1:9180\" or \"[::1]:9180\")"
+        )
     })
 }
 

@@ -6,7 +6,9 @@ const PATH: &str = "/etc/wingress/wingress.toml";
 
 /// `[node]` and `[wireguard]` take five lines; `rest` starts on line 6.
 fn config(rest: &str) -> String {
-    format!("[node]\nstate_dir = \"/var/lib/w\"\n[wireguard]\naddress = \"100.64.0.1/24\"\n\n{rest}")
+    format!(
+        "[node]\nstate_dir = \"/var/lib/w\"\n[wireguard]\naddress = \"100.64.0.1/24\"\n\n{rest}"
+    )
 }
 
 fn errors(text: &str) -> Vec<String> {
@@ -27,7 +29,10 @@ fn defaults_to_a_socket_in_the_state_dir() {
 fn socket_resolves_against_the_config_folder_and_listen_parses() {
     let text = config("[admin]\nsocket = \"run/admin.sock\"\nlisten = \"[::1]:9180\"\n");
     let c = parse_server(Path::new(PATH), &text, &Env::default()).unwrap();
-    assert_eq!(c.admin.socket, PathBuf::from("/etc/wingress/run/admin.sock"));
+    assert_eq!(
+        c.admin.socket,
+        PathBuf::from("/etc/wingress/run/admin.sock")
+    );
     assert_eq!(c.admin.listen, Some("[::1]:9180".parse().unwrap()));
 }
 

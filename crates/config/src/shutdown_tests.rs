@@ -34,7 +34,9 @@ fn bad_values_name_their_place() {
         ["5:17: drain_timeout: `30` has no unit; write e.g. \"30s\" (units: ms, s, m, h)"]
     );
     assert_eq!(
-        errors(&config("[shutdown]\ndrain_timeout = \"0s\"\ntimeout = \"1s\"\n")),
+        errors(&config(
+            "[shutdown]\ndrain_timeout = \"0s\"\ntimeout = \"1s\"\n"
+        )),
         [
             "5:17: drain_timeout: `0s` is zero; give a positive duration",
             "6:1: unknown key `timeout` in [shutdown]; did you mean `drain_timeout`?",

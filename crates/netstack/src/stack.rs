@@ -708,6 +708,24 @@ impl Stack {
         }
     }
 
+    /// Resets every open or opening TCP connection whose remote address
+    /// `drop_remote` picks (a peer removed or narrowed by a reload): each
+    /// sends an RST and its owner's reads and writes fail. Returns how many.
+    pub fn abort_connections(&mut self, mut drop_remote: impl FnMut(SocketAddr) -> bool) -> usize {
+        let mut n = 0;
+        for (h, conn) in &self.conns {
+            if conn.owner == Owner::Released || !drop_remote(conn.key.1) {
+                continue;
+            }
+            let s = self.sockets.get_mut::<tcp::Socket<'static>>(*h);
+            if s.state() != State::Closed {
+                s.abort();
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Connections currently held by the stack (any state).
     pub fn connections(&self) -> usize {
         self.conns.len()

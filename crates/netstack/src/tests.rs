@@ -334,3 +334,44 @@ fn shrink_window_keeps_the_checksum_valid() {
     assert_eq!(tcp.window_len(), before - 1);
     assert!(tcp.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
 }
+
+#[test]
+fn aborted_connections_reset_only_the_chosen_remotes() {
+    let mut now = Instant::now();
+    let mut a = stack("100.64.0.1", now);
+    let mut c = stack("100.64.0.3", now);
+    let mut server = Stack::new(
+        StackConfig {
+            addresses: vec![("100.64.0.2".parse().unwrap(), 24)],
+            ..StackConfig::default()
+        },
+        now,
+    );
+    server.listen_tcp(22);
+    let ida = a.connect("100.64.0.2:22".parse().unwrap()).unwrap();
+    let idc = c.connect("100.64.0.2:22".parse().unwrap()).unwrap();
+    run(&mut a, &mut server, &mut now, 10);
+    run(&mut c, &mut server, &mut now, 10);
+    let mut accepted = vec![server.accept().unwrap(), server.accept().unwrap()];
+    accepted.sort_by_key(|x| x.remote);
+    let gone: std::net::IpAddr = "100.64.0.1".parse().unwrap();
+    assert_eq!(server.abort_connections(|r| r.ip() == gone), 1);
+    run(&mut a, &mut server, &mut now, 10);
+    run(&mut c, &mut server, &mut now, 10);
+    assert_eq!(
+        server.tcp(accepted[0].id).unwrap().state(),
+        TcpState::Closed
+    );
+    assert_eq!(
+        a.tcp(ida).unwrap().state(),
+        TcpState::Closed,
+        "RST reached a"
+    );
+    assert_eq!(
+        server.tcp(accepted[1].id).unwrap().state(),
+        TcpState::Established
+    );
+    assert_eq!(c.tcp(idc).unwrap().state(), TcpState::Established);
+    // Aborting again finds nothing left to reset.
+    assert_eq!(server.abort_connections(|r| r.ip() == gone), 0);
+}

@@ -37,6 +37,18 @@ impl Prefix {
     }
 }
 
+impl std::fmt::Display for Prefix {
+    /// `100.64.0.1/32`, `fd00::/64`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let addr = if self.v6 {
+            IpAddr::V6(std::net::Ipv6Addr::from(self.bits))
+        } else {
+            IpAddr::V4(std::net::Ipv4Addr::from(self.bits as u32))
+        };
+        write!(f, "{addr}/{}", self.len)
+    }
+}
+
 fn as_bits(addr: IpAddr) -> (u128, u8, bool) {
     match addr {
         IpAddr::V4(a) => (u128::from(u32::from(a)), 32, false),

@@ -23,7 +23,7 @@ use boringtun::noise::{Packet, Tunn, TunnResult};
 
 use crate::allowed_ips::{AllowedIps, Prefix};
 use crate::keys::{PresharedKey, PrivateKey, PublicKey};
-use crate::stats::{DropReason, DropStats, PeerStats};
+use crate::stats::{DropReason, DropStats, PeerStats, PeerStatus};
 
 /// How often [`Device::poll_timers`] wants to run. boringtun keeps its timers
 /// at one-second resolution internally; a quarter second keeps handshake
@@ -130,7 +130,8 @@ impl Device {
         self.public_key
     }
 
-    /// Adds a peer; a peer with the same public key is replaced (keeping its id).
+    /// Adds a peer; a peer with the same public key is replaced (its session
+    /// ends, and it gets a new id).
     pub fn add_peer(&mut self, spec: PeerSpec) -> PeerId {
         if let Some(id) = self.by_key.get(&spec.public_key).copied() {
             self.remove_peer(id);
@@ -169,6 +170,19 @@ impl Device {
         }
     }
 
+    /// Replaces a peer's allowed IPs. Its session and endpoint stay, so a
+    /// reload that only changes the addresses does not interrupt the peer.
+    pub fn set_allowed_ips(&mut self, id: PeerId, allowed_ips: Vec<Prefix>) {
+        let Some(peer) = self.peers.get_mut(id.0 as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        self.routes.remove_value(id);
+        for p in &allowed_ips {
+            self.routes.insert(*p, id);
+        }
+        peer.spec.allowed_ips = allowed_ips;
+    }
+
     pub fn peer_ids(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.peers
             .iter()
@@ -203,6 +217,23 @@ impl Device {
         Some(PeerStats {
             since_handshake,
             ..p.stats
+        })
+    }
+
+    /// The peer as `wingress status` shows it.
+    pub fn peer_status(&self, id: PeerId) -> Option<PeerStatus> {
+        let p = self.peer(id)?;
+        let stats = self.peer_stats(id)?;
+        Some(PeerStatus {
+            public_key: p.spec.public_key.to_base64(),
+            endpoint: p.endpoint,
+            allowed_ips: p.spec.allowed_ips.iter().map(ToString::to_string).collect(),
+            persistent_keepalive: p.spec.persistent_keepalive,
+            latest_handshake_secs: stats.since_handshake.map(|d| d.as_secs()),
+            rx_bytes: stats.rx_bytes,
+            tx_bytes: stats.tx_bytes,
+            rx_datagrams: stats.rx_datagrams,
+            tx_datagrams: stats.tx_datagrams,
         })
     }
 

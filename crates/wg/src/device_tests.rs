@@ -174,3 +174,38 @@ fn no_route_and_no_endpoint() {
         Outgoing::Dropped(DropReason::NoEndpoint)
     ));
 }
+
+#[test]
+fn new_allowed_ips_apply_without_a_new_handshake() {
+    let (mut a, pa, mut b, pb) = pair();
+    let first = handshake(&mut a, pa, &mut b);
+    assert_eq!(deliver(&mut b, A_ADDR, &first).0, "packet");
+    b.set_allowed_ips(pb, vec![prefix([100, 64, 0, 9], 32)]);
+    assert_eq!(b.peer_for_addr("100.64.0.1".parse().unwrap()), None);
+    assert_eq!(b.peer_for_addr("100.64.0.9".parse().unwrap()), Some(pb));
+    let mut out = vec![0u8; 2048];
+    let mut send = |a: &mut Device, src| match a.encapsulate(&ipv4(src, [100, 64, 0, 2]), &mut out)
+    {
+        Outgoing::Send(t) => t.bytes.to_vec(),
+        other => panic!("the session is still up: {other:?}"),
+    };
+    let old = send(&mut a, [100, 64, 0, 1]);
+    assert_eq!(deliver(&mut b, A_ADDR, &old).0, "source_not_allowed");
+    let new = send(&mut a, [100, 64, 0, 9]);
+    assert_eq!(deliver(&mut b, A_ADDR, &new).0, "packet");
+
+    let status = b.peer_status(pb).unwrap();
+    assert_eq!(status.allowed_ips, ["100.64.0.9/32"]);
+    assert_eq!(status.endpoint, Some(A_ADDR.parse().unwrap()));
+    // Two 20-byte packets got through; the refused one is not counted.
+    assert_eq!(status.rx_bytes, 40);
+    assert!(status.latest_handshake_secs.is_some());
+    assert_eq!(status.public_key, a.public_key().to_base64());
+}
+
+#[test]
+fn prefixes_display_in_canonical_form() {
+    assert_eq!(prefix([100, 64, 0, 7], 24).to_string(), "100.64.0.0/24");
+    let v6 = Prefix::new("fd00::1".parse().unwrap(), 64).unwrap();
+    assert_eq!(v6.to_string(), "fd00::/64");
+}

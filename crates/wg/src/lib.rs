@@ -13,4 +13,4 @@ pub use device::{
     Device, Incoming, Outgoing, PeerId, PeerSpec, Transmit, MIN_OUT, OVERHEAD, TIMER_TICK,
 };
 pub use keys::{KeyError, PresharedKey, PrivateKey, PublicKey};
-pub use stats::{DropReason, DropStats, PeerStats};
+pub use stats::{DropReason, DropStats, PeerStats, PeerStatus};

@@ -1,7 +1,10 @@
 //! Counters the device keeps for operators: why datagrams were dropped, and
 //! per-peer traffic.
 
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use serde::Serialize;
 
 /// Why a datagram or packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,4 +95,23 @@ pub struct PeerStats {
     pub tx_bytes: u64,
     /// Time since the last completed handshake, if any.
     pub since_handshake: Option<Duration>,
+}
+
+/// What `wingress status` shows of one peer, as the device knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerStatus {
+    /// Standard base64.
+    pub public_key: String,
+    /// Where the peer was last heard from (or the configured endpoint).
+    pub endpoint: Option<SocketAddr>,
+    pub allowed_ips: Vec<String>,
+    pub persistent_keepalive: Option<u16>,
+    /// Seconds since the last completed handshake; `None`: never.
+    pub latest_handshake_secs: Option<u64>,
+    /// Bytes of decrypted IP packets received from the peer.
+    pub rx_bytes: u64,
+    /// Bytes of IP packets encrypted for the peer.
+    pub tx_bytes: u64,
+    pub rx_datagrams: u64,
+    pub tx_datagrams: u64,
 }
