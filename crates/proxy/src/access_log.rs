@@ -19,6 +19,7 @@ use crate::client::BoxError;
 use crate::conn::ConnState;
 use crate::pages::RespBody;
 use crate::router::normalize_host;
+use crate::stats::RouteStats;
 
 /// Status logged when the client went away before a response existed
 /// (nginx's convention).
@@ -34,6 +35,9 @@ pub(crate) struct RequestLog {
     line: Option<Line>,
     pub(crate) status: u16,
     pub(crate) backend: Option<Arc<str>>,
+    /// Where the request is counted; `None` (the client left before a
+    /// response existed) counts nowhere.
+    pub(crate) stats: Option<Arc<RouteStats>>,
 }
 
 struct Line {
@@ -53,6 +57,7 @@ impl RequestLog {
             line,
             status: CLIENT_CLOSED,
             backend: None,
+            stats: None,
         }
     }
 }
@@ -80,6 +85,10 @@ impl Line {
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
+        let took = self.start.elapsed();
+        if let Some(stats) = &self.stats {
+            stats.record(self.status, took);
+        }
         if let Some(line) = &self.line {
             let info = &self.conn.info;
             tracing::info!(
@@ -91,7 +100,7 @@ impl Drop for RequestLog {
                 host = %line.host,
                 path = %line.path,
                 status = self.status,
-                duration_ms = self.start.elapsed().as_millis() as u64,
+                duration_ms = took.as_millis() as u64,
                 backend = self.backend.as_deref().unwrap_or("-"),
             );
         }

@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
 use http::request::Parts;
@@ -28,11 +27,7 @@ use crate::router::{normalize_host, normalize_path};
 use crate::server::Handled;
 use crate::spec::{Access, ConnInfo};
 
-pub(crate) async fn handle(
-    proxy: Arc<Proxy>,
-    req: Request<Incoming>,
-    conn: Rc<ConnState>,
-) -> Handled {
+pub(crate) async fn handle(proxy: &Proxy, req: Request<Incoming>, conn: Rc<ConnState>) -> Handled {
     let info = &conn.info;
     if req.method() == Method::CONNECT {
         return error_page(StatusCode::METHOD_NOT_ALLOWED).into();
@@ -60,6 +55,20 @@ pub(crate) async fn handle(
         return error_page(StatusCode::NOT_FOUND).into();
     };
     let route = &proxy.routes[index];
+    let mut handled = through(route, req, raw_host, cleaned, &conn).await;
+    handled.stats = Some(route.stats.clone());
+    handled
+}
+
+/// The rest of the request path once `route` took the request.
+async fn through(
+    route: &Route,
+    req: Request<Incoming>,
+    raw_host: Option<String>,
+    cleaned: Option<String>,
+    conn: &Rc<ConnState>,
+) -> Handled {
+    let info = &conn.info;
     let verdict = policy::decide(&route.spec.access, &route.spec.allow, info);
     if verdict == Verdict::Deny {
         return error_page(StatusCode::FORBIDDEN).into();
@@ -130,7 +139,7 @@ pub(crate) async fn handle(
     .unwrap_or_else(|| PathAndQuery::from_static("/"))
     .into();
 
-    send(route, parts, body, upgrade.is_some(), &conn).await
+    send(route, parts, body, upgrade.is_some(), conn).await
 }
 
 fn client_subject(access: &Access, info: &ConnInfo) -> Option<HeaderValue> {
@@ -178,6 +187,7 @@ async fn send(
         let failed = |status| Handled {
             response: error_page(status),
             backend: name.clone(),
+            stats: None,
         };
         backend.requests.fetch_add(1, Ordering::Relaxed);
         match route
@@ -189,6 +199,7 @@ async fn send(
                 return Handled {
                     response: respond(response, upgrade, conn),
                     backend: name,
+                    stats: None,
                 };
             }
             Err(SendError::Connect(e, unsent)) => {

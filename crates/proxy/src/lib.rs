@@ -47,6 +47,7 @@ mod forward;
 mod forward_auth;
 mod headers;
 mod health;
+mod live;
 mod pages;
 mod policy;
 mod pool;
@@ -55,12 +56,16 @@ mod redirect;
 mod router;
 mod server;
 mod spec;
+mod stats;
 mod upstream;
 mod websocket;
 
+pub use live::LiveProxy;
 pub use proxy::Proxy;
 pub use redirect::serve_redirect;
 pub use spec::{
-    Access, AllowRule, BackendAddr, BackendStatus, ClientCertCheck, ConnInfo, ForwardAuthSpec,
-    HealthCheckSpec, HostMatch, PeerIdentity, ProxyOptions, RouteSpec, Scheme,
+    Access, AllowRule, BackendAddr, BackendHealth, BackendStatus, ClientCertCheck, ConnInfo,
+    ForwardAuthSpec, HealthCheckSpec, HostMatch, PeerIdentity, ProxyOptions, RouteSpec,
+    RouteStatus, Scheme,
 };
+pub use stats::{ProxyStats, RouteStats, RouteStatsSnapshot, LATENCY_BUCKETS, STATUS_CLASSES};

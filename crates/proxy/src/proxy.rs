@@ -11,7 +11,10 @@ use crate::dns::CachingResolver;
 use crate::forward_auth::AuthTarget;
 use crate::router::{RouteKey, Router};
 use crate::server::{serve_connection, Handler, HandlerFuture};
-use crate::spec::{Access, BackendStatus, ConnInfo, ProxyOptions, RouteSpec};
+use crate::spec::{
+    Access, BackendHealth, BackendStatus, ConnInfo, ProxyOptions, RouteSpec, RouteStatus,
+};
+use crate::stats::{ProxyStats, RouteStats};
 use crate::upstream::Upstream;
 use crate::{forward, health};
 
@@ -27,6 +30,7 @@ pub struct Proxy {
     pub(crate) router: Router,
     pub(crate) routes: Vec<Route>,
     pub(crate) opts: ProxyOptions,
+    pub(crate) stats: Arc<ProxyStats>,
     health_started: AtomicBool,
 }
 
@@ -37,10 +41,21 @@ pub(crate) struct Route {
     pub(crate) upstream: Upstream,
     pub(crate) client: BackendClient,
     pub(crate) auth: Option<AuthTarget>,
+    pub(crate) stats: Arc<RouteStats>,
 }
 
 impl Proxy {
     pub fn new(routes: Vec<RouteSpec>, opts: ProxyOptions) -> Arc<Proxy> {
+        Self::with_stats(routes, opts, ProxyStats::new())
+    }
+
+    /// [`Proxy::new`] counting requests into `stats`, which outlives this
+    /// proxy: pass the same one to every proxy a reload builds.
+    pub fn with_stats(
+        routes: Vec<RouteSpec>,
+        opts: ProxyOptions,
+        stats: Arc<ProxyStats>,
+    ) -> Arc<Proxy> {
         let router = Router::new(
             routes
                 .iter()
@@ -58,6 +73,7 @@ impl Proxy {
                     _ => None,
                 };
                 Route {
+                    stats: stats.route(&spec.host.to_string(), &spec.path_prefix),
                     client: BackendClient::new(spec.connect_timeout, resolver.clone()),
                     upstream,
                     auth,
@@ -69,6 +85,7 @@ impl Proxy {
             router,
             routes,
             opts,
+            stats,
             health_started: AtomicBool::new(false),
         })
     }
@@ -81,7 +98,7 @@ impl Proxy {
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let opts = self.opts.clone();
-        serve_connection(io, conn, opts, Rc::new(ProxyHandler(self))).await;
+        serve_connection(io, conn, opts, Rc::new(ProxyHandler(self)), None).await;
     }
 
     /// Spawns the active health checks (`tokio::spawn`) of routes that have
@@ -111,9 +128,46 @@ impl Proxy {
         }
         status
     }
+
+    /// Every route in configuration order, with its backends' health and
+    /// its request counters.
+    pub fn route_status(&self) -> Vec<RouteStatus> {
+        let now = tokio::time::Instant::now();
+        self.routes
+            .iter()
+            .map(|route| RouteStatus {
+                host: route.spec.host.to_string(),
+                path_prefix: if route.spec.path_prefix.is_empty() {
+                    "/".to_owned()
+                } else {
+                    route.spec.path_prefix.clone()
+                },
+                access: route.spec.access.as_str(),
+                entrypoints: route.spec.entrypoints.clone(),
+                backends: route
+                    .upstream
+                    .backends
+                    .iter()
+                    .enumerate()
+                    .map(|(b, backend)| BackendHealth {
+                        address: backend.addr.to_string(),
+                        healthy: route.upstream.is_up(b, now),
+                        health_checked: route.spec.health_check.is_some(),
+                        requests: backend.requests.load(Ordering::Relaxed),
+                    })
+                    .collect(),
+                stats: route.stats.snapshot(),
+            })
+            .collect()
+    }
+
+    /// Counters of requests that no route took.
+    pub fn unrouted_stats(&self) -> crate::RouteStatsSnapshot {
+        self.stats.unrouted().snapshot()
+    }
 }
 
-struct ProxyHandler(Arc<Proxy>);
+pub(crate) struct ProxyHandler(pub(crate) Arc<Proxy>);
 
 impl Handler for ProxyHandler {
     fn handle(
@@ -121,7 +175,14 @@ impl Handler for ProxyHandler {
         req: http::Request<hyper::body::Incoming>,
         conn: Rc<crate::conn::ConnState>,
     ) -> HandlerFuture {
-        Box::pin(forward::handle(self.0.clone(), req, conn))
+        let proxy = self.0.clone();
+        Box::pin(async move {
+            let mut handled = forward::handle(&proxy, req, conn).await;
+            if handled.stats.is_none() {
+                handled.stats = Some(proxy.stats.unrouted().clone());
+            }
+            handled
+        })
     }
 }
 

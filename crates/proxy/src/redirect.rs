@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::conn::ConnState;
 use crate::pages::{error_page, page};
 use crate::router::normalize_host;
-use crate::server::{serve_connection, Handler, HandlerFuture};
+use crate::server::{serve_connection, Drain, Handler, HandlerFuture};
 use crate::spec::{ConnInfo, ProxyOptions};
 
 /// ACME HTTP-01 challenge responses will be served under this path.
@@ -24,7 +24,16 @@ pub async fn serve_redirect<IO>(io: IO, conn: ConnInfo)
 where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    serve_connection(io, conn, ProxyOptions::default(), Rc::new(Redirect)).await;
+    serve_redirect_draining(io, conn, None).await;
+}
+
+/// [`serve_redirect`] that closes once `drain` turns true (see
+/// [`crate::LiveProxy::drain`]).
+pub(crate) async fn serve_redirect_draining<IO>(io: IO, conn: ConnInfo, drain: Drain)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    serve_connection(io, conn, ProxyOptions::default(), Rc::new(Redirect), drain).await;
 }
 
 struct Redirect;

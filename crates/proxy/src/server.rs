@@ -20,6 +20,7 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::access_log::{LoggedBody, RequestLog};
@@ -27,6 +28,7 @@ use crate::client::{nonzero, Chain};
 use crate::conn::{ConnState, Expiry, TrackedIo, NO_DEADLINE};
 use crate::pages::RespBody;
 use crate::spec::{ConnInfo, ProxyOptions, Scheme};
+use crate::stats::RouteStats;
 use crate::websocket;
 
 /// What a handler produced for one request.
@@ -34,6 +36,8 @@ pub(crate) struct Handled {
     pub(crate) response: Response<RespBody>,
     /// The backend that answered, for the access log.
     pub(crate) backend: Option<Arc<str>>,
+    /// The counters this request goes into once its response is done.
+    pub(crate) stats: Option<Arc<RouteStats>>,
 }
 
 impl From<Response<RespBody>> for Handled {
@@ -41,6 +45,7 @@ impl From<Response<RespBody>> for Handled {
         Handled {
             response,
             backend: None,
+            stats: None,
         }
     }
 }
@@ -62,11 +67,17 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// hyper's default read buffer limit; larger header limits raise it.
 const HYPER_MAX_BUF: usize = 8192 + 4096 * 100;
 
+/// Set to `true` when the process is shutting down: connections finish the
+/// requests in flight, then close (HTTP/1.1 without keep-alive, HTTP/2 with
+/// GOAWAY); idle ones close at once.
+pub(crate) type Drain = Option<watch::Receiver<bool>>;
+
 pub(crate) async fn serve_connection<IO>(
     io: IO,
     info: ConnInfo,
     opts: ProxyOptions,
     handler: Rc<dyn Handler>,
+    mut drain: Drain,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
@@ -75,7 +86,11 @@ pub(crate) async fn serve_connection<IO>(
     let h2 = if conn.info.alpn_h2 {
         true
     } else if conn.info.scheme == Scheme::Http {
-        match sniff_h2(&mut io, &opts).await {
+        let sniffed = tokio::select! {
+            sniffed = sniff_h2(&mut io, &opts) => sniffed,
+            () = draining(&mut drain) => None,
+        };
+        match sniffed {
             Some(h2) => h2,
             None => return,
         }
@@ -92,14 +107,28 @@ pub(crate) async fn serve_connection<IO>(
             let handled = handler.handle(req, conn).await;
             log.status = handled.response.status().as_u16();
             log.backend = handled.backend;
+            log.stats = handled.stats;
             Ok(handled.response.map(|body| LoggedBody::new(body, log)))
         })
     });
 
     if h2 {
-        serve_h2(io, service, &conn, &opts).await;
+        serve_h2(io, service, &conn, &opts, drain).await;
     } else {
-        serve_h1(io, service, &conn, &opts).await;
+        serve_h1(io, service, &conn, &opts, drain).await;
+    }
+}
+
+/// Resolves once `drain` says the process is shutting down; never without one.
+async fn draining(drain: &mut Drain) {
+    match drain {
+        Some(rx) => {
+            // An error means the sender is gone: nobody can ask for a drain any more.
+            if rx.wait_for(|d| *d).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -136,8 +165,13 @@ where
     Some(h2)
 }
 
-async fn serve_h1<IO, S>(io: TrackedIo<IO>, service: S, conn: &ConnState, opts: &ProxyOptions)
-where
+async fn serve_h1<IO, S>(
+    io: TrackedIo<IO>,
+    service: S,
+    conn: &ConnState,
+    opts: &ProxyOptions,
+    mut drain: Drain,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
     S: hyper::service::Service<
             Request<Incoming>,
@@ -157,6 +191,7 @@ where
     }
     let mut http = builder.serve_connection(TokioIo::new(io), service);
     let mut closing: Option<Instant> = None;
+    let mut drained = false;
     let timer = sleep_until(Instant::now());
     let mut timer = pin!(timer);
     let result = loop {
@@ -171,6 +206,13 @@ where
         tokio::select! {
             result = poll_fn(|cx| http.poll_without_shutdown(cx)) => break result,
             () = conn.wake.notified() => continue,
+            () = draining(&mut drain), if !drained => {
+                // Finish the request in flight, then close; the shutdown's
+                // own timeout bounds how long that may take.
+                drained = true;
+                Pin::new(&mut http).graceful_shutdown();
+                continue;
+            }
             () = timer.as_mut() => {}
         }
         if closing.is_some_and(|at| at <= Instant::now()) {
@@ -206,8 +248,13 @@ where
     }
 }
 
-async fn serve_h2<IO, S>(io: TrackedIo<IO>, service: S, conn: &ConnState, opts: &ProxyOptions)
-where
+async fn serve_h2<IO, S>(
+    io: TrackedIo<IO>,
+    service: S,
+    conn: &ConnState,
+    opts: &ProxyOptions,
+    mut drain: Drain,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
     S: hyper::service::HttpService<Incoming, ResBody = LoggedBody> + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -220,6 +267,7 @@ where
         .serve_connection(TokioIo::new(io), service);
     let mut http = pin!(http);
     let mut closing: Option<Instant> = None;
+    let mut drained = false;
     let timer = sleep_until(Instant::now());
     let mut timer = pin!(timer);
     loop {
@@ -239,6 +287,11 @@ where
                 return;
             }
             () = conn.wake.notified() => continue,
+            () = draining(&mut drain), if !drained => {
+                drained = true;
+                http.as_mut().graceful_shutdown();
+                continue;
+            }
             () = timer.as_mut() => {}
         }
         if closing.is_some_and(|at| at <= Instant::now()) {

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
+use serde::Serialize;
+
+use crate::stats::RouteStatsSnapshot;
 
 /// A WireGuard peer known to the daemon, attached to connections that came
 /// through the tunnel.
@@ -102,6 +105,18 @@ impl fmt::Debug for Access {
             Access::Mtls(_) => f.write_str("Mtls(..)"),
             Access::ForwardAuth(spec) => f.debug_tuple("ForwardAuth").field(spec).finish(),
             Access::Public => f.write_str("Public"),
+        }
+    }
+}
+
+impl Access {
+    /// The config spelling: `tunnel`, `mtls`, `forward-auth`, `public`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Access::Tunnel => "tunnel",
+            Access::Mtls(_) => "mtls",
+            Access::ForwardAuth(_) => "forward-auth",
+            Access::Public => "public",
         }
     }
 }
@@ -231,5 +246,31 @@ pub struct BackendStatus {
     pub backend: BackendAddr,
     pub healthy: bool,
     /// Requests sent to this backend (each attempt counts).
+    pub requests: u64,
+}
+
+/// One route as `wingress status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RouteStatus {
+    /// `example.com`, `*.home.arpa` or `*`.
+    pub host: String,
+    pub path_prefix: String,
+    pub access: &'static str,
+    /// Empty: every entrypoint.
+    pub entrypoints: Vec<String>,
+    pub backends: Vec<BackendHealth>,
+    pub stats: RouteStatsSnapshot,
+}
+
+/// One backend of a route, for status pages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BackendHealth {
+    pub address: String,
+    /// In rotation: its last health check passed (or it has none) and it
+    /// is not passively ejected.
+    pub healthy: bool,
+    /// Whether an active health check runs for it.
+    pub health_checked: bool,
+    /// Requests sent to it (each attempt counts).
     pub requests: u64,
 }

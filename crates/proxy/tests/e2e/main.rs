@@ -3,6 +3,7 @@
 
 mod access;
 mod balancing;
+mod live;
 mod pooling;
 mod protocol;
 mod routing;

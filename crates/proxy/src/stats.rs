@@ -1,0 +1,146 @@
+//! Request counters per route, cheap enough for every request: a few
+//! relaxed atomic adds, no lock. The caller keeps one [`ProxyStats`] for
+//! the life of the process and passes it to every [`crate::Proxy`] it
+//! builds, so a route's counters survive reloads (keyed by host and path
+//! prefix) and scrapers never see them reset.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Upper bounds of the latency histogram, in seconds (Prometheus `le`).
+pub const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// [`LATENCY_BUCKETS`] in microseconds, for the per-request comparison.
+const BUCKET_MICROS: [u64; 13] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    5_000_000, 10_000_000,
+];
+
+/// Status classes counted: 1xx to 5xx.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// One route's counters.
+#[derive(Debug, Default)]
+pub struct RouteStats {
+    by_class: [AtomicU64; 5],
+    /// Observations per bucket, not cumulative; the last is `+Inf`.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+/// A consistent-enough copy of a [`RouteStats`] for exposition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RouteStatsSnapshot {
+    /// Responses by status class, in [`STATUS_CLASSES`] order.
+    pub requests: [u64; 5],
+    /// Cumulative counts per bucket of [`LATENCY_BUCKETS`], then `+Inf`
+    /// (which is the total count).
+    pub latency_buckets: Vec<u64>,
+    pub latency_sum_secs: f64,
+}
+
+impl RouteStats {
+    /// Counts one finished request: its status and how long it took from
+    /// the request head to the end of the response.
+    pub fn record(&self, status: u16, took: Duration) {
+        let class = usize::from((status / 100).clamp(1, 5) - 1);
+        self.by_class[class].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = BUCKET_MICROS
+            .iter()
+            .position(|&b| micros <= b)
+            .unwrap_or(BUCKET_MICROS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> RouteStatsSnapshot {
+        let mut cumulative = 0;
+        let latency_buckets = self
+            .buckets
+            .iter()
+            .map(|b| {
+                cumulative += b.load(Ordering::Relaxed);
+                cumulative
+            })
+            .collect();
+        RouteStatsSnapshot {
+            requests: std::array::from_fn(|i| self.by_class[i].load(Ordering::Relaxed)),
+            latency_buckets,
+            latency_sum_secs: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+/// Every route's counters, by `(host, path prefix)`, plus the requests no
+/// route took (404s, refused methods, clients gone before routing).
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    routes: Mutex<HashMap<(String, String), Arc<RouteStats>>>,
+    unrouted: Arc<RouteStats>,
+}
+
+impl ProxyStats {
+    pub fn new() -> Arc<ProxyStats> {
+        Arc::default()
+    }
+
+    /// The counters of the route for `host` (as displayed: `*.home.arpa`)
+    /// and `path_prefix`; created on first use. Called when a proxy is
+    /// built, never per request.
+    pub fn route(&self, host: &str, path_prefix: &str) -> Arc<RouteStats> {
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        routes
+            .entry((host.to_owned(), path_prefix.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    pub fn unrouted(&self) -> &Arc<RouteStats> {
+        &self.unrouted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_classes_and_cumulative_buckets() {
+        let s = RouteStats::default();
+        s.record(200, Duration::from_micros(900));
+        s.record(204, Duration::from_millis(30));
+        s.record(404, Duration::from_secs(60));
+        s.record(503, Duration::from_millis(1));
+        s.record(99, Duration::ZERO);
+        let snap = s.snapshot();
+        assert_eq!(snap.requests, [1, 2, 0, 1, 1]);
+        assert_eq!(snap.latency_buckets.len(), LATENCY_BUCKETS.len() + 1);
+        assert_eq!(
+            snap.latency_buckets[0], 3,
+            "<= 1ms: 0, 0.9ms and exactly 1ms"
+        );
+        assert_eq!(snap.latency_buckets[5], 4, "<= 50ms");
+        assert_eq!(snap.latency_buckets[12], 4, "<= 10s");
+        assert_eq!(
+            *snap.latency_buckets.last().unwrap(),
+            5,
+            "+Inf is the count"
+        );
+        assert!((snap.latency_sum_secs - 60.0319).abs() < 1e-9);
+    }
+
+    #[test]
+    fn routes_keep_their_counters_across_lookups() {
+        let stats = ProxyStats::new();
+        stats.route("a", "/").record(200, Duration::ZERO);
+        assert_eq!(stats.route("a", "/").snapshot().requests[1], 1);
+        assert_eq!(stats.route("a", "/x").snapshot().requests[1], 0);
+    }
+}
