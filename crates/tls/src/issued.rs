@@ -17,7 +17,7 @@ use crate::{lock, TlsError};
 /// through random SNI values cannot fill memory or the disk.
 pub(crate) const MAX_ISSUED: usize = 1024;
 /// A leaf with less than this left is replaced.
-const RENEW_BEFORE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+pub(crate) const RENEW_BEFORE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// How often a cached leaf is re-checked against `RENEW_BEFORE`; checking is
 /// a signature verification, too much for every handshake.
 const RECHECK_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -134,6 +134,19 @@ impl LeafCache {
             self.dir.join(format!("{stem}.pem")),
             self.dir.join(format!("{stem}.key")),
         ))
+    }
+
+    /// Every leaf held in memory (the no-SNI one included), for status.
+    pub(crate) fn leaves(&self) -> Vec<Arc<CertifiedKey>> {
+        let slots: Vec<_> = lock(&self.slots).values().cloned().collect();
+        let mut leaves: Vec<Arc<CertifiedKey>> = slots
+            .iter()
+            .filter_map(|slot| lock(slot).as_ref().map(|c| Arc::clone(&c.key)))
+            .collect();
+        if let Some(cached) = &lock(&self.fallback).leaf {
+            leaves.push(Arc::clone(&cached.key));
+        }
+        leaves
     }
 
     /// Replaces the extra names of the no-SNI certificate.

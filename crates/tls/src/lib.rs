@@ -31,6 +31,7 @@ mod issued;
 mod pem;
 mod private_file;
 mod server_config;
+mod status;
 mod store;
 mod x509_name;
 
@@ -41,6 +42,7 @@ use rustls::crypto::CryptoProvider;
 pub use client_auth::ClientCaVerifier;
 pub use error::TlsError;
 pub use server_config::{server_config, ServerTlsOptions};
+pub use status::{CertSource, CertState, CertificateStatus, EXPIRING_WITHIN};
 pub use store::{export_ca, CertStore, IssueFilter};
 
 fn ring_provider() -> Arc<CryptoProvider> {

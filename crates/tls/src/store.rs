@@ -12,8 +12,9 @@ use rustls_pki_types::UnixTime;
 
 use crate::ca::{ca_dir, InternalCa};
 use crate::hostname::HostName;
-use crate::issued::LeafCache;
+use crate::issued::{LeafCache, RENEW_BEFORE};
 use crate::pem::{self, FileStamp, LoadedCert};
+use crate::status::{describe, CertSource, CertificateStatus};
 use crate::{ring_provider, TlsError};
 
 /// The daemon's certificates: static (cert, key) files from the config, and
@@ -49,6 +50,8 @@ struct StaticCert {
     cert_path: PathBuf,
     key_path: PathBuf,
     loaded: LoadedCert,
+    /// Why the files' current contents are not what is served, if so.
+    last_error: Option<String>,
 }
 
 // === impl CertStore ===
@@ -86,6 +89,7 @@ impl CertStore {
                     cert_path: cert_path.clone(),
                     key_path: key_path.clone(),
                     loaded,
+                    last_error: None,
                 }),
                 Err(e) => errors.push(e),
             }
@@ -143,7 +147,7 @@ impl CertStore {
                     updates.push((index, Ok(loaded)));
                 }
                 Err(e) => {
-                    updates.push((index, Err(stamps)));
+                    updates.push((index, Err((stamps, e.to_string()))));
                     errors.push(e);
                 }
             }
@@ -158,10 +162,14 @@ impl CertStore {
             match update {
                 Ok(loaded) => {
                     entry.loaded = loaded;
+                    entry.last_error = None;
                     reloaded += 1;
                 }
                 // Remember the broken files' stamps: reported once, retried on change.
-                Err(stamps) => entry.loaded.stamps = stamps,
+                Err((stamps, error)) => {
+                    entry.loaded.stamps = stamps;
+                    entry.last_error = Some(error);
+                }
             }
         }
         drop(statics);
@@ -212,6 +220,43 @@ impl CertStore {
             Some(issued) => Ok(issued.ca().cert_pem().to_owned()),
             None => export_ca(&self.state_dir, false),
         }
+    }
+
+    /// Every certificate being served: the static files (config order),
+    /// then the internal CA's root and the leaves it has issued so far.
+    pub fn certificates(&self) -> Vec<CertificateStatus> {
+        let now = current_time(&*self.time);
+        let mut out = Vec::new();
+        for s in read(&self.statics).iter() {
+            let Some(leaf) = s.loaded.key.cert.first() else {
+                continue;
+            };
+            if let Some(mut status) =
+                describe(leaf, CertSource::File, Some(s.cert_path.clone()), None, now)
+            {
+                status.last_error = s.last_error.clone();
+                out.push(status);
+            }
+        }
+        if let Some(issued) = &self.issued {
+            use rustls_pki_types::pem::PemObject;
+            let root =
+                rustls_pki_types::CertificateDer::from_pem_slice(issued.ca().cert_pem().as_bytes());
+            if let Ok(root) = root {
+                out.extend(describe(&root, CertSource::InternalCaRoot, None, None, now));
+            }
+            let mut leaves: Vec<CertificateStatus> = issued
+                .leaves()
+                .iter()
+                .filter_map(|key| key.cert.first())
+                .filter_map(|leaf| {
+                    describe(leaf, CertSource::InternalCa, None, Some(RENEW_BEFORE), now)
+                })
+                .collect();
+            leaves.sort_by(|a, b| a.names.cmp(&b.names));
+            out.extend(leaves);
+        }
+        out
     }
 
     /// The DNS names (wildcards included) the static certificates cover, in

@@ -467,3 +467,60 @@ fn issue_filter_limits_the_internal_ca_to_accepted_names() {
         "{files:?}"
     );
 }
+
+// === status ===
+
+#[test]
+fn certificates_report_names_issuer_expiry_and_reload_errors() {
+    use crate::{CertSource, CertState};
+    let dir = TestDir::new("status");
+    let (cert, key) = dir.cert_pair("site", &["site.example.com", "10.0.0.1"]);
+    let clock = FakeClock::starting_now();
+    let store = CertStore::with_time_provider(
+        &dir.path().join("state"),
+        true,
+        &[(cert.clone(), key)],
+        clock.clone(),
+    )
+    .unwrap();
+    store.resolve_sni(Some("app.internal")).unwrap();
+    let certs = store.certificates();
+    let sources: Vec<_> = certs.iter().map(|c| c.source).collect();
+    assert_eq!(
+        sources,
+        [
+            CertSource::File,
+            CertSource::InternalCaRoot,
+            CertSource::InternalCa
+        ]
+    );
+    let file = &certs[0];
+    assert_eq!(file.names, ["site.example.com", "10.0.0.1"]);
+    assert_eq!(file.path.as_deref(), Some(cert.as_path()));
+    assert_eq!(file.state, CertState::Valid);
+    assert_eq!(file.next_renewal, None);
+    let leaf = &certs[2];
+    assert_eq!(leaf.names, ["app.internal"]);
+    assert!(leaf.issuer.starts_with("wingress internal CA"), "{leaf:?}");
+    // 90-day leaves, renewed with 7 days left.
+    let days = leaf.expires_in_secs / 86_400;
+    assert!((88..=90).contains(&days), "{leaf:?}");
+    assert!(
+        leaf.not_after.ends_with('Z') && leaf.not_after.starts_with("20"),
+        "{leaf:?}"
+    );
+    assert!(leaf.next_renewal.is_some());
+    assert_eq!(leaf.state, CertState::Valid);
+
+    clock.advance_days(91);
+    let leaf = &store.certificates()[2];
+    assert_eq!(leaf.state, CertState::Expired);
+    assert!(leaf.expires_in_secs < 0);
+
+    dir.write("site.pem", "-----BEGIN CERTIFICATE-----\n!!!\n");
+    assert!(store.reload_changed().is_err());
+    let file = &store.certificates()[0];
+    let error = file.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("site.pem"), "{file:?}");
+    assert_eq!(file.names, ["site.example.com", "10.0.0.1"], "still served");
+}
