@@ -20,6 +20,8 @@ use crate::udp_io::{TxBatch, UdpIo};
 pub struct Net {
     pub wg: Device,
     pub stack: Stack,
+    /// Peers to start a handshake with on the next turn (added by a reload).
+    pub initiate: Vec<PeerId>,
     kicked: bool,
     waker: Option<Waker>,
 }
@@ -31,6 +33,7 @@ impl Net {
         Rc::new(RefCell::new(Self {
             wg,
             stack,
+            initiate: Vec::new(),
             kicked: false,
             waker: None,
         }))
@@ -158,6 +161,12 @@ impl<H: Handler> Driver<H> {
         let mut net_guard = net_rc.borrow_mut();
         let net = &mut *net_guard;
         net.kicked = false;
+        for id in std::mem::take(&mut net.initiate) {
+            let wg = &mut net.wg;
+            self.tx.push_with(MIN_OUT, |out| {
+                wg.initiate(id, out).map(|t| (t.to, t.bytes.len()))
+            });
+        }
         let mut received = 0;
         for _ in 0..RX_BATCHES_PER_TURN {
             let tx = &mut self.tx;

@@ -1,7 +1,12 @@
 //! The L7 entrypoints: TLS termination (wingress-tls) and HTTP routing
 //! (wingress-proxy) on tunnel ports (inside the userspace stack) and on
-//! host sockets. Built from the config before anything starts, so a
-//! missing certificate file or CA fails start-up, not the first request.
+//! host sockets.
+//!
+//! [`HttpsGen`] is one config's worth of entrypoints, certificates and
+//! routes, built (and so validated: certificate files, client CAs, routes)
+//! before it replaces anything. [`HttpsService`] is the process-wide part:
+//! the current generation (a [`Live`] that reloads swap), the live route
+//! table every request reads, and the host entrypoint threads.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -11,44 +16,70 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use wingress_config::{self as config, EntrypointProtocol, Listen, ServerConfig};
 use wingress_proxy::{
-    self as proxy, BackendAddr, ClientCertCheck, ConnInfo, PeerIdentity, Proxy, ProxyOptions,
-    RouteSpec, Scheme,
+    self as proxy, BackendAddr, ClientCertCheck, ConnInfo, LiveProxy, PeerIdentity, Proxy,
+    ProxyOptions, ProxyStats, RouteSpec, Scheme,
 };
 use wingress_tls::{CertStore, ClientCaVerifier, ServerTlsOptions};
+
+use crate::host_pool::HostPool;
+use crate::live::Live;
+use crate::open_conns::{Gauge, OpenConns};
 
 /// A client gets this long to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Static certificate files are checked for changes this often.
-const CERT_RELOAD_EVERY: Duration = Duration::from_secs(10);
+pub const CERT_RELOAD_EVERY: Duration = Duration::from_secs(10);
 
-#[derive(Clone)]
-struct Entrypoint {
-    name: Arc<str>,
-    protocol: EntrypointProtocol,
+#[derive(Clone, Debug)]
+pub struct Entrypoint {
+    pub name: Arc<str>,
+    pub protocol: EntrypointProtocol,
+    pub listen: Listen,
+    open: Gauge,
 }
 
-/// Everything the L7 entrypoints share: the data-plane thread serves the
-/// tunnel entrypoints, and one event-loop thread per core serves the host
-/// entrypoints (each with its own SO_REUSEPORT socket, so the kernel spreads
-/// connections and nothing is handed between threads).
-pub struct Https {
-    proxy: Arc<Proxy>,
-    acceptor: TlsAcceptor,
-    store: Arc<CertStore>,
+impl Entrypoint {
+    pub fn open_connections(&self) -> i64 {
+        self.open.get()
+    }
+}
+
+/// One config's entrypoints, certificates and routes.
+pub struct HttpsGen {
+    pub proxy: Arc<Proxy>,
+    /// `None` when there are no entrypoints.
+    acceptor: Option<TlsAcceptor>,
+    pub store: Option<Arc<CertStore>>,
     tunnel: HashMap<u16, Entrypoint>,
     host: Vec<(Entrypoint, SocketAddr)>,
 }
 
-impl Https {
-    /// `None` when the config has no entrypoints (and no routes).
-    pub fn build(cfg: &ServerConfig) -> Result<Option<Arc<Self>>> {
+impl HttpsGen {
+    /// Loads certificates and CAs and compiles the routes; every file
+    /// problem is an error here, before anything running changes.
+    pub fn build(cfg: &ServerConfig, stats: &Arc<ProxyStats>, open: &OpenConns) -> Result<Self> {
         let entrypoints = cfg.effective_entrypoints();
+        let mut tunnel = HashMap::new();
+        let mut host = Vec::new();
+        for e in &entrypoints {
+            let ep = Entrypoint {
+                name: e.name.as_str().into(),
+                protocol: e.protocol,
+                listen: e.listen,
+                open: open.gauge(&e.name),
+            };
+            match e.listen {
+                Listen::Tunnel { port } => {
+                    tunnel.insert(port, ep);
+                }
+                Listen::Host(addr) => host.push((ep, addr)),
+            }
+        }
         if entrypoints.is_empty() {
-            return Ok(None);
+            return Ok(HttpsGen::empty(stats));
         }
         let static_certs: Vec<_> = cfg
             .tls
@@ -85,29 +116,24 @@ impl Https {
             .iter()
             .map(route_spec)
             .collect::<Result<Vec<_>>>()?;
-        let proxy = Proxy::new(routes, ProxyOptions::default());
-
-        let mut tunnel = HashMap::new();
-        let mut host = Vec::new();
-        for e in entrypoints {
-            let ep = Entrypoint {
-                name: e.name.as_str().into(),
-                protocol: e.protocol,
-            };
-            match e.listen {
-                Listen::Tunnel { port } => {
-                    tunnel.insert(port, ep);
-                }
-                Listen::Host(addr) => host.push((ep, addr)),
-            }
-        }
-        Ok(Some(Arc::new(Self {
-            proxy,
-            acceptor: TlsAcceptor::from(tls),
-            store,
+        Ok(HttpsGen {
+            proxy: Proxy::with_stats(routes, ProxyOptions::default(), stats.clone()),
+            acceptor: Some(TlsAcceptor::from(tls)),
+            store: Some(store),
             tunnel,
             host,
-        })))
+        })
+    }
+
+    /// No entrypoints: what runs before the first config is applied.
+    pub fn empty(stats: &Arc<ProxyStats>) -> Self {
+        HttpsGen {
+            proxy: Proxy::with_stats(Vec::new(), ProxyOptions::default(), stats.clone()),
+            acceptor: None,
+            store: None,
+            tunnel: HashMap::new(),
+            host: Vec::new(),
+        }
     }
 
     pub fn tunnel_ports(&self) -> impl Iterator<Item = u16> + '_ {
@@ -118,109 +144,56 @@ impl Https {
         self.tunnel.contains_key(&port)
     }
 
-    /// Binds every host entrypoint once; an address in use fails start-up.
-    pub fn bind_host(&self) -> Result<Vec<std::net::TcpListener>> {
-        self.host
-            .iter()
-            .map(|(ep, addr)| {
-                listen_reuseport(*addr)
-                    .with_context(|| format!("entrypoint {}: cannot listen on {addr}", ep.name))
-            })
+    pub fn host_addrs(&self) -> BTreeSet<SocketAddr> {
+        self.host.iter().map(|(_, a)| *a).collect()
+    }
+
+    pub fn host_entrypoint(&self, addr: SocketAddr) -> Option<&Entrypoint> {
+        self.host.iter().find(|(_, a)| *a == addr).map(|(e, _)| e)
+    }
+
+    /// Every entrypoint, tunnel ones by port, then host ones in config order.
+    pub fn entrypoints(&self) -> Vec<&Entrypoint> {
+        let mut tunnel: Vec<_> = self.tunnel.iter().collect();
+        tunnel.sort_by_key(|(port, _)| **port);
+        tunnel
+            .into_iter()
+            .map(|(_, e)| e)
+            .chain(self.host.iter().map(|(e, _)| e))
             .collect()
     }
+}
 
-    /// Starts health checks and certificate reloads on this thread, and the
-    /// host entrypoints' event-loop threads.
-    pub fn start(self: &Arc<Self>, listeners: Vec<std::net::TcpListener>) {
-        self.proxy.start_health_checks();
-        let store = self.store.clone();
-        tokio::task::spawn_local(async move {
-            let mut every = tokio::time::interval(CERT_RELOAD_EVERY);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                match store.reload_changed() {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(certificates = n, "reloaded changed certificate files"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "certificate reload failed; serving the previous certificates")
-                    }
-                }
-            }
-        });
-        if self.host.is_empty() {
-            return;
-        }
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut first = Some(listeners);
-        for i in 0..threads {
-            // The first thread takes the sockets bound at start-up; the
-            // others bind their own on the same addresses.
-            let sockets = match first.take() {
-                Some(l) => l,
-                None => match self.bind_host() {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::warn!(error = %format!("{e:#}"), "host entrypoint thread not started");
-                        break;
-                    }
-                },
-            };
-            let this = self.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("wingress-http-{i}"))
-                .spawn(move || this.host_thread(sockets));
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "cannot start a host entrypoint thread");
-            }
-        }
+/// The HTTPS side of the process, shared by the data-plane thread and the
+/// host entrypoint threads.
+pub struct HttpsService {
+    pub current: Arc<Live<HttpsGen>>,
+    /// What every request routes with; a reload replaces it.
+    pub proxy: Arc<LiveProxy>,
+    pub hosts: HostPool,
+}
+
+impl HttpsService {
+    pub fn new(first: HttpsGen) -> Arc<Self> {
+        let first = Arc::new(first);
+        Arc::new(HttpsService {
+            proxy: LiveProxy::new(first.proxy.clone()),
+            current: Live::new(first),
+            hosts: HostPool::new(),
+        })
     }
 
-    fn host_thread(self: Arc<Self>, sockets: Vec<std::net::TcpListener>) {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start a host entrypoint runtime");
-                return;
-            }
-        };
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            for ((ep, _), socket) in self.host.iter().zip(sockets) {
-                let listener = match TcpListener::from_std(socket) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::warn!(entrypoint = %ep.name, error = %e, "cannot register listener");
-                        continue;
-                    }
-                };
-                let (this, ep) = (self.clone(), ep.clone());
-                tokio::task::spawn_local(async move {
-                    loop {
-                    match listener.accept().await {
-                        Ok((stream, remote)) => {
-                            let _ = stream.set_nodelay(true);
-                            this.clone().serve(stream, remote, &ep, None);
-                        }
-                        Err(e) => {
-                            // EMFILE and friends: back off instead of spinning.
-                            tracing::warn!(entrypoint = %ep.name, error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                    }
-                });
-            }
-            std::future::pending::<()>().await;
-        });
+    /// Makes `gen` the generation new connections and requests use.
+    pub fn install(&self, gen: Arc<HttpsGen>) {
+        gen.proxy.start_health_checks();
+        self.proxy.replace(gen.proxy.clone());
+        self.current.store(gen);
     }
 
     /// Serves a connection that arrived through the tunnel on `port`.
     pub fn serve_tunnel<IO>(
         self: &Arc<Self>,
+        gen: &Arc<HttpsGen>,
         io: IO,
         port: u16,
         remote: SocketAddr,
@@ -228,13 +201,16 @@ impl Https {
     ) where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
-        if let Some(ep) = self.tunnel.get(&port).cloned() {
-            self.clone().serve(io, remote, &ep, peer);
+        if let Some(ep) = gen.tunnel.get(&port) {
+            self.serve(gen.clone(), io, remote, ep, peer);
         }
     }
 
-    fn serve<IO>(
-        self: Arc<Self>,
+    /// Serves one connection on `ep` (a tunnel or host entrypoint) with the
+    /// certificates of `gen`, on a task of the calling thread.
+    pub fn serve<IO>(
+        self: &Arc<Self>,
+        gen: Arc<HttpsGen>,
         io: IO,
         remote: SocketAddr,
         ep: &Entrypoint,
@@ -242,58 +218,46 @@ impl Https {
     ) where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
-        let ep = ep.clone();
+        let this = self.clone();
+        let (name, protocol, open) = (ep.name.clone(), ep.protocol, ep.open.open());
         tokio::task::spawn_local(async move {
+            let _open = open;
             let mut conn = ConnInfo {
                 remote,
-                entrypoint: ep.name.clone(),
+                entrypoint: name.clone(),
                 scheme: Scheme::Http,
                 peer,
                 client_chain: None,
                 alpn_h2: false,
             };
-            if ep.protocol == EntrypointProtocol::Http {
-                proxy::serve_redirect(io, conn).await;
+            if protocol == EntrypointProtocol::Http {
+                this.proxy.serve_redirect(io, conn).await;
                 return;
             }
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(io)).await
-            {
+            let Some(acceptor) = &gen.acceptor else {
+                return;
+            };
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
-                    tracing::debug!(entrypoint = %ep.name, error = %e, "tls handshake failed");
+                    tracing::debug!(entrypoint = %name, error = %e, "tls handshake failed");
                     return;
                 }
                 Err(_) => {
-                    tracing::debug!(entrypoint = %ep.name, "tls handshake timed out");
+                    tracing::debug!(entrypoint = %name, "tls handshake timed out");
                     return;
                 }
             };
+            drop(gen);
             let session = tls.get_ref().1;
             conn.scheme = Scheme::Https;
             conn.alpn_h2 = session.alpn_protocol() == Some(b"h2");
             conn.client_chain = session
                 .peer_certificates()
                 .map(|c| Arc::new(c.iter().map(|d| d.clone().into_owned()).collect()));
-            self.proxy.clone().serve(tls, conn).await;
+            this.proxy.clone().serve(tls, conn).await;
         });
     }
-}
-
-/// A listening socket that other threads may bind too (SO_REUSEPORT): the
-/// kernel spreads new connections across them.
-fn listen_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
-    if addr.is_ipv6() {
-        // "[::]:443" means IPv6 only; a separate entrypoint serves IPv4.
-        s.set_only_v6(true)?;
-    }
-    s.bind(&addr.into())?;
-    s.listen(1024)?;
-    s.set_nonblocking(true)?;
-    Ok(s.into())
 }
 
 /// The identity the proxy reports for a peer.

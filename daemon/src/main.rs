@@ -1,18 +1,30 @@
 //! `wingress`: a userspace WireGuard ingress daemon.
 #![deny(unsafe_code)]
 
+mod admin;
 mod admin_client;
 mod backend;
 mod client;
 mod cluster;
 mod dataplane;
 mod dns;
+mod forwarding;
+mod host_pool;
 mod https;
 mod keyfile;
+mod live;
+mod logging;
+mod metrics;
 mod node;
 mod notify;
+mod open_conns;
 mod peer;
+mod reload;
 mod server;
+mod shutdown;
+mod state;
+mod status;
+mod status_cli;
 mod sys;
 mod tcp_pump;
 mod tunnel;
@@ -25,7 +37,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
-use wingress_config::{ConfigErrors, Env};
+use wingress_config::{ConfigErrors, Env, LogFormat};
 use wingress_wg::PrivateKey;
 
 /// EX_USAGE: the command was used incorrectly (a bad config).
@@ -49,6 +61,9 @@ enum Command {
     Run {
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Log format: text or json (else WINGRESS_LOG_FORMAT, else [log].format).
+        #[arg(long, value_parser = parse_log_format)]
+        log_format: Option<LogFormat>,
     },
     /// Validate a config; report every error with file:line:col.
     Check {
@@ -59,6 +74,22 @@ enum Command {
     Forward {
         #[arg(long, short)]
         config: PathBuf,
+        /// Log format: text or json (else WINGRESS_LOG_FORMAT).
+        #[arg(long, value_parser = parse_log_format)]
+        log_format: Option<LogFormat>,
+    },
+    /// Show a running daemon: node, peers, listeners, routes, certificates.
+    Status {
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's config, to find its admin socket.
+        #[arg(long, short, conflicts_with = "socket")]
+        config: Option<PathBuf>,
+        /// The admin socket (default: from the config, else
+        /// <state_dir>/admin.sock of the default config).
+        #[arg(long)]
+        socket: Option<PathBuf>,
     },
     /// Print a new private key (like `wg genkey`).
     Genkey,
@@ -191,8 +222,13 @@ fn main() -> ExitCode {
         Command::Pubkey => pubkey(),
         Command::Port { node_ip, config } => port(node_ip.as_deref(), config.as_deref()),
         Command::Check { config } => check(&config),
-        Command::Run { config } => run(config),
-        Command::Forward { config } => forward(&config),
+        Command::Run { config, log_format } => run(config, log_format),
+        Command::Forward { config, log_format } => forward(&config, log_format),
+        Command::Status {
+            json,
+            config,
+            socket,
+        } => status_cli::run(json, config, socket),
         Command::Peer { command } => match command {
             PeerCommand::Add {
                 name,
@@ -245,7 +281,7 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))
 }
 
-fn report(errors: &ConfigErrors) -> ExitCode {
+pub(crate) fn report(errors: &ConfigErrors) -> ExitCode {
     eprintln!("{errors}");
     let n = errors.0.len();
     eprintln!(
@@ -299,19 +335,12 @@ fn check(path: &Path) -> Result<ExitCode> {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WINGRESS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+fn parse_log_format(s: &str) -> std::result::Result<LogFormat, String> {
+    s.parse()
 }
 
-/// Runs `fut` on a single-threaded runtime until it ends or the process is
-/// asked to stop (SIGINT, SIGTERM).
+/// Runs `fut` on a single-threaded runtime with a `LocalSet`, the way the
+/// data plane wants it.
 fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     sys::pin_mmap_threshold();
     match sys::raise_nofile_limit() {
@@ -322,14 +351,19 @@ fn block_on_local(fut: impl std::future::Future<Output = Result<()>>) -> Result<
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = fut => r,
-            _ = tokio::signal::ctrl_c() => { notify::stopping(); tracing::info!("interrupted; stopping"); Ok(()) }
-            _ = term.recv() => { notify::stopping(); tracing::info!("terminated; stopping"); Ok(()) }
+    local.block_on(&rt, fut)
+}
+
+/// `fut` until SIGINT or SIGTERM (the client has nothing to drain).
+async fn until_stopped(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::select! {
+        r = fut => r,
+        s = shutdown::stop_signal() => {
+            notify::stopping();
+            tracing::info!(signal = s?, "stopping");
+            Ok(())
         }
-    })
+    }
 }
 
 fn ca_export(config: Option<PathBuf>) -> Result<ExitCode> {
@@ -351,7 +385,7 @@ fn ca_export(config: Option<PathBuf>) -> Result<ExitCode> {
 
 /// The config to run: the flag, else ./wingress.toml, else
 /// /etc/wingress/wingress.toml, else the embedded default (`true`).
-fn server_config_source(config: Option<PathBuf>) -> Result<(PathBuf, String, bool)> {
+pub(crate) fn server_config_source(config: Option<PathBuf>) -> Result<(PathBuf, String, bool)> {
     let found = config.or_else(|| {
         [
             PathBuf::from("wingress.toml"),
@@ -373,14 +407,16 @@ fn server_config_source(config: Option<PathBuf>) -> Result<(PathBuf, String, boo
     })
 }
 
-fn run(config: Option<PathBuf>) -> Result<ExitCode> {
+fn run(config: Option<PathBuf>, log_format: Option<LogFormat>) -> Result<ExitCode> {
     let env = Env::from_process();
     let (path, text, embedded) = server_config_source(config)?;
     let mut cfg = match wingress_config::parse_server(&path, &text, &env) {
         Ok(c) => c,
         Err(e) => return Ok(report(&e)),
     };
-    init_logging();
+    let format = logging::format_from(log_format, cfg.log.format)?;
+    logging::init(format, cfg.log.level.as_deref());
+    let mut detected = false;
     let port = match cfg.listen_port() {
         Ok(p) => p,
         Err(why) => {
@@ -389,24 +425,31 @@ fn run(config: Option<PathBuf>) -> Result<ExitCode> {
             tracing::info!(node_ip = %ip, "no node address configured; using the host's");
             // The banner tells peers this address as their endpoint.
             cfg.node.ip = Some(ip);
+            detected = true;
             wingress_config::port_for_node_ip(ip)
         }
     };
     if embedded {
         tracing::info!("no config file found; running the built-in default");
     }
-    block_on_local(server::run(cfg, port, embedded))?;
+    let launch = server::Launch {
+        port,
+        embedded,
+        node_ip_detected: detected,
+        log_format: format,
+    };
+    block_on_local(server::run(cfg, launch))?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn forward(path: &Path) -> Result<ExitCode> {
+fn forward(path: &Path, log_format: Option<LogFormat>) -> Result<ExitCode> {
     let env = Env::from_process();
     let cfg = match wingress_config::parse_client(path, &read(path)?, &env) {
         Ok(c) => c,
         Err(e) => return Ok(report(&e)),
     };
-    init_logging();
-    block_on_local(client::run(cfg))?;
+    logging::init(logging::format_from(log_format, LogFormat::Text)?, None);
+    block_on_local(until_stopped(client::run(cfg)))?;
     Ok(ExitCode::SUCCESS)
 }
 

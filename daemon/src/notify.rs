@@ -123,7 +123,6 @@ pub fn ready(status: &str) {
 
 /// `RELOADING=1` with the `MONOTONIC_USEC=` systemd ≥ 253 requires beside it
 /// (it tells this reload from an older one). Follow it with [`ready`].
-#[allow(dead_code)] // called around a reload (SIGHUP, `POST /reload`: issue 4)
 pub fn reloading() {
     notify(&reloading_message(crate::sys::monotonic_usec()));
 }

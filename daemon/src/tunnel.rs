@@ -19,6 +19,23 @@ pub struct PeerMeta {
     pub name: String,
     /// What HTTP routes see: name, public key and tags.
     pub identity: std::sync::Arc<wingress_proxy::PeerIdentity>,
+    /// The `[[peer]]` it was made from, for what a reload changes.
+    pub config: PeerConfig,
+    /// The preshared key as read then: a reload that finds other contents
+    /// in the same file starts a new session.
+    pub preshared_key: Option<PresharedKey>,
+}
+
+impl PeerMeta {
+    pub fn new(id: PeerId, p: &PeerConfig, preshared_key: Option<PresharedKey>) -> Self {
+        PeerMeta {
+            id,
+            name: p.name.clone(),
+            identity: crate::https::identity(&p.name, &p.public_key.to_base64(), &p.tags),
+            config: p.clone(),
+            preshared_key,
+        }
+    }
 }
 
 /// The private key: the configured file, else `state_dir/private.key`,
@@ -50,29 +67,36 @@ pub async fn device(key: PrivateKey, peers: &[PeerConfig]) -> Result<(Device, Ve
     let mut dev = Device::new(key);
     let mut metas = Vec::new();
     for p in peers {
-        let preshared_key = match &p.preshared_key_file {
-            Some(f) => Some(load_psk(f)?),
-            None => None,
-        };
-        let endpoint = match &p.endpoint {
-            Some(ep) => Some(resolve(ep).await?),
-            None => None,
-        };
-        let spec = PeerSpec {
-            public_key: p.public_key,
-            preshared_key,
-            allowed_ips: p.allowed_ips.iter().map(prefix).collect::<Result<_>>()?,
-            endpoint,
-            persistent_keepalive: p.persistent_keepalive,
-        };
+        let spec = peer_spec(p).await?;
+        let psk = spec.preshared_key;
         let id = dev.add_peer(spec);
-        metas.push(PeerMeta {
-            id,
-            name: p.name.clone(),
-            identity: crate::https::identity(&p.name, &p.public_key.to_base64(), &p.tags),
-        });
+        metas.push(PeerMeta::new(id, p, psk));
     }
     Ok((dev, metas))
+}
+
+/// What the device needs for one `[[peer]]`: its preshared key read and
+/// its endpoint resolved.
+pub async fn peer_spec(p: &PeerConfig) -> Result<PeerSpec> {
+    let preshared_key = match &p.preshared_key_file {
+        Some(f) => Some(load_psk(f)?),
+        None => None,
+    };
+    let endpoint = match &p.endpoint {
+        Some(ep) => Some(resolve(ep).await?),
+        None => None,
+    };
+    Ok(PeerSpec {
+        public_key: p.public_key,
+        preshared_key,
+        allowed_ips: allowed_ips(p)?,
+        endpoint,
+        persistent_keepalive: p.persistent_keepalive,
+    })
+}
+
+pub fn allowed_ips(p: &PeerConfig) -> Result<Vec<Prefix>> {
+    p.allowed_ips.iter().map(prefix).collect()
 }
 
 fn load_psk(path: &Path) -> Result<PresharedKey> {

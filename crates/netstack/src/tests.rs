@@ -352,7 +352,7 @@ fn aborted_connections_reset_only_the_chosen_remotes() {
     let idc = c.connect("100.64.0.2:22".parse().unwrap()).unwrap();
     run(&mut a, &mut server, &mut now, 10);
     run(&mut c, &mut server, &mut now, 10);
-    let mut accepted = vec![server.accept().unwrap(), server.accept().unwrap()];
+    let mut accepted = [server.accept().unwrap(), server.accept().unwrap()];
     accepted.sort_by_key(|x| x.remote);
     let gone: std::net::IpAddr = "100.64.0.1".parse().unwrap();
     assert_eq!(server.abort_connections(|r| r.ip() == gone), 1);

@@ -1,0 +1,222 @@
+//! What the data plane does with accepted tunnel connections and
+//! datagrams: HTTPS entrypoints, `[[tcp]]` and `[[udp]]` forwards. The
+//! tables here are replaced by reloads; connections already forwarded keep
+//! the backend they were given.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use wingress_netstack::{Accepted, UdpDatagram};
+use wingress_wg::PeerId;
+
+use crate::backend::Addrs;
+use crate::dataplane::{Handler, NetRef};
+use crate::https::{HttpsGen, HttpsService};
+use crate::live::LiveReader;
+use crate::open_conns::Gauge;
+use crate::tcp_pump::{pump, PumpEnd};
+use crate::tunnel::PeerMeta;
+use crate::tunnel_stream::TunnelStream;
+
+/// A UDP flow with no traffic either way for this long is forgotten.
+const UDP_IDLE: Duration = Duration::from_secs(60);
+/// Concurrent UDP flows at most; datagrams opening more are dropped.
+const UDP_MAX_FLOWS: usize = 4096;
+
+/// One `[[tcp]]` listener.
+#[derive(Clone)]
+pub struct TcpForward {
+    pub backend: Addrs,
+    pub config: wingress_config::TcpService,
+    pub open: Gauge,
+}
+
+/// One `[[udp]]` listener.
+#[derive(Clone)]
+pub struct UdpForward {
+    pub backend: Addrs,
+    pub config: wingress_config::UdpService,
+}
+
+/// The forwarding tables a reload replaces.
+#[derive(Default)]
+pub struct Tables {
+    pub tcp: HashMap<u16, TcpForward>,
+    pub udp: HashMap<u16, UdpForward>,
+    pub peers: HashMap<PeerId, PeerMeta>,
+}
+
+pub type TablesRef = Rc<RefCell<Tables>>;
+
+pub struct Flow {
+    sock: Rc<UdpSocket>,
+    last: Rc<Cell<Instant>>,
+}
+
+pub type Flows = Rc<RefCell<HashMap<(SocketAddr, u16), Flow>>>;
+
+/// The data plane's [`Handler`].
+pub struct Ingress {
+    pub tables: TablesRef,
+    pub https: Arc<HttpsService>,
+    pub reader: LiveReader<HttpsGen>,
+    pub flows: Flows,
+}
+
+impl Ingress {
+    pub fn new(tables: TablesRef, https: Arc<HttpsService>, flows: Flows) -> Self {
+        Ingress {
+            tables,
+            reader: https.current.reader(),
+            https,
+            flows,
+        }
+    }
+
+    fn peer_name(&self, id: Option<PeerId>) -> String {
+        id.and_then(|id| self.tables.borrow().peers.get(&id).map(|p| p.name.clone()))
+            .unwrap_or_else(|| "-".to_string())
+    }
+
+    fn open_flow(&self, net: &NetRef, d: &UdpDatagram, backend: &Addrs) -> Option<Rc<UdpSocket>> {
+        if self.flows.borrow().len() >= UDP_MAX_FLOWS {
+            tracing::debug!("udp flow table full; datagram dropped");
+            return None;
+        }
+        let to = backend.first()?;
+        let bind: SocketAddr = if to.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            ([0u16; 8], 0).into()
+        };
+        let std_sock = std::net::UdpSocket::bind(bind).ok()?;
+        std_sock.connect(to).ok()?;
+        std_sock.set_nonblocking(true).ok()?;
+        let sock = Rc::new(UdpSocket::from_std(std_sock).ok()?);
+        let last = Rc::new(Cell::new(Instant::now()));
+        let key = (d.src, d.dst.port());
+        self.flows.borrow_mut().insert(
+            key,
+            Flow {
+                sock: sock.clone(),
+                last: last.clone(),
+            },
+        );
+        let (net, flows, reply_sock) = (net.clone(), self.flows.clone(), sock.clone());
+        let (client, local) = (d.src, d.dst);
+        tokio::task::spawn_local(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                match tokio::time::timeout(UDP_IDLE, reply_sock.recv(&mut buf)).await {
+                    Ok(Ok(n)) => {
+                        last.set(Instant::now());
+                        let mut net = net.borrow_mut();
+                        net.stack.send_udp(local, client, &buf[..n]);
+                        net.kick();
+                    }
+                    // ICMP unreachable from the backend shows up as an
+                    // error; the flow stays, the client may retry.
+                    Ok(Err(_)) => {}
+                    Err(_) if last.get().elapsed() >= UDP_IDLE => break,
+                    Err(_) => {}
+                }
+            }
+            flows.borrow_mut().remove(&key);
+        });
+        Some(sock)
+    }
+}
+
+impl Handler for Ingress {
+    fn accepted(&mut self, net: &NetRef, conn: Accepted, peer: Option<PeerId>) {
+        let port = conn.local.port();
+        let gen = self.reader.get();
+        if gen.serves_tunnel_port(port) {
+            let identity = peer.and_then(|id| {
+                let tables = self.tables.borrow();
+                tables.peers.get(&id).map(|p| p.identity.clone())
+            });
+            let gen = gen.clone();
+            self.https.serve_tunnel(
+                &gen,
+                TunnelStream::new(net.clone(), conn.id),
+                port,
+                conn.remote,
+                identity,
+            );
+            return;
+        }
+        let name = self.peer_name(peer);
+        let forward = self.tables.borrow().tcp.get(&port).cloned();
+        let Some(forward) = forward else {
+            let mut n = net.borrow_mut();
+            if let Some(s) = n.stack.tcp(conn.id) {
+                s.abort();
+            }
+            n.stack.release(conn.id);
+            return;
+        };
+        let net = net.clone();
+        let open = forward.open.open();
+        let backend = forward.backend;
+        tokio::task::spawn_local(async move {
+            let _open = open;
+            let started = Instant::now();
+            let stream = match backend.connect().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::info!(peer = %name, port, backend = backend.name(), error = %e, "backend unreachable; connection reset");
+                    let mut n = net.borrow_mut();
+                    if let Some(s) = n.stack.tcp(conn.id) {
+                        s.abort();
+                    }
+                    n.stack.release(conn.id);
+                    n.kick();
+                    return;
+                }
+            };
+            let (end, up, down) = pump(&net, conn.id, stream).await;
+            let how = match &end {
+                PumpEnd::Closed => "closed".to_string(),
+                PumpEnd::TunnelReset => "reset by peer".to_string(),
+                PumpEnd::Io(e) => format!("backend error: {e}"),
+            };
+            tracing::debug!(
+                peer = %name, port, backend = backend.name(),
+                bytes_up = up, bytes_down = down, secs = started.elapsed().as_secs_f64(), end = how,
+                "tcp connection finished"
+            );
+        });
+    }
+
+    fn datagram(&mut self, net: &NetRef, d: &UdpDatagram, _peer: PeerId) {
+        let key = (d.src, d.dst.port());
+        let existing = self.flows.borrow().get(&key).map(|f| {
+            f.last.set(Instant::now());
+            f.sock.clone()
+        });
+        let sock = match existing {
+            Some(s) => s,
+            None => {
+                let backend = match self.tables.borrow().udp.get(&d.dst.port()) {
+                    Some(f) => f.backend.clone(),
+                    None => return,
+                };
+                match self.open_flow(net, d, &backend) {
+                    Some(s) => s,
+                    None => return,
+                }
+            }
+        };
+        // Datagram semantics: if the backend socket is full, drop. Sent on
+        // the descriptor directly: tokio's `try_send` refuses until its
+        // reactor has seen the socket writable, which would drop the first
+        // datagram of every new flow.
+        let _ = socket2::SockRef::from(&*sock).send(d.payload());
+    }
+}

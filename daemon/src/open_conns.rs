@@ -1,0 +1,79 @@
+//! Open-connection gauges by listener (an entrypoint's name, `tcp:PORT`),
+//! kept for the life of the process so a reload does not reset them. What
+//! `/metrics` reports and what shutdown waits on.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Default)]
+pub struct OpenConns {
+    by_listener: Mutex<BTreeMap<String, Arc<AtomicI64>>>,
+}
+
+impl OpenConns {
+    /// The gauge of `listener`, created on first use (at config time, not
+    /// per connection).
+    pub fn gauge(&self, listener: &str) -> Gauge {
+        let mut map = self.by_listener.lock().unwrap_or_else(|p| p.into_inner());
+        Gauge(map.entry(listener.to_owned()).or_default().clone())
+    }
+
+    /// `(listener, open connections)`, sorted by listener.
+    pub fn snapshot(&self) -> Vec<(String, i64)> {
+        let map = self.by_listener.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub fn total(&self) -> i64 {
+        self.snapshot().iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// One listener's count.
+#[derive(Debug, Clone)]
+pub struct Gauge(Arc<AtomicI64>);
+
+impl Gauge {
+    /// Counts a connection until the guard is dropped.
+    pub fn open(&self) -> OpenGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(self.0.clone())
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+pub struct OpenGuard(Arc<AtomicI64>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guards_count_and_gauges_are_shared_by_name() {
+        let open = OpenConns::default();
+        let a = open.gauge("lan");
+        let g1 = a.open();
+        let g2 = open.gauge("lan").open();
+        let _g3 = open.gauge("tcp:22").open();
+        assert_eq!(a.get(), 2);
+        assert_eq!(open.total(), 3);
+        drop((g1, g2));
+        assert_eq!(
+            open.snapshot(),
+            [("lan".to_string(), 0), ("tcp:22".to_string(), 1)]
+        );
+    }
+}
