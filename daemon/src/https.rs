@@ -53,6 +53,11 @@ pub struct HttpsGen {
     /// `None` when there are no entrypoints.
     acceptor: Option<TlsAcceptor>,
     pub store: Option<Arc<CertStore>>,
+    /// What the store was made from: a reload with the same sources keeps
+    /// the store, and with it the leaves the internal CA has issued.
+    store_sources: Option<(config::TlsConfig, std::path::PathBuf, String)>,
+    /// Route hosts, which the internal CA may issue for.
+    issue_for: Vec<config::HostPattern>,
     tunnel: HashMap<u16, Entrypoint>,
     host: Vec<(Entrypoint, SocketAddr)>,
 }
@@ -60,7 +65,15 @@ pub struct HttpsGen {
 impl HttpsGen {
     /// Loads certificates and CAs and compiles the routes; every file
     /// problem is an error here, before anything running changes.
-    pub fn build(cfg: &ServerConfig, stats: &Arc<ProxyStats>, open: &OpenConns) -> Result<Self> {
+    /// `previous` is the generation being replaced, whose certificate store
+    /// is kept when its sources did not change (static files are still
+    /// re-read when they change, by the periodic check).
+    pub fn build(
+        cfg: &ServerConfig,
+        stats: &Arc<ProxyStats>,
+        open: &OpenConns,
+        previous: Option<&HttpsGen>,
+    ) -> Result<Self> {
         let entrypoints = cfg.effective_entrypoints();
         let mut tunnel = HashMap::new();
         let mut host = Vec::new();
@@ -87,12 +100,23 @@ impl HttpsGen {
             .iter()
             .map(|c| (c.cert_file.clone(), c.key_file.clone()))
             .collect();
-        let store = CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
-            .context("cannot load TLS certificates")?;
-        store.set_fallback_names(vec![cfg.wireguard.address.addr.to_string()]);
-        // The internal CA signs only for hosts some route serves.
-        let hosts: Vec<config::HostPattern> = cfg.routes.iter().map(|r| r.host.clone()).collect();
-        store.set_issue_filter(Box::new(move |name| hosts.iter().any(|h| h.matches(name))));
+        let fallback = cfg.wireguard.address.addr.to_string();
+        let sources = (cfg.tls.clone(), cfg.node.state_dir.clone(), fallback.clone());
+        let kept = previous
+            .filter(|p| p.store_sources.as_ref() == Some(&sources))
+            .and_then(|p| p.store.clone());
+        let store = match kept {
+            Some(store) => store,
+            None => {
+                let store =
+                    CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
+                        .context("cannot load TLS certificates")?;
+                store.set_fallback_names(vec![fallback]);
+                // Nothing until installed: see `HttpsService::install`.
+                store.set_issue_filter(Box::new(|_| false));
+                store
+            }
+        };
         if static_certs.is_empty() && !cfg.tls.internal_ca {
             tracing::warn!(
                 "no certificate source: HTTPS handshakes will fail; set [tls] internal_ca = true or add [[tls.certificate]]"
@@ -120,6 +144,8 @@ impl HttpsGen {
             proxy: Proxy::with_stats(routes, ProxyOptions::default(), stats.clone()),
             acceptor: Some(TlsAcceptor::from(tls)),
             store: Some(store),
+            store_sources: Some(sources),
+            issue_for: cfg.routes.iter().map(|r| r.host.clone()).collect(),
             tunnel,
             host,
         })
@@ -131,6 +157,8 @@ impl HttpsGen {
             proxy: Proxy::with_stats(Vec::new(), ProxyOptions::default(), stats.clone()),
             acceptor: None,
             store: None,
+            store_sources: None,
+            issue_for: Vec::new(),
             tunnel: HashMap::new(),
             host: Vec::new(),
         }
@@ -185,6 +213,11 @@ impl HttpsService {
 
     /// Makes `gen` the generation new connections and requests use.
     pub fn install(&self, gen: Arc<HttpsGen>) {
+        if let Some(store) = &gen.store {
+            // The internal CA signs only for hosts some route serves.
+            let hosts = gen.issue_for.clone();
+            store.set_issue_filter(Box::new(move |name| hosts.iter().any(|h| h.matches(name))));
+        }
         gen.proxy.start_health_checks();
         self.proxy.replace(gen.proxy.clone());
         self.current.store(gen);

@@ -169,7 +169,8 @@ pub async fn prepare(d: &Daemon, new: ServerConfig) -> Result<Plan> {
             .with_context(|| format!("peer {}", p.name))?;
         peers.push((p.clone(), spec));
     }
-    let https = HttpsGen::build(&config, &d.stats, &d.open)?;
+    let current = d.https.current.load();
+    let https = HttpsGen::build(&config, &d.stats, &d.open, Some(&current))?;
     let listening = d.https.hosts.listening();
     let mut bound = Vec::new();
     for addr in https.host_addrs() {

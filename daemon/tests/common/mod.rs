@@ -119,6 +119,28 @@ impl Daemon {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// Sends a signal by name (`HUP`, `TERM`).
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     pub fn stop(&mut self) {
         // SIGTERM first so the daemon's shutdown path runs.
         let _ = Command::new("kill")
@@ -206,4 +228,29 @@ pub fn log_has(path: &Path, needle: &str) -> bool {
                 .any(|l| l.contains(needle))
         })
         .unwrap_or(false)
+}
+
+/// One HTTP/1.1 request over the admin unix socket: (status, body).
+pub fn admin(socket: &Path, method: &str, path: &str) -> (u16, String) {
+    let mut s = std::os::unix::net::UnixStream::connect(socket)
+        .unwrap_or_else(|e| panic!("admin socket {}: {e}", socket.display()));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+/// Writes `text` to `path` the way editors and deploy tools replace a
+/// file: a temporary file beside it, renamed over it.
+pub fn replace_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
