@@ -101,16 +101,19 @@ impl HttpsGen {
             .map(|c| (c.cert_file.clone(), c.key_file.clone()))
             .collect();
         let fallback = cfg.wireguard.address.addr.to_string();
-        let sources = (cfg.tls.clone(), cfg.node.state_dir.clone(), fallback.clone());
+        let sources = (
+            cfg.tls.clone(),
+            cfg.node.state_dir.clone(),
+            fallback.clone(),
+        );
         let kept = previous
             .filter(|p| p.store_sources.as_ref() == Some(&sources))
             .and_then(|p| p.store.clone());
         let store = match kept {
             Some(store) => store,
             None => {
-                let store =
-                    CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
-                        .context("cannot load TLS certificates")?;
+                let store = CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
+                    .context("cannot load TLS certificates")?;
                 store.set_fallback_names(vec![fallback]);
                 // Nothing until installed: see `HttpsService::install`.
                 store.set_issue_filter(Box::new(|_| false));

@@ -24,15 +24,17 @@ pub enum PumpEnd {
 }
 
 /// Copies both ways until both directions have closed, then releases the
-/// tunnel connection. Bytes moved: (tunnel → kernel, kernel → tunnel).
+/// tunnel connection. Bytes moved: (tunnel → kernel, kernel → tunnel). An
+/// error either way ends both at once: a reset tunnel side must not wait
+/// for an idle backend to speak first.
 pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, u64) {
-    let (up, down) = tokio::join!(
+    let both = tokio::try_join!(
         tunnel_to_kernel(net, id, &stream),
         kernel_to_tunnel(net, id, &stream)
     );
-    let end = match (up, down) {
-        (Ok(a), Ok(b)) => (PumpEnd::Closed, a, b),
-        (Err(e), _) | (_, Err(e)) => {
+    let end = match both {
+        Ok((a, b)) => (PumpEnd::Closed, a, b),
+        Err(e) => {
             let reset = e.kind() == io::ErrorKind::ConnectionReset;
             let mut n = net.borrow_mut();
             if let Some(s) = n.stack.tcp(id) {

@@ -100,7 +100,10 @@ impl Setup {
 
     fn reload(&self) -> (u16, serde_json::Value) {
         let (code, body) = admin(&self.socket, "POST", "/reload");
-        (code, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
+        (
+            code,
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")),
+        )
     }
 }
 
@@ -183,19 +186,31 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
     assert_eq!(mode, 0o600);
 
     // A broken file: 400 with file:line:col, the old config serves on.
-    replace_file(&s.config, &s.text(&["app.home.arpa"], &format!("{tcp_admin}[route]\n")));
+    replace_file(
+        &s.config,
+        &s.text(&["app.home.arpa"], &format!("{tcp_admin}[route]\n")),
+    );
     let (code, body) = s.reload();
     assert_eq!(code, 400, "{body}");
     let errors: Vec<String> = serde_json::from_value(body["errors"].clone()).unwrap();
     let want = format!("{}:", s.config.display());
     assert!(
-        !errors.is_empty() && errors.iter().all(|e| e.starts_with(&want) && e.contains(": error: ")),
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| e.starts_with(&want) && e.contains(": error: ")),
         "{errors:?}"
     );
     let status = s.status();
-    let last = status["config"]["last_reload_error"].as_str().unwrap_or_default();
+    let last = status["config"]["last_reload_error"]
+        .as_str()
+        .unwrap_or_default();
     assert!(last.contains(&want), "{status:#}");
-    assert_eq!(curl(&ca, s.https, "app.home.arpa", "/").0, "200", "old config still serves");
+    assert_eq!(
+        curl(&ca, s.https, "app.home.arpa", "/").0,
+        "200",
+        "old config still serves"
+    );
 
     // A certificate file that does not load is rejected too (422), before
     // anything changes.
@@ -204,36 +219,59 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
         "{tcp_admin}[[tls.certificate]]\ncert_file = \"{c}\"\nkey_file = \"{c}\"\n",
         c = bad_cert.display()
     );
-    replace_file(&s.config, &s.text(&["app.home.arpa", "b.home.arpa"], &certs));
+    replace_file(
+        &s.config,
+        &s.text(&["app.home.arpa", "b.home.arpa"], &certs),
+    );
     let (code, body) = s.reload();
     assert_eq!(code, 422, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("broken.pem"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("broken.pem"),
+        "{body}"
+    );
     // No route, so no certificate either: the handshake fails.
-    assert_eq!(curl(&ca, s.https, "b.home.arpa", "/").0, "000", "nothing applied");
+    assert_eq!(
+        curl(&ca, s.https, "b.home.arpa", "/").0,
+        "000",
+        "nothing applied"
+    );
 
     // A file change alone: the watcher applies it.
-    replace_file(&s.config, &s.text(&["app.home.arpa", "b.home.arpa"], &tcp_admin));
-    eventually(WAIT, || (curl(&ca, s.https, "b.home.arpa", "/").0 == "200").then_some(()))
-        .unwrap_or_else(|| panic!("file change applied:\n{}", daemon.log()));
+    replace_file(
+        &s.config,
+        &s.text(&["app.home.arpa", "b.home.arpa"], &tcp_admin),
+    );
+    eventually(WAIT, || {
+        (curl(&ca, s.https, "b.home.arpa", "/").0 == "200").then_some(())
+    })
+    .unwrap_or_else(|| panic!("file change applied:\n{}", daemon.log()));
     assert!(log_has(&daemon_log(&s), "file changed"));
     assert!(s.status()["config"]["last_reload_error"].is_null());
 
     // SIGHUP, before the watcher would notice: a new route and a second
     // host entrypoint.
     let https2 = free_port(false);
-    let lan2 = format!("{tcp_admin}[[entrypoint]]\nname = \"lan2\"\nlisten = \"127.0.0.1:{https2}\"\n");
-    replace_file(&s.config, &s.text(&["app.home.arpa", "b.home.arpa", "c.home.arpa"], &lan2));
+    let lan2 =
+        format!("{tcp_admin}[[entrypoint]]\nname = \"lan2\"\nlisten = \"127.0.0.1:{https2}\"\n");
+    replace_file(
+        &s.config,
+        &s.text(&["app.home.arpa", "b.home.arpa", "c.home.arpa"], &lan2),
+    );
     daemon.signal("HUP");
-    eventually(WAIT, || (curl(&ca, https2, "c.home.arpa", "/").0 == "200").then_some(()))
-        .unwrap_or_else(|| panic!("SIGHUP applied:\n{}", daemon.log()));
+    eventually(WAIT, || {
+        (curl(&ca, https2, "c.home.arpa", "/").0 == "200").then_some(())
+    })
+    .unwrap_or_else(|| panic!("SIGHUP applied:\n{}", daemon.log()));
     assert!(log_has(&daemon_log(&s), "sighup"), "{}", daemon.log());
 
     // POST /reload: route b and entrypoint lan2 go away; a changed UDP
     // port is reported as needing a restart.
-    let text = s.text(&["app.home.arpa", "c.home.arpa"], &tcp_admin).replace(
-        &format!("listen_port = {}", s.wg),
-        &format!("listen_port = {}", s.wg + 1),
-    );
+    let text = s
+        .text(&["app.home.arpa", "c.home.arpa"], &tcp_admin)
+        .replace(
+            &format!("listen_port = {}", s.wg),
+            &format!("listen_port = {}", s.wg + 1),
+        );
     replace_file(&s.config, &text);
     let (code, body) = s.reload();
     assert_eq!(code, 200, "{body}");
@@ -241,7 +279,10 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
     assert!(changes.contains("route b.home.arpa/ removed"), "{body}");
     assert!(changes.contains("entrypoints changed"), "{body}");
     let restart = body["restart_required"].to_string();
-    assert!(restart.contains(&format!("UDP port {} -> {}", s.wg, s.wg + 1)), "{body}");
+    assert!(
+        restart.contains(&format!("UDP port {} -> {}", s.wg, s.wg + 1)),
+        "{body}"
+    );
     eventually(WAIT, || refused(https2).then_some(())).expect("lan2 stopped accepting");
     assert_eq!(curl(&ca, s.https, "b.home.arpa", "/").0, "000");
     assert_eq!(curl(&ca, s.https, "c.home.arpa", "/").0, "200");
@@ -249,7 +290,11 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
     // The TCP admin address serves GETs, refuses reloads.
     let (code, metrics) = http_get(admin_tcp, "/metrics");
     assert_eq!(code, 200);
-    assert!(metrics.contains("wingress_http_requests_total{host=\"c.home.arpa\",path=\"/\",code=\"2xx\"}"), "{metrics}");
+    assert!(
+        metrics
+            .contains("wingress_http_requests_total{host=\"c.home.arpa\",path=\"/\",code=\"2xx\"}"),
+        "{metrics}"
+    );
     let (code, _) = http_request(admin_tcp, "POST", "/reload");
     assert_eq!(code, 403);
 
@@ -267,7 +312,10 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
-    let (code, out, err) = wingress(&["status", "--json", "--socket", s.socket.to_str().unwrap()], "");
+    let (code, out, err) = wingress(
+        &["status", "--json", "--socket", s.socket.to_str().unwrap()],
+        "",
+    );
     assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["node"]["port"], s.wg);
@@ -279,10 +327,21 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
         .unwrap_or_else(|| panic!("{doc:#}"));
     assert_eq!(leaf["source"], "internal-ca");
     assert!(leaf["expires_in_secs"].as_i64().unwrap() > 80 * 86_400);
-    let routes: Vec<&str> = doc["routes"].as_array().unwrap().iter().map(|r| r["host"].as_str().unwrap()).collect();
+    let routes: Vec<&str> = doc["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
     assert_eq!(routes, ["app.home.arpa", "c.home.arpa"]);
-    assert!(doc["config"]["reloads_ok"].as_u64().unwrap() >= 3, "{doc:#}");
-    assert!(doc["config"]["reloads_failed"].as_u64().unwrap() >= 2, "{doc:#}");
+    assert!(
+        doc["config"]["reloads_ok"].as_u64().unwrap() >= 3,
+        "{doc:#}"
+    );
+    assert!(
+        doc["config"]["reloads_failed"].as_u64().unwrap() >= 2,
+        "{doc:#}"
+    );
 
     // A second daemon on the same state directory is refused.
     let (code, _, err) = wingress(&["run", "--config", s.cfg()], "");
@@ -300,11 +359,18 @@ fn daemon_log(s: &Setup) -> PathBuf {
 
 fn http_request(port: u16, method: &str, path: &str) -> (u16, String) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(c, "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+    write!(
+        c,
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut raw = String::new();
     std::io::Read::read_to_string(&mut c, &mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_string())
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
 }
 
 fn http_get(port: u16, path: &str) -> (u16, String) {
@@ -319,14 +385,19 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_zero() {
     drop(std::os::unix::net::UnixListener::bind(&s.socket).unwrap());
     assert!(s.socket.exists());
     let mut daemon = s.start(&["app.home.arpa"], "[shutdown]\ndrain_timeout = \"20s\"\n");
-    assert!(daemon.log().contains("removing a stale admin socket"), "{}", daemon.log());
+    assert!(
+        daemon.log().contains("removing a stale admin socket"),
+        "{}",
+        daemon.log()
+    );
     let ca = s.ca();
 
     let (tx, rx) = mpsc::channel();
     *SLOW.lock().unwrap() = Some(tx);
     let port = s.https;
     let slow = std::thread::spawn(move || curl(&ca, port, "app.home.arpa", "/slow"));
-    rx.recv_timeout(WAIT).expect("the slow request reached the backend");
+    rx.recv_timeout(WAIT)
+        .expect("the slow request reached the backend");
 
     daemon.signal("TERM");
     // Listeners close at once; the request in flight carries on.
