@@ -63,6 +63,15 @@ if ! python3 -c 'import kubernetes_validate, yaml' 2>/dev/null && [[ "${WINGRESS
     echo "test.sh: cannot install kubernetes-validate; the manifest tests will skip" >&2
 fi
 
+# The metrics lab test parses /metrics with the Prometheus project's Python
+# client parser (PyPI: prometheus-client).
+if [[ "${WINGRESS_LAB:-auto}" != off ]] && ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
+  echo "test.sh: installing prometheus-client (pip)"
+  python3 -m pip install --quiet prometheus-client 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages prometheus-client ||
+    echo "test.sh: cannot install prometheus-client; the metrics lab test will fail or skip" >&2
+fi
+
 # iperf3's Debian package may ask to start a daemon; nothing here needs it.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Binaries first: the lab tests run target/release/wingress and
