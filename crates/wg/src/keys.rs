@@ -163,4 +163,14 @@ mod tests {
         assert_eq!("!!".parse::<PublicKey>(), Err(KeyError::Base64));
         assert_eq!("AAAA".parse::<PublicKey>(), Err(KeyError::Length(3)));
     }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let key = PrivateKey::generate();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(&key.to_base64()), "{shown}");
+        assert!(shown.contains(&key.public_key().to_base64()), "{shown}");
+        let psk: PresharedKey = PRIV.parse().unwrap();
+        assert_eq!(format!("{psk:?}"), "PresharedKey(..)");
+    }
 }

@@ -142,6 +142,9 @@ impl Daemon {
     }
 
     pub fn stop(&mut self) {
+        if !self.is_running() {
+            return;
+        }
         // SIGTERM first so the daemon's shutdown path runs.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
