@@ -423,8 +423,10 @@ fn tun_bytes(ns: &Netns, iface: &str) -> Result<(u64, u64)> {
     Ok((get("tx")?, get("rx")?))
 }
 
-/// `(sample name, labels, value)` as the Prometheus client parser reads them.
-fn parse_metrics(text: &str) -> Result<Vec<(String, serde_json::Map<String, Value>, f64)>> {
+/// One sample as the Prometheus client parser reads it: name, labels, value.
+type Sample = (String, serde_json::Map<String, Value>, f64);
+
+fn parse_metrics(text: &str) -> Result<Vec<Sample>> {
     let script = "import sys, json\n\
                   from prometheus_client.parser import text_string_to_metric_families\n\
                   out = []\n\

@@ -82,7 +82,7 @@ async fn through(
             &route.client,
             route.spec.timeout,
             &parts,
-            &conn,
+            conn,
             raw_host.as_deref(),
         )
         .await;
