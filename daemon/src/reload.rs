@@ -481,21 +481,16 @@ pub async fn watch_file(d: DaemonRef) {
     }
 }
 
-/// Runs SIGHUP reloads until the task is dropped.
-pub async fn on_sighup(d: DaemonRef) -> Result<()> {
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+/// Runs a reload for every SIGHUP.
+pub async fn on_sighup(d: DaemonRef, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
         let _ = reload(&d, Trigger::Signal).await;
     }
-    Ok(())
 }
 
-pub fn spawn_watchers(d: &DaemonRef) {
+/// Starts the file watcher and the SIGHUP handler (`hup`, registered by
+/// the caller before it announced readiness).
+pub fn spawn_watchers(d: &DaemonRef, hup: tokio::signal::unix::Signal) {
     tokio::task::spawn_local(watch_file(Rc::clone(d)));
-    let d = Rc::clone(d);
-    tokio::task::spawn_local(async move {
-        if let Err(e) = on_sighup(d).await {
-            tracing::warn!(error = %e, "cannot watch SIGHUP; reload with POST /reload");
-        }
-    });
+    tokio::task::spawn_local(on_sighup(Rc::clone(d), hup));
 }

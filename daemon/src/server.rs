@@ -33,6 +33,11 @@ pub struct Launch {
 }
 
 pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
+    // Signals are caught from the start: one that arrives during start-up
+    // waits for it to finish, then drains (SIGTERM) or reloads (SIGHUP),
+    // instead of killing the process with the default action.
+    let mut stop = shutdown::StopSignals::new()?;
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let (key, key_created) = tunnel::private_key(&cfg.wireguard, &cfg.node.state_dir)?;
     let public = key.public_key();
     let stack = tunnel::stack(&cfg.wireguard, Instant::now());
@@ -99,16 +104,16 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
             let _ = std::fs::remove_file(&socket);
         })
     });
-    reload::spawn_watchers(&d);
+    reload::spawn_watchers(&d, hup);
     d.ready.set(true);
     tracing::info!("ready");
     // Every socket is bound and every host listener accepts: tell systemd
     // (Type=notify) that start-up is done.
     crate::notify::ready(&ready_status(&d));
 
-    let why = shutdown::stop_signal().await?;
+    let why = stop.recv().await;
     crate::notify::stopping();
-    shutdown::run(&d, why).await;
+    shutdown::run(&d, why, stop).await;
     drop(admin);
     Ok(())
 }

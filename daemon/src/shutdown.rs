@@ -53,18 +53,39 @@ impl ShutdownHooks {
     }
 }
 
-/// Resolves on the first SIGTERM or SIGINT, saying which.
-pub async fn stop_signal() -> std::io::Result<&'static str> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT, caught from the moment this exists: create it
+/// before telling anyone the daemon is ready, or an early signal kills the
+/// process with the default action instead of draining it.
+pub struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
-/// Stops accepting, drains, runs the hooks.
-pub async fn run(d: &Daemon, why: &str) {
+impl StopSignals {
+    pub fn new() -> std::io::Result<Self> {
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The next SIGTERM or SIGINT, by name.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT from now on, saying which.
+pub async fn stop_signal() -> std::io::Result<&'static str> {
+    Ok(StopSignals::new()?.recv().await)
+}
+
+/// Stops accepting, drains, runs the hooks. `signals` ends the drain early
+/// on a second signal.
+pub async fn run(d: &Daemon, why: &str, mut signals: StopSignals) {
     let timeout = d.config.borrow().shutdown.drain_timeout;
     tracing::info!(
         signal = why,
@@ -98,12 +119,7 @@ pub async fn run(d: &Daemon, why: &str) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let again = async {
-        match stop_signal().await {
-            Ok(s) => s,
-            Err(_) => std::future::pending().await,
-        }
-    };
+    let again = signals.recv();
     tokio::select! {
         () = drained => tracing::info!("all connections closed"),
         () = tokio::time::sleep_until(deadline) => {
