@@ -5,7 +5,8 @@
 //! counters are checked against the kernel's counters of the client's TUN
 //! device; `wingress status --json` is read; a reload that removes the
 //! phone and adds a route applies while the laptop's open TCP connection
-//! and WireGuard session carry on; a broken file sent with SIGHUP is
+//! and WireGuard session carry on (and the in-tunnel DNS answers for the
+//! new route, asked with dig); a broken file sent with SIGHUP is
 //! rejected with the old config serving; SIGTERM exits 0.
 //!
 //! A (10.99.0.1, tunnel 100.64.0.1) and C (10.98.0.3, tunnel 100.64.0.3)
@@ -37,7 +38,7 @@ const ECHOED: usize = 8 << 20;
 
 #[test]
 fn metrics_status_and_reload_with_wireguard_go_peers() -> Result<()> {
-    let Some(lab) = lab_or_skip(&["wireguard-go", "wg", "curl", "python3"]) else {
+    let Some(lab) = lab_or_skip(&["wireguard-go", "wg", "curl", "python3", "dig"]) else {
         return Ok(());
     };
     if let Err(why) = prometheus_parser_present() {

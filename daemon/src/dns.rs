@@ -125,9 +125,6 @@ impl DnsServer {
     }
 
     /// Swaps in the zone and upstreams of a new config (hot reload).
-    // Called by the reload path (issue 4); until that lands, a restart
-    // applies DNS changes.
-    #[allow(dead_code)]
     pub fn reload(&self, cfg: &ServerConfig) {
         self.responder.borrow_mut().set_zone(zone_from(cfg));
         *self.upstreams.borrow_mut() = Rc::from(upstreams(cfg));

@@ -16,6 +16,7 @@ use wingress_wg::PeerId;
 
 use crate::backend::Addrs;
 use crate::dataplane::{Handler, NetRef};
+use crate::dns::DnsServer;
 use crate::https::{HttpsGen, HttpsService};
 use crate::live::LiveReader;
 use crate::open_conns::Gauge;
@@ -49,6 +50,8 @@ pub struct Tables {
     pub tcp: HashMap<u16, TcpForward>,
     pub udp: HashMap<u16, UdpForward>,
     pub peers: HashMap<PeerId, PeerMeta>,
+    /// The in-tunnel DNS server on port 53, when `[dns]` is on.
+    pub dns: Option<Rc<DnsServer>>,
 }
 
 pub type TablesRef = Rc<RefCell<Tables>>;
@@ -151,6 +154,13 @@ impl Handler for Ingress {
             );
             return;
         }
+        if port == wingress_config::DNS_PORT {
+            let dns = self.tables.borrow().dns.clone();
+            if let Some(dns) = dns {
+                dns.serve_tcp(TunnelStream::new(net.clone(), conn.id));
+                return;
+            }
+        }
         let name = self.peer_name(peer);
         let forward = self.tables.borrow().tcp.get(&port).cloned();
         let Some(forward) = forward else {
@@ -195,6 +205,13 @@ impl Handler for Ingress {
     }
 
     fn datagram(&mut self, net: &NetRef, d: &UdpDatagram, _peer: PeerId) {
+        if d.dst.port() == wingress_config::DNS_PORT {
+            let dns = self.tables.borrow().dns.clone();
+            if let Some(dns) = dns {
+                dns.on_datagram(net, d);
+                return;
+            }
+        }
         let key = (d.src, d.dst.port());
         let existing = self.flows.borrow().get(&key).map(|f| {
             f.last.set(Instant::now());

@@ -22,6 +22,7 @@
 //! | `wingress_tunnel_tcp_connections`, `wingress_udp_flows` | gauge | |
 //! | `wingress_dropped_packets_total` | counter | layer (wireguard, netstack), reason |
 //! | `wingress_certificate_expiry_seconds` | gauge | name, source (seconds left; negative once expired) |
+//! | `wingress_dns_messages_total` | counter | result (answered, nxdomain, refused, forwarded, ...) |
 //! | `wingress_config_reloads_total` | counter | result (ok, failed) |
 //! | `wingress_config_last_reload_success` | gauge | |
 //!
@@ -123,6 +124,7 @@ pub fn render(d: &Daemon) -> String {
     connections(d, &mut m);
     drops(d, &mut m);
     certificates(d, &mut m);
+    dns(d, &mut m);
     reloads(d, &mut m);
     for section in d.metric_sections.0.borrow().iter() {
         section(&mut m);
@@ -320,6 +322,33 @@ fn certificates(d: &Daemon, m: &mut Exposition) {
             "wingress_certificate_expiry_seconds",
             &[("name", &c.names.join(",")), ("source", &source)],
             c.expires_in_secs as f64,
+        );
+    }
+}
+
+fn dns(d: &Daemon, m: &mut Exposition) {
+    let Some(dns) = d.tables.borrow().dns.as_ref().map(|dns| dns.stats()) else {
+        return;
+    };
+    m.family(
+        "wingress_dns_messages_total",
+        "counter",
+        "Messages to the in-tunnel DNS server, by outcome.",
+    );
+    for (result, n) in [
+        ("answered", dns.answered),
+        ("nxdomain", dns.nxdomain),
+        ("refused", dns.refused),
+        ("forwarded", dns.forwarded),
+        ("upstream_failed", dns.upstream_failed),
+        ("malformed", dns.malformed),
+        ("dropped", dns.dropped),
+        ("shed", dns.shed),
+    ] {
+        m.sample(
+            "wingress_dns_messages_total",
+            &[("result", result)],
+            n as f64,
         );
     }
 }

@@ -21,11 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use wingress_config::{port_for_node_ip, ConfigErrors, Env, PeerConfig, ServerConfig};
+use wingress_config::{port_for_node_ip, ConfigErrors, Env, PeerConfig, ServerConfig, DNS_PORT};
 use wingress_wg::{PeerId, PeerSpec};
 
 use crate::backend::Addrs;
 use crate::dataplane::Net;
+use crate::dns::DnsServer;
 use crate::forwarding::{TcpForward, UdpForward};
 use crate::host_pool::BoundAddr;
 use crate::https::HttpsGen;
@@ -279,13 +280,21 @@ pub fn apply(d: &Daemon, plan: Plan) -> Applied {
             udp.insert(s.listen, forward);
         }
         let current = d.https.current.load();
+        let dns_port = |on: bool| on.then_some(DNS_PORT);
+        let (dns_was, dns_now) = (tables.dns.is_some(), plan.config.dns.enabled);
         let old_tcp: BTreeSet<u16> = tables
             .tcp
             .keys()
             .copied()
             .chain(current.tunnel_ports())
+            .chain(dns_port(dns_was))
             .collect();
-        let new_tcp: BTreeSet<u16> = tcp.keys().copied().chain(gen.tunnel_ports()).collect();
+        let new_tcp: BTreeSet<u16> = tcp
+            .keys()
+            .copied()
+            .chain(gen.tunnel_ports())
+            .chain(dns_port(dns_now))
+            .collect();
         for p in old_tcp.difference(&new_tcp) {
             net.stack.unlisten_tcp(*p);
             changes.push(format!("tunnel tcp port {p} closed"));
@@ -294,8 +303,13 @@ pub fn apply(d: &Daemon, plan: Plan) -> Applied {
             net.stack.listen_tcp(*p);
             changes.push(format!("tunnel tcp port {p} listening"));
         }
-        let old_udp: BTreeSet<u16> = tables.udp.keys().copied().collect();
-        let new_udp: BTreeSet<u16> = udp.keys().copied().collect();
+        let old_udp: BTreeSet<u16> = tables
+            .udp
+            .keys()
+            .copied()
+            .chain(dns_port(dns_was))
+            .collect();
+        let new_udp: BTreeSet<u16> = udp.keys().copied().chain(dns_port(dns_now)).collect();
         for p in old_udp.difference(&new_udp) {
             net.stack.unbind_udp(*p);
             changes.push(format!("tunnel udp port {p} closed"));
@@ -306,6 +320,20 @@ pub fn apply(d: &Daemon, plan: Plan) -> Applied {
         }
         tables.tcp = tcp;
         tables.udp = udp;
+        // DNS keeps its server (and its counters) across reloads; only the
+        // zone and the upstreams change.
+        tables.dns = match (tables.dns.take(), dns_now) {
+            (Some(dns), true) => {
+                dns.reload(&plan.config);
+                Some(dns)
+            }
+            (None, true) => DnsServer::from_config(&plan.config),
+            (Some(_), false) => {
+                changes.push("dns stopped".to_string());
+                None
+            }
+            (None, false) => None,
+        };
         net.kick();
     }
 

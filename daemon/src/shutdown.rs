@@ -99,11 +99,18 @@ pub async fn run(d: &Daemon, why: &str, mut signals: StopSignals) {
         let mut net = d.net.borrow_mut();
         let tables = d.tables.borrow();
         let gen = d.https.current.load();
-        for port in tables.tcp.keys().copied().chain(gen.tunnel_ports()) {
+        let dns = tables.dns.is_some().then_some(wingress_config::DNS_PORT);
+        for port in tables
+            .tcp
+            .keys()
+            .copied()
+            .chain(gen.tunnel_ports())
+            .chain(dns)
+        {
             net.stack.unlisten_tcp(port);
         }
-        for port in tables.udp.keys() {
-            net.stack.unbind_udp(*port);
+        for port in tables.udp.keys().copied().chain(dns) {
+            net.stack.unbind_udp(port);
         }
         net.kick();
     }

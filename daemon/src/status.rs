@@ -56,6 +56,35 @@ pub struct Status {
     pub config: ConfigStatus,
     pub connections: ConnectionCounts,
     pub drops: DropCounts,
+    /// The in-tunnel DNS server's counters; `null` when `[dns]` is off.
+    pub dns: Option<DnsCounts>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DnsCounts {
+    pub answered: u64,
+    pub nxdomain: u64,
+    pub refused: u64,
+    pub forwarded: u64,
+    pub upstream_failed: u64,
+    pub malformed: u64,
+    pub dropped: u64,
+    pub shed: u64,
+}
+
+impl From<wingress_dns::DnsStats> for DnsCounts {
+    fn from(s: wingress_dns::DnsStats) -> Self {
+        DnsCounts {
+            answered: s.answered,
+            nxdomain: s.nxdomain,
+            refused: s.refused,
+            forwarded: s.forwarded,
+            upstream_failed: s.upstream_failed,
+            malformed: s.malformed,
+            dropped: s.dropped,
+            shed: s.shed,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -203,6 +232,7 @@ pub fn gather(d: &Daemon) -> Status {
             tunnel_tcp: net.stack.connections(),
             udp_flows: d.flows.borrow().len(),
         },
+        dns: tables.dns.as_ref().map(|dns| dns.stats().into()),
         drops: DropCounts {
             wireguard: net
                 .wg

@@ -3,13 +3,10 @@
 //! as JSON with `--json`. Unknown sections and fields are ignored, so an
 //! older CLI reads a newer daemon.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use wingress_config::Env;
 
@@ -36,39 +33,12 @@ pub fn run(json: bool, config: Option<PathBuf>, socket: Option<PathBuf>) -> Resu
 
 /// One GET over the admin socket; the body of a 200.
 pub fn fetch(socket: &std::path::Path, path: &str) -> Result<String> {
-    let (status, body) = request(socket, "GET", path)?;
-    if status != 200 {
-        bail!("the daemon answered {status}: {}", body.trim());
+    let r = crate::admin_client::request(socket, "GET", path)
+        .with_context(|| "is `wingress run` running? (pass --socket or --config)".to_string())?;
+    if r.status != 200 {
+        bail!("the daemon answered {}: {}", r.status, r.body.trim());
     }
-    Ok(body)
-}
-
-/// One request over the admin socket (`POST /reload` for tools that
-/// change the config file): the status code and the body.
-pub fn request(socket: &std::path::Path, method: &str, path: &str) -> Result<(u16, String)> {
-    let mut stream = UnixStream::connect(socket).with_context(|| {
-        format!(
-            "cannot reach the daemon at {} (is `wingress run` running? pass --socket or --config)",
-            socket.display()
-        )
-    })?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: wingress\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("incomplete answer from {}", socket.display()))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("no status line from {}", socket.display()))?;
-    Ok((status, body.to_string()))
+    Ok(r.body)
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
