@@ -130,6 +130,12 @@ impl<'s> Diagnostics<'s> {
         self.push(line, col, message.into());
     }
 
+    /// Records an error at a 1-based `(line, col)` kept from parsing (a
+    /// route's [`crate::RouteConfig::location`]).
+    pub(crate) fn error_at(&mut self, (line, col): (usize, usize), message: impl Into<String>) {
+        self.push(line, col, message.into());
+    }
+
     /// Records an error that has no place in the file (it comes from the
     /// environment).
     pub(crate) fn error_unlocated(&mut self, message: impl Into<String>) {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::acme::{parse_acme, AcmeConfig};
 use crate::cursor::Table;
 use crate::error::{Diagnostics, Span, Spanned};
 use crate::ingress_values::{bare_port_hint, BackendUrl, ForwardAuthUrl, HostPattern, Listen};
@@ -44,6 +45,9 @@ pub struct TlsConfig {
     pub internal_ca: bool,
     /// `[[tls.certificate]]`: static files, chosen by SNI.
     pub certificates: Vec<CertificateFiles>,
+    /// `[tls.acme]`: certificates from an ACME CA for every route host the
+    /// static certificates do not cover.
+    pub acme: Option<AcmeConfig>,
 }
 
 /// One `[[tls.certificate]]`. Paths are resolved against the config file's
@@ -226,6 +230,7 @@ pub(crate) fn parse_ingress(
     let (entrypoints, declared) = parse_entrypoints(root, d, cx);
     let tls = parse_tls(root, d, base);
     let routes = parse_routes(root, d, base, cx, &declared);
+    check_wildcards_have_dns(d, &tls, &routes);
     Ingress {
         entrypoints,
         tls,
@@ -375,10 +380,37 @@ fn parse_tls(root: &mut Table<'_>, d: &mut Diagnostics<'_>, base: &Path) -> TlsC
             });
         }
     }
+    let acme = parse_acme(&mut tls, d, base);
     tls.finish(d);
     TlsConfig {
         internal_ca,
         certificates,
+        acme,
+    }
+}
+
+/// CAs validate wildcard names only with dns-01. Without static
+/// certificates nothing else can cover a wildcard route host, so the
+/// missing `[tls.acme.dns]` is certain here; with static certificates the
+/// daemon checks what their files cover when it loads them.
+fn check_wildcards_have_dns(d: &mut Diagnostics<'_>, tls: &TlsConfig, routes: &[RouteConfig]) {
+    let Some(acme) = &tls.acme else {
+        return;
+    };
+    if acme.dns.is_some() || !tls.certificates.is_empty() {
+        return;
+    }
+    for route in routes {
+        if let HostPattern::Wildcard(_) = route.host {
+            d.error_at(
+                route.location,
+                format!(
+                    "route host `{}` needs a wildcard certificate, which ACME CAs issue only \
+                     through dns-01: add [tls.acme.dns], or a [[tls.certificate]] that covers it",
+                    route.host
+                ),
+            );
+        }
     }
 }
 

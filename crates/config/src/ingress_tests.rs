@@ -127,6 +127,7 @@ allow = ["peer:laptop", "tag:admin"]   # optional; default: every tunnel peer
                 cert_file: PathBuf::from("/etc/wingress/app.pem"),
                 key_file: PathBuf::from("/etc/wingress/app.key"),
             }],
+            acme: None,
         }
     );
     assert_eq!(

@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acme;
 mod admin;
 mod client;
 mod cursor;
@@ -37,6 +38,10 @@ mod wireguard;
 
 use std::path::Path;
 
+pub use acme::{
+    AcmeChallenge, AcmeConfig, AcmeDnsConfig, DnsProvider, ExternalAccountBinding, TsigAlgorithm,
+    LETS_ENCRYPT_DIRECTORY,
+};
 pub use admin::{AdminConfig, DEFAULT_ADMIN_SOCKET};
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
