@@ -125,7 +125,10 @@ fn bad_values_are_located() {
 #[test]
 fn dns_01_needs_a_dns_provider() {
     assert_eq!(
-        errors(&acme("app.example.com", "[tls.acme]\nchallenge = \"dns-01\"\n")),
+        errors(&acme(
+            "app.example.com",
+            "[tls.acme]\nchallenge = \"dns-01\"\n"
+        )),
         ["16:13: challenge: \"dns-01\" needs [tls.acme.dns] (where to publish the TXT records)"]
     );
 }
@@ -134,8 +137,10 @@ fn dns_01_needs_a_dns_provider() {
 fn wildcard_hosts_need_dns_01_unless_a_static_certificate_may_cover_them() {
     assert_eq!(
         errors(&acme("*.example.com", "[tls.acme]\n")),
-        ["12:1: route host `*.example.com` needs a wildcard certificate, which ACME CAs issue \
-          only through dns-01: add [tls.acme.dns], or a [[tls.certificate]] that covers it"]
+        [
+            "12:1: route host `*.example.com` needs a wildcard certificate, which ACME CAs issue \
+          only through dns-01: add [tls.acme.dns], or a [[tls.certificate]] that covers it"
+        ]
     );
     // With static certificates the daemon decides, once it has read them.
     let text = acme(

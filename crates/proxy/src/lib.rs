@@ -62,7 +62,7 @@ mod websocket;
 
 pub use live::LiveProxy;
 pub use proxy::Proxy;
-pub use redirect::serve_redirect;
+pub use redirect::{serve_redirect, Http01Responder};
 pub use spec::{
     Access, AllowRule, BackendAddr, BackendHealth, BackendStatus, ClientCertCheck, ConnInfo,
     ForwardAuthSpec, HealthCheckSpec, HostMatch, PeerIdentity, ProxyOptions, RouteSpec,

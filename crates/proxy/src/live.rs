@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::conn::ConnState;
 use crate::proxy::{Proxy, ProxyHandler};
-use crate::redirect::serve_redirect_draining;
+use crate::redirect::{serve_redirect_draining, Http01Responder};
 use crate::server::{serve_connection, Handler, HandlerFuture};
 use crate::spec::ConnInfo;
 
@@ -87,13 +87,14 @@ impl LiveProxy {
         serve_connection(io, conn, opts, Rc::new(handler), Some(drain)).await;
     }
 
-    /// Serves a plain-HTTP redirect connection ([`crate::serve_redirect`])
-    /// that also closes on drain.
-    pub async fn serve_redirect<IO>(&self, io: IO, conn: ConnInfo)
+    /// Serves a plain-HTTP redirect connection ([`crate::serve_redirect`],
+    /// answering HTTP-01 challenges through `http01`) that also closes on
+    /// drain.
+    pub async fn serve_redirect<IO>(&self, io: IO, conn: ConnInfo, http01: Option<Http01Responder>)
     where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
-        serve_redirect_draining(io, conn, Some(self.drain.subscribe())).await;
+        serve_redirect_draining(io, conn, Some(self.drain.subscribe()), http01).await;
     }
 }
 

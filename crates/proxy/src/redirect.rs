@@ -1,6 +1,8 @@
-//! The plain-HTTP entrypoint that only sends clients to HTTPS.
+//! The plain-HTTP entrypoint: sends clients to HTTPS, and answers ACME
+//! HTTP-01 challenges for the certificates being ordered.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
 use http::{Request, StatusCode};
@@ -8,40 +10,67 @@ use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::conn::ConnState;
-use crate::pages::{error_page, page};
+use crate::pages::{error_page, full, page};
 use crate::router::normalize_host;
 use crate::server::{serve_connection, Drain, Handler, HandlerFuture};
 use crate::spec::{ConnInfo, ProxyOptions};
 
-/// ACME HTTP-01 challenge responses will be served under this path.
+/// ACME HTTP-01 challenge responses are served under this path (RFC 8555,
+/// section 8.3).
 const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
 
+/// Looks up the key authorization for an HTTP-01 token of a running order.
+pub type Http01Responder = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Serves a plain-HTTP connection that answers every request with a 308 to
-/// `https://` + the requested host (without its port) + path and query.
-/// ACME HTTP-01 challenge paths get 404 for now. Must run inside a tokio
+/// `https://` + the requested host (without its port) + path and query,
+/// except ACME HTTP-01 challenge paths: the key authorization `http01`
+/// knows for the token (200, text/plain), else 404. Must run inside a tokio
 /// `LocalSet`, like [`crate::Proxy::serve`].
-pub async fn serve_redirect<IO>(io: IO, conn: ConnInfo)
+pub async fn serve_redirect<IO>(io: IO, conn: ConnInfo, http01: Option<Http01Responder>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    serve_redirect_draining(io, conn, None).await;
+    serve_redirect_draining(io, conn, None, http01).await;
 }
 
 /// [`serve_redirect`] that closes once `drain` turns true (see
 /// [`crate::LiveProxy::drain`]).
-pub(crate) async fn serve_redirect_draining<IO>(io: IO, conn: ConnInfo, drain: Drain)
-where
+pub(crate) async fn serve_redirect_draining<IO>(
+    io: IO,
+    conn: ConnInfo,
+    drain: Drain,
+    http01: Option<Http01Responder>,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    serve_connection(io, conn, ProxyOptions::default(), Rc::new(Redirect), drain).await;
+    let handler = Rc::new(Redirect { http01 });
+    serve_connection(io, conn, ProxyOptions::default(), handler, drain).await;
 }
 
-struct Redirect;
+struct Redirect {
+    http01: Option<Http01Responder>,
+}
 
 impl Handler for Redirect {
     fn handle(&self, req: Request<Incoming>, _conn: Rc<ConnState>) -> HandlerFuture {
-        let response = if req.uri().path().starts_with(ACME_CHALLENGE) {
-            page(StatusCode::NOT_FOUND, "404 not found")
+        let response = if let Some(token) = req.uri().path().strip_prefix(ACME_CHALLENGE) {
+            let answer = self
+                .http01
+                .as_ref()
+                .filter(|_| is_token(token))
+                .and_then(|lookup| lookup(token));
+            match answer {
+                Some(key_authorization) => {
+                    tracing::debug!("answered an ACME http-01 challenge");
+                    let mut response = http::Response::new(full(key_authorization));
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                    response
+                }
+                None => page(StatusCode::NOT_FOUND, "404 not found"),
+            }
         } else {
             match location(&req) {
                 Some(location) => {
@@ -54,6 +83,15 @@ impl Handler for Redirect {
         };
         Box::pin(std::future::ready(response.into()))
     }
+}
+
+/// Tokens are base64url (RFC 8555, section 8.1); anything else is not one.
+fn is_token(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 256
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn location(req: &Request<Incoming>) -> Option<HeaderValue> {

@@ -75,6 +75,18 @@ pub enum TlsError {
     #[error("cannot build client certificate verifier: {0}")]
     ClientVerifier(#[from] rustls::server::VerifierBuilderError),
 
+    /// A secret file (TSIG, EAB key) that group or others can read.
+    #[error("permissions {mode:04o} for secret {} are too open: it must not be readable by group or others.\nFix with: chmod 600 {}", path.display(), path.display())]
+    SecretExposed { path: PathBuf, mode: u32 },
+
+    /// A secret file whose contents are not what it should hold.
+    #[error("secret {}: {why}", path.display())]
+    BadSecret { path: PathBuf, why: &'static str },
+
+    /// A name ACME cannot get a certificate for with these settings.
+    #[error("no ACME certificate possible for `{name}`: {why}")]
+    AcmeName { name: String, why: String },
+
     /// Several independent files failed (one entry each), so all are reported at once.
     #[error("{}", Joined(.0))]
     Multiple(Vec<TlsError>),

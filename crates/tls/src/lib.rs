@@ -16,6 +16,7 @@
 //!   issued/      0700
 //!     <name>.pem 0600  leaves issued on first use, reused while valid > 7 days
 //!     <name>.key 0600
+//! acme/          0700  ACME account and certificates (see `acme::storage`)
 //! ```
 //!
 //! Files are replaced atomically (temporary file, fsync, rename). File names
@@ -23,11 +24,13 @@
 
 #![forbid(unsafe_code)]
 
+mod acme;
 mod ca;
 mod client_auth;
 mod error;
 mod hostname;
 mod issued;
+mod managed;
 mod pem;
 mod private_file;
 mod server_config;
@@ -39,11 +42,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rustls::crypto::CryptoProvider;
 
+pub use acme::{
+    AcmeChallenge, AcmeManager, AcmeSettings, DnsError, Rfc2136, TsigAlgorithm, TsigKey,
+};
 pub use client_auth::ClientCaVerifier;
 pub use error::TlsError;
+pub use private_file::read_secret;
 pub use server_config::{server_config, ServerTlsOptions};
 pub use status::{CertSource, CertState, CertificateStatus, EXPIRING_WITHIN};
-pub use store::{export_ca, CertStore, IssueFilter};
+pub use store::{export_ca, read_ca_roots, CertStore, IssueFilter, ACME_TLS_ALPN};
 
 fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

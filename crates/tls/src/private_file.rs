@@ -73,3 +73,17 @@ pub(crate) fn warn_if_exposed(path: &Path) {
         }
     }
 }
+
+/// Reads a secret (TSIG secret, EAB key), refusing it when group or others
+/// may read it, as ssh refuses such keys.
+pub fn read_secret(path: &Path) -> Result<String, TlsError> {
+    let meta = fs::metadata(path).map_err(TlsError::io(path))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(TlsError::SecretExposed {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    fs::read_to_string(path).map_err(TlsError::io(path))
+}

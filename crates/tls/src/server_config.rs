@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
 
-use crate::{ring_provider, CertStore, ClientCaVerifier, TlsError};
+use crate::{ring_provider, CertStore, ClientCaVerifier, TlsError, ACME_TLS_ALPN};
 
 /// Sessions remembered for stateful resumption (TLS 1.2 session ids and
 /// TLS 1.3 clients that do not take tickets).
@@ -19,6 +19,9 @@ pub struct ServerTlsOptions {
     pub alpn_h2: bool,
     /// PEM files with CA certificates for optional client authentication.
     pub client_cas: Vec<PathBuf>,
+    /// Accept `acme-tls/1` (TLS-ALPN-01 validation) as a last ALPN choice;
+    /// the resolver answers those handshakes with challenge certificates only.
+    pub acme_tls_alpn: bool,
 }
 
 /// A ring-only `ServerConfig` that takes certificates from `store`, offers
@@ -61,6 +64,9 @@ pub fn server_config(
     } else {
         vec![b"http/1.1".to_vec()]
     };
+    if opts.acme_tls_alpn {
+        config.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
+    }
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
     config.ticketer = rustls::crypto::ring::Ticketer::new()?;
     Ok(Arc::new(config))

@@ -13,6 +13,7 @@ use rustls_pki_types::UnixTime;
 use crate::ca::{ca_dir, InternalCa};
 use crate::hostname::HostName;
 use crate::issued::{LeafCache, RENEW_BEFORE};
+use crate::managed::{Lookup, ManagedCerts};
 use crate::pem::{self, FileStamp, LoadedCert};
 use crate::status::{describe, CertSource, CertificateStatus};
 use crate::{ring_provider, TlsError};
@@ -24,8 +25,14 @@ use crate::{ring_provider, TlsError};
 /// Selection by SNI, first match wins:
 /// 1. a static certificate with that exact DNS SAN (config order);
 /// 2. a static certificate with the wildcard SAN `*.parent` (one label only);
-/// 3. with the internal CA, a leaf for exactly that name;
-/// 4. otherwise none, and the handshake fails with an alert.
+/// 3. a managed (ACME) certificate for that name, then for `*.parent`; a
+///    managed name without a certificate yet fails the handshake;
+/// 4. with the internal CA, a leaf for exactly that name;
+/// 5. otherwise none, and the handshake fails with an alert.
+///
+/// A ClientHello offering only the `acme-tls/1` ALPN protocol gets the
+/// TLS-ALPN-01 challenge certificate for its SNI, if one is pending, and
+/// nothing else (RFC 8737).
 ///
 /// Clients without SNI (those connecting to an IP literal) get the first
 /// static certificate, else an internal-CA leaf for "localhost" plus
@@ -41,6 +48,7 @@ pub struct CertStore {
     issued: Option<LeafCache>,
     /// Which names the internal CA may issue for; `None`: any valid name.
     issue_filter: RwLock<Option<IssueFilter>>,
+    managed: ManagedCerts,
 }
 
 /// Decides whether the internal CA issues a certificate for a name.
@@ -113,6 +121,7 @@ impl CertStore {
             statics: RwLock::new(statics),
             issued,
             issue_filter: RwLock::new(None),
+            managed: ManagedCerts::default(),
         }))
     }
 
@@ -289,6 +298,14 @@ impl CertStore {
         if let Some(key) = self.static_for(&name) {
             return Some(key);
         }
+        match self
+            .managed
+            .lookup(&name.to_string(), name.wildcard().as_deref())
+        {
+            Lookup::Found(key) => return Some(key),
+            Lookup::Pending => return None,
+            Lookup::NotManaged => {}
+        }
         if let Some(allowed) = read(&self.issue_filter).as_ref() {
             if !allowed(&name.to_string()) {
                 tracing::trace!("no route for this sni; no certificate issued");
@@ -296,6 +313,28 @@ impl CertStore {
             }
         }
         self.issue(|issued, now| issued.for_name(&name, now))
+    }
+
+    /// Whether a static certificate covers `name` (`*.parent` included:
+    /// a wildcard name is covered by that exact wildcard SAN).
+    pub fn static_covers(&self, name: &str) -> bool {
+        if let Some(parent) = name.strip_prefix("*.") {
+            let wanted = format!("*.{}", parent.to_ascii_lowercase());
+            return read(&self.statics)
+                .iter()
+                .any(|s| s.loaded.names.iter().any(|n| *n == wanted));
+        }
+        HostName::parse(name).is_some_and(|n| self.static_for(&n).is_some())
+    }
+
+    pub(crate) fn managed(&self) -> &ManagedCerts {
+        &self.managed
+    }
+
+    /// The TLS-ALPN-01 certificate pending for `sni`, if any.
+    fn challenge_for(&self, sni: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let name = HostName::parse(sni?)?;
+        self.managed.challenge(&name.to_string())
     }
 
     fn static_for(&self, name: &HostName) -> Option<Arc<CertifiedKey>> {
@@ -338,6 +377,26 @@ impl fmt::Debug for CertStore {
     }
 }
 
+/// Every certificate in a PEM file, e.g. a test CA's root for `ca_root`.
+pub fn read_ca_roots(
+    path: &Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, TlsError> {
+    use rustls_pki_types::pem::PemObject;
+    let bytes = pem::read(path)?;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Pem {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertInPem {
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
 /// Loads the internal CA's root certificate from `state_dir/ca` without
 /// enabling anything (for `wingress ca export`), creating the CA first if
 /// it is missing and `create` is set.
@@ -366,9 +425,19 @@ struct SniResolver(Arc<CertStore>);
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let offered: Option<Vec<&[u8]>> = client_hello.alpn().map(Iterator::collect);
+        let only_acme = offered
+            .as_ref()
+            .is_some_and(|p| !p.is_empty() && p.iter().all(|p| *p == ACME_TLS_ALPN));
+        if only_acme {
+            return self.0.challenge_for(client_hello.server_name());
+        }
         self.0.resolve_sni(client_hello.server_name())
     }
 }
+
+/// The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 #[cfg(test)]
 #[path = "store_tests.rs"]

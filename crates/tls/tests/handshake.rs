@@ -163,6 +163,7 @@ fn options(alpn_h2: bool, client_cas: Vec<PathBuf>) -> ServerTlsOptions {
     ServerTlsOptions {
         alpn_h2,
         client_cas,
+        acme_tls_alpn: false,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wingress_proxy::{serve_redirect, Proxy, ProxyOptions, Scheme};
+use wingress_proxy::{serve_redirect, Http01Responder, Proxy, ProxyOptions, Scheme};
 
 use crate::support::*;
 
@@ -315,7 +316,10 @@ fn redirect_entrypoint_sends_clients_to_https() {
                 };
                 let mut info = conn_info("http", Scheme::Http, None);
                 info.remote = remote;
-                tokio::task::spawn_local(serve_redirect(stream, info));
+                let http01: Http01Responder = Arc::new(|token: &str| {
+                    (token == "tok-1_A").then(|| "tok-1_A.thumbprint".to_string())
+                });
+                tokio::task::spawn_local(serve_redirect(stream, info, Some(http01)));
             }
         });
         let client = client();
@@ -334,7 +338,15 @@ fn redirect_entrypoint_sends_clients_to_https() {
             "/.well-known/acme-challenge/token",
         )
         .await;
-        assert_eq!(reply.status, 404);
+        assert_eq!(reply.status, 404, "unknown token");
+        // A pending HTTP-01 token: its key authorization, not a redirect.
+        let path = "/.well-known/acme-challenge/tok-1_A";
+        let reply = get(&client, addr, "example.com", path).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.headers["content-type"], "text/plain");
+        assert_eq!(reply.body, "tok-1_A.thumbprint");
+        let path = "/.well-known/acme-challenge/tok-1_A%2F..";
+        assert_eq!(get(&client, addr, "example.com", path).await.status, 404);
         let reply = raw(addr, b"GET / HTTP/1.0\r\n\r\n").await;
         assert!(
             reply.starts_with("HTTP/1.0 400") || reply.starts_with("HTTP/1.1 400"),

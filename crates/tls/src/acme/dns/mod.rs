@@ -1,0 +1,275 @@
+//! dns-01 through RFC 2136: a TXT record added and removed with TSIG-signed
+//! UPDATEs, and looked for on the configured server itself (never through
+//! the host's resolver).
+//!
+//! The codec (`wire`, `tsig`) is sans-IO; [`Rfc2136`] is the thin tokio
+//! driver: one UDP exchange per message, retried on timeout, TCP when the
+//! answer is truncated.
+
+mod tsig;
+mod wire;
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+pub use tsig::{TsigAlgorithm, TsigKey};
+use wire::{rcode_name, Change, Response};
+
+/// Each UDP attempt waits this long for the answer.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const ATTEMPTS: u32 = 3;
+/// TTL of the challenge record: short, so a resolver that cached it during
+/// one challenge does not serve it during the next.
+const RECORD_TTL: u32 = 60;
+
+/// What can go wrong talking to the DNS server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsError {
+    #[error("not a valid dns name")]
+    BadName,
+    #[error("malformed dns response: {0}")]
+    Malformed(&'static str),
+    #[error("dns server {server}: {source}")]
+    Io {
+        server: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("dns server {server} did not answer")]
+    Timeout { server: SocketAddr },
+    /// The server refused the request; `hint` says what usually causes it.
+    #[error("dns server {server} answered {rcode}{tsig} to the {what}{hint}")]
+    Refused {
+        server: SocketAddr,
+        what: String,
+        rcode: &'static str,
+        /// `", TSIG BADSIG"` or empty.
+        tsig: String,
+        hint: String,
+    },
+    /// The server could not verify our signature (TSIG error in its answer).
+    #[error("the dns server rejected the request's tsig signature ({error})")]
+    TsigRejected { error: &'static str },
+    /// The answer is unsigned or its signature is wrong: not trusted.
+    #[error("dns response not trusted: {0}")]
+    BadResponseSignature(&'static str),
+}
+
+/// An RFC 2136 server for one zone, with the TSIG key that may update it.
+#[derive(Debug, Clone)]
+pub struct Rfc2136 {
+    server: SocketAddr,
+    zone: String,
+    key: TsigKey,
+}
+
+impl Rfc2136 {
+    pub fn new(server: SocketAddr, zone: &str, key: TsigKey) -> Self {
+        Rfc2136 {
+            server,
+            zone: wire::absolute_lower(zone),
+            key,
+        }
+    }
+
+    pub fn zone(&self) -> &str {
+        &self.zone
+    }
+
+    /// Whether `name` lies in the zone (the zone apex included).
+    pub fn contains(&self, name: &str) -> bool {
+        let name = wire::absolute_lower(name);
+        name == self.zone || name.ends_with(&format!(".{}", self.zone))
+    }
+
+    /// Adds the TXT record `value` at `name`.
+    pub async fn add_txt(&self, name: &str, value: &str) -> Result<(), DnsError> {
+        let change = Change::AddTxt {
+            name,
+            ttl: RECORD_TTL,
+            value,
+        };
+        self.update(&[change], &format!("update adding a TXT record at {name}"))
+            .await
+    }
+
+    /// Removes exactly the TXT record `value` at `name` (others stay).
+    pub async fn delete_txt(&self, name: &str, value: &str) -> Result<(), DnsError> {
+        let change = Change::DeleteTxt { name, value };
+        self.update(
+            &[change],
+            &format!("update removing the TXT record at {name}"),
+        )
+        .await
+    }
+
+    /// The TXT values at `name`, as the server itself answers from its zone
+    /// (no recursion asked, the answer must be authoritative).
+    pub async fn txt_values(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        let query = wire::txt_query(random_id(), name)?;
+        let (_, parsed) = self.exchange(query).await?;
+        match parsed.rcode() {
+            0 if parsed.authoritative() => Ok(parsed.txt_values(name)),
+            0 => Err(self.refused(
+                format!("query for {name}"),
+                0,
+                None,
+                " (the answer is not authoritative: is the server primary for the zone?)",
+            )),
+            // NXDOMAIN: no record yet.
+            3 => Ok(Vec::new()),
+            rcode => Err(self.refused(format!("query for {name}"), rcode, None, "")),
+        }
+    }
+
+    async fn update(&self, changes: &[Change<'_>], what: &str) -> Result<(), DnsError> {
+        let mut msg = wire::update(random_id(), &self.zone, changes)?;
+        let mac = tsig::sign(&mut msg, &self.key, unix_now())?;
+        let (reply, parsed) = self.exchange(msg).await?;
+        let verified = tsig::verify(&reply, &parsed, &mac, &self.key, unix_now());
+        let tsig_error = match &verified {
+            Err(DnsError::TsigRejected { error }) => Some(*error),
+            _ => None,
+        };
+        if parsed.rcode() != 0 || tsig_error.is_some() {
+            let hint = match (parsed.rcode(), tsig_error) {
+                (_, Some("BADSIG")) => format!(
+                    " (the secret of key `{}` does not match the server's)",
+                    self.key.name()
+                ),
+                (_, Some("BADKEY")) => format!(
+                    " (the server has no key `{}` with algorithm {})",
+                    self.key.name(),
+                    self.key.algorithm().name().trim_end_matches('.')
+                ),
+                (_, Some("BADTIME")) => {
+                    " (this host's clock and the server's differ by more than 5 minutes)".into()
+                }
+                (5, _) => format!(
+                    " (the server's update-policy does not let key `{}` change this name)",
+                    self.key.name()
+                ),
+                (9, _) => format!(
+                    " (the server is not authoritative for {} or does not accept this key)",
+                    self.zone
+                ),
+                (10, _) => format!(" (the name is not in zone {})", self.zone),
+                _ => String::new(),
+            };
+            return Err(self.refused(what.to_string(), parsed.rcode(), tsig_error, &hint));
+        }
+        verified
+    }
+
+    fn refused(
+        &self,
+        what: String,
+        rcode: u16,
+        tsig: Option<&'static str>,
+        hint: &str,
+    ) -> DnsError {
+        DnsError::Refused {
+            server: self.server,
+            what,
+            rcode: rcode_name(rcode),
+            tsig: tsig.map(|t| format!(", TSIG {t}")).unwrap_or_default(),
+            hint: hint.to_string(),
+        }
+    }
+
+    /// Sends `msg` and returns the matching answer: UDP first (retried),
+    /// TCP when the UDP answer is truncated.
+    async fn exchange(&self, msg: Vec<u8>) -> Result<(Vec<u8>, Response), DnsError> {
+        let io = |source| DnsError::Io {
+            server: self.server,
+            source,
+        };
+        let id = [msg[0], msg[1]];
+        let bind: SocketAddr = if self.server.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            ([0u16; 8], 0).into()
+        };
+        let sock = UdpSocket::bind(bind).await.map_err(io)?;
+        sock.connect(self.server).await.map_err(io)?;
+        let mut buf = vec![0u8; 4096];
+        for attempt in 1..=ATTEMPTS {
+            sock.send(&msg).await.map_err(io)?;
+            let deadline = tokio::time::Instant::now() + ATTEMPT_TIMEOUT;
+            loop {
+                let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
+                    Err(_) => break,
+                    Ok(Err(e)) if attempt < ATTEMPTS => {
+                        // ICMP unreachable: the server may be starting; try again.
+                        tracing::debug!(server = %self.server, error = %e, "dns exchange failed; retrying");
+                        tokio::time::sleep_until(deadline).await;
+                        break;
+                    }
+                    Ok(Err(e)) => return Err(io(e)),
+                    Ok(Ok(n)) => n,
+                };
+                let reply = &buf[..n];
+                // Stray datagrams (other ids, garbage) are ignored.
+                if reply.len() < 2 || reply[..2] != id {
+                    continue;
+                }
+                let Ok(parsed) = Response::parse(reply) else {
+                    continue;
+                };
+                if parsed.truncated() {
+                    return self.exchange_tcp(&msg).await;
+                }
+                return Ok((reply.to_vec(), parsed));
+            }
+        }
+        Err(DnsError::Timeout {
+            server: self.server,
+        })
+    }
+
+    async fn exchange_tcp(&self, msg: &[u8]) -> Result<(Vec<u8>, Response), DnsError> {
+        let io = |source| DnsError::Io {
+            server: self.server,
+            source,
+        };
+        let exchange = async {
+            let mut s = TcpStream::connect(self.server).await.map_err(io)?;
+            let len =
+                u16::try_from(msg.len()).map_err(|_| DnsError::Malformed("message too long"))?;
+            let mut framed = len.to_be_bytes().to_vec();
+            framed.extend_from_slice(msg);
+            s.write_all(&framed).await.map_err(io)?;
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len).await.map_err(io)?;
+            let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            s.read_exact(&mut reply).await.map_err(io)?;
+            let parsed = Response::parse(&reply)?;
+            if parsed.id.to_be_bytes() != [msg[0], msg[1]] {
+                return Err(DnsError::Malformed("answer to another query"));
+            }
+            Ok((reply, parsed))
+        };
+        tokio::time::timeout(ATTEMPT_TIMEOUT * ATTEMPTS, exchange)
+            .await
+            .map_err(|_| DnsError::Timeout {
+                server: self.server,
+            })?
+    }
+}
+
+fn random_id() -> u16 {
+    let mut b = [0u8; 2];
+    // An id only pairs answers with queries; TSIG is what authenticates.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    u16::from_be_bytes(b)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
