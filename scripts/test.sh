@@ -32,6 +32,10 @@ declare -A PKG=(
   [dig]=dnsutils
   [named]=bind9
   [zbarimg]=zbar-tools
+  # ACME: the CA, its DNS, and bind9 for RFC 2136.
+  [pebble]=pebble
+  [pebble-challtestsrv]=pebble
+  [tsig-keygen]=bind9
 )
 
 missing=()

@@ -19,10 +19,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 use wingress_config::{self as config, EntrypointProtocol, Listen, ServerConfig};
 use wingress_proxy::{
-    self as proxy, BackendAddr, ClientCertCheck, ConnInfo, LiveProxy, PeerIdentity, Proxy,
-    ProxyOptions, ProxyStats, RouteSpec, Scheme,
+    self as proxy, BackendAddr, ClientCertCheck, ConnInfo, Http01Responder, LiveProxy,
+    PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec, Scheme,
 };
-use wingress_tls::{CertStore, ClientCaVerifier, ServerTlsOptions};
+use wingress_tls::{
+    AcmeManager, CertStore, CertificateStatus, ClientCaVerifier, ServerTlsOptions, ACME_TLS_ALPN,
+};
 
 use crate::host_pool::HostPool;
 use crate::live::Live;
@@ -58,6 +60,13 @@ pub struct HttpsGen {
     store_sources: Option<(config::TlsConfig, std::path::PathBuf, String)>,
     /// Route hosts, which the internal CA may issue for.
     issue_for: Vec<config::HostPattern>,
+    /// `[tls.acme]`: orders and renews certificates into `store`; kept
+    /// with the store across reloads, handed the new route hosts on install.
+    acme: Option<AcmeManager>,
+    /// The route hosts ACME manages in this generation.
+    acme_names: Vec<String>,
+    /// HTTP-01 answers for the plain-HTTP entrypoints.
+    http01: Option<Http01Responder>,
     tunnel: HashMap<u16, Entrypoint>,
     host: Vec<(Entrypoint, SocketAddr)>,
 }
@@ -106,21 +115,35 @@ impl HttpsGen {
             cfg.node.state_dir.clone(),
             fallback.clone(),
         );
-        let kept = previous
-            .filter(|p| p.store_sources.as_ref() == Some(&sources))
-            .and_then(|p| p.store.clone());
-        let store = match kept {
-            Some(store) => store,
+        let kept = previous.filter(|p| p.store_sources.as_ref() == Some(&sources));
+        let (store, acme) = match kept.and_then(|p| Some((p.store.clone()?, p.acme.clone()))) {
+            Some(kept) => kept,
             None => {
                 let store = CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
                     .context("cannot load TLS certificates")?;
                 store.set_fallback_names(vec![fallback]);
                 // Nothing until installed: see `HttpsService::install`.
                 store.set_issue_filter(Box::new(|_| false));
-                store
+                // Saved ACME certificates go into the new store now; orders
+                // start when the generation is installed.
+                let names = if cfg.tls.acme.is_some() {
+                    crate::acme::names(cfg, &store)?
+                } else {
+                    Vec::new()
+                };
+                let acme = crate::acme::manager(cfg, &store, &names)?;
+                (store, acme)
             }
         };
-        if static_certs.is_empty() && !cfg.tls.internal_ca {
+        let acme_names = match &acme {
+            Some(acme) => {
+                let names = crate::acme::names(cfg, &store)?;
+                acme.check_hosts(&names).context("[tls.acme]")?;
+                names
+            }
+            None => Vec::new(),
+        };
+        if static_certs.is_empty() && !cfg.tls.internal_ca && acme.is_none() {
             tracing::warn!(
                 "no certificate source: HTTPS handshakes will fail; set [tls] internal_ca = true or add [[tls.certificate]]"
             );
@@ -135,6 +158,11 @@ impl HttpsGen {
             &ServerTlsOptions {
                 alpn_h2: true,
                 client_cas: client_cas.into_iter().collect(),
+                acme_tls_alpn: cfg
+                    .tls
+                    .acme
+                    .as_ref()
+                    .is_some_and(|a| a.challenge == config::AcmeChallenge::TlsAlpn01),
             },
         )
         .context("cannot build the TLS configuration")?;
@@ -149,6 +177,11 @@ impl HttpsGen {
             store: Some(store),
             store_sources: Some(sources),
             issue_for: cfg.routes.iter().map(|r| r.host.clone()).collect(),
+            http01: acme.clone().map(|m| -> Http01Responder {
+                Arc::new(move |token: &str| m.http01_response(token))
+            }),
+            acme,
+            acme_names,
             tunnel,
             host,
         })
@@ -162,9 +195,21 @@ impl HttpsGen {
             store: None,
             store_sources: None,
             issue_for: Vec::new(),
+            acme: None,
+            acme_names: Vec::new(),
+            http01: None,
             tunnel: HashMap::new(),
             host: Vec::new(),
         }
+    }
+
+    /// The ACME certificates (pending ones included) for the status
+    /// document; the store reports the static and internal-CA ones.
+    pub fn acme_certificates(&self) -> Vec<CertificateStatus> {
+        self.acme
+            .as_ref()
+            .map(AcmeManager::status)
+            .unwrap_or_default()
     }
 
     pub fn tunnel_ports(&self) -> impl Iterator<Item = u16> + '_ {
@@ -216,6 +261,21 @@ impl HttpsService {
 
     /// Makes `gen` the generation new connections and requests use.
     pub fn install(&self, gen: Arc<HttpsGen>) {
+        let previous = self.current.load();
+        if let Some(acme) = &gen.acme {
+            // Checked when the generation was built.
+            if let Err(e) = acme.set_hosts(&gen.acme_names) {
+                tracing::warn!(error = %e, "ACME hosts not updated");
+            }
+            if let Err(e) = acme.spawn() {
+                tracing::error!(error = %e, "cannot start the ACME thread; no certificates will be ordered");
+            }
+        }
+        if let Some(old) = &previous.acme {
+            if !gen.acme.as_ref().is_some_and(|new| new.same(old)) {
+                old.stop();
+            }
+        }
         if let Some(store) = &gen.store {
             // The internal CA signs only for hosts some route serves.
             let hosts = gen.issue_for.clone();
@@ -267,7 +327,9 @@ impl HttpsService {
                 alpn_h2: false,
             };
             if protocol == EntrypointProtocol::Http {
-                this.proxy.serve_redirect(io, conn).await;
+                this.proxy
+                    .serve_redirect(io, conn, gen.http01.clone())
+                    .await;
                 return;
             }
             let Some(acceptor) = &gen.acceptor else {
@@ -286,6 +348,12 @@ impl HttpsService {
             };
             drop(gen);
             let session = tls.get_ref().1;
+            if session.alpn_protocol() == Some(ACME_TLS_ALPN) {
+                // A TLS-ALPN-01 validation: the handshake was the answer,
+                // and RFC 8737 forbids serving anything on it.
+                tracing::debug!(entrypoint = %name, "answered an ACME tls-alpn-01 validation");
+                return;
+            }
             conn.scheme = Scheme::Https;
             conn.alpn_h2 = session.alpn_protocol() == Some(b"h2");
             conn.client_chain = session

@@ -1,6 +1,7 @@
 //! `wingress`: a userspace WireGuard ingress daemon.
 #![deny(unsafe_code)]
 
+mod acme;
 mod admin;
 mod admin_client;
 mod backend;

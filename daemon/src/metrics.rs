@@ -303,17 +303,22 @@ fn drops(d: &Daemon, m: &mut Exposition) {
 
 fn certificates(d: &Daemon, m: &mut Exposition) {
     let gen = d.https.current.load();
-    let certs = gen
+    let mut certs = gen
         .store
         .as_ref()
         .map(|s| s.certificates())
         .unwrap_or_default();
+    certs.extend(gen.acme_certificates());
     m.family(
         "wingress_certificate_expiry_seconds",
         "gauge",
         "Seconds until the certificate expires (negative once expired).",
     );
+    // A pending ACME certificate has no expiry yet: no sample.
     for c in &certs {
+        let Some(expires_in) = c.expires_in_secs else {
+            continue;
+        };
         let source = serde_json::to_value(c.source)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -321,7 +326,7 @@ fn certificates(d: &Daemon, m: &mut Exposition) {
         m.sample(
             "wingress_certificate_expiry_seconds",
             &[("name", &c.names.join(",")), ("source", &source)],
-            c.expires_in_secs as f64,
+            expires_in as f64,
         );
     }
 }

@@ -218,7 +218,10 @@ pub fn gather(d: &Daemon) -> Status {
             .store
             .as_ref()
             .map(|s| s.certificates())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into_iter()
+            .chain(gen.acme_certificates())
+            .collect(),
         config: ConfigStatus {
             path: cfg.path.display().to_string(),
             loaded_at: record.loaded_at,

@@ -286,6 +286,23 @@ pub fn render(v: &Value) -> String {
         line(String::new());
         line("certificates:".to_string());
         for c in certs {
+            if c.get("not_after").is_none_or(Value::is_null) {
+                // An ACME certificate not issued yet.
+                let next = c
+                    .get("next_renewal")
+                    .and_then(Value::as_str)
+                    .map_or(String::new(), |r| format!("; next try {r}"));
+                line(format!(
+                    "  {}  [{}, {}] no certificate yet{next}",
+                    strings(c, "names").join(", "),
+                    s(c, "source"),
+                    s(c, "state"),
+                ));
+                if let Some(err) = c.get("last_error").and_then(Value::as_str) {
+                    line(format!("    last error: {err}"));
+                }
+                continue;
+            }
             let left = n(c, "expires_in_secs").unwrap_or(0);
             let when = if left >= 0 {
                 format!("in {}", duration(left as u64))

@@ -23,6 +23,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod acme;
 pub mod checksum;
 pub mod impair;
 pub mod iperf;

@@ -12,18 +12,20 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 /// A file certificate with less than this left is reported as expiring.
 pub const EXPIRING_WITHIN: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
-/// One certificate the daemon can serve.
+/// One certificate the daemon can serve, or (ACME) will serve once issued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertificateStatus {
-    /// DNS and IP subject alternative names, as written in the certificate.
+    /// DNS and IP subject alternative names, as written in the certificate;
+    /// for ACME the managed name (`*.example.com` for a wildcard).
     pub names: Vec<String>,
-    /// The issuer's common name (or its whole distinguished name).
-    pub issuer: String,
-    /// RFC 3339, UTC.
-    pub not_after: String,
-    pub not_after_unix: i64,
-    /// Negative once expired.
-    pub expires_in_secs: i64,
+    /// The issuer's common name (or its whole distinguished name); `None`
+    /// while an ACME certificate is pending.
+    pub issuer: Option<String>,
+    /// RFC 3339, UTC; `None` while pending.
+    pub not_after: Option<String>,
+    pub not_after_unix: Option<i64>,
+    /// Negative once expired; `None` while pending.
+    pub expires_in_secs: Option<i64>,
     /// When it is replaced automatically (RFC 3339), if it is.
     pub next_renewal: Option<String>,
     pub state: CertState,
@@ -37,7 +39,12 @@ pub struct CertificateStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertState {
+    /// No certificate yet (ACME): handshakes for the name fail; see
+    /// `last_error` for why, `next_renewal` for the next try.
+    Pending,
     Valid,
+    /// Served; its (ACME) renewal is due, running or being retried.
+    Renewing,
     /// Less than [`EXPIRING_WITHIN`] left and nothing will renew it.
     Expiring,
     Expired,
@@ -46,6 +53,8 @@ pub enum CertState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertSource {
+    /// Ordered from an ACME CA (`[tls.acme]`).
+    Acme,
     /// `[[tls.certificate]]` files.
     File,
     /// A leaf the internal CA issued.
@@ -94,10 +103,10 @@ pub(crate) fn describe(
     };
     Some(CertificateStatus {
         names,
-        issuer,
-        not_after: rfc3339(not_after_unix),
-        not_after_unix,
-        expires_in_secs,
+        issuer: Some(issuer),
+        not_after: Some(rfc3339(not_after_unix)),
+        not_after_unix: Some(not_after_unix),
+        expires_in_secs: Some(expires_in_secs),
         next_renewal: renew_at.map(rfc3339),
         state,
         last_error: None,

@@ -322,7 +322,7 @@ impl CertStore {
             let wanted = format!("*.{}", parent.to_ascii_lowercase());
             return read(&self.statics)
                 .iter()
-                .any(|s| s.loaded.names.iter().any(|n| *n == wanted));
+                .any(|s| s.loaded.names.contains(&wanted));
         }
         HostName::parse(name).is_some_and(|n| self.static_for(&n).is_some())
     }

@@ -15,12 +15,12 @@ mod plan;
 mod storage;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use instant_acme::{Account, CertificateIdentifier, ExternalAccountKey, NewAccount};
 use rustls_pki_types::CertificateDer;
-use serde::Serialize;
 
 pub use dns::{DnsError, Rfc2136, TsigAlgorithm, TsigKey};
 use http::AcmeHttp;
@@ -28,6 +28,7 @@ use order::{order, OrderContext};
 use plan::{Phase, RenewalPlan};
 use storage::{AcmeDir, CertInfo};
 
+use crate::status::{rfc3339 as rfc3339_signed, CertSource, CertState, CertificateStatus};
 use crate::{lock, ring_provider, CertStore, TlsError};
 
 /// The driver looks at the plan at least this often (clock jumps, suspend).
@@ -67,34 +68,6 @@ pub struct AcmeSettings {
     pub dns: Option<Rfc2136>,
 }
 
-/// One certificate as `wingress status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CertificateStatus {
-    /// The names it is for (ACME: the managed name; files: the DNS SANs).
-    pub names: Vec<String>,
-    /// `acme` or `file`.
-    pub source: &'static str,
-    /// The issuer's common name.
-    pub issuer: Option<String>,
-    /// RFC 3339.
-    pub not_after: Option<String>,
-    /// RFC 3339: when the next order is due (ACME only).
-    pub next_renewal: Option<String>,
-    pub state: CertificateState,
-    pub last_error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CertificateState {
-    /// No certificate yet: handshakes for the name fail.
-    Pending,
-    Valid,
-    /// Served; the renewal is due, running or being retried.
-    Renewing,
-    Expired,
-}
-
 /// HTTP-01 tokens → key authorizations, while their orders run.
 #[derive(Default)]
 pub(crate) struct Http01Tokens(Mutex<HashMap<String, String>>);
@@ -125,6 +98,8 @@ struct Shared {
     tokens: Http01Tokens,
     state: Mutex<State>,
     wake: tokio::sync::Notify,
+    started: AtomicBool,
+    stopped: AtomicBool,
 }
 
 struct State {
@@ -154,6 +129,8 @@ impl AcmeManager {
                     certs: HashMap::new(),
                 }),
                 wake: tokio::sync::Notify::new(),
+                started: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
             }),
         };
         manager.set_hosts(names)?;
@@ -166,12 +143,10 @@ impl AcmeManager {
     /// cannot get: a wildcard without DNS, a dns-01 name outside the zone.
     pub fn set_hosts(&self, names: &[String]) -> Result<(), TlsError> {
         let s = &self.shared;
+        self.check_hosts(names)?;
         let mut names: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
         names.sort();
         names.dedup();
-        for name in &names {
-            s.check_name(name)?;
-        }
         let now = unix_now();
         let provider = ring_provider();
         let mut state = lock(&s.state);
@@ -204,9 +179,32 @@ impl AcmeManager {
         Ok(())
     }
 
+    /// What [`AcmeManager::set_hosts`] would refuse, without changing
+    /// anything (a reload checks before it applies).
+    pub fn check_hosts(&self, names: &[String]) -> Result<(), TlsError> {
+        names
+            .iter()
+            .try_for_each(|n| self.shared.check_name(&n.to_ascii_lowercase()))
+    }
+
+    /// Whether `other` is a handle to this same manager.
+    pub fn same(&self, other: &AcmeManager) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Stops the driver after the order under way, if any (its settings
+    /// were replaced by a reload). Certificates already served stay.
+    pub fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+
     /// Starts the driver on its own thread (with its own runtime, so
-    /// orders never delay the data plane).
+    /// orders never delay the data plane); later calls do nothing.
     pub fn spawn(&self) -> std::io::Result<()> {
+        if self.shared.started.swap(true, Ordering::Relaxed) {
+            return Ok(());
+        }
         let shared = Arc::clone(&self.shared);
         std::thread::Builder::new()
             .name("wingress-acme".into())
@@ -231,6 +229,7 @@ impl AcmeManager {
         self.shared.tokens.get(token)
     }
 
+    /// One entry per managed name, for the status document.
     pub fn status(&self) -> Vec<CertificateStatus> {
         let now = unix_now();
         let state = lock(&self.shared.state);
@@ -240,19 +239,26 @@ impl AcmeManager {
             .into_iter()
             .map(|s| {
                 let info = state.certs.get(&s.name);
+                let not_after = s
+                    .cert
+                    .map(|c| i64::try_from(c.not_after).unwrap_or(i64::MAX));
+                let now = i64::try_from(now).unwrap_or(i64::MAX);
                 CertificateStatus {
                     names: vec![s.name.clone()],
-                    source: "acme",
                     issuer: info.and_then(|i| i.issuer.clone()),
-                    not_after: s.cert.map(|c| rfc3339(c.not_after)),
-                    next_renewal: Some(rfc3339(s.next_order.max(now))),
+                    not_after: not_after.map(rfc3339_signed),
+                    not_after_unix: not_after,
+                    expires_in_secs: not_after.map(|t| t.saturating_sub(now)),
+                    next_renewal: (s.next_order > 0).then(|| rfc3339(s.next_order)),
                     state: match s.phase {
-                        Phase::Pending => CertificateState::Pending,
-                        Phase::Valid => CertificateState::Valid,
-                        Phase::Renewing => CertificateState::Renewing,
-                        Phase::Expired => CertificateState::Expired,
+                        Phase::Pending => CertState::Pending,
+                        Phase::Valid => CertState::Valid,
+                        Phase::Renewing => CertState::Renewing,
+                        Phase::Expired => CertState::Expired,
                     },
                     last_error: s.last_error,
+                    source: CertSource::Acme,
+                    path: None,
                 }
             })
             .collect()
@@ -289,7 +295,7 @@ impl Shared {
 
     async fn drive(self: Arc<Self>) {
         let mut account: Option<Account> = None;
-        loop {
+        while !self.stopped.load(Ordering::Relaxed) {
             let now = unix_now();
             let (due, ari, next) = {
                 let mut state = lock(&self.state);
@@ -523,19 +529,12 @@ impl Shared {
     }
 }
 
+pub(crate) fn rfc3339(secs: u64) -> String {
+    rfc3339_signed(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-pub(crate) fn rfc3339(secs: u64) -> String {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
 }

@@ -58,7 +58,7 @@ pub(crate) enum OrderError {
     Dns {
         domain: String,
         #[source]
-        source: DnsError,
+        source: Box<DnsError>,
     },
     #[error("dns-01 for {domain}: the TXT record at {record} did not appear on the dns server within {}s", PROPAGATION_TIMEOUT.as_secs())]
     Propagation { domain: String, record: String },
@@ -216,7 +216,7 @@ async fn run(
                 let value = key_auth.dns_value();
                 let dns_error = |source| OrderError::Dns {
                     domain: domain.clone(),
-                    source,
+                    source: Box::new(source),
                 };
                 dns.add_txt(&record, &value).await.map_err(dns_error)?;
                 provisioned.push(Provisioned::Txt {

@@ -1,0 +1,636 @@
+//! Lab tests of ACME against real servers from Debian's packages, each in
+//! its own network namespace: pebble (rejecting one nonce in five) with
+//! pebble-challtestsrv as its DNS for HTTP-01 and TLS-ALPN-01, and named
+//! (bind9) updated over RFC 2136 with TSIG for DNS-01. Clients (curl and a
+//! rustls client) trust only pebble's issuing root.
+//!
+//! wingress listens on 127.0.0.1:5002 (http) and 127.0.0.1:5001 (https):
+//! the ports pebble validates HTTP-01 and TLS-ALPN-01 on.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use wingress_lab::acme::{
+    ChallTestSrv, Named, Pebble, PebbleOptions, CHALLTESTSRV_DNS, NAMED_ADDR, PEBBLE_DIRECTORY,
+};
+use wingress_lab::{lab_or_skip, spawn_wingress, write_private_key, KeyPair, Lab, Netns, Process};
+
+const BACKEND_PORT: u16 = 8080;
+const HTTPS_PORT: u16 = 5001;
+const ISSUED: Duration = Duration::from_secs(60);
+const NEEDS: &[&str] = &[
+    "pebble",
+    "pebble-challtestsrv",
+    "curl",
+    "openssl",
+    "named",
+    "dig",
+    "tsig-keygen",
+];
+
+fn lab_test(f: impl FnOnce(&Lab) -> Result<()>) -> Result<()> {
+    let Some(lab) = lab_or_skip(NEEDS) else {
+        return Ok(());
+    };
+    let result = f(&lab);
+    if result.is_err() {
+        lab.dump_logs();
+    }
+    result
+}
+
+/// HTTP-01 on the plain-HTTP host entrypoint; an authorization the CA
+/// cannot validate is reported with its domain, challenge and the CA's
+/// detail; a restart serves the saved certificate without a new order.
+#[test]
+fn http_01_certificate_then_restart_makes_no_new_order() -> Result<()> {
+    lab_test(|lab| {
+        let ns = lab.netns()?;
+        let dir = lab.dir().join("http01");
+        let dns = ChallTestSrv::start(&ns)?;
+        // Pebble validates broken.acme.test at an address nobody serves.
+        dns.add_a("broken.acme.test", "127.0.0.2")?;
+        let pebble = Pebble::start(
+            &ns,
+            &dir.join("pebble"),
+            &PebbleOptions {
+                dns_server: CHALLTESTSRV_DNS,
+                validity_secs: None,
+            },
+        )?;
+        backend(&ns)?;
+        let site = Site::new(lab, &dir, &pebble)?;
+        let config = site.config("http-01", &["app.acme.test", "broken.acme.test"], None)?;
+        let mut daemon = site.start(&ns, &config)?;
+        daemon.wait_for_log("issued ACME certificate name=\"app.acme.test\"", ISSUED)?;
+        let root = site.root_file(&pebble)?;
+        let body = curl_https(&ns, &root, "app.acme.test")?;
+        ensure!(body.contains("hello from the backend"), "{body}");
+        // Plain HTTP still redirects everything but challenge paths.
+        let redirect = ns.exec(
+            "curl",
+            &[
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                "Host: app.acme.test",
+                "http://127.0.0.1:5002/x",
+            ],
+        )?;
+        ensure!(redirect.trim() == "308", "redirect: {redirect}");
+
+        daemon.wait_for_log(
+            "authorization for broken.acme.test failed (http-01):",
+            ISSUED,
+        )?;
+        let log = daemon.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("authorization for broken.acme.test failed"))
+            .unwrap_or_default();
+        ensure!(
+            line.contains("urn:ietf:params:acme:error:"),
+            "the CA's problem type: {line}"
+        );
+        ensure!(
+            line.contains("retry_in_secs=60"),
+            "retried after a minute: {line}"
+        );
+        // Until it has a certificate, its handshakes fail with a clear line.
+        ensure!(curl_https(&ns, &root, "broken.acme.test").is_err());
+        wait_for_line(
+            &mut daemon,
+            &[
+                "tls handshake refused: no ACME certificate for this host yet",
+                "name=\"broken.acme.test\"",
+                "reason=\"authorization for broken.acme.test failed (http-01)",
+            ],
+        )?;
+        // Status shows it pending, with the reason.
+        wait_for_status(&config, "broken.acme.test", |c| {
+            c["state"] == "pending"
+                && c["source"] == "acme"
+                && c["last_error"].as_str().is_some_and(|e| {
+                    e.starts_with("authorization for broken.acme.test failed (http-01)")
+                })
+        })?;
+        let text = wingress_status(&config, false)?;
+        ensure!(
+            text.contains("broken.acme.test  [acme, pending] no certificate yet; next try"),
+            "{text}"
+        );
+        wait_for_status(&config, "app.acme.test", |c| {
+            c["state"] == "valid"
+                && c["issuer"]
+                    .as_str()
+                    .is_some_and(|i| i.starts_with("Pebble Intermediate CA"))
+                && c["not_after"].is_string()
+                && c["next_renewal"].is_string()
+        })?;
+        daemon.stop();
+
+        // Restart without the broken host: the saved certificate serves at
+        // once, and pebble sees no new order.
+        let orders = pebble.orders();
+        ensure!(orders >= 2, "pebble logged {orders} orders");
+        let config = site.config("http-01", &["app.acme.test"], None)?;
+        let mut daemon = site.start(&ns, &config)?;
+        daemon.wait_for_log("serving the saved ACME certificate", ISSUED)?;
+        let body = curl_https(&ns, &root, "app.acme.test")?;
+        ensure!(body.contains("hello from the backend"), "{body}");
+        wait_for_status(&config, "app.acme.test", |c| c["state"] == "valid")?;
+        // Give a wrongly scheduled order time to show up.
+        std::thread::sleep(Duration::from_secs(3));
+        ensure!(
+            pebble.orders() == orders,
+            "a restart with a valid certificate ordered again"
+        );
+        ensure!(!daemon.log().contains("ordering an ACME certificate"));
+        daemon.stop();
+        Ok(())
+    })
+}
+
+/// TLS-ALPN-01 on the https entrypoint, then a renewal (pebble issues
+/// 30-second certificates, so a third of the lifetime is left after 20 s)
+/// while a client keeps one TLS connection open and busy: the connection
+/// survives, new connections get the new certificate.
+#[test]
+fn tls_alpn_01_certificate_renewed_while_a_connection_stays_open() -> Result<()> {
+    lab_test(|lab| {
+        let ns = lab.netns()?;
+        let dir = lab.dir().join("tlsalpn01");
+        let _dns = ChallTestSrv::start(&ns)?;
+        let pebble = Pebble::start(
+            &ns,
+            &dir.join("pebble"),
+            &PebbleOptions {
+                dns_server: CHALLTESTSRV_DNS,
+                validity_secs: Some(30),
+            },
+        )?;
+        backend(&ns)?;
+        let site = Site::new(lab, &dir, &pebble)?;
+        let config = site.config("tls-alpn-01", &["app.acme.test"], None)?;
+        let mut daemon = site.start(&ns, &config)?;
+        daemon.wait_for_log("issued ACME certificate", ISSUED)?;
+        let root = site.root_file(&pebble)?;
+        let body = curl_https(&ns, &root, "app.acme.test")?;
+        ensure!(body.contains("hello from the backend"), "{body}");
+
+        let mut kept = TlsClient::connect(&ns, &root, "app.acme.test")?;
+        let first = kept.leaf.clone();
+        let mut requests = 0;
+        while !daemon.log().contains("renewed ACME certificate") {
+            daemon.ensure_running()?;
+            ensure!(requests < 60, "no renewal within a minute");
+            let reply = kept.get("app.acme.test")?;
+            ensure!(reply.contains("hello from the backend"), "{reply}");
+            requests += 1;
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        // The connection opened before the renewal still works...
+        let reply = kept.get("app.acme.test")?;
+        ensure!(reply.contains("hello from the backend"), "{reply}");
+        // ...and a new one gets the renewed certificate, valid for pebble's root.
+        let fresh = TlsClient::connect(&ns, &root, "app.acme.test")?;
+        ensure!(
+            fresh.leaf != first,
+            "new connections get the renewed certificate"
+        );
+        ensure!(pebble.orders() >= 2);
+        daemon.stop();
+        Ok(())
+    })
+}
+
+/// DNS-01 through named: a name and a wildcard, TXT records published with
+/// TSIG-signed updates, visible with dig during the challenge and gone
+/// after. A wrong TSIG secret is a clear error retried later, while the
+/// certificate issued before keeps being served.
+#[test]
+fn dns_01_through_named_with_tsig() -> Result<()> {
+    lab_test(|lab| {
+        let ns = lab.netns()?;
+        let dir = lab.dir().join("dns01");
+        let named = Named::start(&ns, &dir.join("named"), "acme.test")?;
+        let pebble = Pebble::start(
+            &ns,
+            &dir.join("pebble"),
+            &PebbleOptions {
+                dns_server: NAMED_ADDR,
+                validity_secs: None,
+            },
+        )?;
+        backend(&ns)?;
+        let site = Site::new(lab, &dir, &pebble)?;
+        let records = [
+            "_acme-challenge.app.acme.test",
+            "_acme-challenge.apps.acme.test",
+        ];
+        let watcher = TxtWatcher::start(&named, &records);
+        let hosts = ["app.acme.test", "*.apps.acme.test"];
+        let config = site.config("dns-01", &hosts, Some(named.key_file()))?;
+        let mut daemon = site.start(&ns, &config)?;
+        daemon.wait_for_log("issued ACME certificate name=\"app.acme.test\"", ISSUED)?;
+        daemon.wait_for_log("issued ACME certificate name=\"*.apps.acme.test\"", ISSUED)?;
+        let seen = watcher.stop();
+        for record in records {
+            ensure!(
+                seen.contains(record),
+                "dig never saw {record} during the challenge: {seen:?}"
+            );
+            let now = named.dig_txt(record)?;
+            ensure!(
+                now.is_empty(),
+                "{record} still has {now:?} after the challenge"
+            );
+        }
+        let root = site.root_file(&pebble)?;
+        for host in ["app.acme.test", "grafana.apps.acme.test"] {
+            let body = curl_https(&ns, &root, host)?;
+            ensure!(body.contains("hello from the backend"), "{host}: {body}");
+        }
+        daemon.stop();
+
+        // A wrong secret for the same key name, and a new host to order.
+        let wrong = run(&ns, "tsig-keygen", &["-a", "hmac-sha256", "wingress."])?;
+        let wrong = wingress_lab::write_private_file(&dir.join("wrong.key"), &wrong)?;
+        let hosts = ["app.acme.test", "*.apps.acme.test", "new.acme.test"];
+        let config = site.config("dns-01", &hosts, Some(&wrong))?;
+        let mut daemon = site.start(&ns, &config)?;
+        daemon.wait_for_log("ACME order failed; will retry", ISSUED)?;
+        let log = daemon.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("ACME order failed"))
+            .unwrap_or_default();
+        for part in [
+            "new.acme.test",
+            "NOTAUTH",
+            "BADSIG",
+            "the secret of key `wingress.` does not match",
+            "retry_in_secs=60",
+        ] {
+            ensure!(line.contains(part), "{part:?} missing in: {line}");
+        }
+        let secret = secret_of(&std::fs::read_to_string(&wrong)?)?;
+        ensure!(
+            !log.contains(&secret),
+            "the TSIG secret must never be logged"
+        );
+        // The certificate issued before is still served.
+        let body = curl_https(&ns, &root, "app.acme.test")?;
+        ensure!(body.contains("hello from the backend"), "{body}");
+        ensure!(curl_https(&ns, &root, "new.acme.test").is_err());
+        wait_for_status(&config, "new.acme.test", |c| {
+            c["state"] == "pending"
+                && c["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("TSIG BADSIG"))
+        })?;
+        // The old certificates are still valid and still served.
+        wait_for_status(&config, "app.acme.test", |c| c["state"] == "valid")?;
+        let body = curl_https(&ns, &root, "x.apps.acme.test")?;
+        ensure!(body.contains("hello from the backend"), "{body}");
+        daemon.stop();
+        Ok(())
+    })
+}
+
+// === support ===
+
+/// A wingress node in the test's namespace: its key, state and configs.
+struct Site {
+    dir: PathBuf,
+    https_ca: PathBuf,
+}
+
+impl Site {
+    fn new(_lab: &Lab, dir: &Path, pebble: &Pebble) -> Result<Site> {
+        std::fs::create_dir_all(dir)?;
+        write_private_key(dir, "server.key", &KeyPair::generate()?.private)?;
+        Ok(Site {
+            dir: dir.to_path_buf(),
+            https_ca: pebble.https_ca().to_path_buf(),
+        })
+    }
+
+    /// The config for `hosts` with `challenge`; with `tsig`, dns-01 via named.
+    fn config(&self, challenge: &str, hosts: &[&str], tsig: Option<&Path>) -> Result<PathBuf> {
+        let mut text = format!(
+            r#"[node]
+ip = "10.99.0.2"
+state_dir = "{state}"
+
+[wireguard]
+private_key_file = "server.key"
+address = "100.64.0.2/24"
+
+[[entrypoint]]
+name = "web"
+listen = "127.0.0.1:5002"
+protocol = "http"
+
+[[entrypoint]]
+name = "websecure"
+listen = "127.0.0.1:{HTTPS_PORT}"
+
+[tls.acme]
+email = "ops@acme.test"
+directory = "{PEBBLE_DIRECTORY}"
+ca_root = "{ca}"
+challenge = "{challenge}"
+"#,
+            state = self.dir.join("state").display(),
+            ca = self.https_ca.display(),
+        );
+        if let Some(secret) = tsig {
+            text.push_str(&format!(
+                "\n[tls.acme.dns]\nprovider = \"rfc2136\"\nserver = \"{NAMED_ADDR}\"\nzone = \"acme.test.\"\n\
+                 tsig_key_name = \"wingress.\"\ntsig_algorithm = \"hmac-sha256\"\ntsig_secret_file = \"{}\"\n",
+                secret.display()
+            ));
+        }
+        for host in hosts {
+            text.push_str(&format!(
+                "\n[[route]]\nhost = \"{host}\"\nbackends = [\"http://127.0.0.1:{BACKEND_PORT}\"]\naccess = \"public\"\n"
+            ));
+        }
+        let path = self.dir.join("wingress.toml");
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    fn start(&self, ns: &Netns, config: &Path) -> Result<Process> {
+        let bin = wingress_lab::wingress_bin();
+        let config = config.display().to_string();
+        let mut daemon = spawn_wingress(ns, &bin, "wingress", &["run", "--config", &config])?;
+        ns.wait_listening_by(&mut daemon, "tcp", HTTPS_PORT, ISSUED)?;
+        Ok(daemon)
+    }
+
+    /// Pebble's issuing root, saved for curl.
+    fn root_file(&self, pebble: &Pebble) -> Result<PathBuf> {
+        let path = self.dir.join("pebble-root.pem");
+        std::fs::write(&path, pebble.issuing_root()?)?;
+        Ok(path)
+    }
+}
+
+/// Waits until one line of the daemon's log contains every part.
+fn wait_for_line(daemon: &mut Process, parts: &[&str]) -> Result<()> {
+    wingress_lab::eventually(ISSUED, || {
+        daemon.ensure_running()?;
+        let log = daemon.log();
+        ensure!(
+            log.lines().any(|l| parts.iter().all(|p| l.contains(p))),
+            "no log line with all of {parts:?}"
+        );
+        Ok(())
+    })
+}
+
+/// `wingress status [--json]` through the daemon's admin socket.
+fn wingress_status(config: &Path, json: bool) -> Result<String> {
+    let bin = wingress_lab::wingress_bin();
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg("status")
+        .args(json.then_some("--json"))
+        .arg("--config")
+        .arg(config);
+    let out = wingress_lab::run_command(&mut cmd, Duration::from_secs(30))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Waits until the status document lists `name` and `ok` accepts it.
+fn wait_for_status(
+    config: &Path,
+    name: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> Result<()> {
+    wingress_lab::eventually(ISSUED, || {
+        let doc: serde_json::Value = serde_json::from_str(&wingress_status(config, true)?)?;
+        let certs = doc["certificates"]
+            .as_array()
+            .context("no certificates in the status")?;
+        let cert = certs
+            .iter()
+            .find(|c| {
+                c["names"]
+                    .as_array()
+                    .is_some_and(|n| n.iter().any(|n| n == name))
+            })
+            .with_context(|| format!("{name} not in {certs:?}"))?;
+        ensure!(ok(cert), "status of {name}: {cert}");
+        Ok(())
+    })
+}
+
+fn run(ns: &Netns, program: &str, args: &[&str]) -> Result<String> {
+    ns.exec(program, args)
+}
+
+/// The base64 secret in a `tsig-keygen` key block.
+fn secret_of(key_block: &str) -> Result<String> {
+    let after = key_block
+        .split("secret \"")
+        .nth(1)
+        .context("no secret in the key block")?;
+    Ok(after.split('"').next().unwrap_or_default().to_string())
+}
+
+/// `https://host:5001/` with curl, trusting only `root`.
+fn curl_https(ns: &Netns, root: &Path, host: &str) -> Result<String> {
+    let resolve = format!("{host}:{HTTPS_PORT}:127.0.0.1");
+    let url = format!("https://{host}:{HTTPS_PORT}/");
+    let root = root.display().to_string();
+    ns.exec(
+        "curl",
+        &[
+            "-sS",
+            "--fail",
+            "--max-time",
+            "10",
+            "--cacert",
+            &root,
+            "--resolve",
+            &resolve,
+            &url,
+        ],
+    )
+}
+
+/// An HTTP backend on 127.0.0.1:8080 in `ns`.
+fn backend(ns: &Netns) -> Result<()> {
+    let listener = ns.run(|| TcpListener::bind((Ipv4Addr::LOCALHOST, BACKEND_PORT)))??;
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone()?);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let body = "hello from the backend\n";
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )?;
+                std::io::Result::Ok(())
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Runs dig against named in a loop, remembering which records it saw.
+struct TxtWatcher {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<BTreeSet<String>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl TxtWatcher {
+    fn start(named: &Named, records: &[&str]) -> TxtWatcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(BTreeSet::new()));
+        let records: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+        let (stop2, seen2) = (Arc::clone(&stop), Arc::clone(&seen));
+        // dig runs in the namespace through named's handle, on this thread.
+        let named = NamedQuery::from(named);
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                for r in &records {
+                    if named.has_txt(r) {
+                        seen2.lock().unwrap().insert(r.clone());
+                    }
+                }
+            }
+        });
+        TxtWatcher { stop, seen, thread }
+    }
+
+    fn stop(self) -> BTreeSet<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        let seen = self.seen.lock().unwrap().clone();
+        seen
+    }
+}
+
+/// What the watcher thread needs to run dig: the namespace's name.
+struct NamedQuery {
+    ns: String,
+}
+
+impl From<&Named> for NamedQuery {
+    fn from(named: &Named) -> Self {
+        NamedQuery {
+            ns: named.netns_name().to_string(),
+        }
+    }
+}
+
+impl NamedQuery {
+    fn has_txt(&self, record: &str) -> bool {
+        let (ip, port) = NAMED_ADDR.split_once(':').unwrap_or(("127.0.0.1", "5300"));
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "dig",
+                &format!("@{ip}"),
+                "-p",
+                port,
+            ])
+            .args(["+short", "+norecurse", "+time=1", "+tries=1", "TXT", record])
+            .output();
+        out.is_ok_and(|o| !String::from_utf8_lossy(&o.stdout).trim().is_empty())
+    }
+}
+
+/// A rustls client connection kept open across requests.
+struct TlsClient {
+    stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    leaf: CertificateDer<'static>,
+}
+
+impl TlsClient {
+    fn connect(ns: &Netns, root: &Path, host: &str) -> Result<TlsClient> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(root)? {
+            roots.add(cert?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(host.to_string())?;
+        let conn = rustls::ClientConnection::new(Arc::new(config), name)?;
+        let tcp = ns.run(|| TcpStream::connect((Ipv4Addr::LOCALHOST, HTTPS_PORT)))??;
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .context("tls handshake")?;
+        }
+        let leaf = stream
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .context("no server certificate")?
+            .clone()
+            .into_owned();
+        Ok(TlsClient { stream, leaf })
+    }
+
+    /// One keep-alive GET on this connection; the body.
+    fn get(&mut self, host: &str) -> Result<String> {
+        write!(self.stream, "GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")?;
+        self.stream.flush()?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if self.stream.read(&mut byte)? == 0 {
+                bail!(
+                    "connection closed mid-response: {}",
+                    String::from_utf8_lossy(&head)
+                );
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        ensure!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .context("no content-length")?;
+        let mut body = vec![0u8; len];
+        self.stream.read_exact(&mut body)?;
+        Ok(String::from_utf8_lossy(&body).to_string())
+    }
+}
