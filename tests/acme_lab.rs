@@ -21,12 +21,16 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use wingress_lab::acme::{
     ChallTestSrv, Named, Pebble, PebbleOptions, CHALLTESTSRV_DNS, NAMED_ADDR, PEBBLE_DIRECTORY,
 };
-use wingress_lab::{lab_or_skip, spawn_wingress, write_private_key, KeyPair, Lab, Netns, Process};
+use wingress_lab::{
+    lab_or_skip, spawn_wingress, write_private_key, Forward, ForwardConfig, KeyPair, Lab, Netns,
+    Process,
+};
 
 const BACKEND_PORT: u16 = 8080;
 const HTTPS_PORT: u16 = 5001;
 const ISSUED: Duration = Duration::from_secs(60);
 const NEEDS: &[&str] = &[
+    "wg",
     "pebble",
     "pebble-challtestsrv",
     "curl",
@@ -158,6 +162,75 @@ fn http_01_certificate_then_restart_makes_no_new_order() -> Result<()> {
         );
         ensure!(!daemon.log().contains("ordering an ACME certificate"));
         daemon.stop();
+        Ok(())
+    })
+}
+
+/// HTTP-01 answered on a tunnel entrypoint: pebble's validation reaches
+/// 127.0.0.1:5002, where `wingress forward` (a WireGuard peer) carries it
+/// into the tunnel to `tunnel:80` of `wingress run`.
+#[test]
+fn http_01_answered_on_a_tunnel_entrypoint() -> Result<()> {
+    lab_test(|lab| {
+        let ns = lab.netns()?;
+        let dir = lab.dir().join("http01-tunnel");
+        let _dns = ChallTestSrv::start(&ns)?;
+        let pebble = Pebble::start(
+            &ns,
+            &dir.join("pebble"),
+            &PebbleOptions {
+                dns_server: CHALLTESTSRV_DNS,
+                validity_secs: None,
+            },
+        )?;
+        backend(&ns)?;
+        let mut site = Site::new(lab, &dir, &pebble)?;
+        let client = KeyPair::generate()?;
+        site.tunnel_peer = Some(client.public.clone());
+        write_private_key(&dir, "client.key", &client.private)?;
+        let forward = ForwardConfig {
+            private_key_file: "client.key".into(),
+            address: "100.64.0.1/32".into(),
+            peer_public_key: site.server.public.clone(),
+            endpoint: "127.0.0.1:41602".parse()?,
+            allowed_ips: vec!["100.64.0.2/32".into()],
+            persistent_keepalive: Some(25),
+            forwards: vec![Forward {
+                listen: "127.0.0.1:5002".parse()?,
+                target: "100.64.0.2:80".parse()?,
+                protocol: "tcp".into(),
+            }],
+        };
+        let forward_path = dir.join("forward.toml");
+        std::fs::write(&forward_path, forward.to_toml())?;
+        let bin = wingress_lab::wingress_bin();
+        let forward_path = forward_path.display().to_string();
+        let mut client = spawn_wingress(
+            &ns,
+            &bin,
+            "wingress-forward",
+            &["forward", "--config", &forward_path],
+        )?;
+        ns.wait_listening_by(&mut client, "tcp", 5002, ISSUED)?;
+
+        let config = site.config("http-01", &["app.acme.test"], None)?;
+        let mut daemon = site.start(&ns, &config)?;
+        daemon.wait_for_log("issued ACME certificate", ISSUED)?;
+        wait_for_line(
+            &mut daemon,
+            &[
+                "wingress::access",
+                "peer=\"laptop\"",
+                "entrypoint=\"web\"",
+                "/.well-known/acme-challenge/",
+                "status=200",
+            ],
+        )?;
+        let root = site.root_file(&pebble)?;
+        let body = curl_https(&ns, &root, "app.acme.test")?;
+        ensure!(body.contains("hello from the backend"), "{body}");
+        daemon.stop();
+        client.stop();
         Ok(())
     })
 }
@@ -315,15 +388,22 @@ fn dns_01_through_named_with_tsig() -> Result<()> {
 struct Site {
     dir: PathBuf,
     https_ca: PathBuf,
+    server: KeyPair,
+    /// With a peer, the plain-HTTP entrypoint is `tunnel:80` (reached
+    /// through that peer) instead of 127.0.0.1:5002.
+    tunnel_peer: Option<String>,
 }
 
 impl Site {
     fn new(_lab: &Lab, dir: &Path, pebble: &Pebble) -> Result<Site> {
         std::fs::create_dir_all(dir)?;
-        write_private_key(dir, "server.key", &KeyPair::generate()?.private)?;
+        let server = KeyPair::generate()?;
+        write_private_key(dir, "server.key", &server.private)?;
         Ok(Site {
             dir: dir.to_path_buf(),
             https_ca: pebble.https_ca().to_path_buf(),
+            server,
+            tunnel_peer: None,
         })
     }
 
@@ -340,7 +420,7 @@ address = "100.64.0.2/24"
 
 [[entrypoint]]
 name = "web"
-listen = "127.0.0.1:5002"
+listen = "{http_listen}"
 protocol = "http"
 
 [[entrypoint]]
@@ -355,7 +435,17 @@ challenge = "{challenge}"
 "#,
             state = self.dir.join("state").display(),
             ca = self.https_ca.display(),
+            http_listen = if self.tunnel_peer.is_some() {
+                "tunnel:80"
+            } else {
+                "127.0.0.1:5002"
+            },
         );
+        if let Some(public) = &self.tunnel_peer {
+            text.push_str(&format!(
+                "\n[[peer]]\nname = \"laptop\"\npublic_key = \"{public}\"\nallowed_ips = [\"100.64.0.1/32\"]\n"
+            ));
+        }
         if let Some(secret) = tsig {
             text.push_str(&format!(
                 "\n[tls.acme.dns]\nprovider = \"rfc2136\"\nserver = \"{NAMED_ADDR}\"\nzone = \"acme.test.\"\n\
