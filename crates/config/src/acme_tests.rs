@@ -1,9 +1,10 @@
 //! Tests of `[tls.acme]` and `[tls.acme.dns]`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::ingress::tests::{errors, messages, parse, with_base};
+use crate::parse_server;
 
 /// A route for `host`, then `rest`; the base is eleven lines, the route
 /// three, so `rest` starts on line 15.
@@ -158,4 +159,32 @@ fn acme_must_be_a_table() {
         messages(&acme("app.example.com", "[tls]\nacme = true\n")),
         ["acme: expected a table, found a boolean"]
     );
+}
+
+/// The commented `[tls.acme]` block of config/https.toml works uncommented.
+#[test]
+fn the_https_example_acme_block_parses_uncommented() {
+    let text = include_str!("../../../config/https.toml");
+    let mut out = String::new();
+    let mut in_block = false;
+    for line in text.lines() {
+        if line.starts_with("# [tls.acme]") {
+            in_block = true;
+        }
+        if in_block && !line.starts_with('#') {
+            in_block = false;
+        }
+        let line = if in_block {
+            line.strip_prefix("# ").unwrap_or(line)
+        } else {
+            line
+        };
+        out.push_str(line);
+        out.push('\n');
+    }
+    let config =
+        parse_server(Path::new("config/https.toml"), &out, &crate::Env::default()).unwrap();
+    let acme = config.tls.acme.expect("[tls.acme] uncommented");
+    assert_eq!(acme.challenge, AcmeChallenge::TlsAlpn01);
+    assert_eq!(acme.dns.unwrap().zone, "example.com.");
 }
