@@ -53,9 +53,10 @@ fn lab_test(f: impl FnOnce(&Lab) -> Result<()>) -> Result<()> {
 
 /// HTTP-01 on the plain-HTTP host entrypoint; an authorization the CA
 /// cannot validate is reported with its domain, challenge and the CA's
-/// detail; a restart serves the saved certificate without a new order.
+/// detail; a restart serves the saved certificate without a new order; a
+/// reload that adds a route host orders for that host only.
 #[test]
-fn http_01_certificate_then_restart_makes_no_new_order() -> Result<()> {
+fn http_01_certificate_restart_orders_nothing_and_reload_orders_new_hosts() -> Result<()> {
     lab_test(|lab| {
         let ns = lab.netns()?;
         let dir = lab.dir().join("http01");
@@ -161,6 +162,23 @@ fn http_01_certificate_then_restart_makes_no_new_order() -> Result<()> {
             "a restart with a valid certificate ordered again"
         );
         ensure!(!daemon.log().contains("ordering an ACME certificate"));
+
+        // A reload that adds a route host orders its certificate, while
+        // the first one keeps serving.
+        site.config("http-01", &["app.acme.test", "new.acme.test"], None)?;
+        daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
+        daemon.wait_for_log("issued ACME certificate name=\"new.acme.test\"", ISSUED)?;
+        for host in ["app.acme.test", "new.acme.test"] {
+            let body = curl_https(&ns, &root, host)?;
+            ensure!(body.contains("hello from the backend"), "{host}: {body}");
+        }
+        ensure!(pebble.orders() > orders);
+        ensure!(
+            !daemon
+                .log()
+                .contains("ordering an ACME certificate name=\"app.acme.test\""),
+            "the reload ordered only for the new host"
+        );
         daemon.stop();
         Ok(())
     })
