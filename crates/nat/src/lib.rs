@@ -13,12 +13,16 @@
 pub mod mapper;
 pub mod natpmp;
 pub mod pcp;
+pub mod probe;
 pub mod route;
+pub mod status;
 pub mod stun;
 pub mod upnp;
 
 pub use mapper::{
-    ActiveMapping, Event as MapperEvent, HttpResponse, MapperConfig, MappingState, MappingStatus,
-    Output as MapperOutput, PortMapper, Protocol,
+    ActiveMapping, Event as MapperEvent, HttpResponse, MapperConfig, MappingSnapshot, MappingState,
+    MappingStatus, Output as MapperOutput, PortMapper, Protocol,
 };
+pub use probe::{Filtering, MappingBehaviour, Observation, ProbeConfig, StunProbe, StunReport};
 pub use route::{default_route, DefaultRoute};
+pub use status::{EndpointSource, MappingView, NatState, NatStatus, PublicEndpoint, StunStatus};

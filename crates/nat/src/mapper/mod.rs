@@ -24,14 +24,15 @@ mod pmp;
 mod types;
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use crate::pcp::Nonce;
 use crate::upnp::WanService;
 use exchange::{Ctx, Done, Exchange, Grant, Purpose, Retx, Target};
 pub use types::{
-    ActiveMapping, Event, HttpResponse, MapperConfig, MappingState, MappingStatus, Output, Protocol,
+    ActiveMapping, Event, HttpResponse, MapperConfig, MappingSnapshot, MappingState, MappingStatus,
+    Output, Protocol,
 };
 
 /// How often a mapping is checked between renewals (a gateway that
@@ -231,9 +232,9 @@ impl PortMapper {
         self.phase = Phase::Releasing { ex };
     }
 
-    /// For `wingress status`.
-    pub fn status(&self, now: Instant) -> MappingStatus {
-        let secs = |d: Duration| d.as_secs();
+    /// What `wingress status` shows, without the clock: render it with
+    /// [`MappingSnapshot::status`].
+    pub fn snapshot(&self) -> MappingSnapshot {
         let (state, trying) = match &self.phase {
             Phase::Trying { index, .. } => (MappingState::Mapping, self.cfg.protocols.get(*index)),
             Phase::Mapped { .. } => (MappingState::Mapped, None),
@@ -241,28 +242,26 @@ impl PortMapper {
             Phase::Idle { .. } => (MappingState::Mapping, None),
             Phase::Releasing { .. } | Phase::Released => (MappingState::Released, None),
         };
-        let m = self.mapping.as_ref();
-        let renews_in = match &self.phase {
-            Phase::Mapped { renew_at, .. } => Some(secs(renew_at.saturating_duration_since(now))),
-            _ => None,
-        };
-        let retry_in = match &self.phase {
-            Phase::Idle { start_at } if self.failures > 0 => {
-                Some(secs(start_at.saturating_duration_since(now)))
-            }
-            _ => None,
-        };
-        MappingStatus {
+        MappingSnapshot {
             state,
-            protocol: m.map(|m| m.protocol).or(trying.copied()),
+            protocol: self
+                .mapping
+                .as_ref()
+                .map(|m| m.protocol)
+                .or(trying.copied()),
             gateway: self.cfg.gateway,
-            internal: format!("{}:{}", self.cfg.client, self.cfg.internal_port),
+            internal: SocketAddrV4::new(self.cfg.client, self.cfg.internal_port),
             requested_port: self.cfg.external_port,
-            external: m.map(|m| m.external.to_string()),
-            lease_secs: m.map(|m| secs(m.lifetime)),
-            age_secs: m.map(|m| secs(now.saturating_duration_since(m.created_at))),
-            renews_in_secs: renews_in,
-            retry_in_secs: retry_in,
+            mapping: self.mapping.clone(),
+            renew_at: match &self.phase {
+                Phase::Mapped { renew_at, .. } => Some(*renew_at),
+                _ => None,
+            },
+            retry_at: match &self.phase {
+                Phase::Idle { start_at } if self.failures > 0 => Some(*start_at),
+                _ => None,
+            },
+            ever_failed: self.failures > 0 || self.last_error.is_some(),
             last_error: self.last_error.clone(),
         }
     }

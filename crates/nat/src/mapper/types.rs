@@ -113,26 +113,91 @@ pub struct ActiveMapping {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MappingState {
+    /// Port mapping is turned off (`port_mapping = false`).
+    Off,
+    /// It cannot run here (no default gateway); `last_error` says why.
+    Unavailable,
+    /// Asking the gateway.
     Mapping,
     Mapped,
+    /// Every protocol failed; retrying later.
     Failed,
+    /// Deleted at shutdown.
     Released,
 }
 
-/// The mapper's part of `wingress status`.
+/// The mapper's state with instants instead of ages, so a copy can be kept
+/// and rendered later at any `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSnapshot {
+    pub state: MappingState,
+    pub protocol: Option<Protocol>,
+    pub gateway: Ipv4Addr,
+    pub internal: SocketAddrV4,
+    pub requested_port: u16,
+    pub mapping: Option<ActiveMapping>,
+    pub renew_at: Option<Instant>,
+    pub retry_at: Option<Instant>,
+    /// Something went wrong at least once (so "mapping" is not the first
+    /// attempt any more).
+    pub ever_failed: bool,
+    pub last_error: Option<String>,
+}
+
+impl MappingSnapshot {
+    pub fn status(&self, now: Instant) -> MappingStatus {
+        let secs = |d: Duration| d.as_secs();
+        let until = |t: Option<Instant>| t.map(|t| secs(t.saturating_duration_since(now)));
+        let m = self.mapping.as_ref();
+        MappingStatus {
+            state: self.state,
+            protocol: self.protocol,
+            gateway: Some(self.gateway),
+            internal: Some(self.internal.to_string()),
+            requested_port: Some(self.requested_port),
+            external: m.map(|m| m.external.to_string()),
+            lease_secs: m.map(|m| secs(m.lifetime)),
+            age_secs: m.map(|m| secs(now.saturating_duration_since(m.created_at))),
+            renews_in_secs: until(self.renew_at),
+            retry_in_secs: until(self.retry_at),
+            last_error: self.last_error.clone(),
+        }
+    }
+}
+
+/// The port-mapping part of `wingress status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MappingStatus {
     pub state: MappingState,
     /// The protocol of the mapping, or the one being tried.
     pub protocol: Option<Protocol>,
-    pub gateway: Ipv4Addr,
+    pub gateway: Option<Ipv4Addr>,
     /// Our side: `client:internal_port`.
-    pub internal: String,
-    pub requested_port: u16,
+    pub internal: Option<String>,
+    pub requested_port: Option<u16>,
     pub external: Option<String>,
     pub lease_secs: Option<u64>,
     pub age_secs: Option<u64>,
     pub renews_in_secs: Option<u64>,
     pub retry_in_secs: Option<u64>,
     pub last_error: Option<String>,
+}
+
+impl MappingStatus {
+    /// Port mapping turned off, or unable to run (`reason`).
+    pub fn inactive(state: MappingState, reason: Option<String>) -> MappingStatus {
+        MappingStatus {
+            state,
+            protocol: None,
+            gateway: None,
+            internal: None,
+            requested_port: None,
+            external: None,
+            lease_secs: None,
+            age_secs: None,
+            renews_in_secs: None,
+            retry_in_secs: None,
+            last_error: reason,
+        }
+    }
 }
