@@ -21,6 +21,12 @@ use toml_edit::{Item, TableLike, Value};
 use crate::error::{Diagnostics, Span, Spanned};
 use crate::suggest::suggest;
 
+/// What [`Table::optional_bool_or_str_list`] found.
+pub(crate) enum BoolOrList<'a> {
+    Bool(bool),
+    List(Vec<Spanned<&'a str>>),
+}
+
 /// One table (`[wireguard]`, one `[[peer]]`, the top level) being read.
 pub(crate) struct Table<'a> {
     /// Dotted path from the root (`wireguard`, `peer`); empty for the root.
@@ -254,6 +260,27 @@ impl<'a> Table<'a> {
                 None
             }
         }
+    }
+
+    /// A boolean or an array of strings, for keys that take `true`,
+    /// `false` or a list (`port_mapping = ["upnp"]`). Anything else is
+    /// reported as not being `what`.
+    pub(crate) fn optional_bool_or_str_list(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+        what: &str,
+    ) -> Option<Spanned<BoolOrList<'a>>> {
+        let (item, span) = self.entry(key)?;
+        if let Some(b) = item.as_bool() {
+            return Some(Spanned::new(BoolOrList::Bool(b), span));
+        }
+        if item.as_array().is_none() {
+            d.error(&span, type_error(key, what, describe(item)));
+            return None;
+        }
+        self.optional_str_list(d, key)
+            .map(|list| Spanned::new(BoolOrList::List(list.value), list.span))
     }
 
     // --- integers ---

@@ -1,12 +1,44 @@
 //! The process environment the config depends on, passed in as a value so
 //! parsing stays a pure function of (path, text, env).
 
+/// The variables that can carry the node's address, in order of precedence:
+/// wingress's own, then the names Kubernetes manifests commonly give the
+/// downward API's `status.hostIP`.
+pub const NODE_IP_VARS: [&str; 3] = ["WINGRESS_NODE_IP", "K8S_NODE_IP", "HOST_IP"];
+
+/// An environment variable's name and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub value: String,
+}
+
+/// A bare value is taken as `WINGRESS_NODE_IP` (tests, callers that only
+/// know one variable).
+impl From<&str> for EnvVar {
+    fn from(value: &str) -> EnvVar {
+        EnvVar {
+            name: NODE_IP_VARS[0],
+            value: value.to_string(),
+        }
+    }
+}
+
+impl From<String> for EnvVar {
+    fn from(value: String) -> EnvVar {
+        EnvVar {
+            name: NODE_IP_VARS[0],
+            value,
+        }
+    }
+}
+
 /// Environment variables that fill in what a config leaves out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Env {
-    /// `WINGRESS_NODE_IP`: the node's IPv4 address when `[node].ip` is not
-    /// set (Kubernetes passes `status.hostIP` through the downward API).
-    pub node_ip: Option<String>,
+    /// The node's IPv4 address when `[node].ip` is not set: the first of
+    /// [`NODE_IP_VARS`] that is set to something other than blanks.
+    pub node_ip: Option<EnvVar>,
     /// `STATE_DIRECTORY`: set by systemd for units with `StateDirectory=`;
     /// used when `[node].state_dir` is not set.
     pub state_directory: Option<String>,
@@ -19,17 +51,26 @@ impl Env {
     /// touches process globals.
     pub fn from_process() -> Env {
         Env {
-            node_ip: std::env::var("WINGRESS_NODE_IP").ok(),
+            node_ip: Env::first_set(&NODE_IP_VARS, |name| std::env::var(name).ok()),
             state_directory: std::env::var("STATE_DIRECTORY").ok(),
         }
     }
 
-    /// `WINGRESS_NODE_IP`, if set to something other than blanks.
-    pub(crate) fn node_ip(&self) -> Option<&str> {
+    /// The first of `names` that `get` finds set to a non-blank value.
+    fn first_set(names: &[&'static str], get: impl Fn(&str) -> Option<String>) -> Option<EnvVar> {
+        names.iter().find_map(|&name| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|value| EnvVar { name, value })
+        })
+    }
+
+    /// The node address variable, if set to something other than blanks.
+    pub(crate) fn node_ip(&self) -> Option<(&'static str, &str)> {
         self.node_ip
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .as_ref()
+            .map(|v| (v.name, v.value.trim()))
+            .filter(|(_, v)| !v.is_empty())
     }
 
     /// The first directory of `STATE_DIRECTORY` (systemd joins several with
@@ -61,7 +102,32 @@ mod tests {
             node_ip: Some(" 10.0.0.2\n".into()),
             state_directory: Some("/var/lib/wingress:/var/lib/other".into()),
         };
-        assert_eq!(env.node_ip(), Some("10.0.0.2"));
+        assert_eq!(env.node_ip(), Some(("WINGRESS_NODE_IP", "10.0.0.2")));
         assert_eq!(env.state_directory(), Some("/var/lib/wingress"));
+    }
+
+    #[test]
+    fn node_ip_variables_in_order() {
+        let vars = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                set.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let pick = |set| Env::first_set(&NODE_IP_VARS, vars(set)).map(|v| (v.name, v.value));
+        assert_eq!(
+            pick(&[("HOST_IP", "10.0.0.3"), ("K8S_NODE_IP", "10.0.0.2")]),
+            Some(("K8S_NODE_IP", "10.0.0.2".to_string()))
+        );
+        assert_eq!(
+            pick(&[("HOST_IP", "10.0.0.3"), ("WINGRESS_NODE_IP", " ")]),
+            Some(("HOST_IP", "10.0.0.3".to_string()))
+        );
+        assert_eq!(
+            pick(&[("WINGRESS_NODE_IP", "10.0.0.1"), ("HOST_IP", "10.0.0.3")]),
+            Some(("WINGRESS_NODE_IP", "10.0.0.1".to_string()))
+        );
+        assert_eq!(pick(&[]), None);
     }
 }

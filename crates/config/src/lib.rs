@@ -26,6 +26,7 @@ mod error;
 mod ingress;
 mod ingress_values;
 mod log;
+mod nat;
 mod node;
 mod node_octet;
 mod peer_edit;
@@ -45,7 +46,7 @@ pub use acme::{
 pub use admin::{AdminConfig, DEFAULT_ADMIN_SOCKET};
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
-pub use env::Env;
+pub use env::{Env, EnvVar, NODE_IP_VARS};
 pub use error::{ConfigError, ConfigErrors};
 pub use ingress::{
     Access, AllowRule, CertificateFiles, EntrypointConfig, EntrypointProtocol, HealthCheck,
@@ -53,7 +54,8 @@ pub use ingress::{
 };
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
 pub use log::{check_level, LogConfig, LogFormat};
-pub use node::{NodeConfig, DEFAULT_STATE_DIR};
+pub use nat::{Advertise, MappingProtocol, NatConfig, DEFAULT_LEASE, DEFAULT_STUN_SERVERS};
+pub use node::{NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};
 pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };

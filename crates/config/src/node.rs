@@ -12,12 +12,32 @@ use crate::types::parse_node_ip;
 /// the config nor systemd says otherwise.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/wingress";
 
+/// Where the node's address came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeIpSource {
+    /// `[node].ip`.
+    Config,
+    /// The named environment variable (see [`crate::NODE_IP_VARS`]).
+    Env(&'static str),
+}
+
+impl std::fmt::Display for NodeIpSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeIpSource::Config => f.write_str("[node].ip in the config"),
+            NodeIpSource::Env(name) => f.write_str(name),
+        }
+    }
+}
+
 /// `[node]` of a server config, with environment fallbacks applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
-    /// `[node].ip`, else `WINGRESS_NODE_IP`; `None` leaves detection to the
-    /// daemon.
+    /// `[node].ip`, else `WINGRESS_NODE_IP`, `K8S_NODE_IP` or `HOST_IP`;
+    /// `None` leaves detection to the daemon.
     pub ip: Option<Ipv4Addr>,
+    /// Where `ip` came from; `None` with it.
+    pub ip_source: Option<NodeIpSource>,
     /// `[node].state_dir` (relative to the config's folder), else
     /// `$STATE_DIRECTORY`, else [`DEFAULT_STATE_DIR`].
     pub state_dir: PathBuf,
@@ -38,12 +58,14 @@ pub(crate) fn parse_node(
     keys: NodeKeys,
 ) -> NodeConfig {
     let mut ip = None;
+    let mut ip_source = None;
     let mut ip_written = false;
     let mut state_dir = None;
     if let Some(mut node) = root.optional_table(d, "node") {
         if keys == NodeKeys::IpAndStateDir {
             ip_written = node.contains("ip");
             ip = node.optional_with(d, "ip", parse_node_ip).map(|s| s.value);
+            ip_source = ip.map(|_| NodeIpSource::Config);
         }
         state_dir = node.optional_path(d, "state_dir", base).map(|s| s.value);
         node.finish(d);
@@ -52,10 +74,13 @@ pub(crate) fn parse_node(
     // A bad `[node].ip` is already reported; the environment does not
     // paper over it.
     if keys == NodeKeys::IpAndStateDir && !ip_written {
-        if let Some(value) = env.node_ip() {
+        if let Some((name, value)) = env.node_ip() {
             match parse_node_ip(value) {
-                Ok(v4) => ip = Some(v4),
-                Err(e) => d.error_unlocated(format!("WINGRESS_NODE_IP: {e}")),
+                Ok(v4) => {
+                    ip = Some(v4);
+                    ip_source = Some(NodeIpSource::Env(name));
+                }
+                Err(e) => d.error_unlocated(format!("{name}: {e}")),
             }
         }
     }
@@ -63,5 +88,9 @@ pub(crate) fn parse_node(
     let state_dir = state_dir
         .or_else(|| env.state_directory().map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
-    NodeConfig { ip, state_dir }
+    NodeConfig {
+        ip,
+        ip_source,
+        state_dir,
+    }
 }

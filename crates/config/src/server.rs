@@ -14,6 +14,7 @@ use crate::ingress::{
     default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
 };
 use crate::log::{parse_log, LogConfig};
+use crate::nat::{parse_nat, NatConfig};
 use crate::node::{parse_node, NodeConfig, NodeKeys};
 use crate::node_octet::NodeAddress;
 use crate::shutdown::{parse_shutdown, ShutdownConfig};
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    /// `[nat]`: STUN, port mapping, the advertised endpoint.
+    pub nat: NatConfig,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -126,6 +129,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
     let admin = parse_admin(&mut root, &mut d, base, &node.state_dir);
     let log = parse_log(&mut root, &mut d);
     let shutdown = parse_shutdown(&mut root, &mut d);
+    let nat = parse_nat(&mut root, &mut d);
     root.finish(&mut d);
 
     if let Some(wg) = &wireguard {
@@ -165,6 +169,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         admin,
         log,
         shutdown,
+        nat,
     });
     d.finish(config)
 }

@@ -65,6 +65,7 @@ fn example_parses_to_the_expected_model() {
         path: PathBuf::from(PATH),
         node: NodeConfig {
             ip: Some(Ipv4Addr::new(10, 99, 0, 2)),
+            ip_source: Some(crate::NodeIpSource::Config),
             state_dir: PathBuf::from("/var/lib/wingress"),
         },
         wireguard: InterfaceConfig {
@@ -103,6 +104,7 @@ fn example_parses_to_the_expected_model() {
         admin: AdminConfig::default_for(Path::new("/var/lib/wingress")),
         log: LogConfig::default(),
         shutdown: ShutdownConfig::default(),
+        nat: NatConfig::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));
@@ -525,4 +527,43 @@ fn address_takes_the_node_octet() {
             .any(|e| e.contains("contains this node's own tunnel address 100.64.0.21")),
         "{errs:?}"
     );
+}
+
+#[test]
+fn the_node_address_says_where_it_came_from() {
+    let text = "[wireguard]\naddress = \"100.64.0.1/24\"\n";
+    let env = Env {
+        node_ip: Some(crate::EnvVar {
+            name: "K8S_NODE_IP",
+            value: "10.1.2.3".into(),
+        }),
+        state_directory: None,
+    };
+    let node = parse_server(Path::new(PATH), text, &env).unwrap().node;
+    assert_eq!(node.ip, Some(Ipv4Addr::new(10, 1, 2, 3)));
+    assert_eq!(
+        node.ip_source,
+        Some(crate::NodeIpSource::Env("K8S_NODE_IP"))
+    );
+    assert_eq!(node.ip_source.unwrap().to_string(), "K8S_NODE_IP");
+    // The config wins over the environment.
+    let text = format!("[node]\nip = \"10.9.9.9\"\n{text}");
+    let node = parse_server(Path::new(PATH), &text, &env).unwrap().node;
+    assert_eq!(node.ip_source, Some(crate::NodeIpSource::Config));
+    // A bad value names its variable.
+    let env = Env {
+        node_ip: Some(crate::EnvVar {
+            name: "HOST_IP",
+            value: "fd00::1".into(),
+        }),
+        state_directory: None,
+    };
+    let e = parse_server(
+        Path::new(PATH),
+        "[wireguard]\naddress = \"100.64.0.1/24\"\n",
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("HOST_IP: node ip `fd00::1` is IPv6"), "{e}");
 }
