@@ -161,6 +161,49 @@ fn roaming_updates_the_endpoint() {
     assert_eq!(b.peer_endpoint(pb), Some("10.0.0.7:4000".parse().unwrap()));
 }
 
+/// WireGuard's roaming rule: the endpoint follows the source of the latest
+/// *authenticated* packet (a phone moving from Wi-Fi to 5G, a NAT that
+/// rebinds), never a replay or a forgery from somewhere else; replies go
+/// to the new address at once.
+#[test]
+fn roaming_follows_only_authenticated_packets() {
+    let (mut a, pa, mut b, pb) = pair();
+    let first = handshake(&mut a, pa, &mut b);
+    assert_eq!(deliver(&mut b, A_ADDR, &first).0, "packet");
+    let mut out = vec![0u8; 2048];
+    let mut data =
+        |a: &mut Device| match a.encapsulate(&ipv4([100, 64, 0, 1], [100, 64, 0, 2]), &mut out) {
+            Outgoing::Send(t) => t.bytes.to_vec(),
+            other => panic!("{other:?}"),
+        };
+    // The NAT rebinds: the next packet comes from another port.
+    let moved = data(&mut a);
+    assert_eq!(deliver(&mut b, "198.51.100.2:30001", &moved).0, "packet");
+    let here: SocketAddr = "198.51.100.2:30001".parse().unwrap();
+    assert_eq!(b.peer_endpoint(pb), Some(here));
+    let mut reply_buf = vec![0u8; 2048];
+    match b.encapsulate(&ipv4([100, 64, 0, 2], [100, 64, 0, 1]), &mut reply_buf) {
+        Outgoing::Send(t) => assert_eq!(t.to, here, "replies follow the peer"),
+        other => panic!("{other:?}"),
+    }
+    // Someone replays that packet from elsewhere: dropped, endpoint kept.
+    assert_eq!(deliver(&mut b, "203.0.113.66:9", &moved).0, "replay");
+    // A forged data packet (right index, wrong tag) from elsewhere: same.
+    let mut forged = data(&mut a);
+    let n = forged.len();
+    forged[n - 1] ^= 0xFF;
+    assert_eq!(
+        deliver(&mut b, "203.0.113.66:9", &forged).0,
+        "decrypt_failed"
+    );
+    assert_eq!(b.peer_endpoint(pb), Some(here));
+    // Packets from the old address still authenticate and move it back
+    // (the peer roamed back): the latest authenticated source wins.
+    let back = data(&mut a);
+    assert_eq!(deliver(&mut b, A_ADDR, &back).0, "packet");
+    assert_eq!(b.peer_endpoint(pb), Some(A_ADDR.parse().unwrap()));
+}
+
 #[test]
 fn no_route_and_no_endpoint() {
     let (_, _, mut b, _) = pair();
