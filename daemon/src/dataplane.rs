@@ -5,10 +5,11 @@
 //! they [`Net::kick`] the loop so it polls the stack again.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use wingress_netstack::{Accepted, Ingress, Stack, UdpDatagram};
@@ -22,8 +23,57 @@ pub struct Net {
     pub stack: Stack,
     /// Peers to start a handshake with on the next turn (added by a reload).
     pub initiate: Vec<PeerId>,
+    /// STUN on the WireGuard socket (the NAT driver's).
+    pub side: SideChannel,
     kicked: bool,
     waker: Option<Waker>,
+}
+
+/// Datagrams on the WireGuard socket that are not WireGuard: STUN replies
+/// in, STUN requests out. STUN is sent from this socket so that what the
+/// servers see (and what the router maps) is the port peers use.
+#[derive(Default)]
+pub struct SideChannel {
+    inbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    outbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    reader: Option<Waker>,
+    /// STUN-shaped datagrams dropped because nobody read them in time.
+    pub dropped: u64,
+}
+
+/// Replies waiting to be read at most; beyond that they are dropped (a
+/// flood of STUN-shaped junk must not grow memory).
+const SIDE_INBOX: usize = 64;
+
+impl SideChannel {
+    /// The data plane received a STUN-shaped datagram.
+    fn deliver(&mut self, from: SocketAddr, d: &[u8]) {
+        if self.inbox.len() >= SIDE_INBOX {
+            self.dropped += 1;
+            return;
+        }
+        self.inbox.push_back((from, d.to_vec()));
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+    }
+
+    /// Queues `bytes` to go out of the WireGuard socket; the caller then
+    /// [`Net::kick`]s the loop.
+    pub fn send(&mut self, to: SocketAddr, bytes: Vec<u8>) {
+        self.outbox.push_back((to, bytes));
+    }
+
+    /// The next received datagram, or `Pending` (woken on arrival).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<(SocketAddr, Vec<u8>)> {
+        match self.inbox.pop_front() {
+            Some(d) => Poll::Ready(d),
+            None => {
+                self.reader = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
 }
 
 pub type NetRef = Rc<RefCell<Net>>;
@@ -34,6 +84,7 @@ impl Net {
             wg,
             stack,
             initiate: Vec::new(),
+            side: SideChannel::default(),
             kicked: false,
             waker: None,
         }))
@@ -184,6 +235,9 @@ impl<H: Handler> Driver<H> {
                 }
             }
         }
+        while let Some((to, bytes)) = net.side.outbox.pop_front() {
+            self.tx.push(to, &bytes);
+        }
         net.stack.poll(now);
         while let Some(conn) = net.stack.accept() {
             let peer = net.wg.peer_for_addr(conn.remote.ip());
@@ -235,6 +289,12 @@ fn on_datagram<H: Handler>(
     from: SocketAddr,
     datagram: &[u8],
 ) {
+    // Data messages (type 4) are nearly all traffic: one compare, then
+    // straight to WireGuard.
+    if datagram.first() != Some(&4) && wingress_nat::stun::looks_like_stun(datagram) {
+        net.side.deliver(from, datagram);
+        return;
+    }
     let mut out = net.stack.take_buffer();
     out.resize(datagram.len().max(MIN_OUT), 0);
     let (flush_peer, packet) = match net.wg.handle_datagram(now, from, datagram, &mut out) {

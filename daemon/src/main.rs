@@ -16,6 +16,7 @@ mod keyfile;
 mod live;
 mod logging;
 mod metrics;
+mod nat;
 mod node;
 mod notify;
 mod open_conns;
@@ -111,9 +112,11 @@ enum Command {
         #[command(subcommand)]
         command: PeerCommand,
     },
-    /// Print the node's WireGuard UDP port: 41600 + the last octet of its IPv4 address.
+    /// Print the node's WireGuard UDP port: 41600 + the last octet of its IPv4
+    /// address (stdout), and where the address came from (stderr).
     Port {
-        /// The node's IPv4 address (else the config's [node].ip, else WINGRESS_NODE_IP).
+        /// The node's IPv4 address (else the config's [node].ip, else
+        /// WINGRESS_NODE_IP / K8S_NODE_IP / HOST_IP, else the host's).
         #[arg(long)]
         node_ip: Option<String>,
         #[arg(long, short)]
@@ -292,25 +295,27 @@ pub(crate) fn report(errors: &ConfigErrors) -> ExitCode {
     ExitCode::from(EX_USAGE)
 }
 
+/// `wingress port`: the port on stdout (alone, so scripts can use it), and
+/// on stderr where it came from.
 fn port(flag: Option<&str>, config: Option<&Path>) -> Result<ExitCode> {
     let env = Env::from_process();
-    let mut from_config = None;
+    let mut cfg = None;
     if let Some(path) = config {
         match wingress_config::parse_server(path, &read(path)?, &env) {
-            Ok(cfg) => {
-                if flag.is_none() {
-                    if let Some(p) = cfg.wireguard.listen_port {
-                        println!("{p}");
-                        return Ok(ExitCode::SUCCESS);
-                    }
-                }
-                from_config = cfg.node.ip;
-            }
+            Ok(c) => cfg = Some(c),
             Err(e) => return Ok(report(&e)),
         }
     }
-    let p = node::port_from(flag, from_config, env.node_ip.as_deref())?;
-    println!("{p}");
+    if flag.is_none() {
+        if let Some(p) = cfg.as_ref().and_then(|c| c.wireguard.listen_port) {
+            println!("{p}");
+            eprintln!("port from [wireguard].listen_port");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let addr = node::node_addr_for_port(flag, cfg.as_ref(), &env)?;
+    println!("{}", node::port_of(&addr));
+    eprintln!("node address {} (from {})", addr.ip, addr.source);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -417,19 +422,20 @@ fn run(config: Option<PathBuf>, log_format: Option<LogFormat>) -> Result<ExitCod
     };
     let format = logging::format_from(log_format, cfg.log.format)?;
     logging::init(format, cfg.log.level.as_deref());
-    let mut detected = false;
-    let port = match cfg.listen_port() {
-        Ok(p) => p,
-        Err(why) => {
-            let ip = node::host_ipv4()
-                .ok_or_else(|| anyhow!("{why} (and the host's address could not be found)"))?;
-            tracing::info!(node_ip = %ip, "no node address configured; using the host's");
-            // The banner tells peers this address as their endpoint.
-            cfg.node.ip = Some(ip);
-            detected = true;
-            wingress_config::port_for_node_ip(ip)
+    let addr = node::node_addr(&cfg);
+    let port = match (cfg.listen_port(), &addr) {
+        (Ok(p), _) => p,
+        (Err(_), Some(a)) => node::port_of(a),
+        (Err(why), None) => {
+            return Err(anyhow!("{why} (and the host's address could not be found)"))
         }
     };
+    let detected = matches!(&addr, Some(a) if matches!(a.source, node::AddrSource::Detected(_)));
+    if let Some(a) = &addr {
+        tracing::info!(node_ip = %a.ip, source = %a.source, "node address");
+        // The banner tells peers this address as their endpoint.
+        cfg.node.ip = Some(a.ip);
+    }
     if embedded {
         tracing::info!("no config file found; running the built-in default");
     }
@@ -437,6 +443,7 @@ fn run(config: Option<PathBuf>, log_format: Option<LogFormat>) -> Result<ExitCod
         port,
         embedded,
         node_ip_detected: detected,
+        node: addr,
         log_format: format,
     };
     block_on_local(server::run(cfg, launch))?;

@@ -237,11 +237,15 @@ fn pin_boot_values(boot: &Boot, mut cfg: ServerConfig) -> (ServerConfig, Vec<Str
     if cfg.log.format != boot.log_format {
         notes.push("log.format".to_string());
     }
+    if cfg.nat != boot.nat {
+        notes.push("[nat] (STUN servers, port mapping, lease, advertise)".to_string());
+    }
     cfg.wireguard = boot.wireguard.clone();
     cfg.node.ip = boot.node_ip;
     cfg.node.state_dir = boot.state_dir.clone();
     cfg.admin = boot.admin.clone();
     cfg.log.format = boot.log_format;
+    cfg.nat = boot.nat.clone();
     (cfg, notes)
 }
 

@@ -18,6 +18,7 @@ use crate::admin::AdminSockets;
 use crate::dataplane::{Driver, Net};
 use crate::forwarding::Ingress;
 use crate::https::{HttpsGen, HttpsService, CERT_RELOAD_EVERY};
+use crate::node::NodeAddr;
 use crate::open_conns::OpenConns;
 use crate::state::{unix_now, Boot, Daemon, DaemonRef, ReloadRecord};
 use crate::udp_io::UdpIo;
@@ -29,6 +30,8 @@ pub struct Launch {
     pub embedded: bool,
     /// The node address was detected, not configured.
     pub node_ip_detected: bool,
+    /// The node address and where it came from, when known.
+    pub node: Option<NodeAddr>,
     pub log_format: LogFormat,
 }
 
@@ -53,6 +56,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
         state_dir: cfg.node.state_dir.clone(),
         admin: cfg.admin.clone(),
         log_format: launch.log_format,
+        nat: cfg.nat.clone(),
         embedded: launch.embedded,
     };
     let d: DaemonRef = Rc::new(Daemon {
@@ -96,6 +100,9 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
 
     let ingress = Ingress::new(d.tables.clone(), https, d.flows.clone());
     tokio::task::spawn_local(Driver::new(net, io, ingress).run());
+    // After the port is bound (STUN goes out of it), before ready: the
+    // status has its NAT sections from the first request.
+    crate::nat::attach(&d, launch.node.clone(), port);
     spawn_cert_reload(&d);
     let admin = admin.serve(&d);
     let socket = cfg.admin.socket.clone();

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use wingress_config::{AdminConfig, InterfaceConfig, LogFormat, ServerConfig};
+use wingress_config::{AdminConfig, InterfaceConfig, LogFormat, NatConfig, ServerConfig};
 use wingress_proxy::ProxyStats;
 use wingress_wg::PublicKey;
 
@@ -34,6 +34,8 @@ pub struct Boot {
     pub state_dir: PathBuf,
     pub admin: AdminConfig,
     pub log_format: LogFormat,
+    /// `[nat]`: NAT traversal runs with the start-up values.
+    pub nat: NatConfig,
     /// Running the built-in default: there is no file to reload.
     pub embedded: bool,
 }

@@ -39,23 +39,53 @@ fn genkey_and_pubkey_match_wg() {
     assert!(err.contains("invalid private key"), "{err}");
 }
 
+/// `wingress port` with only the given node-address variables set:
+/// (exit code, stdout, stderr).
+fn port_with(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut c = std::process::Command::new(BIN);
+    c.arg("port").args(args);
+    for v in ["WINGRESS_NODE_IP", "K8S_NODE_IP", "HOST_IP"] {
+        c.env_remove(v);
+    }
+    c.envs(env.iter().copied());
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn port_formula_from_flag_env_and_config() {
-    let (code, out, _) = wingress(&["port", "--node-ip", "10.99.0.2"], "");
+    // The port alone on stdout; where the address came from on stderr.
+    let (code, out, err) = port_with(&[], &["--node-ip", "10.99.0.2"]);
     assert_eq!((code, out.as_str()), (0, "41602\n"));
-    let out = std::process::Command::new(BIN)
-        .args(["port"])
-        .env("WINGRESS_NODE_IP", "192.168.1.254")
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "41854\n");
-    let out = std::process::Command::new(BIN)
-        .args(["port"])
-        .env_remove("WINGRESS_NODE_IP")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("WINGRESS_NODE_IP"));
+    assert_eq!(err, "node address 10.99.0.2 (from --node-ip)\n");
+    for var in ["WINGRESS_NODE_IP", "K8S_NODE_IP", "HOST_IP"] {
+        let (code, out, err) = port_with(&[(var, "192.168.1.254")], &[]);
+        assert_eq!((code, out.as_str()), (0, "41854\n"), "{var}: {err}");
+        assert_eq!(err, format!("node address 192.168.1.254 (from {var})\n"));
+    }
+    // WINGRESS_NODE_IP wins over the Kubernetes names.
+    let (_, out, err) = port_with(
+        &[("HOST_IP", "10.0.0.3"), ("WINGRESS_NODE_IP", "10.0.0.1")],
+        &[],
+    );
+    assert_eq!(out, "41601\n", "{err}");
+    let (code, _, err) = port_with(&[("K8S_NODE_IP", "fd00::2")], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("K8S_NODE_IP") && err.contains("IPv6"), "{err}");
+    // Nothing set: the host's own address, or a clear error on a host
+    // without one.
+    let (code, out, err) = port_with(&[], &[]);
+    if code == 0 {
+        let port: u16 = out.trim().parse().unwrap();
+        assert!((41600..=41855).contains(&port), "{out}");
+        assert!(err.contains("(from detected: "), "{err}");
+    } else {
+        assert!(err.contains("WINGRESS_NODE_IP"), "{err}");
+    }
     let (code, _, err) = wingress(&["port", "--node-ip", "fd00::2"], "");
     assert_ne!(code, 0);
     assert!(err.contains("IPv6"), "{err}");
@@ -64,8 +94,19 @@ fn port_formula_from_flag_env_and_config() {
         "c.toml",
         "[node]\nip = \"10.1.2.3\"\n[wireguard]\naddress = \"100.64.0.2/24\"\n",
     );
-    let (code, out, _) = wingress(&["port", "--config", cfg.to_str().unwrap()], "");
+    let (code, out, err) = port_with(&[], &["--config", cfg.to_str().unwrap()]);
     assert_eq!((code, out.as_str()), (0, "41603\n"));
+    assert_eq!(
+        err,
+        "node address 10.1.2.3 (from [node].ip in the config)\n"
+    );
+    let pinned = dir.write(
+        "p.toml",
+        "[node]\nip = \"10.1.2.3\"\n[wireguard]\naddress = \"100.64.0.2/24\"\nlisten_port = 51820\n",
+    );
+    let (code, out, err) = port_with(&[], &["--config", pinned.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, "51820\n"));
+    assert_eq!(err, "port from [wireguard].listen_port\n");
 }
 
 #[test]

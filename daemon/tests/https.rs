@@ -46,6 +46,10 @@ state_dir = "{state}"
 private_key_file = "{key}"
 address = "100.64.0.2/24"
 listen_port = {wg}
+[nat]
+# No STUN or router traffic from tests on the host.
+stun_servers = []
+port_mapping = false
 [[entrypoint]]
 name = "lan"
 listen = "127.0.0.1:{https}"

@@ -34,6 +34,10 @@ state_dir = "{state}"
 private_key_file = "{skey}"
 address = "100.64.0.2/24"
 listen_port = {wg_port}
+[nat]
+# No STUN or router traffic from tests on the host.
+stun_servers = []
+port_mapping = false
 [[peer]]
 name = "laptop"
 public_key = "{cpub}"

@@ -107,6 +107,9 @@ impl ServerConfig {
                 let _ = writeln!(s, "persistent_keepalive = {k}");
             }
         }
+        // Lab namespaces have no internet and no router: no STUN, no
+        // port mapping (the NAT lab writes its own [nat]).
+        let _ = writeln!(s, "\n[nat]\nstun_servers = []\nport_mapping = false");
         for (table, entries) in [("tcp", &self.tcp), ("udp", &self.udp)] {
             for (port, backend) in entries {
                 let _ = writeln!(
@@ -216,6 +219,10 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("[[udp]]\nlisten = 5201\n"), "{t}");
+        assert!(
+            t.contains("[nat]\nstun_servers = []\nport_mapping = false\n"),
+            "{t}"
+        );
     }
 
     #[test]

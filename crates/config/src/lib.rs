@@ -55,7 +55,7 @@ pub use ingress::{
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
 pub use log::{check_level, LogConfig, LogFormat};
 pub use nat::{Advertise, MappingProtocol, NatConfig, DEFAULT_LEASE, DEFAULT_STUN_SERVERS};
-pub use node::{NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};
+pub use node::{node_ip_from_env, NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};
 pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };

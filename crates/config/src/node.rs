@@ -50,6 +50,18 @@ pub(crate) enum NodeKeys {
     StateDirOnly,
 }
 
+/// The node address the environment gives (the first of
+/// [`crate::NODE_IP_VARS`] that is set), with the variable's name; an
+/// unusable value is an error naming the variable.
+pub fn node_ip_from_env(env: &Env) -> Result<Option<(Ipv4Addr, &'static str)>, String> {
+    match env.node_ip() {
+        None => Ok(None),
+        Some((name, value)) => parse_node_ip(value)
+            .map(|ip| Some((ip, name)))
+            .map_err(|e| format!("{name}: {e}")),
+    }
+}
+
 pub(crate) fn parse_node(
     root: &mut Table<'_>,
     d: &mut Diagnostics<'_>,
@@ -74,14 +86,13 @@ pub(crate) fn parse_node(
     // A bad `[node].ip` is already reported; the environment does not
     // paper over it.
     if keys == NodeKeys::IpAndStateDir && !ip_written {
-        if let Some((name, value)) = env.node_ip() {
-            match parse_node_ip(value) {
-                Ok(v4) => {
-                    ip = Some(v4);
-                    ip_source = Some(NodeIpSource::Env(name));
-                }
-                Err(e) => d.error_unlocated(format!("{name}: {e}")),
+        match node_ip_from_env(env) {
+            Ok(Some((v4, name))) => {
+                ip = Some(v4);
+                ip_source = Some(NodeIpSource::Env(name));
             }
+            Ok(None) => {}
+            Err(e) => d.error_unlocated(e),
         }
     }
 

@@ -235,7 +235,11 @@ impl StunProbe {
     /// Send a binding request to the server that gave our public address
     /// every `interval` between rounds (to hold a NAT binding that peers
     /// use open), or stop.
+    /// Setting the interval it already has changes nothing.
     pub fn set_keepalive(&mut self, interval: Option<Duration>, now: Instant) {
+        if self.keepalive == interval {
+            return;
+        }
         self.keepalive = interval;
         self.next_keepalive = interval.map(|i| now + i);
     }

@@ -237,7 +237,8 @@ fn endpoint(cfg: &ServerConfig, text: &str, socket: &Path, flag: Option<&str>) -
     if let Some(e) = advertised(text) {
         return Ok(e);
     }
-    let ip = cfg.node.ip.or_else(crate::node::host_ipv4).ok_or_else(|| {
+    let detected = || crate::node::detect().map(|a| a.ip);
+    let ip = cfg.node.ip.or_else(detected).ok_or_else(|| {
         anyhow!(
             "no endpoint for clients: set [node].ip or WINGRESS_NODE_IP, or pass --endpoint HOST:PORT"
         )
