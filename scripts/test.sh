@@ -36,6 +36,12 @@ declare -A PKG=(
   [pebble]=pebble
   [pebble-challtestsrv]=pebble
   [tsig-keygen]=bind9
+  # NAT traversal tests: the router, the STUN server, the NAT state.
+  [miniupnpd]=miniupnpd-nftables
+  [upnpc]=miniupnpc
+  [turnserver]=coturn
+  [conntrack]=conntrack
+  [sysctl]=procps
 )
 
 missing=()
@@ -47,6 +53,15 @@ if ((${#missing[@]})) && [[ "${WINGRESS_LAB:-auto}" != off ]]; then
   if [[ $(id -u) -eq 0 ]]; then
     echo "test.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The lab runs its own miniupnpd and coturn inside namespaces. Only
+    # miniupnpd-nftables (the binary) is installed, not `miniupnpd`, whose
+    # debconf questions and service the lab does not want; and policy-rc.d
+    # (exit 101) keeps coturn's package from starting its system service.
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     # No recommends: wireguard-tools would pull in a kernel image.
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

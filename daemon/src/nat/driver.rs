@@ -102,6 +102,7 @@ impl Driver {
             external_port = self.external_port,
             stun_servers = self.cfg.stun_servers.len(),
             protocols = ?self.cfg.port_mapping.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            advertise = lock(&self.state).advertise.as_deref().unwrap_or("auto"),
             "NAT traversal starting"
         );
         let mut buf = vec![0u8; 2048];

@@ -94,7 +94,7 @@ fn start(setup: NatSetup) -> NatHandle {
         if mapping_on {
             state.mapping = MappingView::Unavailable("the node address is loopback".into());
         }
-        log_start(&state, &setup.cfg, "the node address is loopback");
+        log_start(&mut state, &setup.cfg, "the node address is loopback");
         return handle(state, None);
     }
     if mapping_on {
@@ -104,7 +104,7 @@ fn start(setup: NatSetup) -> NatHandle {
         state.stun_servers = Some(Vec::new());
     }
     if !stun_on && !mapping_on {
-        log_start(&state, &setup.cfg, "STUN and port mapping are off");
+        log_start(&mut state, &setup.cfg, "STUN and port mapping are off");
         return handle(state, None);
     }
     let (tx, rx) = mpsc::unbounded_channel();
@@ -123,11 +123,21 @@ fn handle(
     }
 }
 
-fn log_start(state: &NatState, cfg: &NatConfig, why: &str) {
+/// NAT traversal has nothing to do: say so, and log the (static) status
+/// once, as the driver does on every change.
+fn log_start(state: &mut NatState, cfg: &NatConfig, why: &str) {
     tracing::info!(
         stun_servers = cfg.stun_servers.len(),
         port_mapping = cfg.port_mapping.len(),
         advertise = state.advertise.as_deref().unwrap_or("auto"),
         "NAT traversal idle: {why}"
     );
+    let now = Instant::now();
+    if let Some(e) = state.public_endpoint(now) {
+        tracing::info!(address = %e.address, source = ?e.source, "public endpoint (use it as the Endpoint in client configs)");
+    }
+    match serde_json::to_string(&state.status(now)) {
+        Ok(json) => tracing::info!(status = %json, "nat status"),
+        Err(e) => tracing::debug!(error = %e, "cannot serialize the NAT status"),
+    }
 }
