@@ -30,7 +30,8 @@ fn shared_config(phone_pub: &str) -> String {
     format!(
         "[wireguard]\naddress = \"100.64.0.{{octet}}/16\"\n\n\
          [[peer]]\nname = \"phone\"\npublic_key = \"{phone_pub}\"\nallowed_ips = [\"100.64.1.10/32\"]\n\n\
-         [[tcp]]\nlisten = {SERVICE_PORT}\nbackend = \"127.0.0.1:{SERVICE_PORT}\"\n"
+         [[tcp]]\nlisten = {SERVICE_PORT}\nbackend = \"127.0.0.1:{SERVICE_PORT}\"\n\n\
+         [nat]\nstun_servers = []\nport_mapping = false\n"
     )
 }
 

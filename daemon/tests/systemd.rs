@@ -159,7 +159,8 @@ fn served(tag: &str) -> Served {
              address = \"100.64.0.2/24\"\nlisten_port = {port}\n\
              [[peer]]\nname = \"laptop\"\npublic_key = \"{cpub}\"\nallowed_ips = [\"100.64.0.1/32\"]\n\
              [[tcp]]\nlisten = 7\nbackend = \"127.0.0.1:{tcp_backend}\"\n\
-             [[udp]]\nlisten = 7\nbackend = \"127.0.0.1:{udp_backend}\"\n",
+             [[udp]]\nlisten = 7\nbackend = \"127.0.0.1:{udp_backend}\"\n\
+             [nat]\nstun_servers = []\nport_mapping = false\n",
             state = dir.path("state").display(),
             skey = skey.display(),
         ),
