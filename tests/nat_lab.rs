@@ -6,6 +6,8 @@
 //! - the daemon gets its mapping from miniupnpd with each protocol forced
 //!   in turn, the client reaches it only through the mapped port, the
 //!   mapping is renewed (10 s lease) and deleted when the daemon stops;
+//!   with PCP the router also reboots, and the daemon notices (the epoch
+//!   went back) and has its mapping again;
 //! - with a static forward on the router (and no mapping protocol), STUN
 //!   sees the node's own port open to strangers and the status says a
 //!   static forward is in place (and, before the forward exists, that it
@@ -83,7 +85,7 @@ fn mapping_test_in(lab: &Lab, protocol: &str) -> Result<()> {
     let taken = protocol == "upnp";
     // Without secure mode, one LAN host may map a port to another: how the
     // test makes another host (192.168.10.3) hold 41602 already.
-    let t = Topology::new(
+    let mut t = Topology::new(
         lab,
         Router::Miniupnpd {
             secure_mode: !taken,
@@ -169,6 +171,10 @@ fn mapping_test_in(lab: &Lab, protocol: &str) -> Result<()> {
         "the mapping is gone after its renewal"
     );
 
+    if protocol == "pcp" {
+        router_reboot(lab, &mut t, &mut daemon, &wg)?;
+    }
+
     let exit = daemon.stop();
     ensure!(
         exit.is_some_and(|s| s.success()),
@@ -194,6 +200,36 @@ fn mapping_test_in(lab: &Lab, protocol: &str) -> Result<()> {
         "upnpc still lists the mapping:\n{listed}"
     );
     eprintln!("{protocol}: test took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// The router reboots, losing its mappings: the renewal's answer carries
+/// an epoch that went back, the daemon says the gateway restarted and has
+/// the mapping again. The client, which kept sending while the router had
+/// no forward, is stuck on the router's stale connection-tracking entry,
+/// as the status note says, until it sends from a new port.
+fn router_reboot(lab: &Lab, t: &mut Topology, daemon: &mut Process, wg: &WgGo) -> Result<()> {
+    t.reboot_router(lab)?;
+    let restarted = "the gateway restarted";
+    daemon.wait_for_log(restarted, READY)?;
+    let forward = format!("{NODE_IP}:{NODE_PORT}");
+    wingress_lab::eventually(READY, || {
+        let rules = t.miniupnpd_rules()?;
+        ensure!(
+            rules.contains(&forward),
+            "no forward after the reboot:\n{rules}"
+        );
+        Ok(())
+    })?;
+    let s = wait_status_after(daemon, restarted, "the stale-flow note", |s| {
+        s["notes"]
+            .to_string()
+            .contains("peer phone has not completed a handshake")
+    })?;
+    ensure!(s["port_mapping"]["state"] == "mapped", "{s:#}");
+    // The remedy the note gives: send from a new port.
+    wg.set(&["listen-port", "51822"])?;
+    t.client.wait_ping(NODE_TUNNEL, READY)?;
     Ok(())
 }
 
@@ -416,17 +452,29 @@ fn latest_status(log: &str) -> Option<Value> {
 
 /// Waits until the daemon's latest status satisfies `ready`.
 fn wait_status(p: &mut Process, what: &str, ready: impl Fn(&Value) -> bool) -> Result<Value> {
+    wait_status_after(p, "", what, ready)
+}
+
+/// Like [`wait_status`], among the statuses logged after the first line
+/// containing `marker`.
+fn wait_status_after(
+    p: &mut Process,
+    marker: &str,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Result<Value> {
     let deadline = Instant::now() + READY;
     loop {
         p.ensure_running()?;
         let log = p.log();
-        if let Some(s) = latest_status(&log).filter(|s| ready(s)) {
+        let after = log.find(marker).map_or("", |i| &log[i..]);
+        if let Some(s) = latest_status(after).filter(|s| ready(s)) {
             return Ok(s);
         }
         if Instant::now() >= deadline {
             bail!(
-                "no status with {what} within {READY:?}; last status: {:#}",
-                latest_status(&log).unwrap_or(Value::Null)
+                "no status with {what} after {marker:?} within {READY:?}; last status: {:#}",
+                latest_status(after).unwrap_or(Value::Null)
             );
         }
         std::thread::sleep(Duration::from_millis(50));

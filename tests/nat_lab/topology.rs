@@ -56,7 +56,8 @@ pub struct Topology {
     crouter_wan: String,
     dir: PathBuf,
     _turn: Process,
-    _miniupnpd: Option<Process>,
+    /// miniupnpd and whether it runs in secure mode.
+    miniupnpd: Option<(Process, bool)>,
 }
 
 impl Topology {
@@ -93,7 +94,7 @@ impl Topology {
             crouter_wan: cp.b,
             dir: lab.dir().to_path_buf(),
             _turn: turn,
-            _miniupnpd: None,
+            miniupnpd: None,
         };
         t.nft(
             &t.crouter,
@@ -104,7 +105,10 @@ impl Topology {
             ),
         )?;
         let miniupnpd = match kind {
-            Router::Miniupnpd { secure_mode } => Some(t.start_miniupnpd(lab, secure_mode)?),
+            Router::Miniupnpd { secure_mode } => {
+                t.miniupnpd_tables()?;
+                Some((t.start_miniupnpd(lab, secure_mode)?, secure_mode))
+            }
             Router::StaticForward => {
                 t.masquerade_router(true)?;
                 None
@@ -114,10 +118,7 @@ impl Topology {
                 None
             }
         };
-        Ok(Topology {
-            _miniupnpd: miniupnpd,
-            ..t
-        })
+        Ok(Topology { miniupnpd, ..t })
     }
 
     /// Loads a ruleset (`nft -f`, from a file in the lab's folder).
@@ -175,11 +176,9 @@ impl Topology {
             .or_else(ignore_empty_flush)
     }
 
-    /// miniupnpd 2.3.1 made to forward in a namespace (see LAB.md): the
-    /// tables its broken init script would make, STUN to learn that its
-    /// reserved WAN address is not behind another NAT, and the keys that
-    /// work.
-    fn start_miniupnpd(&self, lab: &Lab, secure_mode: bool) -> Result<Process> {
+    /// The tables miniupnpd 2.3.1's broken init script would make (see
+    /// LAB.md), and the router's masquerade.
+    fn miniupnpd_tables(&self) -> Result<()> {
         let wan = &self.router_wan;
         self.nft(
             &self.router,
@@ -192,7 +191,14 @@ impl Topology {
                  chain prerouting_miniupnpd {{\n }}\n\
                  chain postrouting_miniupnpd {{\n }}\n}}\n"
             ),
-        )?;
+        )
+    }
+
+    /// miniupnpd made to forward in a namespace (see LAB.md): STUN to learn
+    /// that its reserved WAN address is not behind another NAT, and the
+    /// keys that work.
+    fn start_miniupnpd(&self, lab: &Lab, secure_mode: bool) -> Result<Process> {
+        let wan = &self.router_wan;
         let lan = self
             .router
             .exec("ip", &["-o", "-4", "addr", "show", "to", "192.168.10.1"])?;
@@ -228,6 +234,24 @@ impl Topology {
         self.router.wait_listening_by(&mut p, "udp", 5351, READY)?;
         p.wait_for_log("Port forwarding is now enabled", READY)?;
         Ok(p)
+    }
+
+    /// The router reboots: miniupnpd dies, its forwards and the flows the
+    /// router tracked are gone, and it starts afresh (its PCP and NAT-PMP
+    /// epoch starts again from zero).
+    pub fn reboot_router(&mut self, lab: &Lab) -> Result<()> {
+        let (mut old, secure_mode) = self.miniupnpd.take().context("no miniupnpd here")?;
+        old.kill();
+        for chain in ["miniupnpd", "prerouting_miniupnpd", "postrouting_miniupnpd"] {
+            self.router
+                .exec("nft", &["flush", "chain", "inet", "filter", chain])?;
+        }
+        self.router
+            .exec("conntrack", &["-F"])
+            .map(drop)
+            .or_else(ignore_empty_flush)?;
+        self.miniupnpd = Some((self.start_miniupnpd(lab, secure_mode)?, secure_mode));
+        Ok(())
     }
 
     /// The router's DNAT rules that miniupnpd made.

@@ -14,7 +14,12 @@ use crate::mapper::{MappingSnapshot, MappingState, MappingStatus};
 use crate::probe::{Filtering, MappingBehaviour, Observation, StunReport};
 
 /// A mapping younger than this is "new" for the connection-tracking hint.
-const NEW_MAPPING: Duration = Duration::from_secs(600);
+pub const NEW_MAPPING: Duration = Duration::from_secs(600);
+
+/// boringtun reports the time since a handshake on a coarse clock (whole
+/// seconds): a handshake this much "older" than the mapping still counts
+/// as after it.
+const HANDSHAKE_CLOCK_SLACK: Duration = Duration::from_secs(2);
 
 /// Where the published endpoint comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,6 +162,23 @@ impl NatState {
                 source: *source,
                 age_secs: now.saturating_duration_since(*since).as_secs(),
             })
+    }
+
+    /// Which peers have not completed a handshake since the mapping was
+    /// created, from each peer's name and time since its last handshake;
+    /// only while the mapping is new (afterwards the hint is moot).
+    pub fn update_peers(&mut self, now: Instant, peers: Vec<(String, Option<Duration>)>) {
+        self.peers_waiting = match self.mapping_created_at() {
+            Some(created) if now.saturating_duration_since(created) < NEW_MAPPING => {
+                let age = now.saturating_duration_since(created);
+                peers
+                    .into_iter()
+                    .filter(|(_, since)| since.is_none_or(|d| d > age + HANDSHAKE_CLOCK_SLACK))
+                    .map(|(name, _)| name)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
     }
 
     /// When the current mapping was created, if there is one.

@@ -205,3 +205,34 @@ fn the_status_serializes_with_stable_names() {
     assert_eq!(v["port_mapping"]["state"], "off");
     assert_eq!(v["public_endpoint"], serde_json::Value::Null);
 }
+
+#[test]
+fn which_peers_wait_for_a_handshake_since_the_mapping() {
+    let t0 = Instant::now();
+    let mut s = NatState::new(LOCAL, None, t0);
+    let peers = |hs: &[(&str, Option<u64>)]| -> Vec<(String, Option<Duration>)> {
+        hs.iter()
+            .map(|(n, d)| (n.to_string(), d.map(Duration::from_secs)))
+            .collect()
+    };
+    // No mapping: nobody is waiting for one.
+    s.update_peers(t0, peers(&[("phone", None)]));
+    assert!(s.peers_waiting.is_empty());
+    s.mapping = MappingView::Active(snapshot(MappingState::Mapped, Some(41602), false, t0));
+    let now = t0 + Duration::from_secs(10);
+    s.update_peers(
+        now,
+        peers(&[
+            ("never", None),
+            // Its handshake came just after the mapping; boringtun's whole
+            // seconds make it look a little older.
+            ("just-after", Some(11)),
+            ("before", Some(30)),
+            ("recent", Some(2)),
+        ]),
+    );
+    assert_eq!(s.peers_waiting, ["never", "before"]);
+    // Ten minutes on, the mapping is not new: no hint.
+    s.update_peers(t0 + NEW_MAPPING, peers(&[("never", None)]));
+    assert!(s.peers_waiting.is_empty());
+}

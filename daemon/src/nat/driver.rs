@@ -25,8 +25,6 @@ const HOUSEKEEPING: Duration = Duration::from_secs(10);
 /// Between STUN keepalives while the published endpoint is a plain STUN
 /// binding (NATs forget idle UDP bindings after 30 s or more).
 const STUN_KEEPALIVE: Duration = Duration::from_secs(25);
-/// A mapping younger than this gets its peers checked for handshakes.
-const NEW_MAPPING: Duration = Duration::from_secs(600);
 /// Between attempts to resolve STUN server names that did not resolve.
 const RESOLVE_RETRY: Duration = Duration::from_secs(60);
 
@@ -215,19 +213,8 @@ impl Driver {
             self.next_resolve = None;
             self.resolved = Some(resolve(self.cfg.stun_servers.clone()));
         }
-        let created = lock(&self.state).mapping_created_at();
-        let waiting = match created {
-            Some(c) if now.saturating_duration_since(c) < NEW_MAPPING => {
-                let age = now.saturating_duration_since(c);
-                (self.peers)()
-                    .into_iter()
-                    .filter(|(_, since)| since.is_none_or(|d| d > age))
-                    .map(|(name, _)| name)
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
-        lock(&self.state).peers_waiting = waiting;
+        let peers = (self.peers)();
+        lock(&self.state).update_peers(now, peers);
     }
 
     fn start_mapper(&self, now: Instant) -> Result<Mapping, String> {
