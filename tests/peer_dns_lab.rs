@@ -229,6 +229,7 @@ fn server_config(dir: &Path, dns: &str) -> String {
         "# wingress for the peer/DNS lab\n[node]\nip = \"10.99.0.2\"\nstate_dir = \"{d}/state\"\n\n\
          [wireguard]\nprivate_key_file = \"{d}/server.key\"\naddress = \"100.64.0.2/24\"\n\n\
          [tls]\ninternal_ca = true\n\n\
+         [nat]\nstun_servers = []\nport_mapping = false\n\n\
          # The one app.\n[[route]]\nhost = \"grafana.home.arpa\"\nbackends = [\"http://127.0.0.1:8080\"]\n\n{dns}"
     )
 }

@@ -34,7 +34,8 @@ fn setup() -> Setup {
              [tls]\ninternal_ca = true\n\
              [[route]]\nhost = \"grafana.home.arpa\"\nbackends = [\"http://127.0.0.1:9\"]\n\
              [[route]]\nhost = \"*.apps.home.arpa\"\nbackends = [\"http://127.0.0.1:9\"]\n\
-             [dns]\nforward = \"refuse\"\n",
+             [dns]\nforward = \"refuse\"\n\
+             [nat]\nstun_servers = []\nport_mapping = false\n",
             state = dir.path("state").display(),
             skey = skey.display(),
         ),
