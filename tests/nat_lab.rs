@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use serde_json::Value;
+use wingress_lab::process::run_command;
 use wingress_lab::{
     lab_or_skip, spawn_wingress, write_private_key, Iperf3Client, Iperf3Server, KeyPair, Lab,
     Process, WgGo, WgGoConfig, WgPeer,
@@ -149,6 +150,14 @@ fn mapping_test_in(lab: &Lab, protocol: &str) -> Result<()> {
     } else {
         ensure!(external.port() == NODE_PORT, "{status:#}");
     }
+    // `wingress status` says the same as the log.
+    let doc = node.status()?;
+    ensure!(doc["nat"]["port_mapping"]["state"] == "mapped", "{doc:#}");
+    ensure!(doc["public_endpoint"]["source"] == "mapped", "{doc:#}");
+    ensure!(
+        doc["public_endpoint"]["address"] == external.to_string().as_str(),
+        "{doc:#}"
+    );
     // miniupnpd made the forward the status describes.
     let rules = t.miniupnpd_rules()?;
     ensure!(
@@ -292,6 +301,9 @@ fn static_forward_in(lab: &Lab) -> Result<()> {
             .contains("a static port forward is in place"),
         "{s:#}"
     );
+    let doc = node.status()?;
+    ensure!(doc["public_endpoint"]["source"] == "static-forward", "{doc:#}");
+    ensure!(doc["nat"]["stun"]["static_forward"] == true, "{doc:#}");
 
     let wg = node.client(&t, public.parse()?, 51821)?;
     t.client.wait_ping(NODE_TUNNEL, READY)?;
@@ -383,6 +395,7 @@ fn roaming_in(lab: &Lab) -> Result<()> {
 struct Node {
     bin: PathBuf,
     config: PathBuf,
+    state: PathBuf,
     keys: KeyPair,
     client_keys: KeyPair,
 }
@@ -407,9 +420,22 @@ impl Node {
         Ok(Node {
             bin: wingress_lab::wingress_bin(),
             config,
+            state: lab.dir().join("state"),
             keys,
             client_keys,
         })
+    }
+
+    /// `wingress status --json` over the daemon's admin socket.
+    fn status(&self) -> Result<Value> {
+        let socket = self.state.join("admin.sock");
+        let out = run_command(
+            std::process::Command::new(&self.bin)
+                .args(["status", "--json", "--socket"])
+                .arg(&socket),
+            READY,
+        )?;
+        Ok(serde_json::from_slice(&out.stdout)?)
     }
 
     fn spawn(&self, t: &Topology) -> Result<Process> {

@@ -267,6 +267,7 @@ fn server_config(dir: &Path, peers: &str, hosts: &[&str]) -> String {
     let mut t = format!(
         "[node]\nip = \"{B_IP}\"\nstate_dir = \"{}\"\n\n[wireguard]\nprivate_key_file = \"server.key\"\n\
          address = \"100.64.0.2/24\"\n\n[tls]\ninternal_ca = true\n\n[shutdown]\ndrain_timeout = \"2s\"\n\n\
+         [nat]\nstun_servers = []\nport_mapping = false\n\n\
          [[tcp]]\nlisten = {ECHO_PORT}\nbackend = \"127.0.0.1:{ECHO_PORT}\"\n{peers}",
         dir.join("state").display()
     );

@@ -156,6 +156,9 @@ pub fn render(v: &Value) -> String {
         _ => "unknown".to_string(),
     };
     line(format!("  public endpoint: {endpoint}"));
+    if let Value::Object(_) = &v["nat"] {
+        nat_lines(&v["nat"], &mut line);
+    }
     let config = &v["config"];
     line(format!(
         "  config: {} (loaded {})",
@@ -329,6 +332,46 @@ pub fn render(v: &Value) -> String {
     out
 }
 
+/// The `nat` section in a line, then its notes: the port mapping, what
+/// STUN sees.
+fn nat_lines(nat: &Value, line: &mut impl FnMut(String)) {
+    let pm = &nat["port_mapping"];
+    let mapping = match s(pm, "state") {
+        "mapped" => format!(
+            "mapped with {} ({}{})",
+            s(pm, "protocol"),
+            s(pm, "external"),
+            n(pm, "renews_in_secs").map_or(String::new(), |r| format!(
+                ", renews in {}",
+                duration(r as u64)
+            ))
+        ),
+        state => match pm["last_error"].as_str() {
+            Some(e) => format!("{state} ({e})"),
+            None => state.to_string(),
+        },
+    };
+    let stun = &nat["stun"];
+    let seen = match s(stun, "state") {
+        "ok" => format!(
+            "{}, {} mapping, {} filtering{}",
+            s(stun, "public"),
+            s(stun, "mapping"),
+            s(stun, "filtering"),
+            if stun["static_forward"].as_bool() == Some(true) {
+                ", a static forward"
+            } else {
+                ""
+            }
+        ),
+        state => state.to_string(),
+    };
+    line(format!("  nat: port mapping {mapping}; STUN {seen}"));
+    for note in list(nat, "notes").iter().filter_map(Value::as_str) {
+        line(format!("  note: {note}"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,7 +391,10 @@ mod tests {
         let doc = serde_json::json!({
             "version": "0.1.0", "ready": true, "draining": false, "future_section": {"x": 1},
             "node": {"ip": "10.99.0.2", "port": 41602, "public_key": "PUB=", "tunnel_address": "100.64.0.2/24", "uptime_secs": 61},
-            "public_endpoint": null,
+            "public_endpoint": {"address": "203.0.113.2:41602", "source": "mapped", "age_secs": 75},
+            "nat": {"port_mapping": {"state": "mapped", "protocol": "pcp", "external": "203.0.113.2:41602", "renews_in_secs": 3540},
+                    "stun": {"state": "ok", "public": "203.0.113.2:41602", "mapping": "endpoint-independent", "filtering": "open", "static_forward": true},
+                    "notes": ["the router refused external port 41602"]},
             "peers": [{"name": "laptop", "tags": ["admin"], "public_key": "K=", "endpoint": "10.99.0.1:51820",
                        "allowed_ips": ["100.64.0.1/32"], "latest_handshake_secs": 12, "rx_bytes": 2048, "tx_bytes": 10}],
             "listeners": [{"name": "tcp:5201", "kind": "tcp", "listen": "tunnel:5201", "backend": "127.0.0.1:5201", "open_connections": 1}],
@@ -361,7 +407,9 @@ mod tests {
         let text = render(&doc);
         for want in [
             "node: 10.99.0.2  (wingress 0.1.0, up 1 minute, 1 second, ready)",
-            "  public endpoint: unknown",
+            "  public endpoint: 203.0.113.2:41602 (mapped, 1 minute, 15 seconds ago)",
+            "  nat: port mapping mapped with pcp (203.0.113.2:41602, renews in 59 minutes); STUN 203.0.113.2:41602, endpoint-independent mapping, open filtering, a static forward",
+            "  note: the router refused external port 41602",
             "  last reload: FAILED",
             "    w.toml:3:1: error: bad",
             "  needs a restart: UDP port 1 -> 2",

@@ -54,7 +54,8 @@ impl Setup {
             "[node]\nstate_dir = \"{state}\"\n\
              [wireguard]\nprivate_key_file = \"{key}\"\naddress = \"100.64.0.2/24\"\nlisten_port = {wg}\n\
              [[entrypoint]]\nname = \"lan\"\nlisten = \"127.0.0.1:{https}\"\n\
-             [tls]\ninternal_ca = true\n",
+             [tls]\ninternal_ca = true\n\
+             [nat]\nstun_servers = []\nport_mapping = false\n",
             state = self.dir.path("state").display(),
             key = self.key.display(),
             wg = self.wg,
