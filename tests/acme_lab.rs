@@ -436,6 +436,10 @@ state_dir = "{state}"
 private_key_file = "server.key"
 address = "100.64.0.2/24"
 
+[nat]
+stun_servers = []
+port_mapping = false
+
 [[entrypoint]]
 name = "web"
 listen = "{http_listen}"

@@ -302,7 +302,10 @@ fn static_forward_in(lab: &Lab) -> Result<()> {
         "{s:#}"
     );
     let doc = node.status()?;
-    ensure!(doc["public_endpoint"]["source"] == "static-forward", "{doc:#}");
+    ensure!(
+        doc["public_endpoint"]["source"] == "static-forward",
+        "{doc:#}"
+    );
     ensure!(doc["nat"]["stun"]["static_forward"] == true, "{doc:#}");
 
     let wg = node.client(&t, public.parse()?, 51821)?;

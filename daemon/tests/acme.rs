@@ -20,7 +20,8 @@ fn config(dir: &TempDir, key: &std::path::Path, host: &str, extra: &str) -> std:
              [wireguard]\nprivate_key_file = \"{key}\"\naddress = \"100.64.0.2/24\"\nlisten_port = {udp}\n\
              [[entrypoint]]\nname = \"lan\"\nlisten = \"127.0.0.1:{tcp}\"\n\
              {extra}\n\
-             [[route]]\nhost = \"{host}\"\nbackends = [\"http://127.0.0.1:9\"]\naccess = \"public\"\n",
+             [[route]]\nhost = \"{host}\"\nbackends = [\"http://127.0.0.1:9\"]\naccess = \"public\"\n\
+             [nat]\nstun_servers = []\nport_mapping = false\n",
             state = dir.path("state").display(),
             key = key.display(),
             udp = free_port(true),
