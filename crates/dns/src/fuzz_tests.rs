@@ -3,7 +3,7 @@
 //! carrying the query's ID. Deterministic (a fixed xorshift seed), so a
 //! failure reproduces.
 
-use crate::wire::tests::query;
+use crate::query::tests::query;
 use crate::wire::{TYPE_A, TYPE_AAAA, TYPE_SOA};
 use crate::zone::tests::read;
 use crate::{Action, Outside, Responder, Transport, Zone};

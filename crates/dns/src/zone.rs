@@ -5,9 +5,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::query::{parse_query, Malformed, Query, Response};
 use crate::wire::{
-    parse_query, Malformed, Name, Query, Rcode, Response, Section, CLASSIC_UDP_MAX, CLASS_IN,
-    TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_AXFR, TYPE_IXFR, TYPE_SOA,
+    Name, Rcode, Section, CLASSIC_UDP_MAX, CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_AXFR,
+    TYPE_IXFR, TYPE_SOA,
 };
 
 /// What happens to names outside the zone.
@@ -158,7 +159,7 @@ pub enum Transport {
 pub enum Action {
     /// Send these bytes back.
     Reply(Vec<u8>),
-    /// Pass the query to an upstream resolver; see [`crate::wire::relay_reply`].
+    /// Pass the query to an upstream resolver; see [`crate::query::relay_reply`].
     Forward(Forward),
     /// Send nothing (not a query, or too broken to answer).
     Drop,

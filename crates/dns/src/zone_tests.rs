@@ -1,7 +1,7 @@
 use std::net::IpAddr;
 
 use super::*;
-use crate::wire::tests::query;
+use crate::query::tests::query;
 use crate::wire::{HEADER_LEN, TYPE_NS, TYPE_OPT};
 
 /// What tests read back from a response.

@@ -2,21 +2,20 @@
 //! UPDATEs, and looked for on the configured server itself (never through
 //! the host's resolver).
 //!
-//! The codec (`wire`, `tsig`) is sans-IO; [`Rfc2136`] is the thin tokio
-//! driver: one UDP exchange per message, retried on timeout, TCP when the
-//! answer is truncated.
-
-mod tsig;
-mod wire;
+//! The messages and their signatures are wingress-dns's (sans-IO);
+//! [`Rfc2136`] is the thin tokio driver: one UDP exchange per message,
+//! retried on timeout, TCP when the answer is truncated.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
+use wingress_dns::tsig::{self, TsigError};
+use wingress_dns::update::{self, Change};
+use wingress_dns::wire::{absolute_lower, Message, Rcode, WireError};
 
-pub use tsig::{TsigAlgorithm, TsigKey};
-use wire::{rcode_name, Change, Response};
+pub use wingress_dns::tsig::{TsigAlgorithm, TsigKey};
 
 /// Each UDP attempt waits this long for the answer.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -29,10 +28,13 @@ const RECORD_TTL: u32 = 60;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DnsError {
-    #[error("not a valid dns name")]
-    BadName,
-    #[error("malformed dns response: {0}")]
-    Malformed(&'static str),
+    /// A name that cannot be encoded, or an answer that cannot be read.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The server rejected our signature, or its answer is not signed
+    /// with our key.
+    #[error(transparent)]
+    Tsig(#[from] TsigError),
     #[error("dns server {server}: {source}")]
     Io {
         server: SocketAddr,
@@ -51,12 +53,6 @@ pub enum DnsError {
         tsig: String,
         hint: String,
     },
-    /// The server could not verify our signature (TSIG error in its answer).
-    #[error("the dns server rejected the request's tsig signature ({error})")]
-    TsigRejected { error: &'static str },
-    /// The answer is unsigned or its signature is wrong: not trusted.
-    #[error("dns response not trusted: {0}")]
-    BadResponseSignature(&'static str),
 }
 
 /// An RFC 2136 server for one zone, with the TSIG key that may update it.
@@ -71,7 +67,7 @@ impl Rfc2136 {
     pub fn new(server: SocketAddr, zone: &str, key: TsigKey) -> Self {
         Rfc2136 {
             server,
-            zone: wire::absolute_lower(zone),
+            zone: absolute_lower(zone),
             key,
         }
     }
@@ -82,7 +78,7 @@ impl Rfc2136 {
 
     /// Whether `name` lies in the zone (the zone apex included).
     pub fn contains(&self, name: &str) -> bool {
-        let name = wire::absolute_lower(name);
+        let name = absolute_lower(name);
         name == self.zone || name.ends_with(&format!(".{}", self.zone))
     }
 
@@ -110,32 +106,34 @@ impl Rfc2136 {
     /// The TXT values at `name`, as the server itself answers from its zone
     /// (no recursion asked, the answer must be authoritative).
     pub async fn txt_values(&self, name: &str) -> Result<Vec<String>, DnsError> {
-        let query = wire::txt_query(random_id(), name)?;
-        let (_, parsed) = self.exchange(query).await?;
+        let query = update::txt_query(random_id(), name)?;
+        let reply = self.exchange(query).await?;
+        let parsed = Message::parse_response(&reply)?;
         match parsed.rcode() {
-            0 if parsed.authoritative() => Ok(parsed.txt_values(name)),
-            0 => Err(self.refused(
+            Rcode::NoError if parsed.authoritative() => Ok(update::txt_values(&parsed, name)),
+            Rcode::NoError => Err(self.refused(
                 format!("query for {name}"),
-                0,
+                Rcode::NoError,
                 None,
                 " (the answer is not authoritative: is the server primary for the zone?)",
             )),
-            // NXDOMAIN: no record yet.
-            3 => Ok(Vec::new()),
+            // No record yet.
+            Rcode::NxDomain => Ok(Vec::new()),
             rcode => Err(self.refused(format!("query for {name}"), rcode, None, "")),
         }
     }
 
     async fn update(&self, changes: &[Change<'_>], what: &str) -> Result<(), DnsError> {
-        let mut msg = wire::update(random_id(), &self.zone, changes)?;
+        let mut msg = update::update(random_id(), &self.zone, changes)?;
         let mac = tsig::sign(&mut msg, &self.key, unix_now())?;
-        let (reply, parsed) = self.exchange(msg).await?;
-        let verified = tsig::verify(&reply, &parsed, &mac, &self.key, unix_now());
+        let reply = self.exchange(msg).await?;
+        let parsed = Message::parse_response(&reply)?;
+        let verified = tsig::verify(&parsed, &mac, &self.key, unix_now());
         let tsig_error = match &verified {
-            Err(DnsError::TsigRejected { error }) => Some(*error),
+            Err(TsigError::Rejected { error }) => Some(*error),
             _ => None,
         };
-        if parsed.rcode() != 0 || tsig_error.is_some() {
+        if parsed.rcode() != Rcode::NoError || tsig_error.is_some() {
             let hint = match (parsed.rcode(), tsig_error) {
                 (_, Some("BADSIG")) => format!(
                     " (the secret of key `{}` does not match the server's)",
@@ -149,41 +147,41 @@ impl Rfc2136 {
                 (_, Some("BADTIME")) => {
                     " (this host's clock and the server's differ by more than 5 minutes)".into()
                 }
-                (5, _) => format!(
+                (Rcode::Refused, _) => format!(
                     " (the server's update-policy does not let key `{}` change this name)",
                     self.key.name()
                 ),
-                (9, _) => format!(
+                (Rcode::NotAuth, _) => format!(
                     " (the server is not authoritative for {} or does not accept this key)",
                     self.zone
                 ),
-                (10, _) => format!(" (the name is not in zone {})", self.zone),
+                (Rcode::NotZone, _) => format!(" (the name is not in zone {})", self.zone),
                 _ => String::new(),
             };
             return Err(self.refused(what.to_string(), parsed.rcode(), tsig_error, &hint));
         }
-        verified
+        verified.map_err(DnsError::from)
     }
 
     fn refused(
         &self,
         what: String,
-        rcode: u16,
+        rcode: Rcode,
         tsig: Option<&'static str>,
         hint: &str,
     ) -> DnsError {
         DnsError::Refused {
             server: self.server,
             what,
-            rcode: rcode_name(rcode),
+            rcode: rcode.name(),
             tsig: tsig.map(|t| format!(", TSIG {t}")).unwrap_or_default(),
             hint: hint.to_string(),
         }
     }
 
-    /// Sends `msg` and returns the matching answer: UDP first (retried),
-    /// TCP when the UDP answer is truncated.
-    async fn exchange(&self, msg: Vec<u8>) -> Result<(Vec<u8>, Response), DnsError> {
+    /// Sends `msg` and returns the matching answer, a response that
+    /// parses: UDP first (retried), TCP when the UDP answer is truncated.
+    async fn exchange(&self, msg: Vec<u8>) -> Result<Vec<u8>, DnsError> {
         let io = |source| DnsError::Io {
             server: self.server,
             source,
@@ -217,13 +215,13 @@ impl Rfc2136 {
                 if reply.len() < 2 || reply[..2] != id {
                     continue;
                 }
-                let Ok(parsed) = Response::parse(reply) else {
+                let Ok(parsed) = Message::parse_response(reply) else {
                     continue;
                 };
                 if parsed.truncated() {
                     return self.exchange_tcp(&msg).await;
                 }
-                return Ok((reply.to_vec(), parsed));
+                return Ok(reply.to_vec());
             }
         }
         Err(DnsError::Timeout {
@@ -231,15 +229,15 @@ impl Rfc2136 {
         })
     }
 
-    async fn exchange_tcp(&self, msg: &[u8]) -> Result<(Vec<u8>, Response), DnsError> {
+    async fn exchange_tcp(&self, msg: &[u8]) -> Result<Vec<u8>, DnsError> {
         let io = |source| DnsError::Io {
             server: self.server,
             source,
         };
         let exchange = async {
             let mut s = TcpStream::connect(self.server).await.map_err(io)?;
-            let len =
-                u16::try_from(msg.len()).map_err(|_| DnsError::Malformed("message too long"))?;
+            let len = u16::try_from(msg.len())
+                .map_err(|_| WireError::TooLarge("message over 65535 bytes"))?;
             let mut framed = len.to_be_bytes().to_vec();
             framed.extend_from_slice(msg);
             s.write_all(&framed).await.map_err(io)?;
@@ -247,11 +245,11 @@ impl Rfc2136 {
             s.read_exact(&mut len).await.map_err(io)?;
             let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
             s.read_exact(&mut reply).await.map_err(io)?;
-            let parsed = Response::parse(&reply)?;
+            let parsed = Message::parse_response(&reply)?;
             if parsed.id.to_be_bytes() != [msg[0], msg[1]] {
-                return Err(DnsError::Malformed("answer to another query"));
+                return Err(WireError::Malformed("answer to another query").into());
             }
-            Ok((reply, parsed))
+            Ok(reply)
         };
         tokio::time::timeout(ATTEMPT_TIMEOUT * ATTEMPTS, exchange)
             .await

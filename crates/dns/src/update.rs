@@ -1,0 +1,189 @@
+//! The messages a dns-01 client needs (RFC 2136, RFC 8555 §8.4): an
+//! UPDATE that adds or deletes one TXT record, and a TXT query with the
+//! reading of its answer to see the change on the server. Sans-IO: bytes
+//! out, [`Message`]s in; signing is [`crate::tsig`]'s.
+
+use crate::wire::{
+    Message, MessageBuilder, Name, Section, WireError, CLASS_IN, CLASS_NONE, OPCODE_QUERY,
+    OPCODE_SHIFT, OPCODE_UPDATE, TYPE_SOA, TYPE_TXT,
+};
+
+/// One change of an UPDATE (RFC 2136 §2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// Adds `value` to the TXT RRset of `name`.
+    AddTxt {
+        name: &'a str,
+        ttl: u32,
+        value: &'a str,
+    },
+    /// Deletes exactly the TXT record `value` of `name` (§2.5.4: class
+    /// NONE, TTL 0), leaving any other value there in place.
+    DeleteTxt { name: &'a str, value: &'a str },
+}
+
+/// An UPDATE of `zone` with `changes` and no prerequisites, unsigned. The
+/// zone section is one question: the zone's name, type SOA (§2.3).
+pub fn update(id: u16, zone: &str, changes: &[Change<'_>]) -> Result<Vec<u8>, WireError> {
+    let mut msg = MessageBuilder::new(id, OPCODE_UPDATE << OPCODE_SHIFT);
+    msg.question(&Name::parse(zone)?, TYPE_SOA, CLASS_IN)?;
+    for change in changes {
+        // The update section is the third, where a response's authority
+        // records go.
+        let (name, class, ttl, value) = match *change {
+            Change::AddTxt { name, ttl, value } => (name, CLASS_IN, ttl, value),
+            Change::DeleteTxt { name, value } => (name, CLASS_NONE, 0, value),
+        };
+        let owner = Name::parse(name)?;
+        msg.record(
+            Section::Authority,
+            &owner,
+            TYPE_TXT,
+            class,
+            ttl,
+            &txt_rdata(value),
+        )?;
+    }
+    Ok(msg.finish())
+}
+
+/// A non-recursive TXT query: the configured server must answer from its
+/// own zone data, not from a cache.
+pub fn txt_query(id: u16, name: &str) -> Result<Vec<u8>, WireError> {
+    let mut msg = MessageBuilder::new(id, OPCODE_QUERY << OPCODE_SHIFT);
+    msg.question(&Name::parse(name)?, TYPE_TXT, CLASS_IN)?;
+    Ok(msg.finish())
+}
+
+/// The values of the TXT answers for `name` in `msg` (each record's
+/// strings joined, as RFC 8555 §8.4 reads them). Records that are not
+/// valid character-strings or not UTF-8 are skipped: they cannot be the
+/// value looked for.
+pub fn txt_values(msg: &Message<'_>, name: &str) -> Vec<String> {
+    let Some(want) = Name::from_dotted(name) else {
+        return Vec::new();
+    };
+    msg.answers
+        .iter()
+        .filter(|a| a.rtype == TYPE_TXT && a.class == CLASS_IN && a.owner == want)
+        .filter_map(|a| txt_value(a.rdata))
+        .collect()
+}
+
+fn txt_rdata(value: &str) -> Vec<u8> {
+    // One character-string per 255 bytes; ACME values are 43 bytes.
+    let mut rdata = Vec::with_capacity(value.len() + 1);
+    for chunk in value.as_bytes().chunks(255) {
+        rdata.push(chunk.len() as u8);
+        rdata.extend_from_slice(chunk);
+    }
+    if value.is_empty() {
+        rdata.push(0);
+    }
+    rdata
+}
+
+fn txt_value(rdata: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(rdata.len());
+    let mut rest = rdata;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (s, tail) = tail.split_at_checked(usize::from(len))?;
+        out.extend_from_slice(s);
+        rest = tail;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Rcode;
+
+    #[test]
+    fn update_adds_and_deletes_one_txt_record() {
+        let msg = update(
+            0x1234,
+            "example.com.",
+            &[
+                Change::AddTxt {
+                    name: "_acme-challenge.a.example.com",
+                    ttl: 60,
+                    value: "v",
+                },
+                Change::DeleteTxt {
+                    name: "_acme-challenge.a.example.com",
+                    value: "v",
+                },
+            ],
+        )
+        .unwrap();
+        // id, opcode 5, ZOCOUNT 1, PRCOUNT 0, UPCOUNT 2, ADCOUNT 0
+        assert_eq!(
+            &msg[..12],
+            b"\x12\x34\x28\x00\x00\x01\x00\x00\x00\x02\x00\x00"
+        );
+        let zone = b"\x07example\x03com\x00\x00\x06\x00\x01";
+        assert_eq!(&msg[12..12 + zone.len()], zone);
+        let owner = b"\x0f_acme-challenge\x01a\x07example\x03com\x00";
+        let add = [&owner[..], b"\x00\x10\x00\x01\x00\x00\x00\x3c\x00\x02\x01v"].concat();
+        let del = [&owner[..], b"\x00\x10\x00\xfe\x00\x00\x00\x00\x00\x02\x01v"].concat();
+        assert_eq!(&msg[12 + zone.len()..], [add, del].concat());
+    }
+
+    #[test]
+    fn bad_names_and_values_are_errors() {
+        let bad = |name| Change::AddTxt {
+            name,
+            ttl: 60,
+            value: "v",
+        };
+        assert_eq!(
+            update(1, "example.com", &[bad("a..example.com")]),
+            Err(WireError::BadName)
+        );
+        assert_eq!(update(1, "a..com", &[]), Err(WireError::BadName));
+        assert_eq!(txt_query(1, &"a".repeat(64)), Err(WireError::BadName));
+        // A value too long for one record's 16-bit length.
+        let huge = "x".repeat(70_000);
+        let change = Change::AddTxt {
+            name: "a.example.com",
+            ttl: 60,
+            value: &huge,
+        };
+        assert!(matches!(
+            update(1, "example.com", &[change]),
+            Err(WireError::TooLarge(_))
+        ));
+        // Long values are split into 255-byte strings and read back whole.
+        let long = "y".repeat(300);
+        let rdata = txt_rdata(&long);
+        assert_eq!((rdata[0], rdata[256]), (255, 45));
+        assert_eq!(txt_value(&rdata).as_deref(), Some(long.as_str()));
+        assert_eq!(txt_rdata(""), [0]);
+        assert_eq!(txt_value(&[5, b'a']), None, "string past the end");
+    }
+
+    #[test]
+    fn txt_answers_parse_with_compression() {
+        let mut q = txt_query(7, "_acme-challenge.A.example.").unwrap();
+        // Make it a response (QR, AA) with two answers pointing at the question name.
+        q[2] = 0x84;
+        q[7] = 2;
+        for value in ["first", "second"] {
+            q.extend_from_slice(b"\xc0\x0c\x00\x10\x00\x01\x00\x00\x00\x3c");
+            q.extend_from_slice(&(value.len() as u16 + 1).to_be_bytes());
+            q.push(value.len() as u8);
+            q.extend_from_slice(value.as_bytes());
+        }
+        let r = Message::parse_response(&q).unwrap();
+        assert_eq!(
+            (r.id, r.rcode(), r.authoritative(), r.truncated()),
+            (7, Rcode::NoError, true, false)
+        );
+        assert_eq!(
+            txt_values(&r, "_acme-challenge.a.example"),
+            ["first", "second"]
+        );
+        assert!(txt_values(&r, "other.example").is_empty());
+    }
+}
