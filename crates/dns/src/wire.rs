@@ -312,13 +312,16 @@ pub enum Section {
 }
 
 /// A message under construction: header, then questions, then records in
-/// section order (a record for an earlier section after a later one would
-/// land in the wrong section, so callers add them in order).
+/// section order. Sections are only counts in the header, so an entry for
+/// an earlier section after a later one would land in the wrong section:
+/// it is refused.
 #[derive(Debug, Clone)]
 pub struct MessageBuilder {
     buf: Vec<u8>,
     /// QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT, written by `finish`.
     counts: [u16; 4],
+    /// The index in `counts` of the section written last.
+    section: usize,
 }
 
 impl MessageBuilder {
@@ -330,11 +333,12 @@ impl MessageBuilder {
         MessageBuilder {
             buf,
             counts: [0; 4],
+            section: 0,
         }
     }
 
     pub fn question(&mut self, name: &Name, qtype: u16, qclass: u16) -> Result<(), WireError> {
-        bump(&mut self.counts[0])?;
+        self.count(0)?;
         name.to_wire(&mut self.buf);
         self.buf.extend_from_slice(&qtype.to_be_bytes());
         self.buf.extend_from_slice(&qclass.to_be_bytes());
@@ -345,7 +349,7 @@ impl MessageBuilder {
     /// response echoes the client's case (RFC 5452 §9.1 "0x20" clients
     /// check it).
     pub fn question_bytes(&mut self, question: &[u8]) -> Result<(), WireError> {
-        bump(&mut self.counts[0])?;
+        self.count(0)?;
         self.buf.extend_from_slice(question);
         Ok(())
     }
@@ -361,7 +365,7 @@ impl MessageBuilder {
         rdata: &[u8],
     ) -> Result<(), WireError> {
         let len = rdata_len(rdata)?;
-        bump(&mut self.counts[section_index(section)])?;
+        self.count(section_index(section))?;
         owner.to_wire(&mut self.buf);
         push_rest(&mut self.buf, rtype, class, ttl, len, rdata);
         Ok(())
@@ -378,9 +382,22 @@ impl MessageBuilder {
         rdata: &[u8],
     ) -> Result<(), WireError> {
         let len = rdata_len(rdata)?;
-        bump(&mut self.counts[section_index(section)])?;
+        self.count(section_index(section))?;
         self.buf.extend_from_slice(&[0xc0, HEADER_LEN as u8]);
         push_rest(&mut self.buf, rtype, class, ttl, len, rdata);
+        Ok(())
+    }
+
+    /// Counts one more entry in section `i`, which must not come before
+    /// the section written last.
+    fn count(&mut self, i: usize) -> Result<(), WireError> {
+        if i < self.section {
+            return Err(WireError::Malformed("entry out of section order"));
+        }
+        self.counts[i] = self.counts[i]
+            .checked_add(1)
+            .ok_or(WireError::TooLarge("more than 65535 entries in a section"))?;
+        self.section = i;
         Ok(())
     }
 
@@ -400,13 +417,6 @@ fn section_index(section: Section) -> usize {
         Section::Authority => 2,
         Section::Additional => 3,
     }
-}
-
-fn bump(count: &mut u16) -> Result<(), WireError> {
-    *count = count
-        .checked_add(1)
-        .ok_or(WireError::TooLarge("more than 65535 entries in a section"))?;
-    Ok(())
 }
 
 fn rdata_len(rdata: &[u8]) -> Result<u16, WireError> {

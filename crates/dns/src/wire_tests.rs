@@ -57,6 +57,16 @@ fn builder_writes_sections_in_order_and_the_parser_reads_them_back() {
         Err(WireError::TooLarge(_))
     ));
     assert_eq!(&b.finish()[4..12], &[0; 8]);
+
+    // Sections go in order: nothing before what was written last.
+    let mut b = MessageBuilder::new(1, 0);
+    b.record(Section::Authority, &name, TYPE_TXT, CLASS_IN, 0, b"")
+        .unwrap();
+    assert!(b
+        .record(Section::Answer, &name, TYPE_TXT, CLASS_IN, 0, b"")
+        .is_err());
+    assert!(b.question(&name, TYPE_A, CLASS_IN).is_err());
+    assert_eq!(&b.finish()[4..12], &[0, 0, 0, 0, 0, 1, 0, 0]);
 }
 
 #[test]
