@@ -4,12 +4,12 @@
 # certificate and proxying to the same backend (a small nginx), in one run.
 # Prints req/s and p99 latency per proxy (median of RUNS) and the ratios.
 #
-#   bash benches/https.sh                       # 3 runs x 8 s, wrk -t2 -c64
+#   bash benches/https.sh                       # 5 rounds x 8 s, wrk -t2 -c64
 #   RUNS=5 DURATION=10s CONNS=64 bash benches/https.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS="${RUNS:-3}"
+RUNS="${RUNS:-5}"
 DURATION="${DURATION:-8s}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
@@ -157,18 +157,25 @@ measure() {
 }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A RPS P99
+# Rounds interleave the proxies (the order rotates each round), so a drift in
+# the machine's speed during the run (it is a shared VM) hits all of them alike.
+declare -A RPS P99 RS PS
+port_of() { case $1 in nginx) echo "$NGINX" ;; caddy) echo "$CADDY" ;; wingress) echo "$WING" ;; esac; }
 for name in nginx caddy wingress; do
-  case $name in nginx) port=$NGINX ;; caddy) port=$CADDY ;; wingress) port=$WING ;; esac
-  wrk -t1 -c8 -d1s "https://localhost:$port/" >/dev/null  # warm-up
-  rs=() ps=()
-  for i in $(seq 1 "$RUNS"); do
-    read -r r p < <(measure "$port" "$name")
+  wrk -t1 -c8 -d1s "https://localhost:$(port_of "$name")/" >/dev/null  # warm-up
+done
+order=(nginx wingress caddy)
+for i in $(seq 1 "$RUNS"); do
+  for name in "${order[@]}"; do
+    read -r r p < <(measure "$(port_of "$name")" "$name")
     echo "  $name run $i: $r req/s, p99 $p ms" >&2
-    rs+=("$r"); ps+=("$p")
+    RS[$name]+="$r "; PS[$name]+="$p "
   done
-  RPS[$name]="$(printf '%s\n' "${rs[@]}" | median)"
-  P99[$name]="$(printf '%s\n' "${ps[@]}" | median)"
+  order=("${order[@]:1}" "${order[0]}")
+done
+for name in nginx caddy wingress; do
+  RPS[$name]="$(tr ' ' '\n' <<<"${RS[$name]}" | grep . | median)"
+  P99[$name]="$(tr ' ' '\n' <<<"${PS[$name]}" | grep . | median)"
 done
 
 # Through the tunnel: wrk in a namespace whose wireguard-go peer reaches
