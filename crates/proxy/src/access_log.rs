@@ -108,6 +108,29 @@ impl Drop for RequestLog {
     }
 }
 
+/// The line for a request hyper answered itself because it could not
+/// parse it (400, or 431 for a head over the size limit): there is no
+/// method, host or path to report, and no route to count it against.
+pub(crate) fn rejected(conn: &ConnState, status: u16) {
+    if !tracing::enabled!(target: "wingress::access", tracing::Level::INFO) {
+        return;
+    }
+    let took = conn.head_started().map_or(0, |at| at.elapsed().as_millis());
+    let info = &conn.info;
+    tracing::info!(
+        target: "wingress::access",
+        peer = info.peer.as_deref().map_or("-", |p| p.name.as_str()),
+        remote = %info.remote,
+        entrypoint = &*info.entrypoint,
+        method = %"-",
+        host = %"-",
+        path = %"-",
+        status,
+        duration_ms = took as u64,
+        backend = "-",
+    );
+}
+
 /// A response body that carries its request's log entry.
 pub(crate) struct LoggedBody {
     inner: RespBody,

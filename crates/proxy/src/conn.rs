@@ -119,6 +119,11 @@ impl ConnState {
         at
     }
 
+    /// When the request head being read began (`None` between requests).
+    pub(crate) fn head_started(&self) -> Option<Instant> {
+        self.head_started.get()
+    }
+
     pub(crate) fn set_upgrade(&self, upgrade: OnUpgrade) {
         *self.upgrade.borrow_mut() = Some(upgrade);
     }

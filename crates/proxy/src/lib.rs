@@ -36,7 +36,7 @@
 //! - **Connections.** `header_read_timeout` runs from the first byte of a
 //!   request head; `idle_timeout` from the end of the last response. Requests
 //!   hyper rejects itself (malformed: 400, head over `max_header_bytes`: 431)
-//!   get no access log line.
+//!   get an access log line with `-` for method, host and path.
 #![forbid(unsafe_code)]
 
 mod access_log;

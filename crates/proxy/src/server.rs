@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use crate::access_log::{LoggedBody, RequestLog};
+use crate::access_log::{self, LoggedBody, RequestLog};
 use crate::client::{nonzero, Chain};
 use crate::conn::{ConnState, Expiry, TrackedIo, NO_DEADLINE};
 use crate::pages::RespBody;
@@ -234,6 +234,9 @@ async fn serve_h1<IO, S>(
     };
     if let Err(e) = &result {
         tracing::debug!(error = %Chain(e), "http/1.1 connection error");
+        if let Some(status) = automatic_status(e) {
+            access_log::rejected(conn, status);
+        }
     }
     let parts = http.into_parts();
     let mut io = parts.io.into_inner();
@@ -246,6 +249,26 @@ async fn serve_h1<IO, S>(
             let _ = tokio::time::timeout(GRACE, io.shutdown()).await;
         }
     }
+}
+
+/// The status hyper's HTTP/1.1 server answered with itself when it could
+/// not parse a request head (before any service call), as its `on_error`
+/// does: 431 for a head over the limit, 414 for a URI over hyper's own
+/// limit, 400 for a bad method, URI, version or header. `None` for errors
+/// hyper answers nothing to (an HTTP/2 preface, an internal error, I/O).
+fn automatic_status(e: &hyper::Error) -> Option<u16> {
+    if e.is_parse_too_large() {
+        // The two kinds share the predicate; only the message tells them apart.
+        return Some(if e.to_string().starts_with("URI") {
+            414
+        } else {
+            431
+        });
+    }
+    if !e.is_parse() || e.is_parse_version_h2() || e.is_parse_status() {
+        return None;
+    }
+    (!e.to_string().starts_with("internal")).then_some(400)
 }
 
 async fn serve_h2<IO, S>(

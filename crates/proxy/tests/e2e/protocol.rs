@@ -214,6 +214,7 @@ fn malformed_and_oversized_requests() {
             ProxyOptions::default(),
         );
         let addr = listen(&proxy, host_client()).await;
+        let (log, _guard) = capture_log();
         let reply = raw(addr, b"GARBAGE\r\n\r\n").await;
         assert!(reply.starts_with("HTTP/1.1 400"), "{reply:?}");
         let reply = raw(addr, b"GET / HTTP/1.1\r\nHost app.example\r\n\r\n").await;
@@ -236,6 +237,32 @@ fn malformed_and_oversized_requests() {
             &reply[..reply.len().min(200)]
         );
         assert_eq!(a.state.hits.load(Ordering::SeqCst), 1);
+
+        // Every one of those got its access-log line, the rejected ones
+        // with what is known: no method, host or path.
+        let access: Vec<String> = log
+            .text()
+            .lines()
+            .filter(|l| l.contains("wingress::access"))
+            .map(str::to_owned)
+            .collect();
+        let with = |status: &str| {
+            access
+                .iter()
+                .filter(|l| l.contains(&format!("status={status}")))
+                .count()
+        };
+        assert_eq!(access.len(), 4, "{access:#?}");
+        assert_eq!(with("400"), 2, "{access:#?}");
+        assert_eq!(with("431"), 1, "{access:#?}");
+        assert_eq!(with("200"), 1, "{access:#?}");
+        assert!(
+            access
+                .iter()
+                .filter(|l| !l.contains("status=200"))
+                .all(|l| l.contains("method=-") && l.contains("path=-")),
+            "{access:#?}"
+        );
     });
 }
 

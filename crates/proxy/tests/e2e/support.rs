@@ -40,6 +40,46 @@ pub fn run<F: Future>(test: F) -> F::Output {
     tokio::task::LocalSet::new().block_on(&rt, test)
 }
 
+/// Log lines captured on the test's thread (the proxy, its backends and the
+/// clients all run there): `let (log, _guard) = capture_log();`.
+#[derive(Clone, Default)]
+pub struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+    fn make_writer(&'a self) -> CapturedLog {
+        self.clone()
+    }
+}
+
+/// Routes this thread's INFO-and-above events to a [`CapturedLog`] until
+/// the guard is dropped.
+pub fn capture_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
+    let log = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    (log, tracing::subscriber::set_default(subscriber))
+}
+
 /// Knobs and counters shared with a running backend.
 #[derive(Default)]
 pub struct BackendState {
