@@ -9,7 +9,9 @@
 //!   to send back, a query to forward, or nothing ([`query`], [`Zone`]).
 //! - The dns-01 client's messages: RFC 2136 UPDATEs adding and removing a
 //!   TXT record and the TXT query that checks them ([`update`]), signed
-//!   and verified with TSIG ([`tsig`]).
+//!   and verified with TSIG ([`tsig`]), and the NS and address queries
+//!   that find the zone's authoritative servers to check them all
+//!   ([`authority`]).
 //!
 //! Everything here is sans-IO: the daemon and wingress-tls's ACME driver
 //! own the sockets, the retries, the timeouts and the clock (`now` is
@@ -23,6 +25,7 @@
 //! stay small).
 #![forbid(unsafe_code)]
 
+pub mod authority;
 mod name;
 pub mod query;
 mod resolv;

@@ -4,8 +4,8 @@
 //! out, [`Message`]s in; signing is [`crate::tsig`]'s.
 
 use crate::wire::{
-    Message, MessageBuilder, Name, Section, WireError, CLASS_IN, CLASS_NONE, OPCODE_QUERY,
-    OPCODE_SHIFT, OPCODE_UPDATE, TYPE_SOA, TYPE_TXT,
+    Message, MessageBuilder, Name, Section, WireError, CLASS_IN, CLASS_NONE, OPCODE_SHIFT,
+    OPCODE_UPDATE, TYPE_SOA, TYPE_TXT,
 };
 
 /// One change of an UPDATE (RFC 2136 §2.5).
@@ -50,9 +50,7 @@ pub fn update(id: u16, zone: &str, changes: &[Change<'_>]) -> Result<Vec<u8>, Wi
 /// A non-recursive TXT query: the configured server must answer from its
 /// own zone data, not from a cache.
 pub fn txt_query(id: u16, name: &str) -> Result<Vec<u8>, WireError> {
-    let mut msg = MessageBuilder::new(id, OPCODE_QUERY << OPCODE_SHIFT);
-    msg.question(&Name::parse(name)?, TYPE_TXT, CLASS_IN)?;
-    Ok(msg.finish())
+    crate::authority::query(id, name, TYPE_TXT)
 }
 
 /// The values of the TXT answers for `name` in `msg` (each record's

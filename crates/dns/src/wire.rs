@@ -291,6 +291,17 @@ impl<'a> Message<'a> {
     pub fn authoritative(&self) -> bool {
         self.flags & FLAG_AA != 0
     }
+
+    /// The name that is the whole rdata of `record` (NS, CNAME, PTR),
+    /// compression pointers followed into the rest of this message. The
+    /// name must end exactly where the rdata does.
+    pub fn rdata_name(&self, record: &Record<'_>) -> Result<Name, WireError> {
+        let (name, end) = crate::name::read_name(self.bytes, record.rdata_offset)?;
+        if Some(end) != record.rdata_offset.checked_add(record.rdata.len()) {
+            return Err(WireError::Malformed("name does not fill its record data"));
+        }
+        Ok(name)
+    }
 }
 
 /// A big-endian u16 at `at`, if the bytes are there.
