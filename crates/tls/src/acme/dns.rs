@@ -1,19 +1,25 @@
 //! dns-01 through RFC 2136: a TXT record added and removed with TSIG-signed
-//! UPDATEs, and looked for on the configured server itself (never through
-//! the host's resolver).
+//! UPDATEs on the configured server, the zone's name servers and their
+//! addresses asked of that server too, and the record looked for on each
+//! authoritative server directly (never through the host's resolver; see
+//! [`super::propagation`] for the check itself).
 //!
 //! The messages and their signatures are wingress-dns's (sans-IO);
-//! [`Rfc2136`] is the thin tokio driver: one UDP exchange per message,
-//! retried on timeout, TCP when the answer is truncated.
+//! [`Rfc2136`] and [`txt_values`] are the thin tokio driver: one UDP
+//! exchange per message, retried on timeout, TCP when the answer is
+//! truncated.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
+use wingress_dns::authority;
 use wingress_dns::tsig::{self, TsigError};
 use wingress_dns::update::{self, Change};
-use wingress_dns::wire::{absolute_lower, Message, Rcode, WireError};
+use wingress_dns::wire::{
+    absolute_lower, Message, Name, Rcode, WireError, TYPE_A, TYPE_AAAA, TYPE_NS,
+};
 
 pub use wingress_dns::tsig::{TsigAlgorithm, TsigKey};
 
@@ -37,6 +43,15 @@ pub enum DnsError {
     Tsig(#[from] TsigError),
     #[error("dns server {server}: {source}")]
     Io {
+        server: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No socket to the server could be set up: this host has no route
+    /// to it or no such address family (an IPv6 server from an IPv4-only
+    /// host).
+    #[error("dns server {server} cannot be reached from this host: {source}")]
+    Unreachable {
         server: SocketAddr,
         #[source]
         source: std::io::Error,
@@ -103,30 +118,71 @@ impl Rfc2136 {
         .await
     }
 
-    /// The TXT values at `name`, as the server itself answers from its zone
-    /// (no recursion asked, the answer must be authoritative).
-    pub async fn txt_values(&self, name: &str) -> Result<Vec<String>, DnsError> {
-        let query = update::txt_query(random_id(), name)?;
-        let reply = self.exchange(query).await?;
+    /// The configured server's address.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// The zone's name servers as the configured server lists them (its
+    /// answer must be authoritative), each with the addresses that answer
+    /// carries as glue (often none for names outside the zone).
+    pub async fn nameservers(&self) -> Result<Vec<(Name, Vec<IpAddr>)>, DnsError> {
+        let query = authority::query(random_id(), &self.zone, TYPE_NS)?;
+        let reply = exchange(self.server, query).await?;
         let parsed = Message::parse_response(&reply)?;
+        let what = || format!("query for the NS records of {}", self.zone);
         match parsed.rcode() {
-            Rcode::NoError if parsed.authoritative() => Ok(update::txt_values(&parsed, name)),
-            Rcode::NoError => Err(self.refused(
-                format!("query for {name}"),
+            Rcode::NoError if parsed.authoritative() => {
+                Ok(authority::ns_names(&parsed, &self.zone)
+                    .into_iter()
+                    .map(|ns| {
+                        let glue = authority::addresses(&parsed, &ns);
+                        (ns, glue)
+                    })
+                    .collect())
+            }
+            Rcode::NoError => Err(refused(
+                self.server,
+                what(),
                 Rcode::NoError,
                 None,
-                " (the answer is not authoritative: is the server primary for the zone?)",
+                NOT_AUTHORITATIVE,
             )),
-            // No record yet.
-            Rcode::NxDomain => Ok(Vec::new()),
-            rcode => Err(self.refused(format!("query for {name}"), rcode, None, "")),
+            rcode => Err(refused(self.server, what(), rcode, None, "")),
         }
+    }
+
+    /// The A and AAAA addresses of `host` the configured server answers
+    /// with (from its zones, or its cache if it keeps one: the servers
+    /// found are then asked for authoritative answers themselves). Failed
+    /// queries are logged and count as no address.
+    pub async fn addresses(&self, host: &Name) -> Vec<IpAddr> {
+        let ask = |qtype| async move {
+            let query = authority::query(random_id(), &host.to_string(), qtype)?;
+            let reply = exchange(self.server, query).await?;
+            let parsed = Message::parse_response(&reply)?;
+            Ok::<_, DnsError>(match parsed.rcode() {
+                Rcode::NoError => authority::addresses(&parsed, host),
+                _ => Vec::new(),
+            })
+        };
+        let (v4, v6) = tokio::join!(ask(TYPE_A), ask(TYPE_AAAA));
+        let mut out = Vec::new();
+        for result in [v4, v6] {
+            match result {
+                Ok(ips) => out.extend(ips),
+                Err(error) => {
+                    tracing::debug!(%host, %error, "address query for a name server failed")
+                }
+            }
+        }
+        out
     }
 
     async fn update(&self, changes: &[Change<'_>], what: &str) -> Result<(), DnsError> {
         let mut msg = update::update(random_id(), &self.zone, changes)?;
         let mac = tsig::sign(&mut msg, &self.key, unix_now())?;
-        let reply = self.exchange(msg).await?;
+        let reply = exchange(self.server, msg).await?;
         let parsed = Message::parse_response(&reply)?;
         let verified = tsig::verify(&parsed, &mac, &self.key, unix_now());
         let tsig_error = match &verified {
@@ -158,105 +214,127 @@ impl Rfc2136 {
                 (Rcode::NotZone, _) => format!(" (the name is not in zone {})", self.zone),
                 _ => String::new(),
             };
-            return Err(self.refused(what.to_string(), parsed.rcode(), tsig_error, &hint));
+            return Err(refused(
+                self.server,
+                what.to_string(),
+                parsed.rcode(),
+                tsig_error,
+                &hint,
+            ));
         }
         verified.map_err(DnsError::from)
     }
+}
 
-    fn refused(
-        &self,
-        what: String,
-        rcode: Rcode,
-        tsig: Option<&'static str>,
-        hint: &str,
-    ) -> DnsError {
-        DnsError::Refused {
-            server: self.server,
-            what,
-            rcode: rcode.name(),
-            tsig: tsig.map(|t| format!(", TSIG {t}")).unwrap_or_default(),
-            hint: hint.to_string(),
+/// The TXT values at `name` on `server`, as that server answers from its
+/// own zone data (no recursion asked; the answer must be authoritative).
+/// NXDOMAIN is no values: the record is not there yet.
+pub async fn txt_values(server: SocketAddr, name: &str) -> Result<Vec<String>, DnsError> {
+    let query = update::txt_query(random_id(), name)?;
+    let reply = exchange(server, query).await?;
+    let parsed = Message::parse_response(&reply)?;
+    let what = || format!("query for {name}");
+    match parsed.rcode() {
+        Rcode::NoError if parsed.authoritative() => Ok(update::txt_values(&parsed, name)),
+        Rcode::NoError => Err(refused(
+            server,
+            what(),
+            Rcode::NoError,
+            None,
+            NOT_AUTHORITATIVE,
+        )),
+        Rcode::NxDomain if parsed.authoritative() => Ok(Vec::new()),
+        rcode => Err(refused(server, what(), rcode, None, "")),
+    }
+}
+
+const NOT_AUTHORITATIVE: &str =
+    " (the answer is not authoritative: does the server serve the zone?)";
+
+fn refused(
+    server: SocketAddr,
+    what: String,
+    rcode: Rcode,
+    tsig: Option<&'static str>,
+    hint: &str,
+) -> DnsError {
+    DnsError::Refused {
+        server,
+        what,
+        rcode: rcode.name(),
+        tsig: tsig.map(|t| format!(", TSIG {t}")).unwrap_or_default(),
+        hint: hint.to_string(),
+    }
+}
+
+/// Sends `msg` to `server` and returns the matching answer, a response
+/// that parses: UDP first (retried), TCP when the UDP answer is truncated.
+async fn exchange(server: SocketAddr, msg: Vec<u8>) -> Result<Vec<u8>, DnsError> {
+    let io = |source| DnsError::Io { server, source };
+    let unreachable = |source| DnsError::Unreachable { server, source };
+    let id = [msg[0], msg[1]];
+    let bind: SocketAddr = if server.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let sock = UdpSocket::bind(bind).await.map_err(unreachable)?;
+    sock.connect(server).await.map_err(unreachable)?;
+    let mut buf = vec![0u8; 4096];
+    for attempt in 1..=ATTEMPTS {
+        sock.send(&msg).await.map_err(io)?;
+        let deadline = tokio::time::Instant::now() + ATTEMPT_TIMEOUT;
+        loop {
+            let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
+                Err(_) => break,
+                Ok(Err(e)) if attempt < ATTEMPTS => {
+                    // ICMP unreachable: the server may be starting; try again.
+                    tracing::debug!(%server, error = %e, "dns exchange failed; retrying");
+                    tokio::time::sleep_until(deadline).await;
+                    break;
+                }
+                Ok(Err(e)) => return Err(io(e)),
+                Ok(Ok(n)) => n,
+            };
+            let reply = &buf[..n];
+            // Stray datagrams (other ids, garbage) are ignored.
+            if reply.len() < 2 || reply[..2] != id {
+                continue;
+            }
+            let Ok(parsed) = Message::parse_response(reply) else {
+                continue;
+            };
+            if parsed.truncated() {
+                return exchange_tcp(server, &msg).await;
+            }
+            return Ok(reply.to_vec());
         }
     }
+    Err(DnsError::Timeout { server })
+}
 
-    /// Sends `msg` and returns the matching answer, a response that
-    /// parses: UDP first (retried), TCP when the UDP answer is truncated.
-    async fn exchange(&self, msg: Vec<u8>) -> Result<Vec<u8>, DnsError> {
-        let io = |source| DnsError::Io {
-            server: self.server,
-            source,
-        };
-        let id = [msg[0], msg[1]];
-        let bind: SocketAddr = if self.server.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            ([0u16; 8], 0).into()
-        };
-        let sock = UdpSocket::bind(bind).await.map_err(io)?;
-        sock.connect(self.server).await.map_err(io)?;
-        let mut buf = vec![0u8; 4096];
-        for attempt in 1..=ATTEMPTS {
-            sock.send(&msg).await.map_err(io)?;
-            let deadline = tokio::time::Instant::now() + ATTEMPT_TIMEOUT;
-            loop {
-                let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
-                    Err(_) => break,
-                    Ok(Err(e)) if attempt < ATTEMPTS => {
-                        // ICMP unreachable: the server may be starting; try again.
-                        tracing::debug!(server = %self.server, error = %e, "dns exchange failed; retrying");
-                        tokio::time::sleep_until(deadline).await;
-                        break;
-                    }
-                    Ok(Err(e)) => return Err(io(e)),
-                    Ok(Ok(n)) => n,
-                };
-                let reply = &buf[..n];
-                // Stray datagrams (other ids, garbage) are ignored.
-                if reply.len() < 2 || reply[..2] != id {
-                    continue;
-                }
-                let Ok(parsed) = Message::parse_response(reply) else {
-                    continue;
-                };
-                if parsed.truncated() {
-                    return self.exchange_tcp(&msg).await;
-                }
-                return Ok(reply.to_vec());
-            }
+async fn exchange_tcp(server: SocketAddr, msg: &[u8]) -> Result<Vec<u8>, DnsError> {
+    let io = |source| DnsError::Io { server, source };
+    let exchange = async {
+        let mut s = TcpStream::connect(server).await.map_err(io)?;
+        let len = u16::try_from(msg.len())
+            .map_err(|_| WireError::TooLarge("message over 65535 bytes"))?;
+        let mut framed = len.to_be_bytes().to_vec();
+        framed.extend_from_slice(msg);
+        s.write_all(&framed).await.map_err(io)?;
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await.map_err(io)?;
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut reply).await.map_err(io)?;
+        let parsed = Message::parse_response(&reply)?;
+        if parsed.id.to_be_bytes() != [msg[0], msg[1]] {
+            return Err(WireError::Malformed("answer to another query").into());
         }
-        Err(DnsError::Timeout {
-            server: self.server,
-        })
-    }
-
-    async fn exchange_tcp(&self, msg: &[u8]) -> Result<Vec<u8>, DnsError> {
-        let io = |source| DnsError::Io {
-            server: self.server,
-            source,
-        };
-        let exchange = async {
-            let mut s = TcpStream::connect(self.server).await.map_err(io)?;
-            let len = u16::try_from(msg.len())
-                .map_err(|_| WireError::TooLarge("message over 65535 bytes"))?;
-            let mut framed = len.to_be_bytes().to_vec();
-            framed.extend_from_slice(msg);
-            s.write_all(&framed).await.map_err(io)?;
-            let mut len = [0u8; 2];
-            s.read_exact(&mut len).await.map_err(io)?;
-            let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            s.read_exact(&mut reply).await.map_err(io)?;
-            let parsed = Message::parse_response(&reply)?;
-            if parsed.id.to_be_bytes() != [msg[0], msg[1]] {
-                return Err(WireError::Malformed("answer to another query").into());
-            }
-            Ok(reply)
-        };
-        tokio::time::timeout(ATTEMPT_TIMEOUT * ATTEMPTS, exchange)
-            .await
-            .map_err(|_| DnsError::Timeout {
-                server: self.server,
-            })?
-    }
+        Ok(reply)
+    };
+    tokio::time::timeout(ATTEMPT_TIMEOUT * ATTEMPTS, exchange)
+        .await
+        .map_err(|_| DnsError::Timeout { server })?
 }
 
 fn random_id() -> u16 {

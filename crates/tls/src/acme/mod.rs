@@ -12,6 +12,7 @@ mod dns;
 mod http;
 mod order;
 mod plan;
+mod propagation;
 mod storage;
 
 use std::collections::HashMap;

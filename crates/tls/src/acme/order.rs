@@ -17,12 +17,13 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::dns::{DnsError, Rfc2136};
+use super::propagation;
 use super::{AcmeChallenge, Http01Tokens};
 use crate::{ring_provider, CertStore, TlsError};
 
-/// The TXT record must be visible on the DNS server within this long.
+/// The TXT record must be visible on every authoritative server within
+/// this long.
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
-const PROPAGATION_POLL: Duration = Duration::from_millis(500);
 
 /// How validation and certificate issuance are polled.
 fn poll_policy() -> RetryPolicy {
@@ -60,8 +61,13 @@ pub(crate) enum OrderError {
         #[source]
         source: Box<DnsError>,
     },
-    #[error("dns-01 for {domain}: the TXT record at {record} did not appear on the dns server within {}s", PROPAGATION_TIMEOUT.as_secs())]
-    Propagation { domain: String, record: String },
+    #[error("dns-01 for {domain}: the TXT record at {record} did not appear within {}s on {waiting}", PROPAGATION_TIMEOUT.as_secs())]
+    Propagation {
+        domain: String,
+        record: String,
+        /// The authoritative servers without it, with their last answers.
+        waiting: String,
+    },
     #[error("the order ended {0:?} instead of ready")]
     OrderState(OrderStatus),
     #[error("{0}")]
@@ -271,7 +277,8 @@ async fn explain_invalid(order: &mut instant_acme::Order, fallback: OrderError) 
     fallback
 }
 
-/// Polls the configured server until it serves `value` at `record`.
+/// Waits until every authoritative server of the zone serves `value` at
+/// `record` (see [`propagation`]).
 async fn wait_for_txt(
     dns: &Rfc2136,
     domain: &str,
@@ -279,19 +286,25 @@ async fn wait_for_txt(
     value: &str,
 ) -> Result<(), OrderError> {
     let deadline = tokio::time::Instant::now() + PROPAGATION_TIMEOUT;
-    loop {
-        match dns.txt_values(record).await {
-            Ok(values) if values.iter().any(|v| v == value) => return Ok(()),
-            Ok(_) => {}
-            Err(error) => tracing::debug!(record, %error, "dns-01 propagation check failed"),
+    let servers = propagation::authoritative_servers(dns).await;
+    tracing::info!(
+        record,
+        servers = %propagation::list(&servers),
+        "waiting for the dns-01 TXT record on the zone's authoritative servers"
+    );
+    match propagation::wait_for_txt(servers, record, value, deadline).await {
+        Ok(()) => {
+            tracing::debug!(
+                record,
+                "the dns-01 TXT record is on every authoritative server"
+            );
+            Ok(())
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(OrderError::Propagation {
-                domain: domain.to_owned(),
-                record: record.to_owned(),
-            });
-        }
-        tokio::time::sleep(PROPAGATION_POLL).await;
+        Err(waiting) => Err(OrderError::Propagation {
+            domain: domain.to_owned(),
+            record: record.to_owned(),
+            waiting: propagation::describe(&waiting),
+        }),
     }
 }
 
