@@ -16,10 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
+use nix::sys::signal::Signal;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use wingress_lab::acme::{
-    ChallTestSrv, Named, Pebble, PebbleOptions, CHALLTESTSRV_DNS, NAMED_ADDR, PEBBLE_DIRECTORY,
+    ChallTestSrv, Named, Pebble, PebbleOptions, CHALLTESTSRV_DNS, NAMED_ADDR, NAMED_SECONDARY,
+    PEBBLE_DIRECTORY,
 };
 use wingress_lab::{
     lab_or_skip, spawn_wingress, write_private_key, Forward, ForwardConfig, KeyPair, Lab, Netns,
@@ -166,7 +168,7 @@ fn http_01_certificate_restart_orders_nothing_and_reload_orders_new_hosts() -> R
         // A reload that adds a route host orders its certificate, while
         // the first one keeps serving.
         site.config("http-01", &["app.acme.test", "new.acme.test"], None)?;
-        daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
+        daemon.signal(Signal::SIGHUP)?;
         daemon.wait_for_log("issued ACME certificate name=\"new.acme.test\"", ISSUED)?;
         for host in ["app.acme.test", "new.acme.test"] {
             let body = curl_https(&ns, &root, host)?;
@@ -308,14 +310,19 @@ fn tls_alpn_01_certificate_renewed_while_a_connection_stays_open() -> Result<()>
 
 /// DNS-01 through named: a name and a wildcard, TXT records published with
 /// TSIG-signed updates, visible with dig during the challenge and gone
-/// after. A wrong TSIG secret is a clear error retried later, while the
-/// certificate issued before keeps being served.
+/// after. The zone has two authoritative servers, named and a secondary
+/// that transfers from it, both found through the zone's NS records: while
+/// the secondary is frozen (SIGSTOP), the primary has the records but the
+/// CA is not told to look; once it runs again and has them, the
+/// certificates are issued. A wrong TSIG secret is a clear error retried
+/// later, while the certificate issued before keeps being served.
 #[test]
 fn dns_01_through_named_with_tsig() -> Result<()> {
     lab_test(|lab| {
         let ns = lab.netns()?;
         let dir = lab.dir().join("dns01");
-        let named = Named::start(&ns, &dir.join("named"), "acme.test")?;
+        let named = Named::start_with_secondary(&ns, &dir.join("named"), "acme.test")?;
+        let secondary = named.secondary().context("no secondary")?;
         let pebble = Pebble::start(
             &ns,
             &dir.join("pebble"),
@@ -330,23 +337,62 @@ fn dns_01_through_named_with_tsig() -> Result<()> {
             "_acme-challenge.app.acme.test",
             "_acme-challenge.apps.acme.test",
         ];
-        let watcher = TxtWatcher::start(&named, &records);
+        let watcher = TxtWatcher::start(&named, NAMED_ADDR, &records);
+        let on_secondary = TxtWatcher::start(&named, NAMED_SECONDARY, &records);
+        secondary.signal(Signal::SIGSTOP)?;
         let hosts = ["app.acme.test", "*.apps.acme.test"];
         let config = site.config("dns-01", &hosts, Some(named.key_file()))?;
         let mut daemon = site.start(&ns, &config)?;
+        // Both servers come from the NS set: ns.acme.test is the configured
+        // server's address, so it is asked at the configured port.
+        wait_for_line(
+            &mut daemon,
+            &[
+                "waiting for the dns-01 TXT record",
+                "ns.acme.test (127.0.0.1:5300), ns2.acme.test (127.0.0.2:53)",
+            ],
+        )?;
+        // Orders run one at a time: the first one's record is on the primary.
+        wingress_lab::eventually(ISSUED, || {
+            ensure!(!watcher.seen().is_empty(), "the primary has no record yet");
+            Ok(())
+        })?;
+        // The check would have told the CA by now, were it not waiting
+        // for the frozen secondary.
+        std::thread::sleep(Duration::from_secs(3));
+        let log = daemon.log();
+        ensure!(
+            !log.contains("issued ACME certificate"),
+            "issued while a server lacked the record"
+        );
+        ensure!(
+            pebble.validations() == 0,
+            "pebble was asked to validate while a server lacked the record"
+        );
+        ensure!(on_secondary.seen().is_empty());
+        secondary.signal(Signal::SIGCONT)?;
         daemon.wait_for_log("issued ACME certificate name=\"app.acme.test\"", ISSUED)?;
         daemon.wait_for_log("issued ACME certificate name=\"*.apps.acme.test\"", ISSUED)?;
         let seen = watcher.stop();
+        let seen_on_secondary = on_secondary.stop();
         for record in records {
-            ensure!(
-                seen.contains(record),
-                "dig never saw {record} during the challenge: {seen:?}"
-            );
+            for (server, seen) in [(NAMED_ADDR, &seen), (NAMED_SECONDARY, &seen_on_secondary)] {
+                ensure!(
+                    seen.contains(record),
+                    "dig @{server} never saw {record} during the challenge: {seen:?}"
+                );
+            }
             let now = named.dig_txt(record)?;
             ensure!(
                 now.is_empty(),
                 "{record} still has {now:?} after the challenge"
             );
+            // The removal reaches the secondary through the next notify.
+            wingress_lab::eventually(ISSUED, || {
+                let now = named.dig_txt_at(NAMED_SECONDARY, record)?;
+                ensure!(now.is_empty(), "the secondary still has {record}: {now:?}");
+                Ok(())
+            })?;
         }
         let root = site.root_file(&pebble)?;
         for host in ["app.acme.test", "grafana.apps.acme.test"] {
@@ -611,7 +657,7 @@ fn backend(ns: &Netns) -> Result<()> {
     Ok(())
 }
 
-/// Runs dig against named in a loop, remembering which records it saw.
+/// Runs dig against one server in a loop, remembering which records it saw.
 struct TxtWatcher {
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<BTreeSet<String>>>,
@@ -619,23 +665,32 @@ struct TxtWatcher {
 }
 
 impl TxtWatcher {
-    fn start(named: &Named, records: &[&str]) -> TxtWatcher {
+    /// Watches `records` on the server at `addr` (`ip:port`) in named's
+    /// namespace.
+    fn start(named: &Named, addr: &str, records: &[&str]) -> TxtWatcher {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(BTreeSet::new()));
         let records: Vec<String> = records.iter().map(|r| r.to_string()).collect();
         let (stop2, seen2) = (Arc::clone(&stop), Arc::clone(&seen));
-        // dig runs in the namespace through named's handle, on this thread.
-        let named = NamedQuery::from(named);
+        // dig runs in the namespace by its name, on this thread.
+        let query = NamedQuery {
+            ns: named.netns_name().to_string(),
+            addr: addr.to_string(),
+        };
         let thread = std::thread::spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
                 for r in &records {
-                    if named.has_txt(r) {
+                    if query.has_txt(r) {
                         seen2.lock().unwrap().insert(r.clone());
                     }
                 }
             }
         });
         TxtWatcher { stop, seen, thread }
+    }
+
+    fn seen(&self) -> BTreeSet<String> {
+        self.seen.lock().unwrap().clone()
     }
 
     fn stop(self) -> BTreeSet<String> {
@@ -646,22 +701,16 @@ impl TxtWatcher {
     }
 }
 
-/// What the watcher thread needs to run dig: the namespace's name.
+/// What the watcher thread needs to run dig: the namespace's name and the
+/// server's address.
 struct NamedQuery {
     ns: String,
-}
-
-impl From<&Named> for NamedQuery {
-    fn from(named: &Named) -> Self {
-        NamedQuery {
-            ns: named.netns_name().to_string(),
-        }
-    }
+    addr: String,
 }
 
 impl NamedQuery {
     fn has_txt(&self, record: &str) -> bool {
-        let (ip, port) = NAMED_ADDR.split_once(':').unwrap_or(("127.0.0.1", "5300"));
+        let (ip, port) = self.addr.split_once(':').unwrap_or(("127.0.0.1", "53"));
         let out = std::process::Command::new("ip")
             .args([
                 "netns",
@@ -674,7 +723,13 @@ impl NamedQuery {
             ])
             .args(["+short", "+norecurse", "+time=1", "+tries=1", "TXT", record])
             .output();
-        out.is_ok_and(|o| !String::from_utf8_lossy(&o.stdout).trim().is_empty())
+        // With +short a TXT answer is a quoted string per line; a timeout
+        // prints a `;;` comment to stdout, which is not an answer.
+        out.is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim_start().starts_with('"'))
+        })
     }
 }
 
