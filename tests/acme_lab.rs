@@ -441,6 +441,16 @@ fn dns_01_through_named_with_tsig() -> Result<()> {
         wait_for_status(&config, "app.acme.test", |c| c["state"] == "valid")?;
         let body = curl_https(&ns, &root, "x.apps.acme.test")?;
         ensure!(body.contains("hello from the backend"), "{body}");
+
+        // The secret is fixed in place (same path, same config) and the
+        // daemon reloaded: the new secret is used at once, not at the next
+        // retry 60 s later, nor only after a restart.
+        let right = std::fs::read_to_string(named.key_file())?;
+        wingress_lab::write_private_file(&wrong, &right)?;
+        daemon.signal(Signal::SIGHUP)?;
+        wait_for_status(&config, "new.acme.test", |c| c["state"] == "valid")?;
+        let body = curl_https(&ns, &root, "new.acme.test")?;
+        ensure!(body.contains("hello from the backend"), "{body}");
         daemon.stop();
         Ok(())
     })

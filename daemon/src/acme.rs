@@ -72,6 +72,28 @@ pub fn names(cfg: &ServerConfig, store: &CertStore) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// A fingerprint of what the ACME settings read from files (the TSIG
+/// secret, the EAB key, the extra CA roots), so a reload after one of them
+/// was rewritten in place builds a new manager even though the config's
+/// paths did not change. A hash, so the generation holds no secret; an
+/// unreadable file hashes as such (and `manager` then reports it).
+pub fn files_fingerprint(cfg: &ServerConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let Some(acme) = &cfg.tls.acme else {
+        return 0;
+    };
+    let files = [
+        acme.dns.as_ref().map(|d| d.tsig_secret_file.as_path()),
+        acme.eab.as_ref().map(|e| e.hmac_key_file.as_path()),
+        acme.ca_root.as_deref(),
+    ];
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for path in files.into_iter().flatten() {
+        std::fs::read(path).ok().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 fn settings(acme: &config::AcmeConfig) -> Result<AcmeSettings> {
     let ca_roots = match &acme.ca_root {
         Some(path) => read_ca_roots(path).context("[tls.acme] ca_root")?,

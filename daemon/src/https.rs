@@ -56,8 +56,10 @@ pub struct HttpsGen {
     acceptor: Option<TlsAcceptor>,
     pub store: Option<Arc<CertStore>>,
     /// What the store was made from: a reload with the same sources keeps
-    /// the store, and with it the leaves the internal CA has issued.
-    store_sources: Option<(config::TlsConfig, std::path::PathBuf, String)>,
+    /// the store, and with it the leaves the internal CA has issued (and
+    /// the ACME manager). The last part fingerprints the files ACME reads
+    /// (`acme::files_fingerprint`), so a secret rewritten in place counts.
+    store_sources: Option<(config::TlsConfig, std::path::PathBuf, String, u64)>,
     /// Route hosts, which the internal CA may issue for.
     issue_for: Vec<config::HostPattern>,
     /// `[tls.acme]`: orders and renews certificates into `store`; kept
@@ -114,6 +116,7 @@ impl HttpsGen {
             cfg.tls.clone(),
             cfg.node.state_dir.clone(),
             fallback.clone(),
+            crate::acme::files_fingerprint(cfg),
         );
         let kept = previous.filter(|p| p.store_sources.as_ref() == Some(&sources));
         let (store, acme) = match kept.and_then(|p| Some((p.store.clone()?, p.acme.clone()))) {
