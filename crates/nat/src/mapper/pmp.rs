@@ -169,7 +169,11 @@ impl PmpExchange {
                     return None;
                 }
                 if self.purpose == Purpose::Delete {
-                    return Some(Done::Deleted);
+                    // RFC 6887 §15: the answer to a delete has lifetime 0.
+                    // A lifetime is the late answer to the renewal that was
+                    // in flight when the release began (same nonce, same
+                    // opcode): the delete is still unanswered.
+                    return (lifetime_secs == 0).then_some(Done::Deleted);
                 }
                 let Some(ip) = external_address.filter(|ip| !ip.is_unspecified()) else {
                     return failed("the gateway gave no IPv4 external address".into(), false);
@@ -230,6 +234,11 @@ impl PmpExchange {
                 lifetime_secs,
             }) => {
                 if internal_port != cx.cfg.internal_port || self.purpose == Purpose::Check {
+                    return None;
+                }
+                // RFC 6886 §3.4: a deletion is answered with lifetime 0; a
+                // lifetime answers an earlier (renewal) request.
+                if self.purpose == Purpose::Delete && lifetime_secs != 0 {
                     return None;
                 }
                 self.main.answered = true;

@@ -320,6 +320,40 @@ fn release_deletes_with_the_nonce_of_the_mapping() {
 }
 
 #[test]
+fn a_late_renewal_answer_is_not_taken_for_the_deletion() {
+    // The renewal is in flight when shutdown releases the mapping; its
+    // answer (same nonce, same opcode, a lifetime) arrives after the delete
+    // went out. Only the lifetime-0 answer ends the release: were the
+    // renewal's answer taken for it, the mapping would outlive the daemon.
+    let t0 = Instant::now();
+    let mut m = mapped_pcp_with(t0, no_checks(&[Protocol::Pcp]));
+    let renew_at = m.poll_timeout().unwrap();
+    m.handle_timeout(renew_at);
+    let renewal = one_pmp(&mut m);
+    assert_eq!(pcp_lifetime(&renewal), 3600);
+    m.release(renew_at);
+    let del = one_pmp(&mut m);
+    assert_eq!(pcp_lifetime(&del), 0);
+    m.handle_pmp(renew_at, &pcp_answer(&renewal, 0, PORT, 3600, 2000));
+    assert!(
+        events(&mut m).is_empty(),
+        "the renewal's answer is not the deletion's"
+    );
+    assert!(
+        m.poll_timeout().is_some(),
+        "the delete is still retransmitted"
+    );
+    m.handle_pmp(renew_at, &pcp_answer(&del, 0, PORT, 0, 2000));
+    assert_eq!(
+        events(&mut m),
+        [Event::Released {
+            protocol: Some(Protocol::Pcp),
+            result: Ok(())
+        }]
+    );
+}
+
+#[test]
 fn garbage_from_the_gateway_is_ignored() {
     let t0 = Instant::now();
     let mut m = PortMapper::new(cfg(&[Protocol::Pcp, Protocol::NatPmp]), NONCE, t0);
