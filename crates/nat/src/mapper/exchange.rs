@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use super::{igd, pmp, MapperConfig, Output, Protocol};
+use super::{igd, pmp, ActiveMapping, MapperConfig, Output, Protocol};
 use crate::pcp::Nonce;
 use crate::upnp::{HttpUrl, SoapRequest, WanService};
 
@@ -27,6 +27,20 @@ pub(super) struct Target {
     pub(super) external_ip: Option<Ipv4Addr>,
     pub(super) nonce: Nonce,
     pub(super) service: Option<WanService>,
+}
+
+impl Target {
+    /// The mapping the gateway already gave us: renewed, checked or deleted
+    /// at exactly its external address and port.
+    pub(super) fn kept(m: &ActiveMapping, nonce: Nonce, service: &Option<WanService>) -> Self {
+        Target {
+            external_port: m.external.port(),
+            any_port: false,
+            external_ip: Some(*m.external.ip()),
+            nonce,
+            service: service.clone(),
+        }
+    }
 }
 
 /// How one exchange ended.

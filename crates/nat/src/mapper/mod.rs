@@ -176,13 +176,7 @@ impl PortMapper {
                     return;
                 };
                 let Some(m) = &self.mapping else { return };
-                let target = Target {
-                    external_port: m.external.port(),
-                    any_port: false,
-                    external_ip: Some(*m.external.ip()),
-                    nonce: self.nonce,
-                    service: self.service.clone(),
-                };
+                let target = Target::kept(m, self.nonce, &self.service);
                 let mut cx = Ctx {
                     cfg: &self.cfg,
                     now,
@@ -215,13 +209,7 @@ impl PortMapper {
             });
             return;
         };
-        let target = Target {
-            external_port: m.external.port(),
-            any_port: false,
-            external_ip: Some(*m.external.ip()),
-            nonce: self.nonce,
-            service: self.service.clone(),
-        };
+        let target = Target::kept(&m, self.nonce, &self.service);
         let mut cx = Ctx {
             cfg: &self.cfg,
             now,
