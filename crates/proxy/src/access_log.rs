@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request};
@@ -90,18 +91,12 @@ impl Drop for RequestLog {
             stats.record(self.status, took);
         }
         if let Some(line) = &self.line {
-            let info = &self.conn.info;
-            tracing::info!(
-                target: "wingress::access",
-                peer = info.peer.as_deref().map_or("-", |p| p.name.as_str()),
-                remote = %info.remote,
-                entrypoint = &*info.entrypoint,
-                method = %line.method,
-                host = %line.host,
-                path = %line.path,
-                status = self.status,
-                duration_ms = took.as_millis() as u64,
-                backend = self.backend.as_deref().unwrap_or("-"),
+            write_line(
+                &self.conn,
+                [line.method.as_str(), &line.host, &line.path],
+                self.status,
+                took,
+                self.backend.as_deref().unwrap_or("-"),
             );
         }
         self.conn.request_finished();
@@ -115,19 +110,27 @@ pub(crate) fn rejected(conn: &ConnState, status: u16) {
     if !tracing::enabled!(target: "wingress::access", tracing::Level::INFO) {
         return;
     }
-    let took = conn.head_started().map_or(0, |at| at.elapsed().as_millis());
+    let took = conn
+        .head_started()
+        .map_or(Duration::ZERO, |at| at.elapsed());
+    write_line(conn, ["-", "-", "-"], status, took, "-");
+}
+
+/// The one access-log line format; `request` is method, host and path.
+fn write_line(conn: &ConnState, request: [&str; 3], status: u16, took: Duration, backend: &str) {
     let info = &conn.info;
+    let [method, host, path] = request;
     tracing::info!(
         target: "wingress::access",
         peer = info.peer.as_deref().map_or("-", |p| p.name.as_str()),
         remote = %info.remote,
         entrypoint = &*info.entrypoint,
-        method = %"-",
-        host = %"-",
-        path = %"-",
+        method = %method,
+        host = %host,
+        path = %path,
         status,
-        duration_ms = took as u64,
-        backend = "-",
+        duration_ms = took.as_millis() as u64,
+        backend,
     );
 }
 
