@@ -8,7 +8,7 @@
 //! the ports pebble validates HTTP-01 and TLS-ALPN-01 on.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -643,27 +643,7 @@ fn curl_https(ns: &Netns, root: &Path, host: &str) -> Result<String> {
 /// An HTTP backend on 127.0.0.1:8080 in `ns`.
 fn backend(ns: &Netns) -> Result<()> {
     let listener = ns.run(|| TcpListener::bind((Ipv4Addr::LOCALHOST, BACKEND_PORT)))??;
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone()?);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-                        break;
-                    }
-                }
-                let body = "hello from the backend\n";
-                write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )?;
-                std::io::Result::Ok(())
-            });
-        }
-    });
+    std::thread::spawn(move || wingress_lab::hello_backend(listener));
     Ok(())
 }
 

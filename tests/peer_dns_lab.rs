@@ -10,7 +10,6 @@
 //! Namespace A (10.99.0.1) is the client; B (10.99.0.2, tunnel
 //! 100.64.0.2) runs wingress, an HTTP backend and named. Root only.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::Command;
@@ -60,7 +59,7 @@ fn run(lab: &Lab) -> Result<()> {
     // B: the backend, and named as the host's resolver (B's resolv.conf,
     // read by `forward = "system"`).
     let listener = b.run(|| TcpListener::bind((Ipv4Addr::LOCALHOST, 8080)))??;
-    std::thread::spawn(move || hello(listener));
+    std::thread::spawn(move || wingress_lab::hello_backend(listener));
     b.set_resolv_conf("nameserver 127.0.0.1\n")?;
     let _named = Named::start(
         &b,
@@ -352,27 +351,4 @@ fn dig(ns: &Netns, name: &str, qtype: &str, tcp: bool) -> Result<Dig> {
         flags,
         answers,
     })
-}
-
-/// The backend: one line for every request.
-fn hello(listener: TcpListener) {
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stream.try_clone()?);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            let body = "hello from the backend\n";
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            stream.write_all(reply.as_bytes())?;
-            std::io::Result::Ok(())
-        });
-    }
 }

@@ -265,6 +265,32 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<PathBuf> {
 /// folder up (a test binary in `target/<profile>/deps/`); else
 /// `<workspace>/target/{release|debug}/wingress`. Integration tests inside
 /// the daemon package should pass `env!("CARGO_BIN_EXE_wingress")` instead.
+/// A plain HTTP/1.1 backend on `listener`: every request, whatever it
+/// asks, gets `hello from the backend\n` and the connection closes. One
+/// thread per connection; it runs until the test process exits.
+pub fn hello_backend(listener: std::net::TcpListener) {
+    use std::io::{BufRead, Write};
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(stream.try_clone()?);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let body = "hello from the backend\n";
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            std::io::Result::Ok(())
+        });
+    }
+}
+
 pub fn wingress_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WINGRESS_BIN") {
         return PathBuf::from(p);
