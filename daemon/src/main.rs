@@ -4,6 +4,7 @@
 mod acme;
 mod admin;
 mod admin_client;
+mod alloc;
 mod backend;
 mod client;
 mod cluster;
@@ -218,6 +219,9 @@ enum CaCommand {
         config: Option<PathBuf>,
     },
 }
+
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -42,7 +42,8 @@ fn setsockopt_int(fd: libc::c_int, opt: libc::c_int, val: libc::c_int) -> io::Re
     }
 }
 
-/// Pins glibc's mmap threshold. TCP socket buffers are allocated zeroed and
+/// Pins glibc's mmap threshold at [`crate::alloc::LARGE`], the size from
+/// which blocks come from glibc. TCP socket buffers are allocated zeroed and
 /// large; served by mmap, their pages are committed only when written, so
 /// an idle connection costs kilobytes, not megabytes. glibc otherwise raises
 /// the threshold after the first large free and serves later buffers from
@@ -52,7 +53,7 @@ pub fn pin_mmap_threshold() {
     // SAFETY: mallopt only changes allocator tuning; it is called once at
     // start-up before other threads exist.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, crate::alloc::LARGE as libc::c_int);
     }
 }
 

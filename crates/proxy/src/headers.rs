@@ -40,6 +40,20 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
+    // The usual case, a backend's `Connection: keep-alive` (or `close`) that
+    // names no other header: removed without building the lists below.
+    if headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name))
+        .all(|name| name == header::CONNECTION)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .all(names_no_header)
+    {
+        headers.remove(header::CONNECTION);
+        return;
+    }
     // `Connection: keep-alive` and `close` name no header to remove (and
     // `keep-alive` is on the fixed list): skip parsing them.
     let named: Vec<HeaderName> = headers
@@ -59,6 +73,15 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in doomed {
         headers.remove(name);
     }
+}
+
+/// Whether a `Connection` value holds only `keep-alive` and `close`.
+fn names_no_header(value: &HeaderValue) -> bool {
+    value.to_str().is_ok_and(|v| {
+        v.split(',').map(str::trim).all(|t| {
+            t.is_empty() || t.eq_ignore_ascii_case("keep-alive") || t.eq_ignore_ascii_case("close")
+        })
+    })
 }
 
 /// Whether a header is hop-by-hop by its name alone.
@@ -217,6 +240,27 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn strips_a_plain_connection_header() {
+        let mut h = map(&[
+            ("Connection", "Keep-Alive"),
+            ("content-length", "3"),
+            ("x-a", "1"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
+        assert!(!h.contains_key("connection"));
+        // Not the fast path: another header is named, or another hop-by-hop
+        // header is present.
+        let mut h = map(&[("connection", "close, x-a"), ("x-a", "1"), ("x-b", "2")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-b"));
+        let mut h = map(&[("connection", "close"), ("te", "trailers"), ("x-b", "2")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
     }
 
     #[test]
