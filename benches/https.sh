@@ -4,12 +4,12 @@
 # certificate and proxying to the same backend (a small nginx), in one run.
 # Prints req/s and p99 latency per proxy (median of RUNS) and the ratios.
 #
-#   bash benches/https.sh                       # 5 rounds x 8 s, wrk -t2 -c64
+#   bash benches/https.sh                       # 9 rounds x 8 s, wrk -t2 -c64
 #   RUNS=5 DURATION=10s CONNS=64 bash benches/https.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS="${RUNS:-5}"
+RUNS="${RUNS:-9}"
 DURATION="${DURATION:-8s}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
