@@ -136,10 +136,15 @@ pub async fn backend(name: &'static str) -> Backend {
 }
 
 /// An address nothing listens on.
+/// An address that refuses connections for the rest of the test process:
+/// its port stays bound (without SO_REUSEADDR) but never listens, so no
+/// other test's listener, nor an outgoing connection's source port, can
+/// take it over (a released port could be handed out again at once).
 pub async fn dead_addr() -> BackendAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    std::mem::forget(socket);
     BackendAddr {
         host: "127.0.0.1".into(),
         port,
