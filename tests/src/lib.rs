@@ -260,11 +260,6 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
-/// The `wingress` binary: `WINGRESS_BIN` if set; else the `wingress` next to
-/// the running executable (a bench binary in `target/<profile>/`) or one
-/// folder up (a test binary in `target/<profile>/deps/`); else
-/// `<workspace>/target/{release|debug}/wingress`. Integration tests inside
-/// the daemon package should pass `env!("CARGO_BIN_EXE_wingress")` instead.
 /// A plain HTTP/1.1 backend on `listener`: every request, whatever it
 /// asks, gets `hello from the backend\n` and the connection closes. One
 /// thread per connection; it runs until the test process exits.
@@ -291,6 +286,11 @@ pub fn hello_backend(listener: std::net::TcpListener) {
     }
 }
 
+/// The `wingress` binary: `WINGRESS_BIN` if set; else the `wingress` next to
+/// the running executable (a bench binary in `target/<profile>/`) or one
+/// folder up (a test binary in `target/<profile>/deps/`); else
+/// `<workspace>/target/{release|debug}/wingress`. Integration tests inside
+/// the daemon package should pass `env!("CARGO_BIN_EXE_wingress")` instead.
 pub fn wingress_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WINGRESS_BIN") {
         return PathBuf::from(p);
