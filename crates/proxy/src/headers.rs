@@ -36,33 +36,22 @@ const HOP_BY_HOP: [&str; 8] = [
 /// every header the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none of these (`Connection` is one): a pass over
-    // the names, without hashing, usually decides.
-    if !headers.keys().any(is_hop_by_hop) {
+    // the names, without hashing, usually decides. The usual message that
+    // does carry one is a backend's response with only `Connection:
+    // keep-alive` (or `close`), naming no other header: that header goes
+    // without building the lists below.
+    let mut hop = headers.keys().filter(|name| is_hop_by_hop(name));
+    let Some(first) = hop.next() else {
         return;
-    }
-    // The usual case, a backend's `Connection: keep-alive` (or `close`) that
-    // names no other header: removed without building the lists below.
-    if headers
-        .keys()
-        .filter(|name| is_hop_by_hop(name))
-        .all(|name| name == header::CONNECTION)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .all(names_no_header)
-    {
+    };
+    let only_connection = first == header::CONNECTION && hop.next().is_none();
+    if only_connection && connection_tokens(headers).all(names_no_header) {
         headers.remove(header::CONNECTION);
         return;
     }
-    // `Connection: keep-alive` and `close` name no header to remove (and
-    // `keep-alive` is on the fixed list): skip parsing them.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
+    // (`keep-alive` names a header, but one on the fixed list.)
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter(|t| !names_no_header(t))
         .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect();
     let doomed: Vec<HeaderName> = headers
@@ -75,13 +64,23 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Whether a `Connection` value holds only `keep-alive` and `close`.
-fn names_no_header(value: &HeaderValue) -> bool {
-    value.to_str().is_ok_and(|v| {
-        v.split(',').map(str::trim).all(|t| {
-            t.is_empty() || t.eq_ignore_ascii_case("keep-alive") || t.eq_ignore_ascii_case("close")
-        })
-    })
+/// The comma-separated tokens of every `Connection` value, trimmed; values
+/// that are not text are skipped.
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+/// Whether a `Connection` token names no header to remove: `keep-alive`,
+/// `close`, or the empty one a stray comma leaves.
+fn names_no_header(token: &str) -> bool {
+    token.is_empty()
+        || token.eq_ignore_ascii_case("keep-alive")
+        || token.eq_ignore_ascii_case("close")
 }
 
 /// Whether a header is hop-by-hop by its name alone.
@@ -93,13 +92,7 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// The `Upgrade` value of an HTTP/1.1 upgrade request (`Connection: upgrade`
 /// plus `Upgrade: …`).
 pub(crate) fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
-    let connection_upgrade = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    if connection_upgrade {
+    if connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade")) {
         headers.get(header::UPGRADE).cloned()
     } else {
         None
