@@ -445,6 +445,8 @@ fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
         entrypoints: r.entrypoints.clone(),
         timeout: r.timeout,
         connect_timeout: r.connect_timeout,
+        allow_encoded_slashes: false,
+        upgrades: vec!["websocket".to_owned()],
     })
 }
 

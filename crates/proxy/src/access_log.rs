@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use crate::client::BoxError;
 use crate::conn::ConnState;
+use crate::host::normalize_host;
 use crate::pages::RespBody;
-use crate::router::normalize_host;
 use crate::stats::RouteStats;
 
 /// Status logged when the client went away before a response existed
@@ -74,7 +74,9 @@ impl Line {
                     .get(http::header::HOST)
                     .and_then(|h| h.to_str().ok())
             })
-            .map(normalize_host)
+            // A refused host is logged as sent (a header value is visible
+            // ASCII), to show what the 400 was about.
+            .map(|raw| normalize_host(raw).unwrap_or_else(|_| raw.to_owned()))
             .unwrap_or_default();
         Line {
             method: req.method().clone(),

@@ -10,8 +10,8 @@ use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::conn::ConnState;
+use crate::host::normalize_host;
 use crate::pages::{error_page, full, page};
-use crate::router::normalize_host;
 use crate::server::{serve_connection, Drain, Handler, HandlerFuture};
 use crate::spec::{ConnInfo, ProxyOptions};
 
@@ -100,7 +100,7 @@ fn location(req: &Request<Incoming>) -> Option<HeaderValue> {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
     })?;
-    let host = normalize_host(raw);
+    let host = normalize_host(raw).ok()?;
     // Only hosts that are valid authorities: the Location must not be
     // steerable into another URL shape.
     if host.is_empty()

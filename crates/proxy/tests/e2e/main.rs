@@ -3,6 +3,7 @@
 
 mod access;
 mod balancing;
+mod hardening;
 mod live;
 mod pooling;
 mod protocol;

@@ -380,6 +380,8 @@ pub fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> RouteSpec 
         entrypoints: vec![],
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(1),
+        allow_encoded_slashes: false,
+        upgrades: vec!["websocket".into()],
     }
 }
 
