@@ -13,7 +13,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 
-use crate::client::{empty_body, streamed_body, BackendBody, Chain, SendError};
+use crate::client::{empty_body, is_body_idle, streamed_body, BackendBody, Chain, SendError};
 use crate::conn::ConnState;
 use crate::forward_auth::{self, AuthOutcome};
 use crate::headers::{
@@ -80,6 +80,9 @@ async fn through(
         return error_page(StatusCode::FORBIDDEN).into();
     }
 
+    // Held until the response has been sent; waited for when the
+    // connection's HTTP/2 streams hold all they may.
+    let slot = conn.backend_slot().await;
     let (mut parts, body) = req.into_parts();
     // Origin form with the canonical path, before forward-auth sees it.
     parts.uri = match (canonical, parts.uri.query()) {
@@ -103,7 +106,11 @@ async fn through(
         .await;
         match outcome {
             AuthOutcome::Allow(headers) => auth_headers = headers,
-            AuthOutcome::Deny(response) => return response.into(),
+            AuthOutcome::Deny(response) => {
+                let mut handled = Handled::from(response);
+                handled.slot = slot;
+                return handled;
+            }
             AuthOutcome::Failed(status) => return error_page(status).into(),
         }
     }
@@ -146,7 +153,9 @@ async fn through(
         merge_cookies(headers);
     }
 
-    send(route, parts, body, upgrade.is_some(), conn).await
+    let mut handled = send(route, parts, body, upgrade.is_some(), conn).await;
+    handled.slot = slot;
+    handled
 }
 
 fn client_subject(access: &Access, info: &ConnInfo) -> Option<HeaderValue> {
@@ -164,14 +173,14 @@ async fn send(
     parts: Parts,
     body: Incoming,
     upgrade: bool,
-    conn: &ConnState,
+    conn: &Rc<ConnState>,
 ) -> Handled {
     let bodyless = body.is_end_stream();
     let retryable = bodyless && (parts.method == Method::GET || parts.method == Method::HEAD);
     let (req_body, mut body_sent) = if bodyless {
         (empty_body(), None)
     } else {
-        let (body, sent) = streamed_body(body);
+        let (body, sent) = streamed_body(body, conn);
         (body, Some(sent))
     };
     let mut req = Request::new(req_body);
@@ -192,9 +201,8 @@ async fn send(
         let backend = &route.upstream.backends[index];
         let name = Some(backend.name.clone());
         let failed = |status| Handled {
-            response: error_page(status),
             backend: name.clone(),
-            stats: None,
+            ..error_page(status).into()
         };
         backend.requests.fetch_add(1, Ordering::Relaxed);
         match route
@@ -205,9 +213,8 @@ async fn send(
             Ok(response) => {
                 let upgrade = upgrade.then_some(route.spec.upgrades.as_slice());
                 return Handled {
-                    response: respond(response, upgrade, conn),
                     backend: name,
-                    stats: None,
+                    ..respond(response, upgrade, conn).into()
                 };
             }
             Err(SendError::Connect(e, unsent)) => {
@@ -225,6 +232,10 @@ async fn send(
                 }
             }
             Err(SendError::Timeout) => return failed(StatusCode::GATEWAY_TIMEOUT),
+            Err(SendError::Failed(e)) if is_body_idle(&*e) => {
+                // Counted where it happened (`client::ClientBody`).
+                return failed(StatusCode::REQUEST_TIMEOUT);
+            }
             Err(SendError::Failed(e)) => {
                 tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend request failed");
                 return failed(StatusCode::BAD_GATEWAY);

@@ -51,6 +51,7 @@ mod forward_auth;
 mod headers;
 mod health;
 mod host;
+mod limits;
 mod live;
 mod pages;
 mod path;
@@ -66,6 +67,7 @@ mod upstream;
 mod websocket;
 
 pub use host::{normalize_host, HostError};
+pub use limits::{ConnCaps, ConnLimiter, ConnPermit, Limit, Source};
 pub use live::LiveProxy;
 pub use path::{normalize as normalize_path, EncodedSlash, PathError};
 pub use proxy::{Proxy, RequestError};

@@ -102,7 +102,8 @@ impl Proxy {
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let opts = self.opts.clone();
-        serve_connection(io, conn, opts, Rc::new(ProxyHandler(self)), None).await;
+        let stats = self.stats.clone();
+        serve_connection(io, conn, opts, Rc::new(ProxyHandler(self)), None, stats).await;
     }
 
     /// Spawns the active health checks (`tokio::spawn`) of routes that have
@@ -180,6 +181,12 @@ impl Proxy {
         let host = crate::host::normalize_host(host)?;
         let selected = self.router.select(&host, path, entrypoint)?;
         Ok(selected.map(|s| (s.index, s.path)))
+    }
+
+    /// The counters this proxy adds to (the ones given to
+    /// [`Proxy::with_stats`]).
+    pub fn stats(&self) -> &Arc<ProxyStats> {
+        &self.stats
     }
 
     /// Counters of requests that no route took.

@@ -4,6 +4,7 @@
 mod access;
 mod balancing;
 mod hardening;
+mod limits;
 mod live;
 mod pooling;
 mod protocol;
