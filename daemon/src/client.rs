@@ -120,7 +120,8 @@ async fn accept_loop(net: NetRef, listener: TcpListener, target: SocketAddr) {
                 // Dropping `stream` closes the client's connection.
                 return;
             }
-            let (end, up, down) = pump(&net, id, stream).await;
+            // The user's own forwards: no idle limit (the server may have one).
+            let (end, up, down) = pump(&net, id, stream, None).await;
             tracing::debug!(%from, %target, ?end, bytes_in = up, bytes_out = down, "forwarded connection finished");
         });
     }

@@ -18,8 +18,11 @@
 //! | `wingress_http_requests_total` | counter | host, path, code (1xx..5xx) |
 //! | `wingress_http_request_duration_seconds` | histogram | host, path |
 //! | `wingress_http_unrouted_requests_total` | counter | code |
+//! | `wingress_http_limit_hits_total` | counter | entrypoint, limit |
+//! | `wingress_http_upgraded_connections` | gauge | |
 //! | `wingress_open_connections` | gauge | listener |
 //! | `wingress_tunnel_tcp_connections`, `wingress_udp_flows` | gauge | |
+//! | `wingress_tcp_idle_timeouts_total` | counter | listener (`tcp:PORT`) |
 //! | `wingress_dropped_packets_total` | counter | layer (wireguard, netstack), reason |
 //! | `wingress_certificate_expiry_seconds` | gauge | name, source (seconds left; negative once expired) |
 //! | `wingress_dns_messages_total` | counter | result (answered, nxdomain, refused, forwarded, ...) |
@@ -249,6 +252,30 @@ fn http(d: &Daemon, m: &mut Exposition) {
             n as f64,
         );
     }
+    m.family(
+        "wingress_http_limit_hits_total",
+        "counter",
+        "Times a limit of the HTTP server was hit, by entrypoint and limit \
+         (connections, connections_per_source, streams, backend_connections, body_timeout, \
+         send_timeout, upgrade_idle_timeout).",
+    );
+    for (entrypoint, limit, n) in proxy.stats().limit_hits() {
+        m.sample(
+            "wingress_http_limit_hits_total",
+            &[("entrypoint", &entrypoint), ("limit", limit.as_str())],
+            n as f64,
+        );
+    }
+    m.family(
+        "wingress_http_upgraded_connections",
+        "gauge",
+        "Upgraded connections (WebSocket tunnels) open now.",
+    );
+    m.sample(
+        "wingress_http_upgraded_connections",
+        &[],
+        proxy.stats().open_upgrades() as f64,
+    );
 }
 
 fn connections(d: &Daemon, m: &mut Exposition) {
@@ -276,6 +303,18 @@ fn connections(d: &Daemon, m: &mut Exposition) {
     );
     m.family("wingress_udp_flows", "gauge", "Forwarded UDP flows.");
     m.sample("wingress_udp_flows", &[], d.flows.borrow().len() as f64);
+    m.family(
+        "wingress_tcp_idle_timeouts_total",
+        "counter",
+        "[[tcp]] connections closed after idle_timeout without a byte either way.",
+    );
+    for (listener, n) in d.open.idle_closed() {
+        m.sample(
+            "wingress_tcp_idle_timeouts_total",
+            &[("listener", &listener)],
+            n as f64,
+        );
+    }
 }
 
 fn drops(d: &Daemon, m: &mut Exposition) {

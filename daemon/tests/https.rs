@@ -1,6 +1,7 @@
 //! `wingress run` with a host HTTPS entrypoint on loopback, reached with
 //! curl: the internal CA, `ca export`, a failed start on a bad certificate,
-//! and new requests served while 10,000 idle connections are open.
+//! and new requests served while 10,000 idle connections are open (with
+//! the entrypoint's connection caps raised for it).
 //! Needs no privileges (curl and openssl from the system).
 
 mod common;
@@ -53,6 +54,9 @@ port_mapping = false
 [[entrypoint]]
 name = "lan"
 listen = "127.0.0.1:{https}"
+# Every connection below comes from 127.0.0.1: above the default caps.
+max_connections = 20000
+max_connections_per_source = 20000
 [tls]
 internal_ca = true
 {extra}
