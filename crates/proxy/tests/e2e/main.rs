@@ -9,4 +9,6 @@ mod live;
 mod pooling;
 mod protocol;
 mod routing;
+mod smuggling;
+mod smuggling_corpus;
 mod support;
