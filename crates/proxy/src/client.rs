@@ -277,17 +277,26 @@ pub(crate) fn streamed_body(
 #[error("no request body bytes from the client in time")]
 pub(crate) struct BodyIdle;
 
-/// Whether a backend request failed because its body ran into
-/// [`BodyIdle`] (hyper wraps the body's error).
-pub(crate) fn is_body_idle(e: &(dyn StdError + 'static)) -> bool {
+/// The client's request body could not be read (a broken chunked
+/// encoding, the client gone).
+#[derive(Debug, thiserror::Error)]
+#[error("request body from the client failed")]
+pub(crate) struct ClientBodyFailed(#[source] hyper::Error);
+
+/// Why a backend request failed, when the client's body was the cause
+/// (hyper wraps the body's error): the status to answer with.
+pub(crate) fn client_body_status(e: &(dyn StdError + 'static)) -> Option<StatusCode> {
     let mut source = Some(e);
     while let Some(e) = source {
         if e.is::<BodyIdle>() {
-            return true;
+            return Some(StatusCode::REQUEST_TIMEOUT);
+        }
+        if e.is::<ClientBodyFailed>() {
+            return Some(StatusCode::BAD_REQUEST);
         }
         source = e.source();
     }
-    false
+    None
 }
 
 struct ClientBody {
@@ -343,7 +352,7 @@ impl Body for ClientBody {
                 }
             }
         }
-        polled.map_err(Into::into)
+        polled.map_err(|e| Box::new(ClientBodyFailed(e)) as BoxError)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -13,7 +13,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 
-use crate::client::{empty_body, is_body_idle, streamed_body, BackendBody, Chain, SendError};
+use crate::client::{client_body_status, empty_body, streamed_body, BackendBody, Chain, SendError};
 use crate::conn::ConnState;
 use crate::forward_auth::{self, AuthOutcome};
 use crate::headers::{
@@ -33,6 +33,11 @@ pub(crate) async fn handle(proxy: &Proxy, req: Request<Incoming>, conn: Rc<ConnS
         return error_page(StatusCode::METHOD_NOT_ALLOWED).into();
     }
     let http11 = req.version() == Version::HTTP_11;
+    if !single_chunked(req.headers()) {
+        // hyper refused codings that do not end in chunked; others (gzip,
+        // chunked twice) would reach the backend with the coding lost.
+        return error_page(StatusCode::NOT_IMPLEMENTED).into();
+    }
     let host = match request_host(req.uri(), req.headers(), http11) {
         Ok(host) => host,
         Err(e) => {
@@ -57,6 +62,19 @@ pub(crate) async fn handle(proxy: &Proxy, req: Request<Incoming>, conn: Rc<ConnS
     let mut handled = through(route, req, host.raw, canonical, &conn).await;
     handled.stats = Some(route.stats.clone());
     handled
+}
+
+/// No `Transfer-Encoding`, or exactly one saying `chunked`: the only
+/// transfer coding this proxy forwards.
+fn single_chunked(headers: &http::HeaderMap) -> bool {
+    let mut codings = headers.get_all(header::TRANSFER_ENCODING).iter();
+    match (codings.next(), codings.next()) {
+        (None, _) => true,
+        (Some(value), None) => value
+            .to_str()
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("chunked")),
+        _ => false,
+    }
 }
 
 fn owned(path: Cow<'_, str>) -> Option<String> {
@@ -187,6 +205,14 @@ async fn send(
     *req.method_mut() = parts.method;
     *req.uri_mut() = parts.uri;
     *req.headers_mut() = parts.headers;
+    if !bodyless && !req.headers().contains_key(header::CONTENT_LENGTH) {
+        // hyper's client would send a GET's body of unknown length with
+        // no framing at all (and so drop it): say it is chunked.
+        req.headers_mut().insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+    }
     let mut exclude = None;
     for attempt in 0..2 {
         let now = Instant::now();
@@ -232,13 +258,11 @@ async fn send(
                 }
             }
             Err(SendError::Timeout) => return failed(StatusCode::GATEWAY_TIMEOUT),
-            Err(SendError::Failed(e)) if is_body_idle(&*e) => {
-                // Counted where it happened (`client::ClientBody`).
-                return failed(StatusCode::REQUEST_TIMEOUT);
-            }
             Err(SendError::Failed(e)) => {
                 tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend request failed");
-                return failed(StatusCode::BAD_GATEWAY);
+                // The client's body failing is the client's doing (a body
+                // timeout is counted where it happened, in `ClientBody`).
+                return failed(client_body_status(&*e).unwrap_or(StatusCode::BAD_GATEWAY));
             }
         }
     }

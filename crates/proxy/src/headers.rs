@@ -85,10 +85,17 @@ fn names_no_header(token: &str) -> bool {
         || token.eq_ignore_ascii_case("close")
 }
 
-/// Whether a header is hop-by-hop by its name alone.
+/// Whether a header is hop-by-hop by its name alone. A hop-by-hop or
+/// `Content-Length` name spelled with `_` counts too: a backend that maps
+/// `_` to `-` would read a second framing in `Transfer_Encoding`.
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     let name = name.as_str();
-    name.starts_with("proxy-") || HOP_BY_HOP.contains(&name)
+    name.starts_with("proxy-")
+        || HOP_BY_HOP.contains(&name)
+        || (name.contains('_')
+            && (name_equals(name, "content-length")
+                || name_has_prefix(name, "proxy-")
+                || HOP_BY_HOP.iter().any(|h| name_equals(name, h))))
 }
 
 /// The `Upgrade` value of an HTTP/1.1 upgrade request (`Connection: upgrade`
@@ -276,6 +283,9 @@ mod tests {
             ("proxy", "http://evil"),
             ("te", "trailers"),
             ("transfer-encoding", "chunked"),
+            ("transfer_encoding", "chunked"),
+            ("content_length", "5"),
+            ("proxy_connection", "close"),
             ("upgrade", "websocket"),
             ("accept", "*/*"),
         ]);

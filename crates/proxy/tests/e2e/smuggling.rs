@@ -61,3 +61,28 @@ fn every_request_is_refused_or_framed_once_for_the_backend() {
         assert!(failures.is_empty(), "{failures:#?}");
     });
 }
+
+#[test]
+fn a_get_with_a_chunked_body_keeps_it() {
+    run(async {
+        let a = backend("a").await;
+        let proxy = Proxy::new(
+            vec![route(exact("app.example"), "/", &[&a])],
+            ProxyOptions::default(),
+        );
+        let addr = listen(&proxy, host_client()).await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(
+                b"GET /upload HTTP/1.1\r\nHost: app.example\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  5\r\nhello\r\n0\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let (head, body) = tokio::time::timeout(Duration::from_secs(5), read_response(&mut stream))
+            .await
+            .unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, "bytes 5");
+    });
+}

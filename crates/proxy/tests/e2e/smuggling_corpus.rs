@@ -240,9 +240,7 @@ impl Recorder {
 }
 
 fn serve_one(stream: TcpStream) -> Option<Seen> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut writer = stream.try_clone().ok()?;
     let mut reader = BufReader::new(stream);
     let mut lines = Vec::new();
@@ -298,9 +296,15 @@ fn read_body(reader: &mut impl BufRead, headers: &[String]) -> Result<(), String
         if !h.ends_with("\r\n") || h.contains('\0') || h.starts_with([' ', '\t']) {
             return Err(format!("malformed header line {h:?}"));
         }
-        let name = h.split_once(':').map_or("", |(n, _)| n).to_ascii_lowercase();
+        let name = h
+            .split_once(':')
+            .map_or("", |(n, _)| n)
+            .to_ascii_lowercase();
         if name.contains('_')
-            && matches!(name.replace('_', "-").as_str(), "content-length" | "transfer-encoding")
+            && matches!(
+                name.replace('_', "-").as_str(),
+                "content-length" | "transfer-encoding"
+            )
         {
             return Err(format!("a framing header spelled with `_`: {h:?}"));
         }
