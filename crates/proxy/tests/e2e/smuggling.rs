@@ -1,26 +1,15 @@
 //! The request-smuggling corpus (`smuggling_corpus`) against the proxy
 //! in process, on a plain HTTP/1.1 connection per case.
 
+use std::io::Write;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use wingress_proxy::{BackendAddr, HostMatch, Proxy, ProxyOptions};
 
-use crate::smuggling_corpus::{check, read_statuses, Recorder, Seen, CORPUS};
+use crate::smuggling_corpus::{read_statuses, run_corpus, Recorder};
 use crate::support::*;
-
-/// Waits until the recorder has `n` connections (it records one once the
-/// proxy has closed it), then takes them.
-async fn seen(recorder: &Recorder, n: usize) -> Vec<Seen> {
-    for _ in 0..100 {
-        if recorder.seen.lock().unwrap().len() >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    recorder.take()
-}
 
 #[test]
 fn every_request_is_refused_or_framed_once_for_the_backend() {
@@ -33,31 +22,19 @@ fn every_request_is_refused_or_framed_once_for_the_backend() {
         }];
         let proxy = Proxy::new(vec![all], ProxyOptions::default());
         let addr = listen(&proxy, host_client()).await;
-        let mut failures = Vec::new();
-        for case in CORPUS {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            stream.write_all(case.request).await.unwrap();
-            let std = stream.into_std().unwrap();
-            std.set_nonblocking(false).unwrap();
-            std.set_read_timeout(Some(Duration::from_millis(300)))
-                .unwrap();
-            // Blocking reads on the test's thread would stall the proxy,
-            // which runs there too.
-            let statuses = tokio::task::spawn_blocking(move || {
-                let mut std = std;
-                read_statuses(&mut std)
+        // The exchanges block: off the thread the proxy runs on.
+        let failures = tokio::task::spawn_blocking(move || {
+            run_corpus(&recorder, |request| {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                stream.write_all(request).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                read_statuses(&mut stream)
             })
-            .await
-            .unwrap();
-            let forwarded = statuses.iter().filter(|s| **s == 200).count();
-            let seen = seen(&recorder, forwarded).await;
-            if let Err(e) = check(case, &statuses, &seen) {
-                failures.push(e);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let late = recorder.take();
-        assert!(late.is_empty(), "late backend requests: {late:?}");
+        })
+        .await
+        .unwrap();
         assert!(failures.is_empty(), "{failures:#?}");
     });
 }

@@ -237,6 +237,39 @@ impl Recorder {
     pub fn take(&self) -> Vec<Seen> {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }
+
+    /// Waits (up to 2 s) until `n` connections are recorded (each once the
+    /// proxy has closed it), then takes what was recorded. Blocks.
+    pub fn wait_for(&self, n: usize) -> Vec<Seen> {
+        for _ in 0..100 {
+            if self.seen.lock().unwrap().len() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.take()
+    }
+}
+
+/// Runs the corpus: `exchange` sends a case's bytes on a new connection
+/// and returns the statuses (see [`read_statuses`]). Every failure, then
+/// any backend request that arrived late.
+pub fn run_corpus(recorder: &Recorder, mut exchange: impl FnMut(&[u8]) -> Vec<u16>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for case in CORPUS {
+        let statuses = exchange(case.request);
+        let forwarded = statuses.iter().filter(|s| **s == 200).count();
+        let seen = recorder.wait_for(forwarded);
+        if let Err(e) = check(case, &statuses, &seen) {
+            failures.push(e);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let late = recorder.take();
+    if !late.is_empty() {
+        failures.push(format!("late backend requests: {late:?}"));
+    }
+    failures
 }
 
 fn serve_one(stream: TcpStream) -> Option<Seen> {
