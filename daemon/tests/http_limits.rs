@@ -147,8 +147,10 @@ fn connect_from(source: [u8; 4], to: SocketAddr) -> TcpStream {
 fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     stream.set_read_timeout(Some(within)).unwrap();
     let mut buf = [0u8; 16];
+    // Any answer at all (an EOF, or bytes: none are expected) means the
+    // daemon is not waiting for a handshake.
     match stream.read(&mut buf) {
-        Ok(_) => true,
+        Ok(_n) => true,
         Err(e) => !matches!(
             e.kind(),
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
