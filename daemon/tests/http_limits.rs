@@ -95,26 +95,12 @@ access = "public"
             skey = skey.display(),
         ),
     );
-    let client_cfg = dir.write(
-        "client.toml",
-        &format!(
-            r#"
-[wireguard]
-private_key_file = "{ckey}"
-address = "100.64.0.1/32"
-[[peer]]
-public_key = "{spub}"
-endpoint = "127.0.0.1:{wg}"
-allowed_ips = ["100.64.0.0/24"]
-[[forward]]
-listen = "127.0.0.1:{tcp}"
-target = "100.64.0.2:7"
-[[forward]]
-listen = "127.0.0.1:{https}"
-target = "100.64.0.2:443"
-"#,
-            ckey = ckey.display(),
-        ),
+    let client_cfg = forward_config(
+        &dir,
+        &ckey,
+        &spub,
+        wg,
+        &[(tcp, "100.64.0.2:7"), (https, "100.64.0.2:443")],
     );
     let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
     let server = Daemon::spawn(&dir, "server", &["run", "--config", &path(&server_cfg)]);

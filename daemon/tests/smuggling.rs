@@ -98,24 +98,7 @@ access = "public"
             backend = recorder.addr,
         ),
     );
-    let client_cfg = dir.write(
-        "client.toml",
-        &format!(
-            r#"
-[wireguard]
-private_key_file = "{ckey}"
-address = "100.64.0.1/32"
-[[peer]]
-public_key = "{spub}"
-endpoint = "127.0.0.1:{wg}"
-allowed_ips = ["100.64.0.0/24"]
-[[forward]]
-listen = "127.0.0.1:{tunnel}"
-target = "100.64.0.2:443"
-"#,
-            ckey = ckey.display(),
-        ),
-    );
+    let client_cfg = forward_config(&dir, &ckey, &spub, wg, &[(tunnel, "100.64.0.2:443")]);
     let server_cfg = server_cfg.to_str().unwrap();
     let _server = Daemon::spawn(&dir, "server", &["run", "--config", server_cfg]);
     let _client = Daemon::spawn(

@@ -31,23 +31,28 @@ fn proxy_with(backend: &Backend, opts: ProxyOptions) -> Arc<Proxy> {
     Proxy::new(vec![route(exact("app.example"), "/", &[backend])], opts)
 }
 
+/// A proxy with `opts` in front of an echo backend, and a connection to it
+/// on which `request` has been sent.
+async fn sent(opts: ProxyOptions, request: &[u8]) -> (Backend, Arc<Proxy>, TcpStream) {
+    let a = backend("a").await;
+    let proxy = proxy_with(&a, opts);
+    let addr = listen(&proxy, host_client()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    (a, proxy, stream)
+}
+
 #[test]
 fn a_body_that_stops_gets_408() {
     run(async {
-        let a = backend("a").await;
         let opts = ProxyOptions {
             body_timeout: Duration::from_millis(500),
             ..ProxyOptions::default()
         };
-        let proxy = proxy_with(&a, opts);
-        let addr = listen(&proxy, host_client()).await;
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream
-            .write_all(
-                b"POST /upload HTTP/1.1\r\nHost: app.example\r\nContent-Length: 100\r\n\r\n0123456789",
-            )
-            .await
-            .unwrap();
+        let request =
+            b"POST /upload HTTP/1.1\r\nHost: app.example\r\nContent-Length: 100\r\n\r\n0123456789";
+        let (_a, proxy, mut stream) = sent(opts, request).await;
+        let addr = stream.peer_addr().unwrap();
         let started = Instant::now();
         let (head, _) = tokio::time::timeout(WAIT, read_response(&mut stream))
             .await
@@ -90,18 +95,13 @@ async fn drain(stream: &mut TcpStream) -> usize {
 #[test]
 fn a_client_that_stops_reading_is_closed_after_send_timeout() {
     run(async {
-        let a = backend("a").await;
         let opts = ProxyOptions {
             send_timeout: Duration::from_millis(500),
             ..ProxyOptions::default()
         };
-        let proxy = proxy_with(&a, opts);
-        let addr = listen(&proxy, host_client()).await;
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream
-            .write_all(b"GET /big HTTP/1.1\r\nHost: app.example\r\n\r\n")
-            .await
-            .unwrap();
+        let request = b"GET /big HTTP/1.1\r\nHost: app.example\r\n\r\n";
+        let (_a, proxy, mut stream) = sent(opts, request).await;
+        let addr = stream.peer_addr().unwrap();
         // Read nothing: the socket buffers fill, then the proxy waits on us.
         tokio::time::sleep(Duration::from_millis(2000)).await;
         let got = tokio::time::timeout(WAIT, drain(&mut stream))
@@ -217,20 +217,13 @@ fn http2_streams_and_the_backend_connections_they_hold_are_capped() {
 #[test]
 fn idle_upgraded_connections_are_closed_and_counted() {
     run(async {
-        let a = backend("a").await;
         let opts = ProxyOptions {
             upgrade_idle_timeout: Duration::from_millis(700),
             ..ProxyOptions::default()
         };
-        let proxy = proxy_with(&a, opts);
-        let addr = listen(&proxy, host_client()).await;
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream
-            .write_all(
-                b"GET /ws HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-            )
-            .await
-            .unwrap();
+        let request =
+            b"GET /ws HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        let (_a, proxy, mut stream) = sent(opts, request).await;
         let (head, _) = tokio::time::timeout(WAIT, read_response(&mut stream))
             .await
             .unwrap();
