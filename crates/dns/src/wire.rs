@@ -171,7 +171,7 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A possibly compressed name (see [`crate::name`] for which pointers
+    /// A possibly compressed name (see `name.rs` for which pointers
     /// are followed).
     pub fn name(&mut self) -> Result<Name, WireError> {
         let (name, end) = crate::name::read_name(self.msg, self.pos)?;
