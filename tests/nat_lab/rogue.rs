@@ -6,7 +6,7 @@
 //! whether anything came.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,9 +108,9 @@ fn answer_searches(sock: &UdpSocket, stop: &AtomicBool, answers: &AtomicUsize) {
 fn serve_http(listener: &TcpListener, stop: &AtomicBool, hits: &AtomicUsize) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
-            Ok((s, from)) => {
+            Ok((s, _)) => {
                 hits.fetch_add(1, Ordering::Relaxed);
-                let _ = answer_http(s, from);
+                let _ = answer_http(s);
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
@@ -119,7 +119,7 @@ fn serve_http(listener: &TcpListener, stop: &AtomicBool, hits: &AtomicUsize) {
 
 /// One request: the description (its control URL relative, so on this
 /// host), or a SOAP answer granting whatever is asked.
-fn answer_http(s: TcpStream, _from: SocketAddr) -> std::io::Result<()> {
+fn answer_http(s: TcpStream) -> std::io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut r = BufReader::new(s.try_clone()?);
