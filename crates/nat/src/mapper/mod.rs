@@ -503,3 +503,6 @@ fn renew_time(m: &ActiveMapping) -> Instant {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "trust_tests.rs"]
+mod trust_tests;
