@@ -134,8 +134,8 @@ impl HttpsGen {
                 let store = CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
                     .context("cannot load TLS certificates")?;
                 store.set_fallback_names(vec![fallback]);
-                // Nothing until installed: see `HttpsService::install`.
-                store.set_issue_filter(Box::new(|_| false));
+                // The internal CA issues for no name until the generation
+                // is installed: see `HttpsService::install`.
                 // Saved ACME certificates go into the new store now; orders
                 // start when the generation is installed.
                 let names = if cfg.tls.acme.is_some() {
@@ -290,8 +290,8 @@ impl HttpsService {
         }
         if let Some(store) = &gen.store {
             // The internal CA signs only for hosts some route serves.
-            let hosts = gen.issue_for.clone();
-            store.set_issue_filter(Box::new(move |name| hosts.iter().any(|h| h.matches(name))));
+            let hosts: Vec<String> = gen.issue_for.iter().map(ToString::to_string).collect();
+            store.set_issue_hosts(&hosts);
         }
         gen.proxy.start_health_checks();
         self.proxy.replace(gen.proxy.clone());

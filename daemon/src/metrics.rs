@@ -121,7 +121,11 @@ pub fn render(d: &Daemon) -> String {
         "gauge",
         "1 once listeners are up, 0 while starting or draining.",
     );
-    m.sample("wingress_ready", &[], if d.ready.get() { 1.0 } else { 0.0 });
+    m.sample(
+        "wingress_ready",
+        &[],
+        if d.health.ready() { 1.0 } else { 0.0 },
+    );
     peers(d, &mut m);
     http(d, &mut m);
     connections(d, &mut m);

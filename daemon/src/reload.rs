@@ -500,7 +500,7 @@ pub async fn watch_file(d: DaemonRef) {
     let mut seen = file_stamp(&path);
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
-        if d.draining.get() {
+        if d.health.draining() {
             return;
         }
         let now = file_stamp(&path);
