@@ -24,6 +24,7 @@
 #![deny(unsafe_code)]
 
 pub mod acme;
+pub mod attack;
 pub mod checksum;
 pub mod impair;
 pub mod iperf;
