@@ -27,7 +27,8 @@ const UDP_IDLE: Duration = Duration::from_secs(60);
 pub async fn run(cfg: ClientConfig) -> Result<()> {
     let (key, _) = tunnel::private_key(&cfg.wireguard, &cfg.state_dir)?;
     let public = key.public_key();
-    let (dev, _peers) = tunnel::device(key, &cfg.peers).await?;
+    let (mut dev, _peers) = tunnel::device(key, &cfg.peers).await?;
+    dev.set_mtu(cfg.wireguard.mtu);
     let stack = tunnel::stack(&cfg.wireguard, Instant::now());
     let port = cfg.wireguard.listen_port.unwrap_or(0);
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;

@@ -289,6 +289,11 @@ fn on_datagram<H: Handler>(
     from: SocketAddr,
     datagram: &[u8],
 ) {
+    if datagram.len() > net.wg.max_datagram() {
+        // Junk: refused before it takes (and grows) a pooled buffer.
+        net.wg.refuse_oversized();
+        return;
+    }
     // Data messages (type 4) are nearly all traffic: one compare, then
     // straight to WireGuard.
     if datagram.first() != Some(&4) && wingress_nat::stun::looks_like_stun(datagram) {
@@ -307,7 +312,7 @@ fn on_datagram<H: Handler>(
             (peer, None)
         }
         Incoming::Handled { peer } => (Some(peer), None),
-        Incoming::Dropped(_) => (None, None),
+        Incoming::CookieStored { .. } | Incoming::Dropped(_) => (None, None),
     };
     if let Some(peer) = flush_peer {
         // Packets that waited for this handshake can go now.

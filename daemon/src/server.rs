@@ -44,7 +44,9 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     let (key, key_created) = tunnel::private_key(&cfg.wireguard, &cfg.node.state_dir)?;
     let public = key.public_key();
     let stack = tunnel::stack(&cfg.wireguard, Instant::now());
-    let net = Net::new(Device::new(key), stack);
+    let mut wg = Device::new(key);
+    wg.set_mtu(cfg.wireguard.mtu);
+    let net = Net::new(wg, stack);
     let stats = ProxyStats::new();
     let https = HttpsService::new(HttpsGen::empty(&stats));
     let boot = Boot {
