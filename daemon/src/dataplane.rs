@@ -25,6 +25,8 @@ pub struct Net {
     pub initiate: Vec<PeerId>,
     /// STUN on the WireGuard socket (the NAT driver's).
     pub side: SideChannel,
+    /// Outgoing datagrams dropped because the socket stayed blocked.
+    pub tx_dropped: u64,
     kicked: bool,
     waker: Option<Waker>,
 }
@@ -85,6 +87,7 @@ impl Net {
             stack,
             initiate: Vec::new(),
             side: SideChannel::default(),
+            tx_dropped: 0,
             kicked: false,
             waker: None,
         }))
@@ -268,6 +271,7 @@ impl<H: Handler> Driver<H> {
             });
             net.stack.recycle(pkt);
         }
+        net.tx_dropped = self.tx.dropped;
         drop(net_guard);
         let _ = self.flush();
         received > 0 || sent > 0
