@@ -16,7 +16,7 @@ use wingress_config::{ClientConfig, Protocol};
 use wingress_netstack::{Accepted, TcpState, UdpDatagram};
 use wingress_wg::PeerId;
 
-use crate::dataplane::{Driver, Handler, Net, NetRef};
+use crate::dataplane::{Driver, Handler, NetCell, NetRef};
 use crate::tcp_pump::pump;
 use crate::tunnel;
 use crate::udp_io::UdpIo;
@@ -32,7 +32,7 @@ pub async fn run(cfg: ClientConfig) -> Result<()> {
     let stack = tunnel::stack(&cfg.wireguard, Instant::now());
     let port = cfg.wireguard.listen_port.unwrap_or(0);
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
-    let net = Net::new(dev, stack);
+    let net = NetCell::new(dev, stack);
     let flows: UdpFlows = Rc::new(RefCell::new(HashMap::new()));
 
     for f in &cfg.forwards {

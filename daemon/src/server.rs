@@ -15,7 +15,7 @@ use wingress_proxy::ProxyStats;
 use wingress_wg::Device;
 
 use crate::admin::AdminSockets;
-use crate::dataplane::{Driver, Net};
+use crate::dataplane::{Driver, NetCell};
 use crate::forwarding::Ingress;
 use crate::https::{HttpsGen, HttpsService, CERT_RELOAD_EVERY};
 use crate::node::NodeAddr;
@@ -46,7 +46,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     let stack = tunnel::stack(&cfg.wireguard, Instant::now());
     let mut wg = Device::new(key);
     wg.set_mtu(cfg.wireguard.mtu);
-    let net = Net::new(wg, stack);
+    let net = NetCell::new(wg, stack);
     let stats = ProxyStats::new();
     let https = HttpsService::new(HttpsGen::empty(&stats));
     let boot = Boot {
