@@ -34,7 +34,7 @@ impl BufferPool {
 
     /// Keeps `buf` for reuse if it is a packet buffer: big enough for a
     /// packet, and not grown far beyond one (by junk from the network, say),
-    /// so the pool's memory stays bounded by [`POOL_MAX`] packets.
+    /// so the pool's memory stays bounded by `POOL_MAX` packets.
     pub fn put(&mut self, mut buf: Vec<u8>) {
         let size = self.capacity..=self.capacity.saturating_mul(2);
         if self.free.len() < POOL_MAX && size.contains(&buf.capacity()) {

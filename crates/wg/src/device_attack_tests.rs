@@ -96,6 +96,21 @@ fn take_cookie(t: &mut Tunn, reply: &[u8]) {
     );
 }
 
+/// A server device with one peer (100.64.0.1) whose key is returned, for
+/// a boringtun client to use.
+fn server_with_client() -> (PrivateKey, Device, PeerId) {
+    let kc = PrivateKey::generate();
+    let mut b = Device::new(PrivateKey::generate());
+    let pb = b.add_peer(PeerSpec {
+        public_key: kc.public_key(),
+        preshared_key: None,
+        allowed_ips: vec![prefix([100, 64, 0, 1], 32)],
+        endpoint: None,
+        persistent_keepalive: None,
+    });
+    (kc, b, pb)
+}
+
 /// Many initiations with a valid mac1 from an unknown key at one
 /// address: the device is under load afterwards.
 fn load(b: &mut Device, now: Instant) {
@@ -157,16 +172,8 @@ fn forged_responses_and_cookie_replies_do_not_move_the_endpoint() {
 #[test]
 fn under_load_a_cookie_from_the_device_completes_the_handshake() {
     let now = Instant::now();
-    let kc = PrivateKey::generate();
-    let mut b = Device::new(PrivateKey::generate());
+    let (kc, mut b, pb) = server_with_client();
     let server = b.public_key();
-    let pb = b.add_peer(PeerSpec {
-        public_key: kc.public_key(),
-        preshared_key: None,
-        allowed_ips: vec![prefix([100, 64, 0, 1], 32)],
-        endpoint: None,
-        persistent_keepalive: None,
-    });
     load(&mut b, now);
     for n in 0..20u32 {
         deliver_at(
@@ -204,16 +211,8 @@ fn under_load_a_cookie_from_the_device_completes_the_handshake() {
 #[test]
 fn a_source_over_its_budget_is_refused_while_another_completes() {
     let now = Instant::now();
-    let kc = PrivateKey::generate();
-    let mut b = Device::new(PrivateKey::generate());
+    let (kc, mut b, pb) = server_with_client();
     let server = b.public_key();
-    let pb = b.add_peer(PeerSpec {
-        public_key: kc.public_key(),
-        preshared_key: None,
-        allowed_ips: vec![prefix([100, 64, 0, 1], 32)],
-        endpoint: None,
-        persistent_keepalive: None,
-    });
     load(&mut b, now);
     // The attacker owns its address, so it can collect a cookie.
     let flooder = "198.51.100.9:5000";

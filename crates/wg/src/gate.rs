@@ -14,7 +14,11 @@
 //!    address or IPv6 /64, as the kernel module and wireguard-go do).
 //! 4. Always, the whole device gets at most [`HandshakeLimits::handshakes`]
 //!    handshakes that reach X25519, so handshakes cannot starve the data
-//!    path on the one data-plane thread.
+//!    path on the one data-plane thread. When that budget is spent, a
+//!    source with a valid cookie that has been quiet (its own bucket full:
+//!    a real peer retrying, not a flooder) may still draw on a small
+//!    reserve, [`HandshakeLimits::quiet_reserve`]; so flooders holding
+//!    cookies for many addresses cannot lock real peers out.
 //!
 //! Per-source state lives in tables of at most [`HandshakeLimits::sources`]
 //! entries; idle entries are swept, and a full table refuses new sources
@@ -56,13 +60,16 @@ pub struct HandshakeLimits {
     pub cookie_replies: Rate,
     /// Handshakes by the whole device that reach X25519.
     pub handshakes: Rate,
+    /// Beyond `handshakes`, for quiet sources with a valid cookie.
+    pub quiet_reserve: Rate,
     /// Source addresses each per-source table tracks at most.
     pub sources: usize,
 }
 
 impl Default for HandshakeLimits {
-    /// A Diffie-Hellman costs about 60 µs here, so the device-wide 1,500
-    /// handshakes a second take at most about 9% of the data-plane core;
+    /// A Diffie-Hellman costs about 60 µs here, so the device-wide 1,600
+    /// handshakes a second (reserve included) take at most about 10% of
+    /// the data-plane core;
     /// 64 sources at the kernel's 20 a second fit inside it with room for
     /// real peers. A real peer needs one cookie per two minutes.
     fn default() -> Self {
@@ -83,6 +90,10 @@ impl Default for HandshakeLimits {
             handshakes: Rate {
                 per_second: 1_500,
                 burst: 150,
+            },
+            quiet_reserve: Rate {
+                per_second: 100,
+                burst: 20,
             },
             sources: 4096,
         }
@@ -185,23 +196,27 @@ impl SourceTable {
         }
     }
 
-    fn take(&mut self, now: Instant, ip: IpAddr) -> bool {
+    /// Takes one token from `ip`'s bucket: `None` when it has none (or
+    /// the table is full), else whether the bucket was full before, i.e.
+    /// the source had been quiet.
+    fn take(&mut self, now: Instant, ip: IpAddr) -> Option<bool> {
         let key = Source::of(ip);
         if let Some(b) = self.buckets.get_mut(&key) {
-            return b.take(now, self.rate);
+            let quiet = b.idle(now, self.rate);
+            return b.take(now, self.rate).then_some(quiet);
         }
         if self.buckets.len() >= self.cap {
             self.sweep(now);
             if self.buckets.len() >= self.cap {
                 // Full of sources active within a second: refuse rather
                 // than grow or hand out a fresh bucket.
-                return false;
+                return None;
             }
         }
         let mut b = Bucket::full(now, self.rate);
         let ok = b.take(now, self.rate);
         self.buckets.insert(key, b);
-        ok
+        ok.then_some(true)
     }
 
     /// Forgets idle sources, at most once per [`SWEEP_EVERY`].
@@ -246,6 +261,7 @@ pub struct HandshakeGate {
     cookie_sources: SourceTable,
     cookie_replies: Option<Bucket>,
     handshakes: Option<Bucket>,
+    quiet_reserve: Option<Bucket>,
 }
 
 impl HandshakeGate {
@@ -259,6 +275,7 @@ impl HandshakeGate {
             cookie_sources: SourceTable::new(limits.cookie_replies_per_source, limits.sources),
             cookie_replies: None,
             handshakes: None,
+            quiet_reserve: None,
         }
     }
 
@@ -268,10 +285,11 @@ impl HandshakeGate {
         if !self.cookies.mac1_ok(msg) {
             return Verdict::Refuse(DropReason::BadMac);
         }
+        let limits = self.limits;
+        let mut quiet = false;
         if self.under_load(now) {
             if !self.cookies.mac2_ok(now, from, msg) {
-                let limits = self.limits;
-                let may_reply = self.cookie_sources.take(now, from.ip())
+                let may_reply = self.cookie_sources.take(now, from.ip()).is_some()
                     && take(&mut self.cookie_replies, now, limits.cookie_replies);
                 return match may_reply
                     .then(|| self.cookies.write_reply(now, from, msg, out))
@@ -281,14 +299,18 @@ impl HandshakeGate {
                     None => Verdict::Refuse(DropReason::CookieReplyLimited),
                 };
             }
-            if !self.sources.take(now, from.ip()) {
-                return Verdict::Refuse(DropReason::SourceRateLimited);
+            match self.sources.take(now, from.ip()) {
+                Some(q) => quiet = q,
+                None => return Verdict::Refuse(DropReason::SourceRateLimited),
             }
         }
-        if !take(&mut self.handshakes, now, self.limits.handshakes) {
-            return Verdict::Refuse(DropReason::HandshakeBusy);
+        if take(&mut self.handshakes, now, limits.handshakes)
+            || (quiet && take(&mut self.quiet_reserve, now, limits.quiet_reserve))
+        {
+            Verdict::Pass
+        } else {
+            Verdict::Refuse(DropReason::HandshakeBusy)
         }
-        Verdict::Pass
     }
 
     /// Counts one more handshake message in the current one-second window.

@@ -17,6 +17,7 @@ fn small() -> HandshakeLimits {
         cookie_replies_per_source: rate(1, 1),
         cookie_replies: rate(10, 3),
         handshakes: rate(100, 8),
+        quiet_reserve: rate(1, 1),
         sources: 4,
     }
 }
@@ -98,12 +99,16 @@ fn a_full_source_table_refuses_new_sources_until_old_ones_idle() {
     let t0 = Instant::now();
     let mut t = SourceTable::new(rate(1, 1), 3);
     for i in 1..=3 {
-        assert!(t.take(t0, addr(i).ip()));
+        assert_eq!(
+            t.take(t0, addr(i).ip()),
+            Some(true),
+            "new sources are quiet"
+        );
     }
-    assert!(!t.take(t0, addr(4).ip()), "full: refused, not grown");
+    assert_eq!(t.take(t0, addr(4).ip()), None, "full: refused, not grown");
     assert_eq!(t.len(), 3);
     // A second later the first three are idle and swept.
-    assert!(t.take(t0 + Duration::from_secs(1), addr(4).ip()));
+    assert!(t.take(t0 + Duration::from_secs(1), addr(4).ip()).is_some());
     assert_eq!(t.len(), 1);
     // An IPv6 /64 is one source; IPv4-mapped addresses are IPv4.
     let a: IpAddr = "2001:db8:0:1::1".parse().unwrap();
@@ -181,6 +186,7 @@ fn the_device_wide_handshake_budget_holds_across_sources() {
         sources: 64,
         cookie_replies: rate(100, 100),
         handshakes: rate(10, 5),
+        quiet_reserve: rate(0, 0),
         ..small()
     };
     let mut s = Setup::new(limits);
@@ -212,4 +218,44 @@ fn load_ends_with_the_second() {
     assert!(s.gate.tracked_sources() > 0);
     s.gate.sweep(s.now + Duration::from_secs(5));
     assert_eq!(s.gate.tracked_sources(), 0);
+}
+
+/// Flooders with cookies for many addresses spend the device-wide budget;
+/// a real peer that has been quiet still gets its handshake from the
+/// reserve, which flooders (never quiet) cannot touch.
+#[test]
+fn a_quiet_source_draws_on_the_reserve_when_flooders_spent_the_budget() {
+    let limits = HandshakeLimits {
+        per_source: rate(20, 5),
+        sources: 64,
+        cookie_replies: rate(100, 100),
+        handshakes: rate(10, 5),
+        quiet_reserve: rate(2, 2),
+        ..small()
+    };
+    let mut s = Setup::new(limits);
+    let mut flooders: Vec<Sender> = (1..=20).map(|i| s.sender(addr(i))).collect();
+    for f in &mut flooders {
+        s.get_cookie(f);
+    }
+    // Two seconds of flooding: each flooder's first handshake came from a
+    // quiet source, none after that, and the budget stays spent.
+    for _ in 0..20 {
+        s.now += Duration::from_millis(100);
+        for _ in 0..3 {
+            for f in &flooders {
+                s.admit(f);
+            }
+        }
+    }
+    // A flooder with a token again is still not quiet: the reserve is
+    // not for it.
+    s.now += Duration::from_millis(50);
+    assert_eq!(
+        s.admit(&flooders[1]),
+        Verdict::Refuse(DropReason::HandshakeBusy)
+    );
+    let mut real = s.sender(addr(100));
+    s.get_cookie(&mut real);
+    assert_eq!(s.admit(&real), Verdict::Pass, "from the reserve");
 }
