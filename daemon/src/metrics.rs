@@ -23,7 +23,7 @@
 //! | `wingress_open_connections` | gauge | listener |
 //! | `wingress_tunnel_tcp_connections`, `wingress_udp_flows` | gauge | |
 //! | `wingress_tcp_idle_timeouts_total` | counter | listener (`tcp:PORT`) |
-//! | `wingress_dropped_packets_total` | counter | layer (wireguard, netstack), reason |
+//! | `wingress_dropped_packets_total` | counter | layer (wireguard, netstack, stun, udp), reason |
 //! | `wingress_certificate_expiry_seconds` | gauge | name, source (seconds left; negative once expired) |
 //! | `wingress_dns_messages_total` | counter | result (answered, nxdomain, refused, forwarded, ...) |
 //! | `wingress_config_reloads_total` | counter | result (ok, failed) |
@@ -339,6 +339,19 @@ fn drops(d: &Daemon, m: &mut Exposition) {
         m.sample(
             "wingress_dropped_packets_total",
             &[("layer", "netstack"), ("reason", reason.as_str())],
+            n as f64,
+        );
+    }
+    // STUN-shaped datagrams on the WireGuard port, and datagrams we could
+    // not send because the socket stayed blocked.
+    for (layer, reason, n) in [
+        ("stun", "unsolicited", net.side.unsolicited),
+        ("stun", "inbox_full", net.side.dropped),
+        ("udp", "send_queue_full", net.tx_dropped),
+    ] {
+        m.sample(
+            "wingress_dropped_packets_total",
+            &[("layer", layer), ("reason", reason)],
             n as f64,
         );
     }

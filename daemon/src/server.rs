@@ -15,7 +15,7 @@ use wingress_proxy::ProxyStats;
 use wingress_wg::Device;
 
 use crate::admin::{AdminSockets, Health};
-use crate::dataplane::{Driver, Net};
+use crate::dataplane::{Driver, NetCell};
 use crate::forwarding::Ingress;
 use crate::https::{HttpsGen, HttpsService, CERT_RELOAD_EVERY};
 use crate::node::NodeAddr;
@@ -44,7 +44,9 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     let (key, key_created) = tunnel::private_key(&cfg.wireguard, &cfg.node.state_dir)?;
     let public = key.public_key();
     let stack = tunnel::stack(&cfg.wireguard, Instant::now());
-    let net = Net::new(Device::new(key), stack);
+    let mut wg = Device::new(key);
+    wg.set_mtu(cfg.wireguard.mtu);
+    let net = NetCell::new(wg, stack);
     let stats = ProxyStats::new();
     let https = HttpsService::new(HttpsGen::empty(&stats));
     let boot = Boot {
