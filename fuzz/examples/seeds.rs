@@ -19,7 +19,7 @@ use wingress_dns::wire::{TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, TYPE_TXT};
 use wingress_fuzz::input::Seed;
 use wingress_fuzz::ip::{self, Segment};
 use wingress_fuzz::{wg, x509};
-use wingress_nat::stun;
+use wingress_nat::{pcp, stun};
 
 struct Corpus {
     dir: PathBuf,
@@ -89,10 +89,14 @@ fn initiation(from_key: [u8; 32]) -> Vec<u8> {
     }
 }
 
-/// A message of WireGuard type `kind`, `len` bytes, to receiver index 0.
+/// A message of WireGuard type `kind`, `len` bytes, to receiver index 0
+/// (peer 0's first session): the index follows the sender's in a
+/// handshake response, and comes first in a cookie reply or data packet.
 fn shaped(kind: u8, len: usize) -> Vec<u8> {
     let mut m = vec![0x5a; len];
-    m[..8].copy_from_slice(&[kind, 0, 0, 0, 0, 0, 0, 0]);
+    m[..4].copy_from_slice(&[kind, 0, 0, 0]);
+    let receiver = if kind == 2 { 8 } else { 4 };
+    m[receiver..receiver + 4].fill(0);
     m
 }
 
@@ -303,16 +307,23 @@ fn stun_answers(c: &mut Corpus) {
     );
 }
 
+/// The router's answer to a MAP request (RFC 6887 §7.2, §11.1): the
+/// request with the response bit, a result, the epoch in place of the
+/// client address, and the mapping it granted.
 fn pcp_map(result: u8, lifetime: u32, epoch: u32) -> Vec<u8> {
-    let mut r = vec![2, 0x81, 0, result];
-    r.extend_from_slice(&lifetime.to_be_bytes());
-    r.extend_from_slice(&epoch.to_be_bytes());
-    r.extend_from_slice(&[0; 12]);
-    r.extend_from_slice(&[0xAB; 12]);
-    r.extend_from_slice(&[17, 0, 0, 0]);
-    r.extend_from_slice(&41602u16.to_be_bytes());
-    r.extend_from_slice(&41700u16.to_be_bytes());
-    r.extend_from_slice(&Ipv4Addr::new(203, 0, 113, 2).to_ipv6_mapped().octets());
+    let granted = pcp::MapRequest {
+        client: Ipv4Addr::new(192, 168, 10, 2),
+        nonce: [0xAB; 12],
+        internal_port: 41602,
+        suggested_external_port: 41700,
+        suggested_external_address: Ipv4Addr::new(203, 0, 113, 2),
+        lifetime_secs: lifetime,
+    };
+    let mut r = granted.encode().to_vec();
+    r[1] |= 0x80;
+    r[3] = result;
+    r[8..24].fill(0);
+    r[8..12].copy_from_slice(&epoch.to_be_bytes());
     r
 }
 

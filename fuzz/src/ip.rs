@@ -7,9 +7,27 @@ use std::net::{IpAddr, SocketAddr};
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpControl, TcpPacket,
-    TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
+    IpAddress, IpProtocol, IpRepr, Ipv4Packet, Ipv6Packet, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber, UdpPacket, UdpRepr,
 };
+
+/// A zeroed packet of `l4_len` bytes of `proto` behind an IPv4 or IPv6
+/// header (by the addresses' family, `None` if they differ), and where
+/// the `proto` part starts.
+fn ip_header(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: IpProtocol,
+    l4_len: usize,
+) -> Option<(Vec<u8>, usize)> {
+    if src.is_ipv4() != dst.is_ipv4() {
+        return None;
+    }
+    let ip = IpRepr::new(src.into(), dst.into(), proto, l4_len, 64);
+    let mut out = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut out[..], &ChecksumCapabilities::default());
+    Some((out, ip.header_len()))
+}
 
 /// The TCP header fields the netstack target varies.
 #[derive(Debug, Clone)]
@@ -51,42 +69,12 @@ pub fn tcp(s: &Segment<'_>) -> Option<Vec<u8>> {
         timestamp: None,
         payload: s.payload,
     };
-    let (src, dst) = (IpAddress::from(s.src.ip()), IpAddress::from(s.dst.ip()));
-    let sums = ChecksumCapabilities::default();
-    let tcp_len = repr.buffer_len();
-    let mut out;
-    let at = match (s.src.ip(), s.dst.ip()) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let ip = Ipv4Repr {
-                src_addr: a,
-                dst_addr: b,
-                next_header: IpProtocol::Tcp,
-                payload_len: tcp_len,
-                hop_limit: 64,
-            };
-            out = vec![0u8; ip.buffer_len() + tcp_len];
-            ip.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]), &sums);
-            ip.buffer_len()
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let ip = Ipv6Repr {
-                src_addr: a,
-                dst_addr: b,
-                next_header: IpProtocol::Tcp,
-                payload_len: tcp_len,
-                hop_limit: 64,
-            };
-            out = vec![0u8; ip.buffer_len() + tcp_len];
-            ip.emit(&mut Ipv6Packet::new_unchecked(&mut out[..]));
-            ip.buffer_len()
-        }
-        _ => return None,
-    };
+    let (mut out, at) = ip_header(s.src.ip(), s.dst.ip(), IpProtocol::Tcp, repr.buffer_len())?;
     repr.emit(
         &mut TcpPacket::new_unchecked(&mut out[at..]),
-        &src,
-        &dst,
-        &sums,
+        &IpAddress::from(s.src.ip()),
+        &IpAddress::from(s.dst.ip()),
+        &ChecksumCapabilities::default(),
     );
     Some(out)
 }
@@ -98,44 +86,15 @@ pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Option<Vec<u8>> 
         src_port: src.port(),
         dst_port: dst.port(),
     };
-    let (sa, da) = (IpAddress::from(src.ip()), IpAddress::from(dst.ip()));
-    let sums = ChecksumCapabilities::default();
     let udp_len = repr.header_len() + payload.len();
-    let mut out;
-    let at = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let ip = Ipv4Repr {
-                src_addr: a,
-                dst_addr: b,
-                next_header: IpProtocol::Udp,
-                payload_len: udp_len,
-                hop_limit: 64,
-            };
-            out = vec![0u8; ip.buffer_len() + udp_len];
-            ip.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]), &sums);
-            ip.buffer_len()
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let ip = Ipv6Repr {
-                src_addr: a,
-                dst_addr: b,
-                next_header: IpProtocol::Udp,
-                payload_len: udp_len,
-                hop_limit: 64,
-            };
-            out = vec![0u8; ip.buffer_len() + udp_len];
-            ip.emit(&mut Ipv6Packet::new_unchecked(&mut out[..]));
-            ip.buffer_len()
-        }
-        _ => return None,
-    };
+    let (mut out, at) = ip_header(src.ip(), dst.ip(), IpProtocol::Udp, udp_len)?;
     repr.emit(
         &mut UdpPacket::new_unchecked(&mut out[at..]),
-        &sa,
-        &da,
+        &IpAddress::from(src.ip()),
+        &IpAddress::from(dst.ip()),
         payload.len(),
         |b| b.copy_from_slice(payload),
-        &sums,
+        &ChecksumCapabilities::default(),
     );
     Some(out)
 }
