@@ -12,7 +12,8 @@
 #   bash scripts/fuzz.sh --sanitizer address     # AddressSanitizer (needs RUSTC_BOOTSTRAP)
 #   bash scripts/fuzz.sh --ci                    # what scripts/test.sh runs: 20,000 each
 #   bash scripts/fuzz.sh --merge                 # then add inputs with new coverage to the corpus
-#   bash scripts/fuzz.sh --cmin                  # only minimise each corpus (what `cargo fuzz cmin` does)
+#   bash scripts/fuzz.sh --cmin                  # only minimise each corpus (libFuzzer's set-cover merge)
+#   bash scripts/fuzz.sh --max-len 128 ...       # inputs (and a --cmin's) cut to 128 bytes
 #
 # The build is what `cargo fuzz build -O --sanitizer none` (cargo-fuzz 0.13)
 # runs, done here with cargo so that CI needs no cargo-fuzz: the binaries land
@@ -28,6 +29,7 @@ seconds=
 sanitizer=none
 merge=
 cmin=
+max_len=()
 targets=()
 while (($#)); do
   case $1 in
@@ -36,6 +38,7 @@ while (($#)); do
     --sanitizer) sanitizer=$2; shift 2 ;;
     --merge) merge=1; shift ;;
     --cmin) cmin=1; shift ;;
+    --max-len) max_len=(-max_len="$2"); shift 2 ;;
     --ci) runs=${WINGRESS_FUZZ_RUNS:-20000}; seconds=; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
@@ -76,10 +79,13 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 if [[ -n $cmin ]]; then
-  # The smallest set of inputs with the corpus's coverage, in place.
+  # A small set of inputs with the corpus's coverage, in place (the
+  # set-cover merge keeps fewer inputs than `-merge=1`, which `cargo fuzz
+  # cmin` runs).
   for t in "${targets[@]}"; do
     mkdir -p "$scratch/$t"
-    "fuzz/target/$triple/release/$t" -merge=1 "$scratch/$t" "fuzz/corpus/$t" >"$scratch/$t.log" 2>&1
+    "fuzz/target/$triple/release/$t" -set_cover_merge=1 "${max_len[@]}" "$scratch/$t" "fuzz/corpus/$t" \
+      >"$scratch/$t.log" 2>&1
     rm -rf "fuzz/corpus/$t" && mv "$scratch/$t" "fuzz/corpus/$t"
     echo "fuzz.sh: $t: $(find "fuzz/corpus/$t" -type f | wc -l) inputs, $(find "fuzz/corpus/$t" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }') bytes"
   done
@@ -97,7 +103,7 @@ for t in "${targets[@]}"; do
   touch "$scratch/$t.start"
   start=$(date +%s.%N)
   status=0
-  "$bin" "$limit" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+  "$bin" "$limit" "${max_len[@]}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" "$scratch/$t" "fuzz/corpus/$t" >"$log" 2>&1 || status=$?
   end=$(date +%s.%N)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
