@@ -71,8 +71,10 @@ esac
 build_start=$SECONDS
 bins=()
 for t in "${targets[@]}"; do bins+=(--bin "$t"); done
+# fuzz/target whatever CARGO_TARGET_DIR says: cargo-fuzz looks there too.
 RUSTFLAGS="${flags[*]}" cargo build --manifest-path fuzz/Cargo.toml --locked --release \
-  --target "$triple" --config 'profile.release.debug="line-tables-only"' "${bins[@]}"
+  --target "$triple" --target-dir fuzz/target --config 'profile.release.debug="line-tables-only"' \
+  "${bins[@]}"
 echo "fuzz.sh: built ${#targets[@]} targets in $((SECONDS - build_start)) s (sanitizer: $sanitizer)"
 
 scratch=$(mktemp -d)
