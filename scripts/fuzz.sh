@@ -100,7 +100,7 @@ rows=()
 for t in "${targets[@]}"; do
   bin=fuzz/target/$triple/release/$t
   artifacts=fuzz/artifacts/$t
-  mkdir -p "$artifacts" "$scratch/$t"
+  mkdir -p "$artifacts" "$scratch/$t" "fuzz/corpus/$t"
   log=$scratch/$t.log
   touch "$scratch/$t.start"
   start=$(date +%s.%N)

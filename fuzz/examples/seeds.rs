@@ -54,6 +54,7 @@ fn main() {
         ("stun", stun_answers),
         ("port_mapping", port_mapping),
         ("upnp", upnp),
+        ("nat_mapper", nat_mapper),
         ("http_path", http_path),
         ("dns_server", dns_server),
         ("dns_tsig", dns_tsig),
@@ -346,19 +347,35 @@ fn port_mapping(c: &mut Corpus) {
     c.add("natpmp-unsupported-version", [0, 128, 0, 1]);
 }
 
-fn upnp(c: &mut Corpus) {
-    let answer = "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n\
-                  ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
-                  USN: uuid:3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
-                  EXT:\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n\
-                  location: http://192.168.10.1:5000/rootDesc.xml\r\n\r\n";
-    c.seed("ssdp-answer", Seed::new().u8(0).rest(answer.as_bytes()));
-    let desc = r#"<?xml version="1.0"?>
+/// miniupnpd 2.3.1's answer to an M-SEARCH.
+const SSDP_ANSWER: &str = "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n\
+    ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+    USN: uuid:3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\
+    EXT:\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n\
+    location: http://192.168.10.1:5000/rootDesc.xml\r\n\r\n";
+
+/// An IGD with a PPP and an IP connection service, a URLBase and a
+/// relative control URL.
+const DESCRIPTION: &str = r#"<?xml version="1.0"?>
 <root xmlns="urn:schemas-upnp-org:device-1-0"><URLBase>http://192.168.1.1:49000/igd/</URLBase><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:2</deviceType><deviceList><device><deviceList><device><serviceList>
 <service><serviceType>urn:schemas-upnp-org:service:WANPPPConnection:1</serviceType><controlURL>upnp/control/WANPPPConn1</controlURL></service>
 <service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:2</serviceType><controlURL>/ctl/IPConn</controlURL></service>
 </serviceList></device></deviceList></device></deviceList></device></root>"#;
-    c.seed("description", Seed::new().u8(1).rest(desc.as_bytes()));
+
+/// miniupnpd's description as the gateway of the mapper's network serves
+/// it (the control URL relative to where it was fetched).
+const GATEWAY_DESCRIPTION: &str = r#"<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0"><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType><deviceList><device><deviceList><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/ctl/IPConn</controlURL></service></serviceList></device></deviceList></device></deviceList></device></root>"#;
+
+fn upnp(c: &mut Corpus) {
+    c.seed(
+        "ssdp-answer",
+        Seed::new().u8(0).rest(SSDP_ANSWER.as_bytes()),
+    );
+    c.seed(
+        "description",
+        Seed::new().u8(1).rest(DESCRIPTION.as_bytes()),
+    );
     let ok = r#"<?xml version="1.0"?>
 <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:GetExternalIPAddressResponse xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2"><NewExternalIPAddress>203.0.113.2</NewExternalIPAddress></u:GetExternalIPAddressResponse></s:Body></s:Envelope>"#;
     c.seed(
@@ -377,6 +394,74 @@ fn upnp(c: &mut Corpus) {
             .u8(3)
             .bytes(b"http://192.168.1.1:49000/igd/desc.xml")
             .rest(b"../ctl/IPConn"),
+    );
+}
+
+/// The mapper's runs with each protocol: mapped, renewed after half the
+/// lease, then released (the answers are what miniupnpd sends).
+fn nat_mapper(c: &mut Corpus) {
+    let half_lease = Seed::new().u8(3).u16(3600);
+    let release = Seed::new().u8(4);
+    c.seed(
+        "pcp",
+        join(&[
+            Seed::new().u8(0),
+            Seed::new().u8(0).bytes(&pcp_map(0, 7200, 100)),
+            half_lease.clone(),
+            Seed::new().u8(0).bytes(&pcp_map(0, 7200, 3700)),
+            release.clone(),
+            Seed::new().u8(0).bytes(&pcp_map(0, 0, 3710)),
+        ]),
+    );
+    let external = [0, 128, 0, 0, 0, 0, 0, 100, 203, 0, 113, 2];
+    let mapped = |epoch: u32, lifetime: u32| {
+        let mut m = vec![0, 129, 0, 0];
+        m.extend_from_slice(&epoch.to_be_bytes());
+        m.extend_from_slice(&41602u16.to_be_bytes());
+        m.extend_from_slice(&41602u16.to_be_bytes());
+        m.extend_from_slice(&lifetime.to_be_bytes());
+        m
+    };
+    c.seed(
+        "natpmp",
+        join(&[
+            Seed::new().u8(1),
+            Seed::new().u8(0).bytes(&external),
+            Seed::new().u8(0).bytes(&mapped(101, 7200)),
+            half_lease,
+            Seed::new().u8(0).bytes(&external),
+            Seed::new().u8(0).bytes(&mapped(3701, 7200)),
+            release,
+            Seed::new().u8(0).bytes(&mapped(3702, 0)),
+        ]),
+    );
+    let soap = |action: &str, args: &str| {
+        format!(
+            "<?xml version=\"1.0\"?>\r\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+             <u:{action}Response xmlns:u=\"urn:schemas-upnp-org:service:WANIPConnection:1\">{args}</u:{action}Response></s:Body></s:Envelope>"
+        )
+    };
+    let http = |body: &str| Seed::new().u8(2).u16(200).bytes(body.as_bytes());
+    c.seed(
+        "upnp",
+        join(&[
+            Seed::new().u8(2),
+            Seed::new().u8(1).bytes(SSDP_ANSWER.as_bytes()),
+            http(GATEWAY_DESCRIPTION),
+            http(&soap(
+                "GetExternalIPAddress",
+                "<NewExternalIPAddress>203.0.113.2</NewExternalIPAddress>",
+            )),
+            http(&soap("AddPortMapping", "")),
+            Seed::new().u8(3).u16(60),
+            http(&soap(
+                "GetSpecificPortMappingEntry",
+                "<NewInternalPort>41602</NewInternalPort><NewInternalClient>192.168.10.2</NewInternalClient>\
+                 <NewEnabled>1</NewEnabled><NewLeaseDuration>7140</NewLeaseDuration>",
+            )),
+            Seed::new().u8(4),
+            http(&soap("DeletePortMapping", "")),
+        ]),
     );
 }
 
