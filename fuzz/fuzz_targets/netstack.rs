@@ -1,6 +1,7 @@
 //! The netstack as the tunnel feeds it: packets through the classifier and
-//! `Stack::handle_packet`, then `poll` and `poll_transmit`, with the clock
-//! and the application (accept, write, read, close) driven by the input.
+//! `Stack::handle_packet`, then `poll`, `accept` and `poll_transmit`, with
+//! the clock and the application (write, read, close, abort) driven by the
+//! input.
 //!
 //! Raw packets test the classifier; TCP segments are built from fields
 //! with sequence and acknowledgement numbers relative to what each side
@@ -14,7 +15,9 @@
 //!   window u16, SACK offset u32, payload (length-prefixed);
 //! - 2: UDP datagram: flow u8, payload (length-prefixed);
 //! - 3: the clock moves by u16 × 10 ms;
-//! - 4: the application: connection u8, action u8, bytes (length-prefixed).
+//! - 4: the application, on an accepted connection: connection u8, action
+//!   u8 (write the bytes, read, release, or abort by remote port), bytes
+//!   (length-prefixed).
 //!
 //! Checked: nothing panics, and every packet the stack sends is a
 //! well-formed IPv4 or IPv6 packet whose length fields match.

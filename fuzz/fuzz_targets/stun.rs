@@ -2,7 +2,7 @@
 //! probe that acts on answers (`StunProbe::handle_datagram`).
 //!
 //! Input: a flags byte, then up to four datagrams (length-prefixed). Flags
-//! bit 0 puts the transaction id of the probe's first outstanding request
+//! bit 0 puts the transaction id of the latest request the probe sent
 //! into each datagram (bytes 8..20), so answers reach the probe's logic;
 //! bit 1 sends them from the server's other address.
 //!

@@ -1,7 +1,7 @@
-//! `Device::handle_datagram` on what anyone on the internet can send: up to
-//! eight datagrams, each from the client's address or an attacker's, each
-//! optionally with a valid mac1 (which needs only the server's public key)
-//! so handshake messages get past the device's and the peer's rate limiter.
+//! `Device::handle_datagram` on what anyone on the internet can send:
+//! datagrams from the client's address or an attacker's, handshake
+//! messages optionally with a valid mac1 (which needs only the server's
+//! public key) so they get past the device's and the peer's rate limiter.
 //!
 //! Input: up to 24 datagrams, each a flags byte (bit 0: from the
 //! attacker, bit 1: fix mac1) and a length-prefixed datagram.

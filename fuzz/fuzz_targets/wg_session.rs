@@ -13,7 +13,8 @@
 //! endpoint; an encrypted one always decrypts (it is not refused as a
 //! forgery or replay), a packet it yields is the start of its plaintext
 //! and comes from the client's tunnel address, and the endpoint follows
-//! the authenticated datagram.
+//! the authenticated datagram (or, when the plaintext is not an IP packet,
+//! stays: see the match below).
 //!
 //! The handshake costs several X25519 multiplications, slow under coverage
 //! instrumentation, so one session serves all inputs: only counters move
