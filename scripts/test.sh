@@ -101,8 +101,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cargo build --release --workspace --bins --locked
 cargo test --release --workspace --locked -- --test-threads="${WINGRESS_TEST_THREADS:-2}"
 # Every fuzz target briefly (20,000 executions each, from the committed
-# corpus), so a parser regression shows here: about 3 minutes, most of it
-# building fuzz/ (its own workspace and target folder).
+# corpus), so a parser regression shows here: about 4 minutes of CPU, all
+# but 10 s of it building fuzz/ (its own workspace and target folder).
 bash scripts/fuzz.sh --ci
 # The container image's build stage, run as a script (no container engine
 # here): a release build in target/container, incremental after the first.
