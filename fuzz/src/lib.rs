@@ -2,7 +2,7 @@
 //! into fields ([`input`]), the WireGuard fixtures ([`wg`]), the IP
 //! packets the netstack target builds ([`ip`]), a TSIG signer ([`dns`])
 //! and a certificate builder ([`x509`]). The seed generator
-//! (`examples/seeds.rs`) writes its corpora with the same [`input::Seed`]
+//! (`examples/seeds/`) writes its corpora with the same [`input::Seed`]
 //! encoding, so every committed seed reads as the target expects.
 
 pub mod dns;
