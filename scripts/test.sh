@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (Debian packages, when
 # missing and when running as root), builds, then runs every cargo test,
-# including the network-namespace lab with real wireguard-go peers.
+# including the network-namespace lab with real wireguard-go peers, and
+# every fuzz target briefly (scripts/fuzz.sh).
 #
 #   bash scripts/test.sh            # lab tests run if they can, else skip
 #   WINGRESS_LAB=require bash scripts/test.sh   # (CI) a lab test that cannot run fails
@@ -44,6 +45,8 @@ declare -A PKG=(
   [turnserver]=coturn
   [conntrack]=conntrack
   [sysctl]=procps
+  # The fuzz targets: libfuzzer-sys compiles libFuzzer (C++).
+  [g++]=g++
 )
 
 missing=()
@@ -99,6 +102,10 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # target/release/wingress-impair as separate programs.
 cargo build --release --workspace --bins --locked
 cargo test --release --workspace --locked -- --test-threads="${WINGRESS_TEST_THREADS:-2}"
+# Every fuzz target briefly (20,000 executions each, from the committed
+# corpus), so a parser regression shows here: about 4 minutes of CPU, all
+# but 10 s of it building fuzz/ (its own workspace and target folder).
+bash scripts/fuzz.sh --ci
 # The container image's build stage, run as a script (no container engine
 # here): a release build in target/container, incremental after the first.
 if [[ "${WINGRESS_LAB:-auto}" != off ]]; then

@@ -48,6 +48,8 @@ mod conn;
 mod dns;
 mod forward;
 mod forward_auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod health;
 mod host;
