@@ -292,12 +292,25 @@ impl<'a> Table<'a> {
         key: &'static str,
         range: RangeInclusive<u16>,
     ) -> Option<Spanned<u16>> {
+        self.optional_int(d, key, range)
+    }
+
+    /// An integer of type `T` that must lie in `range`.
+    pub(crate) fn optional_int<T>(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+        range: RangeInclusive<T>,
+    ) -> Option<Spanned<T>>
+    where
+        T: TryFrom<i64> + PartialOrd + Display,
+    {
         let (item, span) = self.entry(key)?;
         let Some(n) = item.as_integer() else {
             d.error(&span, type_error(key, "an integer", describe(item)));
             return None;
         };
-        match u16::try_from(n).ok().filter(|v| range.contains(v)) {
+        match T::try_from(n).ok().filter(|v| range.contains(v)) {
             Some(v) => Some(Spanned::new(v, span)),
             None => {
                 d.error(

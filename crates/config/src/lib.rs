@@ -25,6 +25,7 @@ mod env;
 mod error;
 mod ingress;
 mod ingress_values;
+mod limits;
 mod log;
 mod nat;
 mod node;
@@ -53,6 +54,7 @@ pub use ingress::{
     RouteConfig, TlsConfig,
 };
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
+pub use limits::{LimitsConfig, MAX_DNS_FORWARDS, MAX_DNS_TCP, MAX_TCP_HALF_OPEN, MAX_UDP_FLOWS};
 pub use log::{check_level, LogConfig, LogFormat};
 pub use nat::{Advertise, MappingProtocol, NatConfig, DEFAULT_LEASE, DEFAULT_STUN_SERVERS};
 pub use node::{node_ip_from_env, NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};

@@ -13,6 +13,7 @@ use crate::error::{ConfigErrors, Diagnostics, Span};
 use crate::ingress::{
     default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
 };
+use crate::limits::{parse_limits, LimitsConfig};
 use crate::log::{parse_log, LogConfig};
 use crate::nat::{parse_nat, NatConfig};
 use crate::node::{parse_node, NodeConfig, NodeKeys};
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub shutdown: ShutdownConfig,
     /// `[nat]`: STUN, port mapping, the advertised endpoint.
     pub nat: NatConfig,
+    /// `[limits]`: per-peer caps and shared budgets.
+    pub limits: LimitsConfig,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -130,6 +133,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
     let log = parse_log(&mut root, &mut d);
     let shutdown = parse_shutdown(&mut root, &mut d);
     let nat = parse_nat(&mut root, &mut d);
+    let limits = parse_limits(&mut root, &mut d);
     root.finish(&mut d);
 
     if let Some(wg) = &wireguard {
@@ -170,6 +174,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         log,
         shutdown,
         nat,
+        limits,
     });
     d.finish(config)
 }
