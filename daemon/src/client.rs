@@ -28,7 +28,9 @@ pub async fn run(cfg: ClientConfig) -> Result<()> {
     let (key, _) = tunnel::private_key(&cfg.wireguard, &cfg.state_dir)?;
     let public = key.public_key();
     let (dev, _peers) = tunnel::device(key, &cfg.peers).await?;
-    let stack = tunnel::stack(&cfg.wireguard, Instant::now());
+    // The client accepts no tunnel connections; its own connections are
+    // bounded by the total buffer budget only.
+    let stack = tunnel::stack(&cfg.wireguard, Default::default(), Instant::now());
     let port = cfg.wireguard.listen_port.unwrap_or(0);
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
     let net = Net::new(dev, stack);
