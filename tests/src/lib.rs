@@ -25,6 +25,7 @@
 
 pub mod acme;
 pub mod checksum;
+pub mod fairness;
 pub mod impair;
 pub mod iperf;
 pub mod named;
@@ -49,7 +50,8 @@ pub use process::{eventually, run_command, Process};
 pub use relay::{Relay, RelayStats};
 pub use wggo::{KeyPair, WgGo, WgGoConfig, WgPeer, WgPeerStatus, WgQuick};
 pub use wingress::{
-    node_port, spawn_wingress, write_private_key, Forward, ForwardConfig, ServerConfig, ServerPeer,
+    admin, metric, node_port, spawn_wingress, write_private_key, Forward, ForwardConfig,
+    ServerConfig, ServerPeer,
 };
 
 // === impl LabMode ===

@@ -11,7 +11,7 @@
 //! peer_buffer = "32MiB"          # bytes queued in one peer's TCP connections
 //! buffer_total = "256MiB"        # bytes queued in all tunnel TCP connections
 //! tcp_handshake_timeout = "15s"  # a half-open connection is forgotten after this
-//! send_stall_timeout = "60s"     # data queued, no acknowledgement progress: reset
+//! send_stall_timeout = "60s"     # bytes waiting, nothing acknowledged: reset
 //! ```
 //!
 //! Every key applies on reload. The daemon-wide caps that stay fixed (TCP
