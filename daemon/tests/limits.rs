@@ -135,7 +135,11 @@ target = "100.64.0.2:53"
     };
     for p in [&s.a, &s.b] {
         let up = eventually(Duration::from_secs(15), || {
-            udp_ask(p.dns_udp, &query(1, "grafana.home.arpa"))
+            udp_ask(
+                p.dns_udp,
+                &dns_query(1, "grafana.home.arpa", 1),
+                Duration::from_millis(500),
+            )
         });
         assert!(up.is_some(), "no DNS answer through the tunnel");
     }
@@ -154,26 +158,6 @@ impl Setup {
             .parse()
             .unwrap()
     }
-}
-
-fn query(id: u16, name: &str) -> Vec<u8> {
-    let mut m = id.to_be_bytes().to_vec();
-    m.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for l in name.split('.') {
-        m.push(l.len() as u8);
-        m.extend_from_slice(l.as_bytes());
-    }
-    m.extend_from_slice(&[0, 0, 1, 0, 1]);
-    m
-}
-
-fn udp_ask(to: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
-    let s = UdpSocket::bind("127.0.0.1:0").ok()?;
-    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-    s.send_to(q, to).ok()?;
-    let mut buf = [0u8; 1500];
-    let n = s.recv(&mut buf).ok()?;
-    Some(buf[..n].to_vec())
 }
 
 /// Whether a datagram sent from `s` to `to` comes back within a second
@@ -238,12 +222,12 @@ fn udp_flows_and_dns_sessions_are_capped_per_peer() {
         t
     };
     let mut a1 = connect(s.a.dns_tcp);
-    assert!(tcp_ask(&mut a1, &query(2, "grafana.home.arpa")).is_some());
+    assert!(tcp_ask(&mut a1, &dns_query(2, "grafana.home.arpa", 1)).is_some());
     let mut a2 = connect(s.a.dns_tcp);
-    assert!(tcp_ask(&mut a2, &query(3, "grafana.home.arpa")).is_none());
+    assert!(tcp_ask(&mut a2, &dns_query(3, "grafana.home.arpa", 1)).is_none());
     let mut b1 = connect(s.b.dns_tcp);
-    assert!(tcp_ask(&mut b1, &query(4, "grafana.home.arpa")).is_some());
-    assert!(tcp_ask(&mut a1, &query(5, "grafana.home.arpa")).is_some());
+    assert!(tcp_ask(&mut b1, &dns_query(4, "grafana.home.arpa", 1)).is_some());
+    assert!(tcp_ask(&mut a1, &dns_query(5, "grafana.home.arpa", 1)).is_some());
     assert_eq!(
         s.metric("wingress_limit_hits_total", "peer=\"a\",reason=\"dns_tcp\""),
         1.0
@@ -255,13 +239,13 @@ fn udp_flows_and_dns_sessions_are_capped_per_peer() {
     let ask_a = UdpSocket::bind("127.0.0.1:0").unwrap();
     for id in 10..13 {
         ask_a
-            .send_to(&query(id, "example.org"), s.a.dns_udp)
+            .send_to(&dns_query(id, "example.org", 1), s.a.dns_udp)
             .unwrap();
     }
     let started = Instant::now();
-    let b_answer = udp_ask_within(
+    let b_answer = udp_ask(
         s.b.dns_udp,
-        &query(20, "example.net"),
+        &dns_query(20, "example.net", 1),
         Duration::from_secs(5),
     );
     let r = b_answer.expect("b's query answered");
@@ -284,15 +268,6 @@ fn udp_flows_and_dns_sessions_are_capped_per_peer() {
         ),
         0.0
     );
-}
-
-fn udp_ask_within(to: SocketAddr, q: &[u8], limit: Duration) -> Option<Vec<u8>> {
-    let s = UdpSocket::bind("127.0.0.1:0").ok()?;
-    s.set_read_timeout(Some(limit)).ok()?;
-    s.send_to(q, to).ok()?;
-    let mut buf = [0u8; 1500];
-    let n = s.recv(&mut buf).ok()?;
-    Some(buf[..n].to_vec())
 }
 
 /// A reload that raises a cap applies at once: a's third flow is echoed.

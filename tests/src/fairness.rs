@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 
-use crate::process::{eventually, Process};
+use crate::process::Process;
 use crate::wggo::{KeyPair, WgGo, WgGoConfig, WgPeer};
-use crate::wingress::{admin, spawn_wingress, write_private_key};
+use crate::wingress::{admin, spawn_wingress, wait_ready, write_private_key};
 use crate::{veth, Lab, Netns};
 
 /// The daemon's tunnel address and forwarded port.
@@ -88,12 +88,7 @@ impl TwoPeers {
         std::fs::write(&config, &text)?;
         let cfg = config.display().to_string();
         let mut daemon = spawn_wingress(&b, bin, "wingress-run", &["run", "--config", &cfg])?;
-        eventually(READY, || {
-            daemon.ensure_running()?;
-            let (code, _) = admin(&socket, "GET", "/readyz")?;
-            ensure!(code == 200, "not ready yet");
-            Ok(())
-        })?;
+        wait_ready(&mut daemon, &socket, READY)?;
         let server_peer = |ip: [u8; 4]| {
             WgPeer::new(&server.public, &[&format!("{TUNNEL}/32")])
                 .endpoint(SocketAddr::from((ip, WG_PORT)))

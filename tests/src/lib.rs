@@ -50,8 +50,8 @@ pub use process::{eventually, run_command, Process};
 pub use relay::{Relay, RelayStats};
 pub use wggo::{KeyPair, WgGo, WgGoConfig, WgPeer, WgPeerStatus, WgQuick};
 pub use wingress::{
-    admin, metric, node_port, spawn_wingress, write_private_key, Forward, ForwardConfig,
-    ServerConfig, ServerPeer,
+    admin, metric, node_port, spawn_wingress, wait_ready, write_private_key, Forward,
+    ForwardConfig, ServerConfig, ServerPeer,
 };
 
 // === impl LabMode ===

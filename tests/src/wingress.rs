@@ -46,6 +46,17 @@ pub fn admin(socket: &Path, method: &str, path: &str) -> Result<(u16, String)> {
     Ok((code, body.to_string()))
 }
 
+/// Waits until the daemon answers `/readyz` with 200; fails early if it
+/// exits.
+pub fn wait_ready(daemon: &mut Process, socket: &Path, limit: Duration) -> Result<()> {
+    crate::eventually(limit, || {
+        daemon.ensure_running()?;
+        let (code, _) = admin(socket, "GET", "/readyz")?;
+        anyhow::ensure!(code == 200, "not ready yet");
+        Ok(())
+    })
+}
+
 /// The value of the sample `name{labels}` (labels written as in the
 /// exposition, e.g. `peer="a",reason="tcp_half_open"`) in a `/metrics` body.
 pub fn metric(body: &str, name: &str, labels: &str) -> Option<f64> {

@@ -8,10 +8,7 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use smoltcp::phy::ChecksumCapabilities;
-use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
-};
+use smoltcp::wire::{Ipv4Packet, TcpControl, TcpPacket};
 
 use crate::*;
 
@@ -119,41 +116,10 @@ impl Net {
 
 /// A bare SYN, as a raw-socket flooder sends it.
 fn syn(src: SocketAddr, dst: SocketAddr, seq: u32) -> Vec<u8> {
-    let tcp = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        control: TcpControl::Syn,
-        seq_number: TcpSeqNumber(seq as i32),
-        ack_number: None,
-        window_len: 64240,
-        window_scale: None,
-        max_seg_size: Some(1360),
-        sack_permitted: false,
-        sack_ranges: [None; 3],
-        timestamp: None,
-        payload: &[],
-    };
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (src.ip(), dst.ip()) else {
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
         panic!("IPv4 only");
     };
-    let ip = Ipv4Repr {
-        src_addr: s,
-        dst_addr: d,
-        next_header: IpProtocol::Tcp,
-        payload_len: tcp.buffer_len(),
-        hop_limit: 64,
-    };
-    let sums = ChecksumCapabilities::default();
-    let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut buf[..]);
-    ip.emit(&mut pkt, &sums);
-    tcp.emit(
-        &mut TcpPacket::new_unchecked(pkt.payload_mut()),
-        &IpAddress::Ipv4(s),
-        &IpAddress::Ipv4(d),
-        &sums,
-    );
-    buf
+    packet::tcp_segment(s, d, TcpControl::Syn, seq, None, &[])
 }
 
 /// (SYN-ACKs, RSTs) among `pkts`.

@@ -153,38 +153,34 @@ pub(crate) fn shrink_window(buf: &mut [u8]) -> bool {
     true
 }
 
-/// Where the TCP header starts in an IPv4 or IPv6 packet carrying TCP
-/// directly, and the IP packet's length.
-fn tcp_start(buf: &[u8]) -> Option<(usize, usize)> {
-    match buf.first()? >> 4 {
-        4 => {
-            let ip = Ipv4Packet::new_checked(buf).ok()?;
-            (ip.next_header() == IpProtocol::Tcp)
-                .then(|| (usize::from(ip.header_len()), usize::from(ip.total_len())))
-        }
-        6 => {
-            let ip = Ipv6Packet::new_checked(buf).ok()?;
-            (ip.next_header() == IpProtocol::Tcp).then(|| {
-                (
-                    ip.header_len(),
-                    ip.header_len() + usize::from(ip.payload_len()),
-                )
-            })
-        }
-        _ => None,
-    }
+/// Where the TCP segment of an IPv4 or IPv6 packet carrying TCP directly
+/// lies, and the packet's addresses.
+struct TcpIn {
+    start: usize,
+    end: usize,
+    src: IpAddress,
+    dst: IpAddress,
 }
 
-/// The source and destination addresses of an IPv4 or IPv6 packet.
-fn ip_addrs(buf: &[u8]) -> Option<(IpAddress, IpAddress)> {
+fn tcp_in(buf: &[u8]) -> Option<TcpIn> {
     match buf.first()? >> 4 {
         4 => {
             let ip = Ipv4Packet::new_checked(buf).ok()?;
-            Some((ip.src_addr().into(), ip.dst_addr().into()))
+            (ip.next_header() == IpProtocol::Tcp).then(|| TcpIn {
+                start: usize::from(ip.header_len()),
+                end: usize::from(ip.total_len()),
+                src: ip.src_addr().into(),
+                dst: ip.dst_addr().into(),
+            })
         }
         6 => {
             let ip = Ipv6Packet::new_checked(buf).ok()?;
-            Some((ip.src_addr().into(), ip.dst_addr().into()))
+            (ip.next_header() == IpProtocol::Tcp).then(|| TcpIn {
+                start: ip.header_len(),
+                end: ip.header_len() + usize::from(ip.payload_len()),
+                src: ip.src_addr().into(),
+                dst: ip.dst_addr().into(),
+            })
         }
         _ => None,
     }
@@ -196,10 +192,13 @@ fn ip_addrs(buf: &[u8]) -> Option<(IpAddress, IpAddress)> {
 /// payload). Lengths and checksums are rewritten. `false` if `buf` is not a
 /// TCP segment with payload.
 pub(crate) fn strip_payload(buf: &mut Vec<u8>) -> bool {
-    let Some((start, end)) = tcp_start(buf) else {
-        return false;
-    };
-    let Some((src, dst)) = ip_addrs(buf) else {
+    let Some(TcpIn {
+        start,
+        end,
+        src,
+        dst,
+    }) = tcp_in(buf)
+    else {
         return false;
     };
     let Some(l4) = buf.get_mut(start..end) else {
@@ -236,8 +235,12 @@ pub(crate) fn strip_payload(buf: &mut Vec<u8>) -> bool {
 /// TCP segment with SYN set: from the address it was sent to, acknowledging
 /// its sequence space (RFC 9293 §3.10.7.1). `None` if `syn` is not TCP.
 pub(crate) fn emit_rst(syn: &[u8], ident: u16, out: &mut Vec<u8>) -> Option<()> {
-    let (start, end) = tcp_start(syn)?;
-    let (src, dst) = ip_addrs(syn)?;
+    let TcpIn {
+        start,
+        end,
+        src,
+        dst,
+    } = tcp_in(syn)?;
     let tcp = TcpPacket::new_checked(syn.get(start..end)?).ok()?;
     let seg_len = tcp.payload().len() + usize::from(tcp.syn()) + usize::from(tcp.fin());
     let rst = TcpRepr {
@@ -254,40 +257,17 @@ pub(crate) fn emit_rst(syn: &[u8], ident: u16, out: &mut Vec<u8>) -> Option<()> 
         timestamp: None,
         payload: &[],
     };
-    let sums = ChecksumCapabilities::default();
-    out.clear();
-    let at = match (dst, src) {
-        (IpAddress::Ipv4(from), IpAddress::Ipv4(to)) => {
-            let ip = Ipv4Repr {
-                src_addr: from,
-                dst_addr: to,
-                next_header: IpProtocol::Tcp,
-                payload_len: rst.buffer_len(),
-                hop_limit: 64,
-            };
-            out.resize(ip.buffer_len() + rst.buffer_len(), 0);
-            let mut pkt = Ipv4Packet::new_unchecked(&mut out[..]);
-            ip.emit(&mut pkt, &sums);
-            pkt.set_ident(ident);
-            pkt.fill_checksum();
-            ip.buffer_len()
-        }
-        (IpAddress::Ipv6(from), IpAddress::Ipv6(to)) => {
-            let ip = Ipv6Repr {
-                src_addr: from,
-                dst_addr: to,
-                next_header: IpProtocol::Tcp,
-                payload_len: rst.buffer_len(),
-                hop_limit: 64,
-            };
-            out.resize(ip.buffer_len() + rst.buffer_len(), 0);
-            ip.emit(&mut Ipv6Packet::new_unchecked(&mut out[..]));
-            ip.buffer_len()
-        }
-        _ => return None,
-    };
+    // From the address the SYN was sent to.
+    let at = emit_ip(
+        dst.into(),
+        src.into(),
+        IpProtocol::Tcp,
+        rst.buffer_len(),
+        ident,
+        out,
+    )?;
     let mut pkt = TcpPacket::new_unchecked(&mut out[at..]);
-    rst.emit(&mut pkt, &dst, &src, &sums);
+    rst.emit(&mut pkt, &dst, &src, &ChecksumCapabilities::default());
     Some(())
 }
 
@@ -304,58 +284,113 @@ pub(crate) fn emit_udp(
         src_port: src.port(),
         dst_port: dst.port(),
     };
-    let udp_len = 8 + payload.len();
-    let sums = ChecksumCapabilities::default();
+    let at = emit_ip(
+        src.ip(),
+        dst.ip(),
+        IpProtocol::Udp,
+        8 + payload.len(),
+        ident,
+        out,
+    )?;
+    udp.emit(
+        &mut UdpPacket::new_unchecked(&mut out[at..]),
+        &IpAddress::from(src.ip()),
+        &IpAddress::from(dst.ip()),
+        payload.len(),
+        |b| b.copy_from_slice(payload),
+        &ChecksumCapabilities::default(),
+    );
+    Some(())
+}
+
+/// Clears `out` and writes an IPv4 or IPv6 header for `payload_len` bytes
+/// of `proto`, with room for them after it; returns where they start.
+/// `None` if the address families differ.
+fn emit_ip(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: IpProtocol,
+    payload_len: usize,
+    ident: u16,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
     out.clear();
-    match (src.ip(), dst.ip()) {
+    match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let ip = Ipv4Repr {
                 src_addr: s,
                 dst_addr: d,
-                next_header: IpProtocol::Udp,
-                payload_len: udp_len,
+                next_header: proto,
+                payload_len,
                 hop_limit: 64,
             };
-            out.resize(ip.buffer_len() + udp_len, 0);
+            out.resize(ip.buffer_len() + payload_len, 0);
             let mut pkt = Ipv4Packet::new_unchecked(&mut out[..]);
-            ip.emit(&mut pkt, &sums);
+            ip.emit(&mut pkt, &ChecksumCapabilities::default());
             pkt.set_ident(ident);
             pkt.set_dont_frag(true);
             pkt.fill_checksum();
-            let mut u = UdpPacket::new_unchecked(pkt.payload_mut());
-            udp.emit(
-                &mut u,
-                &IpAddress::Ipv4(s),
-                &IpAddress::Ipv4(d),
-                payload.len(),
-                |b| b.copy_from_slice(payload),
-                &sums,
-            );
+            Some(ip.buffer_len())
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let ip = Ipv6Repr {
                 src_addr: s,
                 dst_addr: d,
-                next_header: IpProtocol::Udp,
-                payload_len: udp_len,
+                next_header: proto,
+                payload_len,
                 hop_limit: 64,
             };
-            out.resize(ip.buffer_len() + udp_len, 0);
-            let mut pkt = Ipv6Packet::new_unchecked(&mut out[..]);
-            ip.emit(&mut pkt);
-            let mut u = UdpPacket::new_unchecked(pkt.payload_mut());
-            udp.emit(
-                &mut u,
-                &IpAddress::Ipv6(s),
-                &IpAddress::Ipv6(d),
-                payload.len(),
-                |b| b.copy_from_slice(payload),
-                &sums,
-            );
+            out.resize(ip.buffer_len() + payload_len, 0);
+            ip.emit(&mut Ipv6Packet::new_unchecked(&mut out[..]));
+            Some(ip.buffer_len())
         }
-        _ => return None,
+        _ => None,
     }
-    Some(())
+}
+
+/// An IPv4 TCP segment with checksums, window 512 and no options, for tests.
+#[cfg(test)]
+pub(crate) fn tcp_segment(
+    src: std::net::SocketAddrV4,
+    dst: std::net::SocketAddrV4,
+    control: TcpControl,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        control,
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
+        window_len: 512,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload,
+    };
+    let ip = Ipv4Repr {
+        src_addr: *src.ip(),
+        dst_addr: *dst.ip(),
+        next_header: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        hop_limit: 64,
+    };
+    let sums = ChecksumCapabilities::default();
+    let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
+    let mut pkt = Ipv4Packet::new_unchecked(&mut buf[..]);
+    ip.emit(&mut pkt, &sums);
+    let (s, d) = (IpAddress::Ipv4(*src.ip()), IpAddress::Ipv4(*dst.ip()));
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(pkt.payload_mut()),
+        &s,
+        &d,
+        &sums,
+    );
+    buf
 }
 
 #[cfg(test)]
@@ -390,40 +425,11 @@ mod tests {
 
     /// A TCP segment from 100.64.0.1:4000 to 100.64.0.2:80.
     fn segment(control: TcpControl, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
-        let (s, d) = ("100.64.0.1".parse().unwrap(), "100.64.0.2".parse().unwrap());
-        let tcp = TcpRepr {
-            src_port: 4000,
-            dst_port: 80,
-            control,
-            seq_number: TcpSeqNumber(1000),
-            ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
-            window_len: 512,
-            window_scale: None,
-            max_seg_size: None,
-            sack_permitted: false,
-            sack_ranges: [None; 3],
-            timestamp: None,
-            payload,
-        };
-        let ip = Ipv4Repr {
-            src_addr: s,
-            dst_addr: d,
-            next_header: IpProtocol::Tcp,
-            payload_len: tcp.buffer_len(),
-            hop_limit: 64,
-        };
-        let sums = ChecksumCapabilities::default();
-        let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
-        let mut pkt = Ipv4Packet::new_unchecked(&mut buf[..]);
-        ip.emit(&mut pkt, &sums);
-        let (s, d) = (IpAddress::Ipv4(s), IpAddress::Ipv4(d));
-        tcp.emit(
-            &mut TcpPacket::new_unchecked(pkt.payload_mut()),
-            &s,
-            &d,
-            &sums,
+        let (src, dst) = (
+            "100.64.0.1:4000".parse().unwrap(),
+            "100.64.0.2:80".parse().unwrap(),
         );
-        buf
+        tcp_segment(src, dst, control, 1000, ack, payload)
     }
 
     #[test]

@@ -197,6 +197,28 @@ pub fn udp_echo() -> u16 {
     port
 }
 
+/// A DNS query (RD set) for `name` and record type `qtype`.
+pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for l in name.split('.') {
+        m.push(l.len() as u8);
+        m.extend_from_slice(l.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, qtype as u8, 0, 1]);
+    m
+}
+
+/// Sends `q` from a fresh UDP socket and waits up to `limit` for one reply.
+pub fn udp_ask(to: SocketAddr, q: &[u8], limit: Duration) -> Option<Vec<u8>> {
+    let s = UdpSocket::bind("127.0.0.1:0").ok()?;
+    s.set_read_timeout(Some(limit)).ok()?;
+    s.send_to(q, to).ok()?;
+    let mut buf = [0u8; 1500];
+    let n = s.recv(&mut buf).ok()?;
+    Some(buf[..n].to_vec())
+}
+
 /// Retries `f` until it succeeds or `limit` passes.
 pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + limit;
