@@ -19,10 +19,12 @@
 //! application gets no send room on its connections
 //! ([`crate::Stack::send_room`]) until bytes drain.
 //!
-//! Peer keys come from the caller's peer table, so the table here is as
-//! small as that one.
+//! The table here has one entry per key the caller ever passed (kept for
+//! the hit counters); keys come from the caller's own peer table, which
+//! only its configuration grows, never a packet.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -123,12 +125,38 @@ impl PeerUsage {
     }
 }
 
+/// Hashes a [`PeerKey`] with one multiplication. The per-peer table is
+/// looked up for every data segment; its keys are the caller's small
+/// integers, never chosen by a packet, so they need no keyed hash.
+#[derive(Default)]
+pub(crate) struct PeerKeyHasher(u64);
+
+impl Hasher for PeerKeyHasher {
+    fn finish(&self) -> u64 {
+        // Fibonacci hashing: spreads consecutive keys over the high bits,
+        // which the table's probing uses.
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
+    }
+}
+
+type PeerMap<V> = HashMap<PeerKey, V, BuildHasherDefault<PeerKeyHasher>>;
+
 /// The stack's accounting: per-peer usage, the totals, and the tasks
 /// waiting for buffer budget.
 #[derive(Debug, Default)]
 pub(crate) struct Usage {
     pub(crate) limits: TcpLimits,
-    peers: HashMap<PeerKey, PeerUsage>,
+    peers: PeerMap<PeerUsage>,
     buffered: usize,
     /// Whether some peer, or the total, may be at its budget: the
     /// per-segment check is one branch while nobody is.
