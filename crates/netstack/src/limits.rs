@@ -224,14 +224,21 @@ impl Usage {
         }
     }
 
-    /// A connection moves from one peer's account to another's (see
-    /// `Stack::rekey`).
-    pub(crate) fn transfer(&mut self, from: Option<PeerKey>, to: Option<PeerKey>, pending: bool) {
+    /// A connection, with the bytes charged for it, moves from one peer's
+    /// account to another's (see `Stack::rekey`).
+    pub(crate) fn transfer(
+        &mut self,
+        from: Option<PeerKey>,
+        to: Option<PeerKey>,
+        pending: bool,
+        buffered: usize,
+    ) {
         if from == to {
             return;
         }
         if let Some(u) = from.and_then(|p| self.peers.get_mut(&p)) {
             u.connections = u.connections.saturating_sub(1);
+            u.buffered = u.buffered.saturating_sub(buffered);
             if pending {
                 u.half_open = u.half_open.saturating_sub(1);
             }
@@ -239,10 +246,12 @@ impl Usage {
         if let Some(p) = to {
             let u = self.peers.entry(p).or_default();
             u.connections += 1;
+            u.buffered += buffered;
             if pending {
                 u.half_open += 1;
             }
         }
+        self.over = true;
     }
 
     /// A connection is gone, with the bytes it was charged.

@@ -196,7 +196,7 @@ impl Stack {
         let old = std::mem::replace(&mut conn.key, key);
         if let Some(peer) = self.syn_peers.get(&key).copied() {
             self.usage
-                .transfer(conn.peer, Some(peer), conn.is_pending());
+                .transfer(conn.peer, Some(peer), conn.is_pending(), conn.buffered);
             conn.peer = Some(peer);
         }
         if self.by_key.get(&old) == Some(&h) {
