@@ -207,6 +207,7 @@ count, rate = int(sys.argv[4]), float(sys.argv[5])
 lo, hi = int(sys.argv[6]), int(sys.argv[7])
 sent = 0
 def done(*_):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(sent, flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, done)

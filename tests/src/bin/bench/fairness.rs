@@ -14,7 +14,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use nix::sys::signal::Signal;
 use wingress_lab::fairness::{echo_round_trip, TwoPeers};
 use wingress_lab::{metric, Lab};
 
@@ -48,7 +47,7 @@ pub fn run(lab: &Lab, wingress: &Path, connects: usize, rate: u32) -> Result<()>
     // Let the flood fill a's half-open slots before measuring.
     std::thread::sleep(Duration::from_secs(2));
     let loaded = measure(&t, connects)?;
-    flood.signal(Signal::SIGTERM)?;
+    // SIGTERM: the flooder prints its count and exits.
     flood.stop();
     let sent = flood.log().trim().parse::<u64>().unwrap_or(0);
     let m = t.metrics()?;
