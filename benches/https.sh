@@ -6,6 +6,8 @@
 #
 #   bash benches/https.sh                       # 9 rounds x 8 s, wrk -t2 -c64
 #   RUNS=5 DURATION=10s CONNS=64 bash benches/https.sh
+#   WINGRESS_BIN=/path/to/wingress bash benches/https.sh   # that binary, no build
+#   BASELINE=/path/to/older/wingress bash benches/https.sh # also that one, in the same rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +26,10 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-cargo build --release --locked -p wingress --quiet
-WINGRESS="$PWD/target/release/wingress"
+if [[ -z "${WINGRESS_BIN:-}" ]]; then
+  cargo build --release --locked -p wingress --quiet
+fi
+WINGRESS="${WINGRESS_BIN:-$PWD/target/release/wingress}"
 
 dir="$(mktemp -d /tmp/wingress-https-bench.XXXXXX)"
 pids=()
@@ -38,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 [[ -n "${KEEP:-}" ]] && trap - EXIT
 
-BACKEND=18080 NGINX=18443 CADDY=18444 WING=18445
+BACKEND=18080 NGINX=18443 CADDY=18444 WING=18445 BASE=18447
 
 # One certificate for "localhost" (wrk sends the URL's host as SNI), signed
 # by a throwaway CA.
@@ -126,6 +130,17 @@ backends = ["http://127.0.0.1:$BACKEND"]
 access = "public"
 CONF
 
+proxies=(nginx caddy wingress)
+if [[ -n "${BASELINE:-}" ]]; then
+  # The same config on its own ports for the older binary.
+  mkdir -p "$dir/baseline/state"
+  cp "$dir/wingress/server.key" "$dir/baseline/server.key"
+  sed -e "s|$dir/wingress/state|$dir/baseline/state|" -e "s|:$WING\"|:$BASE\"|" \
+    -e "s|listen_port = 18446|listen_port = 18448|" "$dir/wingress/wingress.toml" > "$dir/baseline/wingress.toml"
+  WINGRESS_LOG=warn "$BASELINE" run --config "$dir/baseline/wingress.toml" >"$dir/baseline/log" 2>&1 & pids+=($!)
+  proxies+=(baseline)
+fi
+
 nginx -c "$dir/nginx-backend/nginx.conf" -g 'daemon off;' & pids+=($!)
 nginx -c "$dir/nginx-proxy/nginx.conf" -g 'daemon off;' & pids+=($!)
 HOME="$dir/caddy" XDG_DATA_HOME="$dir/caddy" XDG_CONFIG_HOME="$dir/caddy" \
@@ -144,6 +159,7 @@ wait_ok() {
 wait_ok "$NGINX" nginx
 wait_ok "$CADDY" caddy
 wait_ok "$WING" wingress
+[[ -n "${BASELINE:-}" ]] && wait_ok "$BASE" baseline
 
 # wrk: "Requests/sec:" and the 99% latency line (--latency), in ms.
 measure() {
@@ -160,11 +176,12 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 # Rounds interleave the proxies (the order rotates each round), so a drift in
 # the machine's speed during the run (it is a shared VM) hits all of them alike.
 declare -A RPS P99 RS PS
-port_of() { case $1 in nginx) echo "$NGINX" ;; caddy) echo "$CADDY" ;; wingress) echo "$WING" ;; esac; }
-for name in nginx caddy wingress; do
+port_of() { case $1 in nginx) echo "$NGINX" ;; caddy) echo "$CADDY" ;; wingress) echo "$WING" ;; baseline) echo "$BASE" ;; esac; }
+for name in "${proxies[@]}"; do
   wrk -t1 -c8 -d1s "https://localhost:$(port_of "$name")/" >/dev/null  # warm-up
 done
 order=(nginx wingress caddy)
+[[ -n "${BASELINE:-}" ]] && order+=(baseline)
 for i in $(seq 1 "$RUNS"); do
   for name in "${order[@]}"; do
     read -r r p < <(measure "$(port_of "$name")" "$name")
@@ -173,7 +190,7 @@ for i in $(seq 1 "$RUNS"); do
   done
   order=("${order[@]:1}" "${order[0]}")
 done
-for name in nginx caddy wingress; do
+for name in "${proxies[@]}"; do
   RPS[$name]="$(tr ' ' '\n' <<<"${RS[$name]}" | grep . | median)"
   P99[$name]="$(tr ' ' '\n' <<<"${PS[$name]}" | grep . | median)"
 done
@@ -241,7 +258,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
 echo
 echo "HTTPS reverse proxy on loopback, wrk -t$THREADS -c$CONNS -d$DURATION, median of $RUNS runs, $(nproc) cores"
 printf '| proxy | req/s | p99 ms |\n|---|---:|---:|\n'
-for name in wingress nginx caddy; do
+for name in wingress nginx caddy ${BASELINE:+baseline}; do
   printf '| %s | %.0f | %.2f |\n' "$name" "${RPS[$name]}" "${P99[$name]}"
 done
 if [[ -n "$TUNNEL_RPS" ]]; then
@@ -249,3 +266,6 @@ if [[ -n "$TUNNEL_RPS" ]]; then
 fi
 printf '| wingress / nginx | %s | %s |\n' "$(ratio "${RPS[wingress]}" "${RPS[nginx]}")" "$(ratio "${P99[wingress]}" "${P99[nginx]}")"
 printf '| wingress / caddy | %s | %s |\n' "$(ratio "${RPS[wingress]}" "${RPS[caddy]}")" "$(ratio "${P99[wingress]}" "${P99[caddy]}")"
+if [[ -n "${BASELINE:-}" ]]; then
+  printf '| wingress / baseline (%s) | %s | %s |\n' "$(basename "$BASELINE")" "$(ratio "${RPS[wingress]}" "${RPS[baseline]}")" "$(ratio "${P99[wingress]}" "${P99[baseline]}")"
+fi

@@ -21,6 +21,8 @@ declare -A PKG=(
   [ss]=iproute2
   [ps]=procps
   [openssl]=openssl
+  # Path lab: a backend that decodes paths as real servers do.
+  [nginx]=nginx-light
   # Packaging tests: the systemd unit, the sandbox trace, the pod run.
   [systemd-analyze]=systemd
   [strace]=strace

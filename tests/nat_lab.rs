@@ -13,7 +13,10 @@
 //!   static forward is in place (and, before the forward exists, that it
 //!   is not);
 //! - the client's NAT rebinds to another source port in the middle of an
-//!   iperf3 transfer, and the transfer completes.
+//!   iperf3 transfer, and the transfer completes;
+//! - a rogue host on the node's LAN answers the UPnP search first, with
+//!   URLs to 127.0.0.1 and to itself: the daemon ignores it and maps with
+//!   miniupnpd on the real gateway.
 //!
 //! Root only; see `wingress_lab::lab_or_skip` for WINGRESS_LAB.
 
@@ -29,9 +32,12 @@ use wingress_lab::{
     Process, WgGo, WgGoConfig, WgPeer,
 };
 
+#[path = "nat_lab/rogue.rs"]
+mod rogue;
 #[path = "nat_lab/topology.rs"]
 mod topology;
 
+use rogue::{Rogue, ROGUE_EXTERNAL};
 use topology::{
     Router, Topology, CLIENT_TUNNEL, NODE_IP, NODE_PORT, NODE_TUNNEL, REBIND_PORTS, ROUTER_WAN,
     STUN_A, STUN_B,
@@ -41,6 +47,8 @@ use topology::{
 /// Never a speed assertion: a slow machine only waits longer.
 const READY: Duration = Duration::from_secs(30);
 const IPERF_PORT: u16 = 5201;
+/// [`READY`] and a retry of every protocol (30 s after a failed round).
+const RETRIED: Duration = Duration::from_secs(75);
 
 const NEEDS: &[&str] = &[
     "wireguard-go",
@@ -230,7 +238,7 @@ fn router_reboot(lab: &Lab, t: &mut Topology, daemon: &mut Process, wg: &WgGo) -
         );
         Ok(())
     })?;
-    let s = wait_status_after(daemon, restarted, "the stale-flow note", |s| {
+    let s = wait_status_after(daemon, restarted, READY, "the stale-flow note", |s| {
         s["notes"]
             .to_string()
             .contains("peer phone has not completed a handshake")
@@ -392,6 +400,64 @@ fn roaming_in(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
+/// A rogue SSDP responder on the node's LAN answers every search at once
+/// (and, the router holding SSDP back until then, before the gateway),
+/// with LOCATIONs at 127.0.0.1 and at itself whose SOAP answers would
+/// publish a made-up external address. The daemon fetches nothing from
+/// either and maps with miniupnpd on the gateway.
+#[test]
+fn upnp_ignores_a_rogue_ssdp_responder_on_the_lan() -> Result<()> {
+    let Some(lab) = lab_or_skip(NEEDS) else {
+        return Ok(());
+    };
+    with_logs(&lab, rogue_in(&lab))
+}
+
+fn rogue_in(lab: &Lab) -> Result<()> {
+    let started = Instant::now();
+    let t = Topology::with_lan_host(lab, Router::Miniupnpd { secure_mode: true })?;
+    let rogue = Rogue::start(t.lan_host.as_ref().context("no LAN host")?, &t.node)?;
+    t.hold_ssdp()?;
+    let node = Node::write(lab, "stun_servers = []\nport_mapping = [\"upnp\"]\n")?;
+    let mut daemon = node.spawn(&t)?;
+    wingress_lab::eventually(READY, || {
+        ensure!(rogue.answers() > 0, "the rogue answered no search");
+        Ok(())
+    })?;
+    t.release_ssdp()?;
+    // The daemon's searches go on for under 2 s; should the gateway's
+    // answers miss them on a slow machine, UPnP is tried again 30 s later.
+    let status = wait_status_after(&mut daemon, "", RETRIED, "a mapping", |s| {
+        s["port_mapping"]["state"] == "mapped" && s["public_endpoint"]["source"] == "mapped"
+    })?;
+    let public = format!("{ROUTER_WAN}:{NODE_PORT}");
+    ensure!(
+        status["public_endpoint"]["address"] == public.as_str(),
+        "not the gateway's mapping (the rogue claims {ROGUE_EXTERNAL}): {status:#}"
+    );
+    ensure!(status["port_mapping"]["protocol"] == "upnp", "{status:#}");
+    ensure!(
+        rogue.hits() == (0, 0),
+        "HTTP requests to (the rogue, the node's 127.0.0.1:5000): {:?}",
+        rogue.hits()
+    );
+    let rules = t.miniupnpd_rules()?;
+    ensure!(
+        rules.contains(&format!(
+            "dport {NODE_PORT} dnat ip to {NODE_IP}:{NODE_PORT}"
+        )),
+        "miniupnpd has no forward to the node:\n{rules}"
+    );
+    eprintln!(
+        "rogue: {} SSDP answers ignored; mapped {public}; test took {:?}",
+        rogue.answers(),
+        started.elapsed()
+    );
+    let exit = daemon.stop();
+    ensure!(exit.is_some_and(|s| s.success()), "{}", daemon.log());
+    Ok(())
+}
+
 // === helpers ===
 
 /// The node's key, the client's key, and the daemon's config.
@@ -481,7 +547,7 @@ fn latest_status(log: &str) -> Option<Value> {
 
 /// Waits until the daemon's latest status satisfies `ready`.
 fn wait_status(p: &mut Process, what: &str, ready: impl Fn(&Value) -> bool) -> Result<Value> {
-    wait_status_after(p, "", what, ready)
+    wait_status_after(p, "", READY, what, ready)
 }
 
 /// Like [`wait_status`], among the statuses logged after the first line
@@ -489,10 +555,11 @@ fn wait_status(p: &mut Process, what: &str, ready: impl Fn(&Value) -> bool) -> R
 fn wait_status_after(
     p: &mut Process,
     marker: &str,
+    limit: Duration,
     what: &str,
     ready: impl Fn(&Value) -> bool,
 ) -> Result<Value> {
-    let deadline = Instant::now() + READY;
+    let deadline = Instant::now() + limit;
     loop {
         p.ensure_running()?;
         let log = p.log();
@@ -502,7 +569,7 @@ fn wait_status_after(
         }
         if Instant::now() >= deadline {
             bail!(
-                "no status with {what} after {marker:?} within {READY:?}; last status: {:#}",
+                "no status with {what} after {marker:?} within {limit:?}; last status: {:#}",
                 latest_status(after).unwrap_or(Value::Null)
             );
         }

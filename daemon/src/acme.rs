@@ -120,15 +120,15 @@ fn settings(acme: &config::AcmeConfig) -> Result<AcmeSettings> {
         Some(dns) => {
             let path = &dns.tsig_secret_file;
             let text = read_secret(path).context("[tls.acme.dns] tsig_secret_file")?;
-            let secret = TsigKey::parse_secret(&text).map_err(|why| {
-                anyhow!("[tls.acme.dns] tsig_secret_file {}: {why}", path.display())
-            })?;
             let algorithm = match dns.tsig_algorithm {
                 config::TsigAlgorithm::HmacSha256 => TsigAlgorithm::HmacSha256,
                 config::TsigAlgorithm::HmacSha384 => TsigAlgorithm::HmacSha384,
                 config::TsigAlgorithm::HmacSha512 => TsigAlgorithm::HmacSha512,
             };
-            let key = TsigKey::new(&dns.tsig_key_name, algorithm, &secret);
+            let key =
+                TsigKey::from_secret_file(&text, &dns.tsig_key_name, algorithm).map_err(|why| {
+                    anyhow!("[tls.acme.dns] tsig_secret_file {}: {why}", path.display())
+                })?;
             Some(Rfc2136::new(dns.server, &dns.zone, key))
         }
         None => None,

@@ -16,7 +16,7 @@ use wingress_config::{ClientConfig, Protocol};
 use wingress_netstack::{Accepted, TcpState, UdpDatagram};
 use wingress_wg::PeerId;
 
-use crate::dataplane::{Driver, Handler, Net, NetRef};
+use crate::dataplane::{Driver, Handler, NetCell, NetRef};
 use crate::tcp_pump::pump;
 use crate::tunnel;
 use crate::udp_io::UdpIo;
@@ -27,13 +27,14 @@ const UDP_IDLE: Duration = Duration::from_secs(60);
 pub async fn run(cfg: ClientConfig) -> Result<()> {
     let (key, _) = tunnel::private_key(&cfg.wireguard, &cfg.state_dir)?;
     let public = key.public_key();
-    let (dev, _peers) = tunnel::device(key, &cfg.peers).await?;
+    let (mut dev, _peers) = tunnel::device(key, &cfg.peers).await?;
+    dev.set_mtu(cfg.wireguard.mtu);
     // The client accepts no tunnel connections; its own connections are
     // bounded by the total buffer budget only.
     let stack = tunnel::stack(&cfg.wireguard, Default::default(), Instant::now());
     let port = cfg.wireguard.listen_port.unwrap_or(0);
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
-    let net = Net::new(dev, stack);
+    let net = NetCell::new(dev, stack);
     let flows: UdpFlows = Rc::new(RefCell::new(HashMap::new()));
 
     for f in &cfg.forwards {
@@ -122,7 +123,8 @@ async fn accept_loop(net: NetRef, listener: TcpListener, target: SocketAddr) {
                 // Dropping `stream` closes the client's connection.
                 return;
             }
-            let (end, up, down) = pump(&net, id, stream).await;
+            // The user's own forwards: no idle limit (the server may have one).
+            let (end, up, down) = pump(&net, id, stream, None).await;
             tracing::debug!(%from, %target, ?end, bytes_in = up, bytes_out = down, "forwarded connection finished");
         });
     }

@@ -4,17 +4,18 @@
 //! thread and reach the stack through [`NetRef`]; after touching a socket
 //! they [`Net::kick`] the loop so it polls the stack again.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use wingress_netstack::{Accepted, Ingress, Stack, UdpDatagram};
+use wingress_netstack::{Accepted, Ingress, Stack, TcpId, UdpDatagram};
 use wingress_wg::{Device, Incoming, Outgoing, PeerId, MIN_OUT, OVERHEAD, TIMER_TICK};
 
+pub use crate::side_channel::SideChannel;
 use crate::udp_io::{TxBatch, UdpIo};
 
 /// The state one data-plane thread owns.
@@ -25,71 +26,73 @@ pub struct Net {
     pub initiate: Vec<PeerId>,
     /// STUN on the WireGuard socket (the NAT driver's).
     pub side: SideChannel,
+    /// Outgoing datagrams dropped because the socket stayed blocked.
+    pub tx_dropped: u64,
     kicked: bool,
     waker: Option<Waker>,
 }
 
-/// Datagrams on the WireGuard socket that are not WireGuard: STUN replies
-/// in, STUN requests out. STUN is sent from this socket so that what the
-/// servers see (and what the router maps) is the port peers use.
-#[derive(Default)]
-pub struct SideChannel {
-    inbox: VecDeque<(SocketAddr, Vec<u8>)>,
-    outbox: VecDeque<(SocketAddr, Vec<u8>)>,
-    reader: Option<Waker>,
-    /// STUN-shaped datagrams dropped because nobody read them in time.
-    pub dropped: u64,
+/// The shared handle on a data plane: the [`Net`] (borrowed by the loop
+/// and by tasks in turn) and the connections to release that could not be
+/// released on the spot.
+pub struct NetCell {
+    net: RefCell<Net>,
+    /// Connections whose owner let go while `net` was borrowed; the loop
+    /// releases them at the start of its next turn (at most a timer tick
+    /// later). A `Cell` so that adding never fails.
+    deferred: Cell<Vec<TcpId>>,
 }
 
-/// Replies waiting to be read at most; beyond that they are dropped (a
-/// flood of STUN-shaped junk must not grow memory).
-const SIDE_INBOX: usize = 64;
+impl Deref for NetCell {
+    type Target = RefCell<Net>;
 
-impl SideChannel {
-    /// The data plane received a STUN-shaped datagram.
-    fn deliver(&mut self, from: SocketAddr, d: &[u8]) {
-        if self.inbox.len() >= SIDE_INBOX {
-            self.dropped += 1;
-            return;
-        }
-        self.inbox.push_back((from, d.to_vec()));
-        if let Some(w) = self.reader.take() {
-            w.wake();
-        }
+    fn deref(&self) -> &RefCell<Net> {
+        &self.net
+    }
+}
+
+impl NetCell {
+    pub fn new(wg: Device, stack: Stack) -> NetRef {
+        Rc::new(NetCell {
+            net: RefCell::new(Net {
+                wg,
+                stack,
+                initiate: Vec::new(),
+                side: SideChannel::default(),
+                tx_dropped: 0,
+                kicked: false,
+                waker: None,
+            }),
+            deferred: Cell::new(Vec::new()),
+        })
     }
 
-    /// Queues `bytes` to go out of the WireGuard socket; the caller then
-    /// [`Net::kick`]s the loop.
-    pub fn send(&mut self, to: SocketAddr, bytes: Vec<u8>) {
-        self.outbox.push_back((to, bytes));
-    }
-
-    /// The next received datagram, or `Pending` (woken on arrival).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<(SocketAddr, Vec<u8>)> {
-        match self.inbox.pop_front() {
-            Some(d) => Poll::Ready(d),
-            None => {
-                self.reader = Some(cx.waker().clone());
-                Poll::Pending
+    /// Releases a connection the application is done with: now when the
+    /// stack is free, else on the loop's next turn; never skipped.
+    pub fn release(&self, id: TcpId) {
+        match self.net.try_borrow_mut() {
+            Ok(mut n) => {
+                n.stack.release(id);
+                n.kick();
+            }
+            Err(_) => {
+                let mut ids = self.deferred.take();
+                ids.push(id);
+                self.deferred.set(ids);
             }
         }
     }
+
+    fn release_deferred(&self, net: &mut Net) {
+        for id in self.deferred.take() {
+            net.stack.release(id);
+        }
+    }
 }
 
-pub type NetRef = Rc<RefCell<Net>>;
+pub type NetRef = Rc<NetCell>;
 
 impl Net {
-    pub fn new(wg: Device, stack: Stack) -> NetRef {
-        Rc::new(RefCell::new(Self {
-            wg,
-            stack,
-            initiate: Vec::new(),
-            side: SideChannel::default(),
-            kicked: false,
-            waker: None,
-        }))
-    }
-
     /// Asks the event loop to poll the stack: a socket has new data to send,
     /// or freed receive space worth announcing.
     pub fn kick(&mut self) {
@@ -212,6 +215,7 @@ impl<H: Handler> Driver<H> {
         let mut net_guard = net_rc.borrow_mut();
         let net = &mut *net_guard;
         net.kicked = false;
+        net_rc.release_deferred(net);
         for id in std::mem::take(&mut net.initiate) {
             let wg = &mut net.wg;
             self.tx.push_with(MIN_OUT, |out| {
@@ -235,7 +239,7 @@ impl<H: Handler> Driver<H> {
                 }
             }
         }
-        while let Some((to, bytes)) = net.side.outbox.pop_front() {
+        while let Some((to, bytes)) = net.side.poll_transmit(now) {
             self.tx.push(to, &bytes);
         }
         net.stack.poll(now);
@@ -268,6 +272,7 @@ impl<H: Handler> Driver<H> {
             });
             net.stack.recycle(pkt);
         }
+        net.tx_dropped = self.tx.dropped;
         drop(net_guard);
         let _ = self.flush();
         received > 0 || sent > 0
@@ -289,10 +294,15 @@ fn on_datagram<H: Handler>(
     from: SocketAddr,
     datagram: &[u8],
 ) {
+    if datagram.len() > net.wg.max_datagram() {
+        // Junk: refused before it takes (and grows) a pooled buffer.
+        net.wg.refuse_oversized();
+        return;
+    }
     // Data messages (type 4) are nearly all traffic: one compare, then
     // straight to WireGuard.
     if datagram.first() != Some(&4) && wingress_nat::stun::looks_like_stun(datagram) {
-        net.side.deliver(from, datagram);
+        net.side.deliver(now, from, datagram);
         return;
     }
     let mut out = net.stack.take_buffer();
@@ -307,7 +317,7 @@ fn on_datagram<H: Handler>(
             (peer, None)
         }
         Incoming::Handled { peer } => (Some(peer), None),
-        Incoming::Dropped(_) => (None, None),
+        Incoming::CookieStored { .. } | Incoming::Dropped(_) => (None, None),
     };
     if let Some(peer) = flush_peer {
         // Packets that waited for this handshake can go now.
@@ -350,4 +360,47 @@ fn kicked(net: &NetRef) -> impl std::future::Future<Output = ()> + '_ {
             Poll::Pending
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use wingress_netstack::StackConfig;
+    use wingress_wg::PrivateKey;
+
+    use super::*;
+    use crate::tunnel_stream::TunnelStream;
+
+    struct Nothing;
+
+    impl Handler for Nothing {
+        fn accepted(&mut self, _: &NetRef, _: Accepted, _: Option<PeerId>) {}
+        fn datagram(&mut self, _: &NetRef, _: &UdpDatagram, _: PeerId) {}
+    }
+
+    /// A stream dropped while the stack is borrowed (inside a callback of
+    /// the loop, say) is released on the loop's next turn, not leaked.
+    #[tokio::test]
+    async fn a_stream_dropped_while_the_stack_is_borrowed_is_released() {
+        let config = StackConfig {
+            addresses: vec![("100.64.0.2".parse().unwrap(), 24)],
+            ..StackConfig::default()
+        };
+        let stack = Stack::new(config, Instant::now());
+        let net = NetCell::new(Device::new(PrivateKey::generate()), stack);
+        let id = net
+            .borrow_mut()
+            .stack
+            .connect("100.64.0.1:80".parse().unwrap())
+            .unwrap();
+        let stream = TunnelStream::new(net.clone(), id);
+        let held = net.borrow_mut();
+        drop(stream);
+        drop(held);
+        let mut driver = Driver::new(net.clone(), UdpIo::bind(0).unwrap(), Nothing);
+        driver.turn();
+        assert!(
+            net.borrow_mut().stack.tcp(id).is_none(),
+            "the connection is still owned by a stream that no longer exists"
+        );
+    }
 }

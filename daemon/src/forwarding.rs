@@ -21,7 +21,7 @@ use crate::dns::DnsServer;
 use crate::https::{HttpsGen, HttpsService};
 use crate::limits::{PeerCaps, Slot};
 use crate::live::LiveReader;
-use crate::open_conns::Gauge;
+use crate::open_conns::{Gauge, IdleCounter};
 use crate::tcp_pump::{pump, PumpEnd};
 use crate::tunnel::PeerMeta;
 use crate::tunnel_stream::TunnelStream;
@@ -35,6 +35,7 @@ pub struct TcpForward {
     pub backend: Addrs,
     pub config: wingress_config::TcpService,
     pub open: Gauge,
+    pub idle_closed: IdleCounter,
 }
 
 /// One `[[udp]]` listener.
@@ -188,7 +189,7 @@ impl Handler for Ingress {
         };
         let net = net.clone();
         let open = forward.open.open();
-        let backend = forward.backend;
+        let backend = forward.backend.clone();
         tokio::task::spawn_local(async move {
             let _open = open;
             let started = Instant::now();
@@ -205,11 +206,16 @@ impl Handler for Ingress {
                     return;
                 }
             };
-            let (end, up, down) = pump(&net, conn.id, stream).await;
+            let idle = Some(forward.config.idle_timeout);
+            let (end, up, down) = pump(&net, conn.id, stream, idle).await;
             let how = match &end {
                 PumpEnd::Closed => "closed".to_string(),
                 PumpEnd::TunnelReset => "reset by peer".to_string(),
                 PumpEnd::Io(e) => format!("backend error: {e}"),
+                PumpEnd::Idle => {
+                    forward.idle_closed.add();
+                    "idle".to_string()
+                }
             };
             tracing::debug!(
                 peer = %name, port, backend = backend.name(),

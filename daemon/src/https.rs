@@ -19,8 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 use wingress_config::{self as config, EntrypointProtocol, Listen, ServerConfig};
 use wingress_proxy::{
-    self as proxy, BackendAddr, ClientCertCheck, ConnInfo, Http01Responder, LiveProxy,
-    PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec, Scheme,
+    self as proxy, BackendAddr, ClientCertCheck, ConnCaps, ConnInfo, ConnLimiter, Http01Responder,
+    LiveProxy, PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec, Scheme, Source,
 };
 use wingress_tls::{
     AcmeManager, CertStore, CertificateStatus, ClientCaVerifier, ServerTlsOptions, ACME_TLS_ALPN,
@@ -41,6 +41,10 @@ pub struct Entrypoint {
     pub protocol: EntrypointProtocol,
     pub listen: Listen,
     open: Gauge,
+    /// Open connections by source, kept across reloads; the caps are this
+    /// generation's.
+    limiter: Arc<ConnLimiter>,
+    caps: ConnCaps,
 }
 
 impl Entrypoint {
@@ -94,6 +98,11 @@ impl HttpsGen {
                 protocol: e.protocol,
                 listen: e.listen,
                 open: open.gauge(&e.name),
+                limiter: open.limiter(&e.name),
+                caps: ConnCaps {
+                    max_connections: e.max_connections,
+                    max_per_source: e.max_connections_per_source,
+                },
             };
             match e.listen {
                 Listen::Tunnel { port } => {
@@ -125,8 +134,8 @@ impl HttpsGen {
                 let store = CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
                     .context("cannot load TLS certificates")?;
                 store.set_fallback_names(vec![fallback]);
-                // Nothing until installed: see `HttpsService::install`.
-                store.set_issue_filter(Box::new(|_| false));
+                // The internal CA issues for no name until the generation
+                // is installed: see `HttpsService::install`.
                 // Saved ACME certificates go into the new store now; orders
                 // start when the generation is installed.
                 let names = if cfg.tls.acme.is_some() {
@@ -175,7 +184,7 @@ impl HttpsGen {
             .map(route_spec)
             .collect::<Result<Vec<_>>>()?;
         Ok(HttpsGen {
-            proxy: Proxy::with_stats(routes, ProxyOptions::default(), stats.clone()),
+            proxy: Proxy::with_stats(routes, proxy_options(&cfg.http), stats.clone()),
             acceptor: Some(TlsAcceptor::from(tls)),
             store: Some(store),
             store_sources: Some(sources),
@@ -281,8 +290,8 @@ impl HttpsService {
         }
         if let Some(store) = &gen.store {
             // The internal CA signs only for hosts some route serves.
-            let hosts = gen.issue_for.clone();
-            store.set_issue_filter(Box::new(move |name| hosts.iter().any(|h| h.matches(name))));
+            let hosts: Vec<String> = gen.issue_for.iter().map(ToString::to_string).collect();
+            store.set_issue_hosts(&hosts);
         }
         gen.proxy.start_health_checks();
         self.proxy.replace(gen.proxy.clone());
@@ -317,18 +326,27 @@ impl HttpsService {
     ) where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
+        let mut conn = ConnInfo {
+            remote,
+            entrypoint: ep.name.clone(),
+            scheme: Scheme::Http,
+            peer,
+            client_chain: None,
+            alpn_h2: false,
+        };
+        // Over a cap, the connection is closed before anything is read.
+        let permit = match ep.limiter.try_open(Source::of(&conn), ep.caps) {
+            Ok(permit) => permit,
+            Err(limit) => {
+                tracing::debug!(entrypoint = %ep.name, limit = limit.as_str(), "connection refused");
+                gen.proxy.stats().limit_hit(&ep.name, limit);
+                return;
+            }
+        };
         let this = self.clone();
         let (name, protocol, open) = (ep.name.clone(), ep.protocol, ep.open.open());
         tokio::task::spawn_local(async move {
-            let _open = open;
-            let mut conn = ConnInfo {
-                remote,
-                entrypoint: name.clone(),
-                scheme: Scheme::Http,
-                peer,
-                client_chain: None,
-                alpn_h2: false,
-            };
+            let _open = (open, permit);
             if protocol == EntrypointProtocol::Http {
                 this.proxy
                     .serve_redirect(io, conn, gen.http01.clone())
@@ -445,7 +463,23 @@ fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
         entrypoints: r.entrypoints.clone(),
         timeout: r.timeout,
         connect_timeout: r.connect_timeout,
+        allow_encoded_slashes: r.allow_encoded_slashes,
+        upgrades: r.upgrades.clone(),
     })
+}
+
+/// The proxy's per-connection limits from `[http]`.
+fn proxy_options(http: &config::HttpConfig) -> ProxyOptions {
+    ProxyOptions {
+        header_read_timeout: http.header_timeout,
+        idle_timeout: http.idle_timeout,
+        body_timeout: http.body_timeout,
+        send_timeout: http.send_timeout,
+        max_streams: http.max_streams,
+        max_backend_connections: http.max_backend_connections,
+        upgrade_idle_timeout: http.upgrade_idle_timeout,
+        ..ProxyOptions::default()
+    }
 }
 
 /// A route's client CA, checked when a request arrives (the handshake only

@@ -26,6 +26,7 @@ mod peer;
 mod reload;
 mod server;
 mod shutdown;
+mod side_channel;
 mod state;
 mod status;
 mod status_cli;

@@ -18,9 +18,12 @@
 //! | `wingress_http_requests_total` | counter | host, path, code (1xx..5xx) |
 //! | `wingress_http_request_duration_seconds` | histogram | host, path |
 //! | `wingress_http_unrouted_requests_total` | counter | code |
+//! | `wingress_http_limit_hits_total` | counter | entrypoint, limit |
+//! | `wingress_http_upgraded_connections` | gauge | |
 //! | `wingress_open_connections` | gauge | listener |
 //! | `wingress_tunnel_tcp_connections`, `wingress_udp_flows` | gauge | |
-//! | `wingress_dropped_packets_total` | counter | layer (wireguard, netstack), reason |
+//! | `wingress_tcp_idle_timeouts_total` | counter | listener (`tcp:PORT`) |
+//! | `wingress_dropped_packets_total` | counter | layer (wireguard, netstack, stun, udp), reason |
 //! | `wingress_certificate_expiry_seconds` | gauge | name, source (seconds left; negative once expired) |
 //! | `wingress_dns_messages_total` | counter | result (answered, nxdomain, refused, forwarded, ...) |
 //! | `wingress_config_reloads_total` | counter | result (ok, failed) |
@@ -119,7 +122,11 @@ pub fn render(d: &Daemon) -> String {
         "gauge",
         "1 once listeners are up, 0 while starting or draining.",
     );
-    m.sample("wingress_ready", &[], if d.ready.get() { 1.0 } else { 0.0 });
+    m.sample(
+        "wingress_ready",
+        &[],
+        if d.health.ready() { 1.0 } else { 0.0 },
+    );
     peers(d, &mut m);
     http(d, &mut m);
     connections(d, &mut m);
@@ -250,6 +257,30 @@ fn http(d: &Daemon, m: &mut Exposition) {
             n as f64,
         );
     }
+    m.family(
+        "wingress_http_limit_hits_total",
+        "counter",
+        "Times a limit of the HTTP server was hit, by entrypoint and limit \
+         (connections, connections_per_source, streams, backend_connections, body_timeout, \
+         send_timeout, upgrade_idle_timeout).",
+    );
+    for (entrypoint, limit, n) in proxy.stats().limit_hits() {
+        m.sample(
+            "wingress_http_limit_hits_total",
+            &[("entrypoint", &entrypoint), ("limit", limit.as_str())],
+            n as f64,
+        );
+    }
+    m.family(
+        "wingress_http_upgraded_connections",
+        "gauge",
+        "Upgraded connections (WebSocket tunnels) open now.",
+    );
+    m.sample(
+        "wingress_http_upgraded_connections",
+        &[],
+        proxy.stats().open_upgrades() as f64,
+    );
 }
 
 fn connections(d: &Daemon, m: &mut Exposition) {
@@ -277,6 +308,18 @@ fn connections(d: &Daemon, m: &mut Exposition) {
     );
     m.family("wingress_udp_flows", "gauge", "Forwarded UDP flows.");
     m.sample("wingress_udp_flows", &[], d.flows.borrow().len() as f64);
+    m.family(
+        "wingress_tcp_idle_timeouts_total",
+        "counter",
+        "[[tcp]] connections closed after idle_timeout without a byte either way.",
+    );
+    for (listener, n) in d.open.idle_closed() {
+        m.sample(
+            "wingress_tcp_idle_timeouts_total",
+            &[("listener", &listener)],
+            n as f64,
+        );
+    }
 }
 
 fn drops(d: &Daemon, m: &mut Exposition) {
@@ -297,6 +340,19 @@ fn drops(d: &Daemon, m: &mut Exposition) {
         m.sample(
             "wingress_dropped_packets_total",
             &[("layer", "netstack"), ("reason", reason.as_str())],
+            n as f64,
+        );
+    }
+    // STUN-shaped datagrams on the WireGuard port, and datagrams we could
+    // not send because the socket stayed blocked.
+    for (layer, reason, n) in [
+        ("stun", "unsolicited", net.side.unsolicited),
+        ("stun", "inbox_full", net.side.dropped),
+        ("udp", "send_queue_full", net.tx_dropped),
+    ] {
+        m.sample(
+            "wingress_dropped_packets_total",
+            &[("layer", layer), ("reason", reason)],
             n as f64,
         );
     }

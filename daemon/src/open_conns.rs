@@ -1,14 +1,20 @@
 //! Open-connection gauges by listener (an entrypoint's name, `tcp:PORT`),
 //! kept for the life of the process so a reload does not reset them. What
-//! `/metrics` reports and what shutdown waits on.
+//! `/metrics` reports and what shutdown waits on. Beside them, by the same
+//! names: each entrypoint's connection limiter (its open connections by
+//! source) and the `[[tcp]]` connections closed for idleness.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use wingress_proxy::ConnLimiter;
 
 #[derive(Debug, Default)]
 pub struct OpenConns {
     by_listener: Mutex<BTreeMap<String, Arc<AtomicI64>>>,
+    limiters: Mutex<BTreeMap<String, Arc<ConnLimiter>>>,
+    idle_closed: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
 }
 
 impl OpenConns {
@@ -29,6 +35,37 @@ impl OpenConns {
 
     pub fn total(&self) -> i64 {
         self.snapshot().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The connection limiter of entrypoint `name`, created on first use
+    /// (at config time) and shared by every generation that has it.
+    pub fn limiter(&self, name: &str) -> Arc<ConnLimiter> {
+        let mut map = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// The counter of connections of `listener` closed for idleness.
+    pub fn idle_counter(&self, listener: &str) -> IdleCounter {
+        let mut map = self.idle_closed.lock().unwrap_or_else(|p| p.into_inner());
+        IdleCounter(map.entry(listener.to_owned()).or_default().clone())
+    }
+
+    /// `(listener, connections closed for idleness)`, sorted by listener.
+    pub fn idle_closed(&self) -> Vec<(String, u64)> {
+        let map = self.idle_closed.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// One listener's count of connections closed for idleness.
+#[derive(Debug, Clone)]
+pub struct IdleCounter(Arc<AtomicU64>);
+
+impl IdleCounter {
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 

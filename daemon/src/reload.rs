@@ -268,6 +268,7 @@ pub fn apply(d: &Daemon, plan: Plan) -> Applied {
                     backend: Addrs::new(&s.backend),
                     config: s.clone(),
                     open: d.open.gauge(&format!("tcp:{}", s.listen)),
+                    idle_closed: d.open.idle_counter(&format!("tcp:{}", s.listen)),
                 },
             };
             tcp.insert(s.listen, forward);
@@ -475,6 +476,9 @@ fn describe_routes(old: &ServerConfig, new: &ServerConfig, changes: &mut Vec<Str
     if old.effective_entrypoints() != new.effective_entrypoints() {
         changes.push("entrypoints changed".to_string());
     }
+    if old.http != new.http {
+        changes.push("[http] changed (new connections)".to_string());
+    }
     if old.tls != new.tls {
         changes.push("certificate sources changed".to_string());
     }
@@ -502,7 +506,7 @@ pub async fn watch_file(d: DaemonRef) {
     let mut seen = file_stamp(&path);
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
-        if d.draining.get() {
+        if d.health.draining() {
             return;
         }
         let now = file_stamp(&path);

@@ -3,7 +3,7 @@
 //! reloads its config on SIGHUP, file change and `POST /reload`, answers
 //! the admin API, and drains on SIGTERM/SIGINT.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use wingress_config::{LogFormat, ServerConfig};
 use wingress_proxy::ProxyStats;
 use wingress_wg::Device;
 
-use crate::admin::AdminSockets;
-use crate::dataplane::{Driver, Net};
+use crate::admin::{AdminSockets, Health};
+use crate::dataplane::{Driver, NetCell};
 use crate::forwarding::Ingress;
 use crate::https::{HttpsGen, HttpsService, CERT_RELOAD_EVERY};
 use crate::limits::PeerCaps;
@@ -46,7 +46,9 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     let public = key.public_key();
     let limits = crate::limits::tcp_limits(&cfg.limits);
     let stack = tunnel::stack(&cfg.wireguard, limits, Instant::now());
-    let net = Net::new(Device::new(key), stack);
+    let mut wg = Device::new(key);
+    wg.set_mtu(cfg.wireguard.mtu);
+    let net = NetCell::new(wg, stack);
     let stats = ProxyStats::new();
     let https = HttpsService::new(HttpsGen::empty(&stats));
     let boot = Boot {
@@ -76,8 +78,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
             loaded_at: unix_now(),
             ..ReloadRecord::default()
         }),
-        ready: Cell::new(false),
-        draining: Cell::new(false),
+        health: Arc::new(Health::new(Instant::now())),
         started: Instant::now(),
         hooks: Default::default(),
         sections: Default::default(),
@@ -88,7 +89,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     // Everything that can fail comes before anything serves: the admin
     // socket (another daemon on this state directory?), certificates, CAs,
     // host sockets, the UDP port.
-    let admin = AdminSockets::bind(&cfg.admin.socket, cfg.admin.listen)?;
+    let admin = AdminSockets::bind(&cfg.admin)?;
     let plan = reload::prepare(&d, cfg.clone()).await?;
     let port = launch.port;
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
@@ -113,7 +114,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     // status has its NAT sections from the first request.
     crate::nat::attach(&d, launch.node.clone(), port);
     spawn_cert_reload(&d);
-    let admin = admin.serve(&d);
+    let admin = admin.serve(&d)?;
     let socket = cfg.admin.socket.clone();
     d.hooks.register("remove the admin socket", move || {
         Box::pin(async move {
@@ -121,7 +122,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
         })
     });
     reload::spawn_watchers(&d, hup);
-    d.ready.set(true);
+    d.health.set_ready(true);
     tracing::info!("ready");
     // Every socket is bound and every host listener accepts: tell systemd
     // (Type=notify) that start-up is done.

@@ -92,8 +92,7 @@ pub async fn run(d: &Daemon, why: &str, mut signals: StopSignals) {
         drain_timeout_secs = timeout.as_secs_f64(),
         "stopping: no new connections, draining open ones"
     );
-    d.ready.set(false);
-    d.draining.set(true);
+    d.health.start_draining();
     d.https.hosts.close_all();
     {
         let mut net = d.net.borrow_mut();

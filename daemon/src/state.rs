@@ -1,7 +1,7 @@
 //! [`Daemon`]: everything `wingress run` holds on its data-plane thread,
 //! shared (through `Rc`) by the reloader, the admin API and shutdown.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -12,6 +12,7 @@ use wingress_config::{AdminConfig, InterfaceConfig, LogFormat, NatConfig, Server
 use wingress_proxy::ProxyStats;
 use wingress_wg::PublicKey;
 
+use crate::admin::Health;
 use crate::dataplane::NetRef;
 use crate::forwarding::{Flows, TablesRef};
 use crate::https::HttpsService;
@@ -67,9 +68,9 @@ pub struct Daemon {
     /// in place of the ones that need a restart.
     pub config: RefCell<ServerConfig>,
     pub reloads: RefCell<ReloadRecord>,
-    /// Listeners are up (start-up finished) and the daemon is not draining.
-    pub ready: Cell<bool>,
-    pub draining: Cell<bool>,
+    /// Readiness, draining and the data plane's heartbeat, which the admin
+    /// thread reads too.
+    pub health: Arc<Health>,
     pub started: Instant,
     pub hooks: ShutdownHooks,
     pub sections: StatusSections,

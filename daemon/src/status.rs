@@ -199,8 +199,8 @@ pub fn gather(d: &Daemon) -> Status {
     let record = d.reloads.borrow();
     Status {
         version: env!("CARGO_PKG_VERSION"),
-        ready: d.ready.get(),
-        draining: d.draining.get(),
+        ready: d.health.ready(),
+        draining: d.health.draining(),
         node: NodeStatus {
             ip: d.boot.node_ip,
             port: d.boot.port,

@@ -1,12 +1,16 @@
 //! Moves bytes between a connection in the userspace stack and a kernel TCP
 //! socket, straight between smoltcp's ring buffers and the kernel: no
-//! intermediate copy, no per-chunk allocation.
+//! intermediate copy, no per-chunk allocation. A connection that moves no
+//! byte either way for its idle timeout is reset on both sides.
 
+use std::cell::Cell;
 use std::future::poll_fn;
 use std::io;
 use std::task::Poll;
+use std::time::Duration;
 
 use tokio::net::TcpStream;
+use tokio::time::{sleep_until, Instant};
 use wingress_netstack::TcpId;
 
 use crate::dataplane::NetRef;
@@ -21,21 +25,53 @@ pub enum PumpEnd {
     TunnelReset,
     /// The kernel socket failed.
     Io(io::Error),
+    /// Nothing moved either way for the idle timeout.
+    Idle,
 }
 
 /// Copies both ways until both directions have closed, then releases the
 /// tunnel connection. Bytes moved: (tunnel → kernel, kernel → tunnel). An
 /// error either way ends both at once: a reset tunnel side must not wait
-/// for an idle backend to speak first.
-pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, u64) {
-    let both = tokio::try_join!(
-        tunnel_to_kernel(net, id, &stream),
-        kernel_to_tunnel(net, id, &stream)
-    );
+/// for an idle backend to speak first. So does `idle` without a byte moved.
+pub async fn pump(
+    net: &NetRef,
+    id: TcpId,
+    stream: TcpStream,
+    idle: Option<Duration>,
+) -> (PumpEnd, u64, u64) {
+    let last = Cell::new(Instant::now());
+    let both = async {
+        tokio::try_join!(
+            tunnel_to_kernel(net, id, &stream, &last),
+            kernel_to_tunnel(net, id, &stream, &last)
+        )
+    };
+    let idle_for = async {
+        let Some(idle) = idle else {
+            return std::future::pending().await;
+        };
+        // Sleeps to the deadline the last byte set; no timer reset per read.
+        loop {
+            let deadline = last.get() + idle;
+            if deadline <= Instant::now() {
+                return;
+            }
+            sleep_until(deadline).await;
+        }
+    };
+    let both = tokio::select! {
+        both = both => both,
+        () = idle_for => Err(io::Error::new(io::ErrorKind::TimedOut, "idle")),
+    };
     let end = match both {
         Ok((a, b)) => (PumpEnd::Closed, a, b),
         Err(e) => {
             let reset = e.kind() == io::ErrorKind::ConnectionReset;
+            let idle = e.kind() == io::ErrorKind::TimedOut;
+            if idle {
+                // A reset, not a FIN: the backend must not wait for more.
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            }
             let mut n = net.borrow_mut();
             if let Some(s) = n.stack.tcp(id) {
                 // Tell the tunnel side the connection is gone, rather than
@@ -44,7 +80,9 @@ pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, 
             }
             n.kick();
             (
-                if reset {
+                if idle {
+                    PumpEnd::Idle
+                } else if reset {
                     PumpEnd::TunnelReset
                 } else {
                     PumpEnd::Io(e)
@@ -61,7 +99,12 @@ pub async fn pump(net: &NetRef, id: TcpId, stream: TcpStream) -> (PumpEnd, u64, 
 }
 
 /// Tunnel → kernel: drain smoltcp's receive buffer into the socket.
-async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Result<u64> {
+async fn tunnel_to_kernel(
+    net: &NetRef,
+    id: TcpId,
+    stream: &TcpStream,
+    last: &Cell<Instant>,
+) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
         // Wait for bytes, or for the peer's FIN.
@@ -98,6 +141,7 @@ async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
         match r {
             Ok(Ok(k)) => {
                 total += k as u64;
+                last.set(Instant::now());
                 // Freed window: let the loop decide whether to announce it.
                 n.kick();
             }
@@ -109,7 +153,12 @@ async fn tunnel_to_kernel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
 }
 
 /// Kernel → tunnel: read from the socket straight into smoltcp's send buffer.
-async fn kernel_to_tunnel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Result<u64> {
+async fn kernel_to_tunnel(
+    net: &NetRef,
+    id: TcpId,
+    stream: &TcpStream,
+    last: &Cell<Instant>,
+) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
         stream.readable().await?;
@@ -143,6 +192,7 @@ async fn kernel_to_tunnel(net: &NetRef, id: TcpId, stream: &TcpStream) -> io::Re
         match r {
             Ok(Ok(Some(k))) => {
                 total += k as u64;
+                last.set(Instant::now());
                 n.kick();
             }
             Ok(Ok(None)) => {

@@ -150,19 +150,38 @@ struct Seg {
 
 /// Outgoing datagrams written back to back into one buffer, so runs of
 /// equal-sized datagrams to one peer leave in a single GSO send.
+///
+/// Every datagram is appended at `len`, right after the previous one, and
+/// a flush that sends everything starts the buffer over; so a GSO run is
+/// always one contiguous slice, and memory is bounded by [`MAX_QUEUED`]
+/// (plus one datagram's room) however long the daemon runs.
 #[derive(Debug, Default)]
 pub struct TxBatch {
-    /// Queued datagrams back to back in `buf[..len]`. `buf` only grows and
-    /// is never truncated, so appending does not zero fresh room for every
-    /// datagram.
+    /// Queued datagrams back to back in `buf[..len]`. Beyond `len`, `buf`
+    /// keeps zeroed room from earlier batches, so appending does not zero
+    /// fresh room for every datagram; it is cut back after a burst.
     buf: Vec<u8>,
     len: usize,
     segs: Vec<Seg>,
     next: usize,
+    /// Datagrams refused because [`MAX_QUEUED`] bytes were waiting.
+    pub dropped: u64,
 }
 
 /// Flush once this much is queued.
 const BATCH_BYTES: usize = 512 * 1024;
+
+/// Queued bytes at most: beyond this (the socket has been blocked for a
+/// while) new datagrams are dropped; the tunnelled transports recover.
+const MAX_QUEUED: usize = 4 * BATCH_BYTES;
+
+/// Queued datagrams at most (the smallest is 20 bytes, a STUN request).
+const MAX_SEGS: usize = MAX_QUEUED / 32;
+
+/// Room kept in `buf` after a flush; a burst beyond it is given back.
+const KEPT_ROOM: usize = BATCH_BYTES + 64 * 1024;
+/// Segment slots kept after a flush.
+const KEPT_SEGS: usize = 4096;
 
 impl TxBatch {
     pub fn is_full(&self) -> bool {
@@ -175,29 +194,32 @@ impl TxBatch {
 
     /// Appends one datagram. `write` gets at least `room` bytes and returns
     /// the destination and length it wrote at the start of them, or `None`
-    /// to append nothing.
+    /// to append nothing. Not called when [`MAX_QUEUED`] bytes wait.
     pub fn push_with(
         &mut self,
         room: usize,
         write: impl FnOnce(&mut [u8]) -> Option<(SocketAddr, usize)>,
     ) {
         let start = self.len;
-        if self.buf.len() < start + room {
-            self.buf.resize(start + room, 0);
+        let end = start + room;
+        if end > MAX_QUEUED || self.segs.len() >= MAX_SEGS {
+            self.dropped += 1;
+            return;
         }
-        if let Some((to, len)) = write(&mut self.buf[start..start + room]) {
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        if let Some((to, len)) = write(&mut self.buf[start..end]) {
+            let len = len.min(room);
             self.len = start + len;
             self.segs.push(Seg { to, start, len });
         }
     }
 
     pub fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
-        let start = self.buf.len();
-        self.buf.extend_from_slice(bytes);
-        self.segs.push(Seg {
-            to,
-            start,
-            len: bytes.len(),
+        self.push_with(bytes.len(), |out| {
+            out.copy_from_slice(bytes);
+            Some((to, bytes.len()))
         });
     }
 
@@ -206,24 +228,7 @@ impl TxBatch {
     /// errors drop the run that failed (the tunnelled transports recover).
     pub fn flush(&mut self, io: &UdpIo) -> io::Result<()> {
         let max_segs = io.max_gso_segments().max(1);
-        while self.next < self.segs.len() {
-            let first = self.segs[self.next];
-            let mut end = self.next + 1;
-            let mut bytes = first.len;
-            while end < self.segs.len() && end - self.next < max_segs {
-                let s = self.segs[end];
-                let prev = self.segs[end - 1];
-                // GSO: every segment but the last has the first one's size.
-                if s.to != first.to
-                    || prev.len != first.len
-                    || s.len > first.len
-                    || bytes + s.len > GSO_MAX_BYTES
-                {
-                    break;
-                }
-                bytes += s.len;
-                end += 1;
-            }
+        while let Some((first, end, bytes)) = self.next_run(max_segs) {
             let contents = &self.buf[first.start..first.start + bytes];
             let seg = (end - self.next > 1).then_some(first.len);
             match io.send(first.to, contents, seg) {
@@ -236,13 +241,67 @@ impl TxBatch {
         self.len = 0;
         self.segs.clear();
         self.next = 0;
+        if self.buf.len() > KEPT_ROOM {
+            self.buf.truncate(KEPT_ROOM);
+            self.buf.shrink_to_fit();
+        }
+        self.segs.shrink_to(KEPT_SEGS);
         Ok(())
+    }
+
+    /// The next run of segments one send can carry: its first segment,
+    /// the index after its last, and its bytes. A GSO run is contiguous in
+    /// `buf`, goes to one destination, and every segment but the last has
+    /// the first one's size.
+    fn next_run(&self, max_segs: usize) -> Option<(Seg, usize, usize)> {
+        let first = *self.segs.get(self.next)?;
+        let mut end = self.next + 1;
+        let mut bytes = first.len;
+        while end < self.segs.len() && end - self.next < max_segs {
+            let s = self.segs[end];
+            let prev = self.segs[end - 1];
+            if s.to != first.to
+                || prev.len != first.len
+                || s.len > first.len
+                || s.start != prev.start + prev.len
+                || bytes + s.len > GSO_MAX_BYTES
+            {
+                break;
+            }
+            bytes += s.len;
+            end += 1;
+        }
+        Some((first, end, bytes))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sends everything `batch` holds from `b`, waiting for the socket
+    /// exactly as the event loop does (a fresh socket's write readiness is
+    /// unknown until the reactor has seen it).
+    async fn flush_all(batch: &mut TxBatch, b: &UdpIo) {
+        while let Err(e) = batch.flush(b) {
+            assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+            b.writable().await.unwrap();
+        }
+        assert!(batch.is_empty());
+    }
+
+    async fn receive(a: &mut UdpIo, n: usize) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            a.readable().await.unwrap();
+            a.recv_batch(|_, d| got.push(d.to_vec())).unwrap();
+        }
+        got
+    }
+
+    fn datagram(i: u32, len: usize) -> Vec<u8> {
+        (0..len).map(|j| (i as usize * 7 + j) as u8).collect()
+    }
 
     #[tokio::test]
     async fn batches_cross_loopback_intact() {
@@ -254,23 +313,75 @@ mod tests {
         for i in 0..100u32 {
             // Mostly full-size datagrams with a few odd ones, as a bulk flow
             // interleaved with ACKs looks.
-            let len = if i % 17 == 0 { 60 } else { 1452 };
-            let d: Vec<u8> = (0..len).map(|j| (i as usize * 7 + j) as u8).collect();
+            let d = datagram(i, if i % 17 == 0 { 60 } else { 1452 });
             batch.push(to, &d);
             want.push(d);
         }
-        // A fresh socket's write readiness is unknown until the reactor has
-        // seen it: wait for it exactly as the event loop does.
-        while let Err(e) = batch.flush(&b) {
-            assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
-            b.writable().await.unwrap();
+        flush_all(&mut batch, &b).await;
+        assert_eq!(receive(&mut a, want.len()).await, want);
+    }
+
+    /// `push` (replies, keepalives, STUN) and `push_with` (encrypted
+    /// packets, written in place into more room than they use, or not at
+    /// all) in one batch, with equal-sized runs that GSO joins: exactly
+    /// the queued datagrams arrive.
+    #[tokio::test]
+    async fn mixed_pushes_deliver_exactly_what_was_queued() {
+        let mut a = UdpIo::bind(0).unwrap();
+        let b = UdpIo::bind(0).unwrap();
+        let to: SocketAddr = ([127, 0, 0, 1], a.local_port().unwrap()).into();
+        let mut batch = TxBatch::default();
+        let mut want = Vec::new();
+        for i in 0..60u32 {
+            let d = datagram(i, if i % 10 == 9 { 60 } else { 1200 });
+            match i % 3 {
+                0 => batch.push(to, &d),
+                1 => batch.push_with(d.len() + 148, |out| {
+                    out[..d.len()].copy_from_slice(&d);
+                    Some((to, d.len()))
+                }),
+                _ => {
+                    batch.push_with(500, |_| None);
+                    batch.push(to, &d);
+                }
+            }
+            want.push(d);
         }
-        assert!(batch.is_empty());
-        let mut got = Vec::new();
-        while got.len() < want.len() {
-            a.readable().await.unwrap();
-            a.recv_batch(|_, d| got.push(d.to_vec())).unwrap();
+        flush_all(&mut batch, &b).await;
+        assert_eq!(receive(&mut a, want.len()).await, want);
+    }
+
+    /// A socket that stays blocked: new datagrams are dropped and counted
+    /// once [`MAX_QUEUED`] bytes wait.
+    #[test]
+    fn a_blocked_socket_does_not_grow_the_queue() {
+        let to: SocketAddr = ([127, 0, 0, 1], 9).into();
+        let mut batch = TxBatch::default();
+        for i in 0..100_000u32 {
+            batch.push(to, &datagram(i, 92));
         }
-        assert_eq!(got, want);
+        assert!(batch.buf.len() <= MAX_QUEUED);
+        assert!(batch.dropped > 70_000, "{}", batch.dropped);
+    }
+
+    /// A flood answered one reply at a time: the buffer does not keep
+    /// what it sent.
+    #[tokio::test]
+    async fn push_flush_cycles_keep_memory_bounded() {
+        let a = UdpIo::bind(0).unwrap();
+        let b = UdpIo::bind(0).unwrap();
+        let to: SocketAddr = ([127, 0, 0, 1], a.local_port().unwrap()).into();
+        let mut batch = TxBatch::default();
+        for i in 0..20_000u32 {
+            batch.push(to, &datagram(i, 92));
+            if i % 4 == 3 {
+                flush_all(&mut batch, &b).await;
+            }
+        }
+        assert!(
+            batch.buf.capacity() < 64 * 1024,
+            "{} bytes kept after 20,000 replies",
+            batch.buf.capacity()
+        );
     }
 }

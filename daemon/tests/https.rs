@@ -1,6 +1,9 @@
 //! `wingress run` with a host HTTPS entrypoint on loopback, reached with
-//! curl: the internal CA, `ca export`, a failed start on a bad certificate,
-//! and new requests served while 10,000 idle connections are open.
+//! curl: the internal CA, `ca export`, random names under a wildcard route
+//! served by one wildcard certificate (nothing more written, real names
+//! still served), a failed start on a bad certificate, and new requests
+//! served while 10,000 idle connections are open (with the entrypoint's
+//! connection caps raised for it).
 //! Needs no privileges (curl and openssl from the system).
 
 mod common;
@@ -53,6 +56,9 @@ port_mapping = false
 [[entrypoint]]
 name = "lan"
 listen = "127.0.0.1:{https}"
+# Every connection below comes from 127.0.0.1: above the default caps.
+max_connections = 20000
+max_connections_per_source = 20000
 [tls]
 internal_ca = true
 {extra}
@@ -102,6 +108,58 @@ fn host_entrypoint_serves_new_requests_while_10k_connections_idle() {
         daemon.log()
     );
     drop(idle);
+    assert!(daemon.is_running());
+    daemon.stop();
+}
+
+/// Clients choose the SNI: random names under a wildcard route must not
+/// make the internal CA issue and store a certificate each. One `*.parent`
+/// certificate serves them all; names no route covers get nothing; the
+/// issued folder holds the exact route's and the wildcard's, whatever was
+/// asked.
+#[test]
+fn random_names_under_a_wildcard_route_share_one_certificate() {
+    let dir = TempDir::new("https-wild");
+    let (key, _) = keypair(&dir, "server");
+    let backend = http_backend();
+    let (wg, https) = (free_port(true), free_port(false));
+    let wildcard = format!(
+        "[[route]]\nhost = \"*.apps.home.arpa\"\nbackends = [\"http://127.0.0.1:{backend}\"]\naccess = \"public\"\n"
+    );
+    let cfg = config(&dir, &key, wg, https, backend, &wildcard);
+    let cfg = cfg.to_str().unwrap();
+    let mut daemon = Daemon::spawn(&dir, "server", &["run", "--config", cfg]);
+    let addr: SocketAddr = ([127, 0, 0, 1], https).into();
+    eventually(Duration::from_secs(20), || TcpStream::connect(addr).ok())
+        .expect("entrypoint listens");
+    let (_, ca, _) = wingress(&["ca", "export", "--config", cfg], "");
+    let ca_file = dir.write("ca.pem", &ca);
+
+    assert_eq!(curl(&ca_file, https, "app.home.arpa").0, "200");
+    for i in 0..40 {
+        let name = format!("r{i}x{}.apps.home.arpa", std::process::id());
+        let (status, body) = curl(&ca_file, https, &name);
+        assert_eq!(status, "200", "{name}: {body}\n{}", daemon.log());
+    }
+    // Covered by no route: no certificate, nothing written.
+    for name in ["a.b.apps.home.arpa", "other.example"] {
+        assert_eq!(curl(&ca_file, https, name).0, "000", "{name}");
+    }
+    let mut files: Vec<String> = std::fs::read_dir(dir.path("state/ca/issued"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "+.apps.home.arpa.key",
+            "+.apps.home.arpa.pem",
+            "app.home.arpa.key",
+            "app.home.arpa.pem"
+        ]
+    );
+    assert_eq!(curl(&ca_file, https, "app.home.arpa").0, "200");
     assert!(daemon.is_running());
     daemon.stop();
 }

@@ -3,7 +3,7 @@
 //! file change and by SIGHUP (a broken file is rejected and the old config
 //! keeps serving; routes and host entrypoints come and go), restart-only
 //! changes reported, `wingress status` and `--json`, the TCP admin
-//! address, a second daemon refused, a stale socket replaced, and a
+//! address (with its token), a second daemon refused, a stale socket replaced, and a
 //! graceful shutdown that lets an in-flight request finish and exits 0.
 //! Needs no privileges.
 
@@ -11,6 +11,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
@@ -174,7 +175,12 @@ fn refused(port: u16) -> bool {
 fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
     let s = Setup::new("ops-reload");
     let admin_tcp = free_port(false);
-    let tcp_admin = format!("[admin]\nlisten = \"127.0.0.1:{admin_tcp}\"\n");
+    let token_file = s.dir.write("admin.token", TOKEN);
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let tcp_admin = format!(
+        "[admin]\nlisten = \"127.0.0.1:{admin_tcp}\"\ntoken_file = \"{}\"\n",
+        token_file.display()
+    );
     let mut daemon = s.start(&["app.home.arpa"], &tcp_admin);
     let ca = s.ca();
     let (code, body) = curl(&ca, s.https, "app.home.arpa", "/x");
@@ -182,7 +188,6 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
     assert!(body.starts_with("backend /x"), "{body}");
 
     // The socket is the owner's only.
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&s.socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
@@ -288,7 +293,7 @@ fn reloads_apply_good_configs_reject_bad_ones_and_report_in_status() {
     assert_eq!(curl(&ca, s.https, "b.home.arpa", "/").0, "000");
     assert_eq!(curl(&ca, s.https, "c.home.arpa", "/").0, "200");
 
-    // The TCP admin address serves GETs, refuses reloads.
+    // The TCP admin address serves GETs with the token, refuses reloads.
     let (code, metrics) = http_get(admin_tcp, "/metrics");
     assert_eq!(code, 200);
     assert!(
@@ -358,11 +363,15 @@ fn daemon_log(s: &Setup) -> PathBuf {
     s.dir.path("server.log")
 }
 
+/// The TCP admin address's bearer token in these tests.
+const TOKEN: &str = "ops-test-token-0123456789";
+
 fn http_request(port: u16, method: &str, path: &str) -> (u16, String) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         c,
-        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-length: 0\r\nconnection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = String::new();

@@ -13,6 +13,11 @@
 //!
 //! The node's private network is routed nowhere: the client reaches it only
 //! through whatever the node's router forwards.
+//!
+//! [`Topology::with_lan_host`] puts a third host, 192.168.10.3, on the
+//! node's LAN: the router's LAN side becomes a bridge (multicast snooping
+//! off, so SSDP searches reach every port) joining the node's link and
+//! that host's.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +26,8 @@ use anyhow::{Context, Result};
 use wingress_lab::{veth, Lab, Netns, Process};
 
 pub const NODE_IP: &str = "192.168.10.2";
+/// Another host on the node's LAN ([`Topology::with_lan_host`]).
+pub const LAN_HOST_IP: &str = "192.168.10.3";
 pub const NODE_PORT: u16 = 41602;
 pub const ROUTER_WAN: &str = "203.0.113.2";
 pub const STUN_A: &str = "192.0.2.1:3478";
@@ -58,10 +65,22 @@ pub struct Topology {
     _turn: Process,
     /// miniupnpd and whether it runs in secure mode.
     miniupnpd: Option<(Process, bool)>,
+    /// The other host on the node's LAN, if asked for.
+    pub lan_host: Option<Netns>,
 }
 
 impl Topology {
     pub fn new(lab: &Lab, kind: Router) -> Result<Topology> {
+        Topology::build(lab, kind, false)
+    }
+
+    /// [`Topology::new`] with another host ([`LAN_HOST_IP`]) on the node's
+    /// LAN, bridged by the router.
+    pub fn with_lan_host(lab: &Lab, kind: Router) -> Result<Topology> {
+        Topology::build(lab, kind, true)
+    }
+
+    fn build(lab: &Lab, kind: Router, lan_host: bool) -> Result<Topology> {
         let (public, router, node, crouter, client) = (
             lab.netns()?,
             lab.netns()?,
@@ -70,7 +89,11 @@ impl Topology {
             lab.netns()?,
         );
         let up = veth(&public, "203.0.113.1/24", &router, "203.0.113.2/24")?;
-        veth(&router, "192.168.10.1/24", &node, "192.168.10.2/24")?;
+        let lan = veth(&router, "192.168.10.1/24", &node, "192.168.10.2/24")?;
+        let lan_host = match lan_host {
+            true => Some(bridge_lan_host(lab, &router, &lan.a)?),
+            false => None,
+        };
         let cp = veth(&public, "198.51.100.1/24", &crouter, "198.51.100.2/24")?;
         veth(&crouter, "10.0.0.1/24", &client, "10.0.0.2/24")?;
         for a in ["192.0.2.1/32", "192.0.2.2/32"] {
@@ -95,6 +118,7 @@ impl Topology {
             dir: lab.dir().to_path_buf(),
             _turn: turn,
             miniupnpd: None,
+            lan_host,
         };
         t.nft(
             &t.crouter,
@@ -254,6 +278,23 @@ impl Topology {
         Ok(())
     }
 
+    /// The router stops hearing SSDP (it drops what arrives for port 1900)
+    /// until [`Topology::release_ssdp`]: another LAN host's answer is then
+    /// surely the first the node gets.
+    pub fn hold_ssdp(&self) -> Result<()> {
+        self.nft(
+            &self.router,
+            "table inet ssdp_hold {\n chain input {\n  type filter hook input priority -50; policy accept;\n  \
+             udp dport 1900 drop\n }\n}\n",
+        )
+    }
+
+    pub fn release_ssdp(&self) -> Result<()> {
+        self.router
+            .exec("nft", &["delete", "table", "inet", "ssdp_hold"])
+            .map(drop)
+    }
+
     /// The router's DNAT rules that miniupnpd made.
     pub fn miniupnpd_rules(&self) -> Result<String> {
         self.router.exec(
@@ -287,6 +328,38 @@ impl Topology {
     pub fn client_nat_flows(&self) -> Result<String> {
         self.crouter.exec("conntrack", &["-L", "-p", "udp"])
     }
+}
+
+/// A host at [`LAN_HOST_IP`] on the node's LAN: the router's LAN address
+/// moves from its end of the node's link (`router_lan`) to a bridge that
+/// joins that link and the new host's. The bridge floods multicast (no
+/// snooping), as a home switch does.
+fn bridge_lan_host(lab: &Lab, router: &Netns, router_lan: &str) -> Result<Netns> {
+    let host = lab.netns()?;
+    // The address on the router's end is a placeholder; the bridge takes over.
+    let link = veth(
+        router,
+        "192.168.10.254/32",
+        &host,
+        &format!("{LAN_HOST_IP}/24"),
+    )?;
+    let bridge = "vlbr0";
+    router.ip(&[
+        "link",
+        "add",
+        bridge,
+        "type",
+        "bridge",
+        "mcast_snooping",
+        "0",
+    ])?;
+    for port in [router_lan, link.a.as_str()] {
+        router.ip(&["addr", "flush", "dev", port])?;
+        router.ip(&["link", "set", port, "master", bridge])?;
+    }
+    router.ip(&["addr", "add", "192.168.10.1/24", "dev", bridge])?;
+    router.ip(&["link", "set", bridge, "up"])?;
+    Ok(host)
 }
 
 /// `conntrack -F` with nothing tracked can fail on some versions; that

@@ -24,6 +24,7 @@
 #![deny(unsafe_code)]
 
 pub mod acme;
+pub mod attack;
 pub mod checksum;
 pub mod fairness;
 pub mod impair;
@@ -46,7 +47,7 @@ pub use checksum::{pattern, serve_hash_once, sha256_file, sha256_hex};
 pub use impair::{ImpairStats, Impairer, Impairment};
 pub use iperf::{Iperf3Client, Iperf3Result, Iperf3Server};
 pub use netns::{veth, Netns, VethPair};
-pub use process::{eventually, run_command, Process};
+pub use process::{eventually, run_command, status_kib, Process};
 pub use relay::{Relay, RelayStats};
 pub use wggo::{KeyPair, WgGo, WgGoConfig, WgPeer, WgPeerStatus, WgQuick};
 pub use wingress::{

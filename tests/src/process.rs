@@ -155,6 +155,16 @@ impl Drop for Process {
     }
 }
 
+/// A `kB` field of /proc/PID/status, e.g. `VmRSS` or `VmHWM`.
+pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow!("no {field} in /proc/{pid}/status"))
+}
+
 /// `<dir>/<name>.log`, or `<name>-2.log`, … when a process of that name
 /// already logged there.
 fn unique_log_path(dir: &Path, name: &str) -> PathBuf {

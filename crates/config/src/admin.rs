@@ -5,7 +5,12 @@
 //! [admin]
 //! socket = "/run/wingress/admin.sock"   # default: <state_dir>/admin.sock
 //! listen = "127.0.0.1:9180"             # optional; GET routes only
+//! token_file = "admin.token"            # the bearer token TCP clients send (0600)
 //! ```
+//!
+//! Over TCP, everything but `/healthz` and `/readyz` needs
+//! `Authorization: Bearer <token>`; without `token_file` those two probes
+//! are all the TCP listener serves.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,10 @@ pub struct AdminConfig {
     /// routes only: `POST /reload` is refused there, since a TCP port has
     /// no file permissions to say who may use it.
     pub listen: Option<SocketAddr>,
+    /// The file holding the bearer token TCP clients must send (resolved
+    /// against the config file's folder). Read at start-up; it must not be
+    /// readable by group or others. Only with `listen`.
+    pub token_file: Option<PathBuf>,
 }
 
 impl AdminConfig {
@@ -34,6 +43,7 @@ impl AdminConfig {
         AdminConfig {
             socket: state_dir.join(DEFAULT_ADMIN_SOCKET),
             listen: None,
+            token_file: None,
         }
     }
 }
@@ -54,6 +64,15 @@ pub(crate) fn parse_admin(
     config.listen = admin
         .optional_with(d, "listen", parse_listen)
         .map(|s| s.value);
+    if let Some(token) = admin.optional_path(d, "token_file", base) {
+        if config.listen.is_none() {
+            d.error(
+                &token.span,
+                "token_file: the token is for the TCP listener; set `listen` too (the unix socket needs none)",
+            );
+        }
+        config.token_file = Some(token.value);
+    }
     admin.finish(d);
     config
 }

@@ -23,6 +23,21 @@ fn defaults_to_a_socket_in_the_state_dir() {
     let c = parse_server(Path::new(PATH), &config(""), &Env::default()).unwrap();
     assert_eq!(c.admin.socket, PathBuf::from("/var/lib/w/admin.sock"));
     assert_eq!(c.admin.listen, None);
+    assert_eq!(c.admin.token_file, None);
+}
+
+#[test]
+fn token_file_resolves_and_needs_listen() {
+    let text = config("[admin]\nlisten = \"127.0.0.1:9180\"\ntoken_file = \"admin.token\"\n");
+    let c = parse_server(Path::new(PATH), &text, &Env::default()).unwrap();
+    assert_eq!(
+        c.admin.token_file,
+        Some(PathBuf::from("/etc/wingress/admin.token"))
+    );
+    assert_eq!(
+        errors(&config("[admin]\ntoken_file = \"admin.token\"\n")),
+        ["7:14: token_file: the token is for the TCP listener; set `listen` too (the unix socket needs none)"]
+    );
 }
 
 #[test]

@@ -25,7 +25,23 @@ pub struct EntrypointConfig {
     /// Unique among entrypoints; a tunnel port is not also a `[[tcp]]` port.
     pub listen: Listen,
     pub protocol: EntrypointProtocol,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: u32,
+    /// Connections open at once from one source: a tunnel peer (however
+    /// many addresses it has), or a client address on host entrypoints.
+    pub max_connections_per_source: u32,
 }
+
+/// `max_connections` unless set: what a small host serves without running
+/// out of memory (a TLS connection costs tens of KiB).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+/// `max_connections_per_source` unless set: well above a browser's use
+/// (6 connections per host over HTTP/1.1, one with HTTP/2), so one client
+/// cannot take an entrypoint's whole budget.
+pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: u32 = 256;
+
+/// The range of both connection caps.
+const CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 
 /// `protocol` of an `[[entrypoint]]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -93,6 +109,14 @@ pub struct RouteConfig {
     pub timeout: Duration,
     /// Time to connect to a backend; `5s` unless set.
     pub connect_timeout: Duration,
+    /// Key `allow_encoded_slashes`: paths with `%2F` are served (kept
+    /// encoded) instead of refused, when decoding them would not select
+    /// another route. Off unless set.
+    pub allow_encoded_slashes: bool,
+    /// Key `upgrades`: the `Upgrade` protocols passed to the backend
+    /// (lowercase); `["websocket"]` unless set, `[]` for none. Never
+    /// `h2c`.
+    pub upgrades: Vec<String>,
     /// 1-based `(line, col)` of the `[[route]]` header, for messages about
     /// this route at run time (no certificate, backend unresolvable).
     pub location: (usize, usize),
@@ -140,11 +164,15 @@ pub(crate) fn default_entrypoints() -> Vec<EntrypointConfig> {
             name: "tunnel-https".to_string(),
             listen: Listen::Tunnel { port: 443 },
             protocol: EntrypointProtocol::Https,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         },
         EntrypointConfig {
             name: "tunnel-http".to_string(),
             listen: Listen::Tunnel { port: 80 },
             protocol: EntrypointProtocol::Http,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         },
     ]
 }
@@ -272,6 +300,12 @@ fn parse_entrypoints(
             None if protocol_written => None,
             None => Some(EntrypointProtocol::default()),
         };
+        let max_connections = t
+            .optional_int(d, "max_connections", CONNECTIONS)
+            .map_or(DEFAULT_MAX_CONNECTIONS, |v| v.value);
+        let max_connections_per_source = t
+            .optional_int(d, "max_connections_per_source", CONNECTIONS)
+            .map_or(DEFAULT_MAX_CONNECTIONS_PER_SOURCE, |v| v.value);
         t.finish(d);
         if name.is_none() || protocol != Some(EntrypointProtocol::Http) {
             may_serve_https = true;
@@ -302,6 +336,8 @@ fn parse_entrypoints(
                 name: name.value,
                 listen: listen.value,
                 protocol,
+                max_connections,
+                max_connections_per_source,
             });
         }
     }

@@ -105,16 +105,22 @@ allow = ["peer:laptop", "tag:admin"]   # optional; default: every tunnel peer
             name: "tunnel-https".into(),
             listen: Listen::Tunnel { port: 443 },
             protocol: EntrypointProtocol::Https,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         },
         EntrypointConfig {
             name: "tunnel-http".into(),
             listen: Listen::Tunnel { port: 80 },
             protocol: EntrypointProtocol::Http,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         },
         EntrypointConfig {
             name: "lan".into(),
             listen: Listen::Host("0.0.0.0:3443".parse().unwrap()),
             protocol: EntrypointProtocol::Https,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         },
     ];
     assert_eq!(config.entrypoints, entrypoints);
@@ -156,6 +162,8 @@ allow = ["peer:laptop", "tag:admin"]   # optional; default: every tunnel peer
             entrypoints: vec![],
             timeout: secs(60),
             connect_timeout: secs(5),
+            allow_encoded_slashes: false,
+            upgrades: vec!["websocket".into()],
             location: (27, 1),
         }]
     );
@@ -212,6 +220,17 @@ fn the_https_example_file_parses_and_uses_every_key() {
         "client_ca",
         "entrypoints",
         "connect_timeout",
+        "max_connections",
+        "max_connections_per_source",
+        "upgrades",
+        "allow_encoded_slashes",
+        "header_timeout",
+        "idle_timeout",
+        "body_timeout",
+        "send_timeout",
+        "max_streams",
+        "max_backend_connections",
+        "upgrade_idle_timeout",
     ] {
         let written = text
             .lines()
@@ -377,5 +396,32 @@ health_check = { path = "/health", interval = "5" }
             "/etc/wingress/wingress.toml:22:38: error: allow: no [[peer]] is named `tablet`",
             "/etc/wingress/wingress.toml:23:47: error: interval: `5` has no unit; write e.g. \"5s\" (units: ms, s, m, h)",
         ]
+    );
+}
+
+#[test]
+fn entrypoint_connection_caps() {
+    let text = with_base(
+        "[[entrypoint]]\nname = \"lan\"\nlisten = \"0.0.0.0:3443\"\nmax_connections = 100\n\
+         max_connections_per_source = 10\n\
+         [[entrypoint]]\nname = \"t\"\nlisten = \"tunnel:443\"\nmax_connections = 0\n\
+         max_connections_per_source = \"many\"\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "20:19: max_connections: must be between 1 and 1000000, found 0",
+            "21:30: max_connections_per_source: expected an integer, found a string",
+        ]
+    );
+    let config = parse(&with_base(
+        "[[entrypoint]]\nname = \"lan\"\nlisten = \"0.0.0.0:3443\"\nmax_connections = 100\n\
+         max_connections_per_source = 10\n",
+    ))
+    .unwrap();
+    let lan = &config.entrypoints[0];
+    assert_eq!(
+        (lan.max_connections, lan.max_connections_per_source),
+        (100, 10)
     );
 }

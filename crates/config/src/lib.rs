@@ -23,6 +23,7 @@ mod cursor;
 mod dns;
 mod env;
 mod error;
+mod http;
 mod ingress;
 mod ingress_values;
 mod limits;
@@ -49,9 +50,10 @@ pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
 pub use env::{Env, EnvVar, NODE_IP_VARS};
 pub use error::{ConfigError, ConfigErrors};
+pub use http::HttpConfig;
 pub use ingress::{
     Access, AllowRule, CertificateFiles, EntrypointConfig, EntrypointProtocol, HealthCheck,
-    RouteConfig, TlsConfig,
+    RouteConfig, TlsConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 };
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
 pub use limits::{LimitsConfig, MAX_DNS_FORWARDS, MAX_DNS_TCP, MAX_TCP_HALF_OPEN, MAX_UDP_FLOWS};
@@ -61,7 +63,7 @@ pub use node::{node_ip_from_env, NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};
 pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };
-pub use server::{parse_server, ServerConfig, TcpService, UdpService};
+pub use server::{parse_server, ServerConfig, TcpService, UdpService, DEFAULT_TCP_IDLE_TIMEOUT};
 pub use shutdown::{ShutdownConfig, DEFAULT_DRAIN_TIMEOUT};
 pub use types::{
     parse_node_ip, port_for_node_ip, Backend, Cidr, CidrError, Endpoint, HostPortError, BASE_PORT,

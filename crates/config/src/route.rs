@@ -124,6 +124,12 @@ fn parse_route(
         .map(|list| parse_route_entrypoints(d, list, declared));
     let timeout = optional_duration(t, d, "timeout");
     let connect_timeout = optional_duration(t, d, "connect_timeout");
+    let allow_encoded_slashes = t
+        .optional_bool(d, "allow_encoded_slashes")
+        .is_some_and(|b| b.value);
+    let upgrades = t
+        .optional_str_array(d, "upgrades")
+        .map(|list| parse_upgrades(d, list));
 
     // An invalid `access` is reported alone, without follow-on errors about
     // the keys of the mode it was meant to be.
@@ -157,6 +163,8 @@ fn parse_route(
         entrypoints: entrypoints.map(|e| e.value).unwrap_or_default(),
         timeout: timeout.map_or(DEFAULT_ROUTE_TIMEOUT, |t| t.value),
         connect_timeout: connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |t| t.value),
+        allow_encoded_slashes,
+        upgrades: upgrades.unwrap_or_else(|| vec!["websocket".to_string()]),
         location,
     };
     Some((route, host.span))
@@ -237,13 +245,87 @@ fn parse_health_check(h: &mut Table<'_>, d: &mut Diagnostics<'_>) -> Option<Heal
     })
 }
 
-/// A path prefix: starts with `/`, no query, no spaces.
+/// A path prefix: starts with `/`, no query, no spaces, and in the form
+/// requests are matched in (the proxy's canonical paths: escapes of
+/// unreserved characters decoded, no empty, `.` or `..` segment).
+/// Characters that a client may send escaped or not and that backends read
+/// alike (`:`, `@`, `;`, `+`, ...) are refused: a request spelling them the
+/// other way would miss the route.
 fn parse_path_prefix(s: &str) -> Result<String, String> {
     let path = parse_request_path(s)?;
     if path.contains('?') {
         return Err(format!("`{s}` contains a query; a prefix is a path only"));
     }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let escaped = bytes
+                .get(i + 1..i + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            match escaped {
+                Some(e) if e.is_ascii_alphanumeric() || b"-._~".contains(&e) => {
+                    return Err(format!(
+                        "`{s}` escapes `{}`; write it as is (requests are matched with it decoded)",
+                        char::from(e)
+                    ))
+                }
+                Some(e) if stays_escaped(e) => i += 3,
+                _ => {
+                    return Err(format!(
+                        "`{s}` has a `%` that is not an escape of a character a path must escape"
+                    ))
+                }
+            }
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~/".contains(&b) || stays_escaped(b)) {
+            return Err(format!(
+                "`{s}` contains `{}`, which a client may send escaped or not; a prefix may have \
+                 letters, digits, `-`, `.`, `_`, `~`, `/` and characters a path must escape",
+                char::from(b)
+            ));
+        }
+        i += 1;
+    }
+    if path.contains("//") || path.split('/').any(|segment| matches!(segment, "." | "..")) {
+        return Err(format!(
+            "`{s}` has an empty, `.` or `..` segment; requests are matched with those removed"
+        ));
+    }
     Ok(path)
+}
+
+/// Bytes a path can carry only escaped (non-ASCII, and the ASCII a URI
+/// must not contain raw): one spelling on the wire, so safe in a prefix.
+fn stays_escaped(b: u8) -> bool {
+    b >= 0x80 || b" \"<>[]^`{|}".contains(&b)
+}
+
+/// `upgrades`: protocol names (RFC 9110 tokens), lowercased; never `h2c`.
+fn parse_upgrades(d: &mut Diagnostics<'_>, list: Vec<Spanned<&str>>) -> Vec<String> {
+    let mut protocols = Vec::with_capacity(list.len());
+    for entry in list {
+        let name = entry.value.to_ascii_lowercase();
+        let is_token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if name == "h2c" {
+            d.error(
+                &entry.span,
+                "upgrades: `h2c` is never forwarded: the client would speak HTTP/2 to the \
+                 backend past the proxy's checks",
+            );
+        } else if !is_token {
+            let message = format!("upgrades: `{}` is not a protocol name", entry.value);
+            d.error(&entry.span, message);
+        } else if !protocols.contains(&name) {
+            protocols.push(name);
+        }
+    }
+    protocols
 }
 
 /// A request path (and query) as sent on the wire: starts with `/`.

@@ -294,3 +294,64 @@ backends = ["http://d"]
         ["23:8: host: a route for `app.home.arpa` with path_prefix \"/\" is already defined on line 13"]
     );
 }
+
+#[test]
+fn upgrades_and_encoded_slashes() {
+    let config = parse(&route("")).unwrap();
+    assert_eq!(config.routes[0].upgrades, ["websocket"]);
+    assert!(!config.routes[0].allow_encoded_slashes);
+    let config = parse(&route(
+        "upgrades = [\"WebSocket\", \"tcp\", \"websocket\"]\nallow_encoded_slashes = true\n",
+    ))
+    .unwrap();
+    assert_eq!(config.routes[0].upgrades, ["websocket", "tcp"]);
+    assert!(config.routes[0].allow_encoded_slashes);
+    assert!(parse(&route("upgrades = []\n")).unwrap().routes[0]
+        .upgrades
+        .is_empty());
+    assert_eq!(
+        errors(&route("upgrades = [\"h2c\", \"a b\"]\n")),
+        [
+            "15:13: upgrades: `h2c` is never forwarded: the client would speak HTTP/2 to the \
+             backend past the proxy's checks",
+            "15:20: upgrades: `a b` is not a protocol name",
+        ]
+    );
+}
+
+#[test]
+fn path_prefixes_are_in_the_form_requests_are_matched_in() {
+    for ok in [
+        "/api",
+        "/api/",
+        "/.well-known",
+        "/~u/a-b_c.d",
+        "/caf\u{e9}",
+        "/a%20b",
+        "/a%C3%A9",
+    ] {
+        let config = parse(&route(&format!("path_prefix = \"{ok}\"\n"))).unwrap();
+        assert_eq!(config.routes[0].path_prefix, ok);
+    }
+    let refused = [
+        ("/%61dmin", "`/%61dmin` escapes `a`; write it as is (requests are matched with it decoded)"),
+        ("/a%2Fb", "`/a%2Fb` has a `%` that is not an escape of a character a path must escape"),
+        ("/a%zz", "`/a%zz` has a `%` that is not an escape of a character a path must escape"),
+        ("/api:x", "`/api:x` contains `:`, which a client may send escaped or not; a prefix may \
+                    have letters, digits, `-`, `.`, `_`, `~`, `/` and characters a path must escape"),
+        ("/a;b", "`/a;b` contains `;`, which a client may send escaped or not; a prefix may \
+                  have letters, digits, `-`, `.`, `_`, `~`, `/` and characters a path must escape"),
+        ("/a//b", "`/a//b` has an empty, `.` or `..` segment; requests are matched with those removed"),
+        ("/a/../b", "`/a/../b` has an empty, `.` or `..` segment; requests are matched with those removed"),
+        ("/a/.", "`/a/.` has an empty, `.` or `..` segment; requests are matched with those removed"),
+        ("/a\\\\b", "`/a\\b` contains `\\`, which a client may send escaped or not; a prefix may \
+                    have letters, digits, `-`, `.`, `_`, `~`, `/` and characters a path must escape"),
+    ];
+    for (prefix, message) in refused {
+        assert_eq!(
+            messages(&route(&format!("path_prefix = \"{prefix}\"\n"))),
+            [format!("path_prefix: {message}")],
+            "{prefix}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! HTTPS ingress (`[[entrypoint]]`, `[tls]`, `[[route]]`, in `ingress.rs`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::admin::{parse_admin, AdminConfig};
 use crate::config_dir;
@@ -10,9 +11,11 @@ use crate::cursor::Table;
 use crate::dns::{parse_dns, DnsConfig, DnsContext};
 use crate::env::Env;
 use crate::error::{ConfigErrors, Diagnostics, Span};
+use crate::http::{parse_http, HttpConfig};
 use crate::ingress::{
     default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
 };
+use crate::ingress_values::{duration_unit_hint, parse_duration};
 use crate::limits::{parse_limits, LimitsConfig};
 use crate::log::{parse_log, LogConfig};
 use crate::nat::{parse_nat, NatConfig};
@@ -38,6 +41,8 @@ pub struct ServerConfig {
     pub entrypoints: Vec<EntrypointConfig>,
     pub tls: TlsConfig,
     pub routes: Vec<RouteConfig>,
+    /// `[http]`: the HTTP server's timeouts and per-connection caps.
+    pub http: HttpConfig,
     pub dns: DnsConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
@@ -53,7 +58,15 @@ pub struct ServerConfig {
 pub struct TcpService {
     pub listen: u16,
     pub backend: Backend,
+    /// A forwarded connection with no byte either way for this long is
+    /// closed (both sides reset): a peer that vanished without a FIN would
+    /// otherwise hold it, and its backend socket, forever.
+    pub idle_timeout: Duration,
 }
+
+/// `[[tcp]] idle_timeout` unless set: an SSH session sits quiet for a
+/// while; one silent for an hour (no keepalives) is almost always dead.
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// `[[udp]]`: a UDP port on the tunnel address forwarded to a backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +142,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
             entrypoints: &ingress.entrypoints,
         },
     );
+    let http = parse_http(&mut root, &mut d);
     let admin = parse_admin(&mut root, &mut d, base, &node.state_dir);
     let log = parse_log(&mut root, &mut d);
     let shutdown = parse_shutdown(&mut root, &mut d);
@@ -159,16 +173,21 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         tcp: tcp
             .services
             .into_iter()
-            .map(|(listen, backend)| TcpService { listen, backend })
+            .map(|(listen, backend, idle)| TcpService {
+                listen,
+                backend,
+                idle_timeout: idle.unwrap_or(DEFAULT_TCP_IDLE_TIMEOUT),
+            })
             .collect(),
         udp: udp
             .services
             .into_iter()
-            .map(|(listen, backend)| UdpService { listen, backend })
+            .map(|(listen, backend, _)| UdpService { listen, backend })
             .collect(),
         entrypoints: ingress.entrypoints,
         tls: ingress.tls,
         routes: ingress.routes,
+        http,
         dns,
         admin,
         log,
@@ -181,8 +200,9 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
 
 /// The `[[tcp]]` or `[[udp]]` services of a config.
 struct Services {
-    /// `(listen port, backend)` pairs, listen ports unique.
-    services: Vec<(u16, Backend)>,
+    /// `(listen port, backend, idle timeout)`, listen ports unique; the
+    /// timeout only for `[[tcp]]`, when set.
+    services: Vec<(u16, Backend, Option<Duration>)>,
     /// Every listen port that parsed, with its location, for the checks
     /// against entrypoints.
     ports: Vec<(u16, Span)>,
@@ -195,6 +215,12 @@ fn parse_services(root: &mut Table<'_>, d: &mut Diagnostics<'_>, key: &'static s
     for mut t in root.array_of_tables(d, key) {
         let listen = t.required_u16(d, "listen", 1..=u16::MAX);
         let backend = t.required_parsed::<Backend>(d, "backend");
+        let idle = if key == "tcp" {
+            t.optional_with_hint(d, "idle_timeout", parse_duration, duration_unit_hint)
+                .map(|i| i.value)
+        } else {
+            None
+        };
         t.finish(d);
         if let Some(listen) = &listen {
             match ports.iter().find(|(port, _)| *port == listen.value) {
@@ -212,7 +238,7 @@ fn parse_services(root: &mut Table<'_>, d: &mut Diagnostics<'_>, key: &'static s
             }
         }
         if let (Some(listen), Some(backend)) = (listen, backend) {
-            services.push((listen.value, backend.value));
+            services.push((listen.value, backend.value, idle));
         }
     }
     Services { services, ports }

@@ -89,6 +89,7 @@ fn example_parses_to_the_expected_model() {
                 host: "127.0.0.1".into(),
                 port: 5201,
             },
+            idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
         }],
         udp: vec![UdpService {
             listen: 5201,
@@ -100,6 +101,7 @@ fn example_parses_to_the_expected_model() {
         entrypoints: vec![],
         tls: TlsConfig::default(),
         routes: vec![],
+        http: HttpConfig::default(),
         dns: DnsConfig::default(),
         admin: AdminConfig::default_for(Path::new("/var/lib/wingress")),
         log: LogConfig::default(),
@@ -173,7 +175,7 @@ backend = "127.0.0.1:5201"
         [
             "3:7: mtu: expected an integer, found a string",
             "7:14: public_key: key is not valid base64",
-            "13:3: unknown key `timeout` in [[tcp]]",
+            "13:3: unknown key `timeout` in [[tcp]]; did you mean `idle_timeout`?",
         ]
     );
     let rendered = parse(text).unwrap_err().to_string();
@@ -182,7 +184,7 @@ backend = "127.0.0.1:5201"
         [
             "/etc/wingress/wingress.toml:3:7: error: mtu: expected an integer, found a string",
             "/etc/wingress/wingress.toml:7:14: error: public_key: key is not valid base64",
-            "/etc/wingress/wingress.toml:13:3: error: unknown key `timeout` in [[tcp]]",
+            "/etc/wingress/wingress.toml:13:3: error: unknown key `timeout` in [[tcp]]; did you mean `idle_timeout`?",
         ]
     );
 }
@@ -567,4 +569,22 @@ fn the_node_address_says_where_it_came_from() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("HOST_IP: node ip `fd00::1` is IPv6"), "{e}");
+}
+
+#[test]
+fn tcp_forwards_take_an_idle_timeout_udp_ones_do_not() {
+    let text = "[wireguard]\naddress = \"100.64.0.1/24\"\n\
+                [[tcp]]\nlisten = 22\nbackend = \"127.0.0.1:22\"\nidle_timeout = \"8h\"\n\
+                [[tcp]]\nlisten = 23\nbackend = \"127.0.0.1:23\"\n";
+    let config = parse(text).unwrap();
+    assert_eq!(config.tcp[0].idle_timeout, Duration::from_secs(8 * 3600));
+    assert_eq!(config.tcp[1].idle_timeout, DEFAULT_TCP_IDLE_TIMEOUT);
+    let text = "[wireguard]\naddress = \"100.64.0.1/24\"\n\
+                [[udp]]\nlisten = 53\nbackend = \"127.0.0.1:53\"\nidle_timeout = \"1m\"\n";
+    let errors = parse(text).unwrap_err().located();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("6:1: unknown key `idle_timeout` in [[udp]]"),
+        "{errors:?}"
+    );
 }

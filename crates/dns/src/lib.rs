@@ -9,7 +9,8 @@
 //!   to send back, a query to forward, or nothing ([`query`], [`Zone`]).
 //! - The dns-01 client's messages: RFC 2136 UPDATEs adding and removing a
 //!   TXT record and the TXT query that checks them ([`update`]), signed
-//!   and verified with TSIG ([`tsig`]), and the NS and address queries
+//!   and verified with TSIG ([`tsig`], its secret file read by
+//!   [`keyfile`]), and the NS and address queries
 //!   that find the zone's authoritative servers to check them all
 //!   ([`authority`]).
 //!
@@ -26,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authority;
+pub mod keyfile;
 mod name;
 pub mod query;
 mod resolv;

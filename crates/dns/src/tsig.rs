@@ -6,6 +6,7 @@ use std::fmt;
 
 use ring::hmac;
 
+use crate::keyfile::{self, KeyFileError, SecretFile};
 use crate::wire::{
     absolute_lower, append_additional, Message, Name, Reader, WireError, CLASS_ANY, HEADER_LEN,
     TYPE_TSIG,
@@ -78,30 +79,40 @@ impl TsigKey {
         }
     }
 
-    /// Reads a secret file's text: the base64 secret alone, or the
-    /// `key "name" { algorithm ...; secret "..."; };` block `tsig-keygen`
-    /// writes. Errors never quote the file.
-    pub fn parse_secret(text: &str) -> Result<Vec<u8>, &'static str> {
-        use base64::Engine;
-        let b64 = match text.find("secret") {
-            Some(at) => {
-                let rest = &text[at + "secret".len()..];
-                let open = rest.find('"').ok_or("no quoted secret after `secret`")?;
-                let rest = &rest[open + 1..];
-                let close = rest
-                    .find('"')
-                    .ok_or("the secret's closing quote is missing")?;
-                &rest[..close]
+    /// The key `name` from a secret file's text (see [`crate::keyfile`]):
+    /// a bare base64 secret is taken as that key's; a file of `key`
+    /// statements must have one named `name`, and when it says its
+    /// algorithm, `algorithm`. Errors never quote the secret.
+    pub fn from_secret_file(
+        text: &str,
+        name: &str,
+        algorithm: TsigAlgorithm,
+    ) -> Result<TsigKey, KeyFileError> {
+        let secret = match keyfile::parse(text)? {
+            SecretFile::Bare(secret) => secret,
+            SecretFile::Keys(keys) => {
+                let wanted = absolute_lower(name);
+                let Some(key) = keys.iter().find(|k| k.name == wanted) else {
+                    let found: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+                    return Err(KeyFileError::NoSuchKey {
+                        name: wanted,
+                        found: found.join(", "),
+                    });
+                };
+                let configured = algorithm.name().trim_end_matches('.');
+                match &key.algorithm {
+                    Some(a) if a.trim_end_matches('.') != configured => {
+                        return Err(KeyFileError::Algorithm {
+                            name: wanted,
+                            file: a.clone(),
+                            configured,
+                        })
+                    }
+                    _ => key.secret.clone(),
+                }
             }
-            None => text.trim(),
         };
-        let secret = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|_| "the secret is not base64")?;
-        if secret.is_empty() {
-            return Err("the secret is empty");
-        }
-        Ok(secret)
+        Ok(TsigKey::new(name, algorithm, &secret))
     }
 
     /// The key's name, lowercase with the trailing dot.

@@ -177,12 +177,61 @@ fn every_single_byte_corruption_of_a_signed_response_is_refused() {
 }
 
 #[test]
-fn secrets_parse_from_base64_or_a_tsig_keygen_file() {
+fn keys_come_from_base64_or_a_tsig_keygen_file() {
+    let sha256 = TsigAlgorithm::HmacSha256;
     let keygen = "key \"wingress\" {\n\talgorithm hmac-sha256;\n\tsecret \"AAECAw==\";\n};\n";
-    assert_eq!(TsigKey::parse_secret(keygen).unwrap(), [0, 1, 2, 3]);
-    assert_eq!(TsigKey::parse_secret(" AAECAw==\n").unwrap(), [0, 1, 2, 3]);
-    assert!(TsigKey::parse_secret("not base64!").is_err());
-    assert!(TsigKey::parse_secret("secret \"unterminated").is_err());
-    assert!(TsigKey::parse_secret("").is_err());
+    let from_file = TsigKey::from_secret_file(keygen, "wingress.", sha256).unwrap();
+    let direct = TsigKey::new("wingress.", sha256, &[0, 1, 2, 3]);
+    let mac = |k: &TsigKey| hmac::sign(&k.key, b"m").as_ref().to_vec();
+    assert_eq!(mac(&from_file), mac(&direct));
+    let bare = TsigKey::from_secret_file(" AAECAw==\n", "wingress", sha256).unwrap();
+    assert_eq!(mac(&bare), mac(&direct));
+    assert_eq!(bare.name(), "wingress.");
+    for bad in [
+        "not base64!",
+        "secret \"unterminated",
+        "",
+        "key \"k\" { secret \"\"; };",
+    ] {
+        assert!(
+            TsigKey::from_secret_file(bad, "k.", sha256).is_err(),
+            "{bad:?}"
+        );
+    }
     assert!(!format!("{:?}", key()).contains("0123"));
+}
+
+/// A key whose name contains "secret" (what `tsig-keygen acme-secret.`
+/// writes): the first "secret" in the file was taken for the clause, and
+/// the key refused.
+#[test]
+fn a_key_named_like_the_secret_clause_is_read() {
+    let keygen = "key \"acme-secret.\" {\n\talgorithm hmac-sha256;\n\tsecret \"AAECAw==\";\n};\n";
+    let key = TsigKey::from_secret_file(keygen, "acme-secret.", TsigAlgorithm::HmacSha256).unwrap();
+    let direct = TsigKey::new("acme-secret.", TsigAlgorithm::HmacSha256, &[0, 1, 2, 3]);
+    assert_eq!(
+        hmac::sign(&key.key, b"m").as_ref(),
+        hmac::sign(&direct.key, b"m").as_ref()
+    );
+}
+
+#[test]
+fn the_configured_key_name_and_algorithm_choose_and_check() {
+    let two =
+        "# keys for the lab\nkey \"other\" { algorithm hmac-sha512; secret \"/////w==\"; };\n\
+               key wingress. { algorithm hmac-sha256; secret \"AAECAw==\"; };";
+    let sha256 = TsigAlgorithm::HmacSha256;
+    let k = TsigKey::from_secret_file(two, "WINGRESS", sha256).unwrap();
+    assert_eq!(k.name(), "wingress.");
+    let e = TsigKey::from_secret_file(two, "nope.", sha256).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "no key named nope. in the file (it has other., wingress.)"
+    );
+    let e = TsigKey::from_secret_file(two, "other.", sha256).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "key other. uses hmac-sha512 in the file, not the configured hmac-sha256"
+    );
+    assert!(!e.to_string().contains("////"));
 }

@@ -171,7 +171,7 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A possibly compressed name (see [`crate::name`] for which pointers
+    /// A possibly compressed name (see `name.rs` for which pointers
     /// are followed).
     pub fn name(&mut self) -> Result<Name, WireError> {
         let (name, end) = crate::name::read_name(self.msg, self.pos)?;
@@ -276,6 +276,22 @@ impl<'a> Message<'a> {
             return Err(WireError::Malformed("not a response"));
         }
         Ok(m)
+    }
+
+    /// Whether this message is the response to `query`: QR set, the same
+    /// ID and opcode, and the query's question (for UPDATE, its zone)
+    /// echoed: names compare without case (resolvers may echo 0x20
+    /// randomized names), type and class exactly. A matching ID alone
+    /// would take a late answer to another query, or a blind spoof, for
+    /// this one. A FORMERR may come without a question (the server could
+    /// not read it); nothing else may.
+    pub fn answers(&self, query: &Message<'_>) -> bool {
+        let opcode = |flags: u16| flags & OPCODE_MASK;
+        self.flags & FLAG_QR != 0
+            && self.id == query.id
+            && opcode(self.flags) == opcode(query.flags)
+            && (self.questions == query.questions
+                || (self.questions.is_empty() && self.rcode() == Rcode::FormErr))
     }
 
     /// RCODE: the header's four bits (an EDNS extension is not read; the

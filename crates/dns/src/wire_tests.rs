@@ -122,3 +122,52 @@ fn hostile_responses_are_errors_not_panics() {
         }
     }
 }
+
+/// A response answers a query only with the same ID, opcode and question
+/// (the name in any case), or as a FORMERR without a question.
+#[test]
+fn a_response_answers_the_query_whose_question_it_echoes() {
+    let query_bytes = txt_query(7, "_acme-challenge.app.example").unwrap();
+    let query = Message::parse(&query_bytes).unwrap();
+    let reply = |id: u16, flags: u16, question: Option<(&str, u16)>| {
+        let mut b = MessageBuilder::new(id, flags);
+        if let Some((name, qtype)) = question {
+            b.question(&Name::parse(name).unwrap(), qtype, CLASS_IN)
+                .unwrap();
+        }
+        b.finish()
+    };
+    let check = |bytes: Vec<u8>| Message::parse(&bytes).unwrap().answers(&query);
+    let name = "_acme-challenge.app.example";
+    assert!(check(reply(7, FLAG_QR, Some((name, TYPE_TXT)))));
+    assert!(check(reply(
+        7,
+        FLAG_QR,
+        Some(("_ACME-Challenge.APP.example", TYPE_TXT))
+    )));
+    assert!(!check(reply(8, FLAG_QR, Some((name, TYPE_TXT)))), "id");
+    assert!(!check(reply(7, 0, Some((name, TYPE_TXT)))), "a query");
+    assert!(!check(reply(
+        7,
+        FLAG_QR,
+        Some(("_acme-challenge.other.example", TYPE_TXT))
+    )));
+    assert!(!check(reply(7, FLAG_QR, Some((name, TYPE_A)))), "type");
+    let update = FLAG_QR | (OPCODE_UPDATE << OPCODE_SHIFT);
+    assert!(!check(reply(7, update, Some((name, TYPE_TXT)))), "opcode");
+    assert!(!check(reply(7, FLAG_QR, None)), "no question");
+    assert!(check(reply(7, FLAG_QR | Rcode::FormErr.value(), None)));
+
+    // An UPDATE's answer echoes its zone section.
+    let change = crate::update::Change::AddTxt {
+        name: "_acme-challenge.app.example.",
+        ttl: 60,
+        value: "v",
+    };
+    let sent = crate::update::update(9, "example.", &[change]).unwrap();
+    let sent = Message::parse(&sent).unwrap();
+    let ok = reply(9, update, Some(("example.", TYPE_SOA)));
+    assert!(Message::parse(&ok).unwrap().answers(&sent));
+    let other_zone = reply(9, update, Some(("example.org.", TYPE_SOA)));
+    assert!(!Message::parse(&other_zone).unwrap().answers(&sent));
+}

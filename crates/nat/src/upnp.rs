@@ -3,6 +3,14 @@
 //! SOAP bodies of the actions we use (GetExternalIPAddress, AddPortMapping,
 //! GetSpecificPortMappingEntry, DeletePortMapping). No I/O: the driver sends
 //! the bytes and fetches the URLs.
+//!
+//! Only the default gateway is believed. Any host on the LAN can answer an
+//! SSDP search, and a description can name any URL: taken at their word,
+//! the first host to answer would choose where the daemon sends requests
+//! (127.0.0.1 included) and which external address it publishes to
+//! clients. So an answer counts only when the gateway sent it about
+//! itself ([`gateway_location`]), and a description's URLs must lead back
+//! to the host that served it ([`parse_description`]).
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -28,6 +36,9 @@ const SERVICES: [&str; 3] = [
 pub enum UpnpError {
     #[error("`{0}` is not an http:// URL with an IPv4 address")]
     Url(String),
+    /// A sender or URL that is not the gateway's.
+    #[error("`{url}` is not the gateway {gateway}")]
+    NotGateway { url: String, gateway: Ipv4Addr },
     #[error("device description is not XML: {0}")]
     Xml(String),
     #[error("the device has no WANIPConnection or WANPPPConnection service")]
@@ -68,6 +79,25 @@ pub fn parse_search_response(d: &[u8]) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
+/// The device description URL of an SSDP answer `d` that `from` sent, when
+/// the sender is `gateway` and so is the URL's host (its port and path are
+/// the gateway's own business).
+pub fn gateway_location(
+    d: &[u8],
+    from: SocketAddrV4,
+    gateway: Ipv4Addr,
+) -> Result<HttpUrl, UpnpError> {
+    if *from.ip() != gateway {
+        return Err(UpnpError::NotGateway {
+            url: from.to_string(),
+            gateway,
+        });
+    }
+    let location =
+        parse_search_response(d).ok_or(UpnpError::Missing("LOCATION in an SSDP answer"))?;
+    HttpUrl::parse(&location)?.on_host(gateway)
+}
+
 // === URLs ===
 
 /// An `http://a.b.c.d[:port]/path` URL. Names are refused: the gateway
@@ -100,6 +130,18 @@ impl HttpUrl {
             addr: SocketAddrV4::new(ip, port),
             path: path.to_string(),
         })
+    }
+
+    /// This URL, if its host is `host`.
+    pub fn on_host(self, host: Ipv4Addr) -> Result<HttpUrl, UpnpError> {
+        if *self.addr.ip() == host {
+            Ok(self)
+        } else {
+            Err(UpnpError::NotGateway {
+                url: self.to_string(),
+                gateway: host,
+            })
+        }
     }
 
     /// `reference` resolved against this URL: absolute, absolute-path
@@ -139,8 +181,10 @@ pub struct WanService {
 }
 
 /// Finds the best WAN connection service in a device description fetched
-/// from `location`.
+/// from `location`. Its URLBase and control URL must be on `location`'s
+/// host: a description leads only back to the device that served it.
 pub fn parse_description(xml: &str, location: &HttpUrl) -> Result<WanService, UpnpError> {
+    let host = *location.addr.ip();
     let doc = roxmltree::Document::parse(xml).map_err(|e| UpnpError::Xml(e.to_string()))?;
     let base = doc
         .descendants()
@@ -149,7 +193,7 @@ pub fn parse_description(xml: &str, location: &HttpUrl) -> Result<WanService, Up
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let base = match base {
-        Some(b) => HttpUrl::parse(b)?,
+        Some(b) => HttpUrl::parse(b)?.on_host(host)?,
         None => location.clone(),
     };
     let mut best: Option<(usize, WanService)> = None;
@@ -174,7 +218,7 @@ pub fn parse_description(xml: &str, location: &HttpUrl) -> Result<WanService, Up
             best = Some((
                 rank,
                 WanService {
-                    control: base.join(control)?,
+                    control: base.join(control)?.on_host(host)?,
                     service_type: kind.to_string(),
                 },
             ));

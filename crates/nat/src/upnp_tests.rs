@@ -26,7 +26,8 @@ fn finds_the_wan_ip_service_of_miniupnpd() {
 
 #[test]
 fn resolves_relative_urls_against_urlbase() {
-    let s = parse_description(PPP_DESC, &location()).unwrap();
+    let at = HttpUrl::parse("http://192.168.1.1:49000/desc.xml").unwrap();
+    let s = parse_description(PPP_DESC, &at).unwrap();
     assert_eq!(
         s.service_type,
         "urn:schemas-upnp-org:service:WANPPPConnection:1"
@@ -47,6 +48,67 @@ fn descriptions_without_a_wan_service_or_not_xml_are_errors() {
     assert!(matches!(
         parse_description("<root><unclosed>", &location()),
         Err(UpnpError::Xml(_))
+    ));
+}
+
+/// The description is the gateway's: its URLBase and control URLs must
+/// lead back to the host that served it, never to 127.0.0.1 or another
+/// LAN host.
+#[test]
+fn control_urls_must_stay_on_the_describing_host() {
+    let foreign_base = PPP_DESC.replace("192.168.1.1", "192.168.10.3");
+    let at = HttpUrl::parse("http://192.168.1.1:49000/desc.xml").unwrap();
+    assert!(matches!(
+        parse_description(&foreign_base, &at),
+        Err(UpnpError::NotGateway { .. })
+    ));
+    for (control, shown) in [
+        (
+            "http://127.0.0.1:5000/ctl/IPConn",
+            "http://127.0.0.1:5000/ctl/IPConn",
+        ),
+        ("http://192.168.10.3/ctl", "http://192.168.10.3:80/ctl"),
+    ] {
+        let desc = MINIUPNPD_DESC.replace("/ctl/IPConn", control);
+        assert_eq!(
+            parse_description(&desc, &location()),
+            Err(UpnpError::NotGateway {
+                url: shown.into(),
+                gateway: "192.168.10.1".parse().unwrap()
+            }),
+            "{control}"
+        );
+    }
+    // The same host on another port is the gateway's own business.
+    let desc = MINIUPNPD_DESC.replace("/ctl/IPConn", "http://192.168.10.1:6000/ctl");
+    assert!(parse_description(&desc, &location()).is_ok());
+}
+
+#[test]
+fn ssdp_answers_count_only_from_the_gateway_about_itself() {
+    let gw: Ipv4Addr = "192.168.10.1".parse().unwrap();
+    let answer = |loc: &str| format!("HTTP/1.1 200 OK\r\nLOCATION: {loc}\r\n\r\n").into_bytes();
+    let from_gw = SocketAddrV4::new(gw, 1900);
+    assert_eq!(
+        gateway_location(&answer("http://192.168.10.1:5000/d.xml"), from_gw, gw),
+        Ok(HttpUrl::parse("http://192.168.10.1:5000/d.xml").unwrap())
+    );
+    let rogue = SocketAddrV4::new(Ipv4Addr::new(192, 168, 10, 3), 1900);
+    assert!(matches!(
+        gateway_location(&answer("http://192.168.10.1:5000/d.xml"), rogue, gw),
+        Err(UpnpError::NotGateway { .. })
+    ));
+    assert!(matches!(
+        gateway_location(&answer("http://127.0.0.1:5000/d.xml"), from_gw, gw),
+        Err(UpnpError::NotGateway { .. })
+    ));
+    assert_eq!(
+        gateway_location(b"NOTIFY * HTTP/1.1\r\n\r\n", from_gw, gw),
+        Err(UpnpError::Missing("LOCATION in an SSDP answer"))
+    );
+    assert!(matches!(
+        gateway_location(&answer("http://router.lan/d.xml"), from_gw, gw),
+        Err(UpnpError::Url(_))
     ));
 }
 

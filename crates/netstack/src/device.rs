@@ -32,8 +32,12 @@ impl BufferPool {
             .unwrap_or_else(|| Vec::with_capacity(self.capacity))
     }
 
+    /// Keeps `buf` for reuse if it is a packet buffer: big enough for a
+    /// packet, and not grown far beyond one (by junk from the network, say),
+    /// so the pool's memory stays bounded by `POOL_MAX` packets.
     pub fn put(&mut self, mut buf: Vec<u8>) {
-        if self.free.len() < POOL_MAX && buf.capacity() >= self.capacity {
+        let size = self.capacity..=self.capacity.saturating_mul(2);
+        if self.free.len() < POOL_MAX && size.contains(&buf.capacity()) {
             buf.clear();
             self.free.push(buf);
         }
@@ -153,5 +157,28 @@ impl phy::TxToken for TxToken<'_> {
         let r = f(&mut buf);
         self.tx.push_back(buf);
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_keeps_packet_buffers_only() {
+        let mut pool = BufferPool::new(1420);
+        let mut b = pool.take();
+        // A buffer that grew by the WireGuard overhead is still one.
+        b.resize(1452, 0);
+        pool.put(b);
+        assert_eq!(pool.free.len(), 1);
+        // One grown to a 64 KiB datagram is not: it is freed.
+        let mut big = pool.take();
+        big.resize(65_000, 0);
+        pool.put(big);
+        assert!(pool.free.is_empty());
+        pool.put(Vec::with_capacity(100));
+        assert!(pool.free.is_empty());
+        assert!(pool.take().capacity() <= 2 * 1420);
     }
 }

@@ -14,12 +14,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request};
 use hyper::body::{Body, Frame, SizeHint};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::client::BoxError;
 use crate::conn::ConnState;
+use crate::host::normalize_host;
 use crate::pages::RespBody;
-use crate::router::normalize_host;
 use crate::stats::RouteStats;
 
 /// Status logged when the client went away before a response existed
@@ -39,6 +40,9 @@ pub(crate) struct RequestLog {
     /// Where the request is counted; `None` (the client left before a
     /// response existed) counts nowhere.
     pub(crate) stats: Option<Arc<RouteStats>>,
+    /// The backend connection place the request holds, given back with
+    /// the response.
+    pub(crate) slot: Option<OwnedSemaphorePermit>,
 }
 
 struct Line {
@@ -59,6 +63,7 @@ impl RequestLog {
             status: CLIENT_CLOSED,
             backend: None,
             stats: None,
+            slot: None,
         }
     }
 }
@@ -74,7 +79,9 @@ impl Line {
                     .get(http::header::HOST)
                     .and_then(|h| h.to_str().ok())
             })
-            .map(normalize_host)
+            // A refused host is logged as sent (a header value is visible
+            // ASCII), to show what the 400 was about.
+            .map(|raw| normalize_host(raw).unwrap_or_else(|_| raw.to_owned()))
             .unwrap_or_default();
         Line {
             method: req.method().clone(),
@@ -134,15 +141,24 @@ fn write_line(conn: &ConnState, request: [&str; 3], status: u16, took: Duration,
     );
 }
 
-/// A response body that carries its request's log entry.
+/// A response body that carries its request's log entry, and tells the
+/// connection when it waits on the client (see `ConnState::deadline`).
 pub(crate) struct LoggedBody {
     inner: RespBody,
-    _log: RequestLog,
+    log: RequestLog,
+    stall: usize,
 }
 
 impl LoggedBody {
     pub(crate) fn new(inner: RespBody, log: RequestLog) -> Self {
-        LoggedBody { inner, _log: log }
+        let stall = log.conn.response_started();
+        LoggedBody { inner, log, stall }
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        self.log.conn.response_finished(self.stall);
     }
 }
 
@@ -154,7 +170,13 @@ impl Body for LoggedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        // A frame handed over is waiting on the client until hyper asks
+        // for the next; anything else is not.
+        let waiting = matches!(polled, Poll::Ready(Some(Ok(_)))) && !this.inner.is_end_stream();
+        this.log.conn.response_waiting(this.stall, waiting);
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

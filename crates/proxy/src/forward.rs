@@ -13,17 +13,17 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 
-use crate::client::{empty_body, streamed_body, BackendBody, Chain, SendError};
+use crate::client::{client_body_status, empty_body, streamed_body, BackendBody, Chain, SendError};
 use crate::conn::ConnState;
 use crate::forward_auth::{self, AuthOutcome};
 use crate::headers::{
-    add_identity, merge_cookies, restore_upgrade, set_forwarded, strip_hop_by_hop, strip_reserved,
-    upgrade_protocol, X_WINGRESS_CLIENT_SUBJECT,
+    add_identity, merge_cookies, protocols_allowed, restore_upgrade, set_forwarded,
+    strip_hop_by_hop, strip_proxy_only, upgrade_protocol, X_WINGRESS_CLIENT_SUBJECT,
 };
+use crate::host::request_host;
 use crate::pages::{error_page, RespBody};
 use crate::policy::{self, Verdict};
 use crate::proxy::{Proxy, Route};
-use crate::router::{normalize_host, normalize_path};
 use crate::server::Handled;
 use crate::spec::{Access, ConnInfo};
 
@@ -32,32 +32,56 @@ pub(crate) async fn handle(proxy: &Proxy, req: Request<Incoming>, conn: Rc<ConnS
     if req.method() == Method::CONNECT {
         return error_page(StatusCode::METHOD_NOT_ALLOWED).into();
     }
-    // An absolute-form target (and HTTP/2's :authority) overrides Host.
-    let raw_host: Option<String> = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        });
-    let host = raw_host.as_deref().map(normalize_host).unwrap_or_default();
-    // `Some` only when cleaning changed the path (rare): otherwise the
-    // request's own target goes to the backend as it is.
-    let cleaned = match normalize_path(req.uri().path()) {
-        Cow::Borrowed(_) => None,
-        Cow::Owned(p) => Some(p),
+    let http11 = req.version() == Version::HTTP_11;
+    if !single_chunked(req.headers()) {
+        // hyper refused codings that do not end in chunked; others (gzip,
+        // chunked twice) would reach the backend with the coding lost.
+        return error_page(StatusCode::NOT_IMPLEMENTED).into();
+    }
+    let host = match request_host(req.uri(), req.headers(), http11) {
+        Ok(host) => host,
+        Err(e) => {
+            tracing::trace!(error = %e, "request refused");
+            return error_page(StatusCode::BAD_REQUEST).into();
+        }
     };
-    let path = cleaned.as_deref().unwrap_or_else(|| req.uri().path());
-    let Some(index) = proxy.router.find(&host, path, &info.entrypoint) else {
-        return error_page(StatusCode::NOT_FOUND).into();
+    let selected = proxy
+        .router
+        .select(&host.name, req.uri().path(), &info.entrypoint);
+    // `Some` only when the canonical path differs (rare): otherwise the
+    // request's own target goes to the backend as it is.
+    let (index, canonical) = match selected {
+        Ok(Some(selected)) => (selected.index, owned(selected.path)),
+        Ok(None) => return error_page(StatusCode::NOT_FOUND).into(),
+        Err(e) => {
+            tracing::trace!(error = %e, "request refused");
+            return error_page(StatusCode::BAD_REQUEST).into();
+        }
     };
     let route = &proxy.routes[index];
-    let mut handled = through(route, req, raw_host, cleaned, &conn).await;
+    let mut handled = through(route, req, host.raw, canonical, &conn).await;
     handled.stats = Some(route.stats.clone());
     handled
+}
+
+/// No `Transfer-Encoding`, or exactly one saying `chunked`: the only
+/// transfer coding this proxy forwards.
+fn single_chunked(headers: &http::HeaderMap) -> bool {
+    let mut codings = headers.get_all(header::TRANSFER_ENCODING).iter();
+    match (codings.next(), codings.next()) {
+        (None, _) => true,
+        (Some(value), None) => value
+            .to_str()
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("chunked")),
+        _ => false,
+    }
+}
+
+fn owned(path: Cow<'_, str>) -> Option<String> {
+    match path {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(path) => Some(path),
+    }
 }
 
 /// The rest of the request path once `route` took the request.
@@ -65,7 +89,7 @@ async fn through(
     route: &Route,
     req: Request<Incoming>,
     raw_host: Option<String>,
-    cleaned: Option<String>,
+    canonical: Option<String>,
     conn: &Rc<ConnState>,
 ) -> Handled {
     let info = &conn.info;
@@ -74,7 +98,19 @@ async fn through(
         return error_page(StatusCode::FORBIDDEN).into();
     }
 
+    // Held until the response has been sent; waited for when the
+    // connection's HTTP/2 streams hold all they may.
+    let slot = conn.backend_slot().await;
     let (mut parts, body) = req.into_parts();
+    // Origin form with the canonical path, before forward-auth sees it.
+    parts.uri = match (canonical, parts.uri.query()) {
+        (None, _) => parts.uri.path_and_query().cloned().map(Ok),
+        (Some(path), Some(query)) => Some(PathAndQuery::try_from(format!("{path}?{query}"))),
+        (Some(path), None) => Some(PathAndQuery::try_from(path)),
+    }
+    .and_then(Result::ok)
+    .unwrap_or_else(|| PathAndQuery::from_static("/"))
+    .into();
     let mut auth_headers = Vec::new();
     if let (Verdict::ForwardAuth, Some(auth)) = (&verdict, &route.auth) {
         let outcome = forward_auth::check(
@@ -88,13 +124,17 @@ async fn through(
         .await;
         match outcome {
             AuthOutcome::Allow(headers) => auth_headers = headers,
-            AuthOutcome::Deny(response) => return response.into(),
+            AuthOutcome::Deny(response) => {
+                let mut handled = Handled::from(response);
+                handled.slot = slot;
+                return handled;
+            }
             AuthOutcome::Failed(status) => return error_page(status).into(),
         }
     }
 
     let upgrade = match parts.version {
-        Version::HTTP_11 => upgrade_protocol(&parts.headers),
+        Version::HTTP_11 => upgrade_protocol(&parts.headers, &route.spec.upgrades),
         _ => None,
     };
     let headers = &mut parts.headers;
@@ -102,7 +142,7 @@ async fn through(
     if let Some(protocol) = &upgrade {
         restore_upgrade(headers, protocol.clone());
     }
-    strip_reserved(headers);
+    strip_proxy_only(headers);
     if let Some(auth) = &route.auth {
         auth.copy.strip(headers);
         for (name, value) in auth_headers {
@@ -130,16 +170,10 @@ async fn through(
     if parts.version == Version::HTTP_2 {
         merge_cookies(headers);
     }
-    parts.uri = match (cleaned, parts.uri.query()) {
-        (None, _) => parts.uri.path_and_query().cloned().map(Ok),
-        (Some(path), Some(query)) => Some(PathAndQuery::try_from(format!("{path}?{query}"))),
-        (Some(path), None) => Some(PathAndQuery::try_from(path)),
-    }
-    .and_then(Result::ok)
-    .unwrap_or_else(|| PathAndQuery::from_static("/"))
-    .into();
 
-    send(route, parts, body, upgrade.is_some(), conn).await
+    let mut handled = send(route, parts, body, upgrade.is_some(), conn).await;
+    handled.slot = slot;
+    handled
 }
 
 fn client_subject(access: &Access, info: &ConnInfo) -> Option<HeaderValue> {
@@ -157,20 +191,28 @@ async fn send(
     parts: Parts,
     body: Incoming,
     upgrade: bool,
-    conn: &ConnState,
+    conn: &Rc<ConnState>,
 ) -> Handled {
     let bodyless = body.is_end_stream();
     let retryable = bodyless && (parts.method == Method::GET || parts.method == Method::HEAD);
     let (req_body, mut body_sent) = if bodyless {
         (empty_body(), None)
     } else {
-        let (body, sent) = streamed_body(body);
+        let (body, sent) = streamed_body(body, conn);
         (body, Some(sent))
     };
     let mut req = Request::new(req_body);
     *req.method_mut() = parts.method;
     *req.uri_mut() = parts.uri;
     *req.headers_mut() = parts.headers;
+    if !bodyless && !req.headers().contains_key(header::CONTENT_LENGTH) {
+        // hyper's client would send a GET's body of unknown length with
+        // no framing at all (and so drop it): say it is chunked.
+        req.headers_mut().insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+    }
     let mut exclude = None;
     for attempt in 0..2 {
         let now = Instant::now();
@@ -185,9 +227,8 @@ async fn send(
         let backend = &route.upstream.backends[index];
         let name = Some(backend.name.clone());
         let failed = |status| Handled {
-            response: error_page(status),
             backend: name.clone(),
-            stats: None,
+            ..error_page(status).into()
         };
         backend.requests.fetch_add(1, Ordering::Relaxed);
         match route
@@ -196,10 +237,10 @@ async fn send(
             .await
         {
             Ok(response) => {
+                let upgrade = upgrade.then_some(route.spec.upgrades.as_slice());
                 return Handled {
-                    response: respond(response, upgrade, conn),
                     backend: name,
-                    stats: None,
+                    ..respond(response, upgrade, conn).into()
                 };
             }
             Err(SendError::Connect(e, unsent)) => {
@@ -219,7 +260,9 @@ async fn send(
             Err(SendError::Timeout) => return failed(StatusCode::GATEWAY_TIMEOUT),
             Err(SendError::Failed(e)) => {
                 tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend request failed");
-                return failed(StatusCode::BAD_GATEWAY);
+                // The client's body failing is the client's doing (a body
+                // timeout is counted where it happened, in `ClientBody`).
+                return failed(client_body_status(&*e).unwrap_or(StatusCode::BAD_GATEWAY));
             }
         }
     }
@@ -237,19 +280,24 @@ fn eject(route: &Route, index: usize, now: Instant) {
 }
 
 /// Rewrites the backend's response for the client. A 101 to an upgrade
-/// request hands the backend's upgraded connection to the connection driver,
-/// which joins it to the client once hyper has sent the 101.
+/// request (`upgrade`: the route's protocols) hands the backend's upgraded
+/// connection to the connection driver, which joins it to the client once
+/// hyper has sent the 101.
 fn respond(
     mut response: Response<BackendBody>,
-    upgrade: bool,
+    upgrade: Option<&[String]>,
     conn: &ConnState,
 ) -> Response<RespBody> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let protocol = response.headers().get(header::UPGRADE).cloned();
-        let (true, Some(protocol)) = (upgrade, protocol) else {
+        let (Some(allowed), Some(protocol)) = (upgrade, protocol) else {
             tracing::debug!("backend switched protocols without an upgrade request");
             return error_page(StatusCode::BAD_GATEWAY);
         };
+        if !protocols_allowed(&protocol, allowed) {
+            tracing::debug!("backend switched to a protocol the route does not allow");
+            return error_page(StatusCode::BAD_GATEWAY);
+        }
         conn.set_upgrade(hyper::upgrade::on(&mut response));
         strip_hop_by_hop(response.headers_mut());
         restore_upgrade(response.headers_mut(), protocol);

@@ -13,7 +13,7 @@ use crate::client::{empty_body, BackendBody, BackendClient, Chain, SendError};
 use crate::conn::ConnState;
 use crate::headers::{
     add_identity, name_equals, name_has_prefix, remove_where, set_forwarded, strip_hop_by_hop,
-    strip_reserved, X_FORWARDED_METHOD, X_FORWARDED_URI,
+    strip_proxy_only, X_FORWARDED_METHOD, X_FORWARDED_URI,
 };
 use crate::pages::RespBody;
 use crate::spec::{BackendAddr, ForwardAuthSpec};
@@ -100,7 +100,8 @@ pub(crate) enum AuthOutcome {
 }
 
 /// Asks the auth service about the request described by `parts` (the
-/// request as received). `host` is the host the client asked for.
+/// request with the canonical path the backend will get, in origin form).
+/// `host` is the host the client asked for.
 pub(crate) async fn check(
     target: &AuthTarget,
     client: &BackendClient,
@@ -115,7 +116,7 @@ pub(crate) async fn check(
     let mut headers = parts.headers.clone();
     strip_hop_by_hop(&mut headers);
     headers.remove(header::CONTENT_LENGTH);
-    strip_reserved(&mut headers);
+    strip_proxy_only(&mut headers);
     if let Some(peer) = &conn.info.peer {
         add_identity(&mut headers, peer);
     }

@@ -1,5 +1,7 @@
 //! Header rewriting between client and backend: hop-by-hop removal, the
-//! identity headers, `X-Forwarded-*`.
+//! identity headers, `X-Forwarded-*`, and the headers only this proxy may
+//! set (a client's copies are removed, in any spelling a CGI-style backend
+//! maps to the same variable).
 
 use std::net::IpAddr;
 
@@ -83,20 +85,46 @@ fn names_no_header(token: &str) -> bool {
         || token.eq_ignore_ascii_case("close")
 }
 
-/// Whether a header is hop-by-hop by its name alone.
+/// Whether a header is hop-by-hop by its name alone. A hop-by-hop or
+/// `Content-Length` name spelled with `_` counts too: a backend that maps
+/// `_` to `-` would read a second framing in `Transfer_Encoding`.
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     let name = name.as_str();
-    name.starts_with("proxy-") || HOP_BY_HOP.contains(&name)
+    name.starts_with("proxy-")
+        || HOP_BY_HOP.contains(&name)
+        || (name.contains('_')
+            && (name_equals(name, "content-length")
+                || name_has_prefix(name, "proxy-")
+                || HOP_BY_HOP.iter().any(|h| name_equals(name, h))))
 }
 
 /// The `Upgrade` value of an HTTP/1.1 upgrade request (`Connection: upgrade`
-/// plus `Upgrade: …`).
-pub(crate) fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
-    if connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade")) {
-        headers.get(header::UPGRADE).cloned()
-    } else {
-        None
+/// plus `Upgrade: …`) when every protocol it names is in `allowed`
+/// (lowercase names, versions ignored). Anything else is no upgrade: the
+/// request goes on without `Upgrade`, which RFC 9110 lets a server ignore.
+pub(crate) fn upgrade_protocol(headers: &HeaderMap, allowed: &[String]) -> Option<HeaderValue> {
+    if !connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade")) {
+        return None;
     }
+    let mut values = headers.get_all(header::UPGRADE).iter();
+    let value = values.next()?;
+    if values.next().is_some() || !protocols_allowed(value, allowed) {
+        return None;
+    }
+    Some(value.clone())
+}
+
+/// Whether an `Upgrade` value names only protocols in `allowed`.
+pub(crate) fn protocols_allowed(value: &HeaderValue, allowed: &[String]) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let mut protocols = value.split(',').map(|p| {
+        let p = p.trim();
+        p.split_once('/').map_or(p, |(name, _)| name)
+    });
+    protocols.clone().next().is_some_and(|p| !p.is_empty())
+        && protocols.all(|p| allowed.iter().any(|a| a.eq_ignore_ascii_case(p)))
 }
 
 /// Puts back the two headers an upgrade needs after `strip_hop_by_hop`.
@@ -136,10 +164,38 @@ pub(crate) fn remove_where(headers: &mut HeaderMap, mut pred: impl FnMut(&str) -
     }
 }
 
-/// Removes every client-supplied `X-Wingress-*` header: only the proxy
-/// speaks in that namespace.
-pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
-    remove_where(headers, |name| name_has_prefix(name, "x-wingress-"));
+/// Headers that tell the backend about the client or the original request
+/// and that only a proxy sets: a client's copy is removed on every
+/// entrypoint, then this proxy sets its own (`X-Forwarded-For`, `-Proto`,
+/// `-Host`, `X-Real-Ip`; `-Method` and `-Uri` towards forward-auth).
+/// Prefixes (with `-`) cover a family.
+const PROXY_ONLY: [&str; 8] = [
+    "x-wingress-",
+    "x-forwarded-",
+    "x-original-",
+    "forwarded",
+    "x-real-ip",
+    "x-rewrite-url",
+    "x-client-ip",
+    "true-client-ip",
+];
+
+/// Removes every client-supplied header in [`PROXY_ONLY`], spelled with
+/// `-` or `_`: only the proxy speaks there.
+pub(crate) fn strip_proxy_only(headers: &mut HeaderMap) {
+    remove_where(headers, is_proxy_only);
+}
+
+fn is_proxy_only(name: &str) -> bool {
+    // Most header names start with none of these letters: one byte decides.
+    matches!(name.as_bytes().first(), Some(b'x' | b'f' | b't'))
+        && PROXY_ONLY.iter().any(|p| {
+            if p.ends_with('-') {
+                name_has_prefix(name, p)
+            } else {
+                name_equals(name, p)
+            }
+        })
 }
 
 /// Adds the identity of the tunnel peer. Values that cannot be header values
@@ -227,6 +283,9 @@ mod tests {
             ("proxy", "http://evil"),
             ("te", "trailers"),
             ("transfer-encoding", "chunked"),
+            ("transfer_encoding", "chunked"),
+            ("content_length", "5"),
+            ("proxy_connection", "close"),
             ("upgrade", "websocket"),
             ("accept", "*/*"),
         ]);
@@ -258,28 +317,53 @@ mod tests {
 
     #[test]
     fn detects_and_restores_upgrades() {
+        let ws = ["websocket".to_string()];
         let mut h = map(&[
             ("connection", "keep-alive, Upgrade"),
-            ("upgrade", "websocket"),
+            ("upgrade", "WebSocket"),
         ]);
-        let proto = upgrade_protocol(&h).unwrap();
+        let proto = upgrade_protocol(&h, &ws).unwrap();
         strip_hop_by_hop(&mut h);
         restore_upgrade(&mut h, proto);
         assert_eq!(h["connection"], "upgrade");
-        assert_eq!(h["upgrade"], "websocket");
-        assert!(upgrade_protocol(&map(&[("upgrade", "websocket")])).is_none());
+        assert_eq!(h["upgrade"], "WebSocket");
+        assert!(upgrade_protocol(&map(&[("upgrade", "websocket")]), &ws).is_none());
     }
 
     #[test]
-    fn reserved_names_any_spelling() {
+    fn only_allowed_upgrades() {
+        let ws = ["websocket".to_string()];
+        let upgrade = |value| map(&[("connection", "upgrade"), ("upgrade", value)]);
+        assert!(upgrade_protocol(&upgrade("h2c"), &ws).is_none());
+        assert!(upgrade_protocol(&upgrade("websocket, h2c"), &ws).is_none());
+        assert!(upgrade_protocol(&upgrade(""), &ws).is_none());
+        assert!(upgrade_protocol(&upgrade("websocket/13"), &ws).is_some());
+        assert!(upgrade_protocol(&upgrade("websocket"), &[]).is_none());
+        let two = ["websocket".to_string(), "tcp".to_string()];
+        assert!(upgrade_protocol(&upgrade("tcp, websocket"), &two).is_some());
+        let mut twice = upgrade("websocket");
+        twice.append(header::UPGRADE, "h2c".parse().unwrap());
+        assert!(upgrade_protocol(&twice, &ws).is_none());
+    }
+
+    #[test]
+    fn proxy_only_names_any_spelling() {
         let mut h = map(&[
             ("x-wingress-peer", "mallory"),
             ("X_Wingress_Peer_Tags", "admin"),
             ("x-wingress-peer-key", "k"),
+            ("forwarded", "for=1.2.3.4"),
+            ("x_forwarded_for", "1.2.3.4"),
+            ("x-forwarded-port", "1"),
+            ("x-original-url", "/admin"),
+            ("x-rewrite-url", "/admin"),
+            ("x-real-ip", "1.2.3.4"),
+            ("true-client-ip", "1.2.3.4"),
+            ("forwarded-x", "kept"),
             ("x-other", "1"),
         ]);
-        strip_reserved(&mut h);
-        assert_eq!(h.len(), 1);
+        strip_proxy_only(&mut h);
+        assert_eq!(h.len(), 2, "{h:?}");
         assert!(name_equals("Remote_User", "remote-user"));
         assert!(!name_equals("remote-users", "remote-user"));
     }

@@ -13,14 +13,17 @@
 //! # Behaviour worth knowing
 //!
 //! - **Routing.** Host (or the absolute-form/`:authority` authority) is
-//!   lowercased and stripped of port and trailing dot. Among the routes whose
-//!   entrypoint, host and plain-string path prefix (Traefik `PathPrefix`:
-//!   `/api` matches `/apix`) all match, the most specific wins: exact host,
-//!   then the longest wildcard suffix, then `Any`; then the longest prefix. A
-//!   host whose routes don't cover a path falls through to wildcard and
-//!   catch-all routes. Paths are cleaned first (`.`/`..` segments, also
-//!   percent-encoded, and repeated slashes), and the cleaned path is what the
-//!   backend receives. No match: 404.
+//!   checked (`host`: 400 for what no DNS name has), lowercased and stripped
+//!   of port and trailing dot. Among the routes whose entrypoint, host and
+//!   plain-string path prefix (Traefik `PathPrefix`: `/api` matches `/apix`)
+//!   all match, the most specific wins: exact host, then the longest
+//!   wildcard suffix (one label), then `Any`; then the longest prefix. A host
+//!   whose routes don't cover a path falls through to wildcard and catch-all
+//!   routes. Paths are made canonical first (`path`: unreserved escapes
+//!   decoded, dot segments removed, slashes merged; encoded slashes,
+//!   backslashes, controls and double encodings refused with 400), and the
+//!   canonical path is what the backend and forward-auth receive. No match:
+//!   404.
 //! - **Identity.** Every client-supplied header in the `X-Wingress-*`
 //!   namespace is removed (also spelled with `_`), then `X-Wingress-Peer`,
 //!   `-Peer-Key` and `-Peer-Tags` are set for tunnel peers, and
@@ -47,8 +50,11 @@ mod forward;
 mod forward_auth;
 mod headers;
 mod health;
+mod host;
+mod limits;
 mod live;
 mod pages;
+mod path;
 mod policy;
 mod pool;
 mod proxy;
@@ -60,8 +66,11 @@ mod stats;
 mod upstream;
 mod websocket;
 
+pub use host::{normalize_host, HostError};
+pub use limits::{ConnCaps, ConnLimiter, ConnPermit, Limit, Source};
 pub use live::LiveProxy;
-pub use proxy::Proxy;
+pub use path::{normalize as normalize_path, EncodedSlash, PathError};
+pub use proxy::{Proxy, RequestError};
 pub use redirect::{serve_redirect, Http01Responder};
 pub use spec::{
     Access, AllowRule, BackendAddr, BackendHealth, BackendStatus, ClientCertCheck, ConnInfo,

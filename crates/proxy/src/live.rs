@@ -80,11 +80,12 @@ impl LiveProxy {
         let version = self.version.load(Ordering::Acquire);
         let proxy = self.current();
         let opts = proxy.opts.clone();
+        let stats = proxy.stats.clone();
         let handler = LiveHandler {
             live: self,
             cached: RefCell::new((version, ProxyHandler(proxy))),
         };
-        serve_connection(io, conn, opts, Rc::new(handler), Some(drain)).await;
+        serve_connection(io, conn, opts, Rc::new(handler), Some(drain), stats).await;
     }
 
     /// Serves a plain-HTTP redirect connection ([`crate::serve_redirect`],
@@ -94,7 +95,8 @@ impl LiveProxy {
     where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
-        serve_redirect_draining(io, conn, Some(self.drain.subscribe()), http01).await;
+        let stats = self.current().stats.clone();
+        serve_redirect_draining(io, conn, Some(self.drain.subscribe()), http01, stats).await;
     }
 }
 

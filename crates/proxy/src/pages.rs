@@ -17,6 +17,8 @@ pub(crate) fn message(status: StatusCode) -> &'static str {
         StatusCode::FORBIDDEN => "403 forbidden",
         StatusCode::NOT_FOUND => "404 no route for this host",
         StatusCode::METHOD_NOT_ALLOWED => "405 method not allowed",
+        StatusCode::REQUEST_TIMEOUT => "408 request body not received in time",
+        StatusCode::NOT_IMPLEMENTED => "501 transfer coding not supported",
         StatusCode::BAD_GATEWAY => "502 bad gateway",
         StatusCode::SERVICE_UNAVAILABLE => "503 no healthy backend",
         StatusCode::GATEWAY_TIMEOUT => "504 gateway timeout",

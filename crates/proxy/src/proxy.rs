@@ -1,5 +1,6 @@
 //! The [`Proxy`]: a compiled route table with per-route backend pools.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,11 +57,14 @@ impl Proxy {
         opts: ProxyOptions,
         stats: Arc<ProxyStats>,
     ) -> Arc<Proxy> {
-        let router = Router::new(
-            routes
-                .iter()
-                .map(|r| RouteKey::new(&r.host, &r.path_prefix, &r.entrypoints)),
-        );
+        let router = Router::new(routes.iter().map(|r| {
+            RouteKey::new(
+                &r.host,
+                &r.path_prefix,
+                &r.entrypoints,
+                r.allow_encoded_slashes,
+            )
+        }));
         // One cache for all routes: they often share backends.
         let resolver = CachingResolver::new(opts.dns_refresh);
         let routes = routes
@@ -98,7 +102,8 @@ impl Proxy {
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let opts = self.opts.clone();
-        serve_connection(io, conn, opts, Rc::new(ProxyHandler(self)), None).await;
+        let stats = self.stats.clone();
+        serve_connection(io, conn, opts, Rc::new(ProxyHandler(self)), None, stats).await;
     }
 
     /// Spawns the active health checks (`tokio::spawn`) of routes that have
@@ -161,10 +166,42 @@ impl Proxy {
             .collect()
     }
 
+    /// The route (its index in the `Vec<RouteSpec>` given to
+    /// [`Proxy::new`]) that a request for `host` (a `Host` value) and `path`
+    /// (as received, without the query) on `entrypoint` goes to, and the
+    /// path its backend receives; `Ok(None)` when no route matches (404).
+    /// Requests are routed by this same code; it is public for tests and
+    /// fuzzing.
+    pub fn route_for<'p>(
+        &self,
+        host: &str,
+        path: &'p str,
+        entrypoint: &str,
+    ) -> Result<Option<(usize, Cow<'p, str>)>, RequestError> {
+        let host = crate::host::normalize_host(host)?;
+        let selected = self.router.select(&host, path, entrypoint)?;
+        Ok(selected.map(|s| (s.index, s.path)))
+    }
+
+    /// The counters this proxy adds to (the ones given to
+    /// [`Proxy::with_stats`]).
+    pub fn stats(&self) -> &Arc<ProxyStats> {
+        &self.stats
+    }
+
     /// Counters of requests that no route took.
     pub fn unrouted_stats(&self) -> crate::RouteStatsSnapshot {
         self.stats.unrouted().snapshot()
     }
+}
+
+/// Why [`Proxy::route_for`] refused a request (a 400).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Host(#[from] crate::HostError),
+    #[error(transparent)]
+    Path(#[from] crate::PathError),
 }
 
 pub(crate) struct ProxyHandler(pub(crate) Arc<Proxy>);

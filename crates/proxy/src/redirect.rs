@@ -10,10 +10,11 @@ use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::conn::ConnState;
+use crate::host::normalize_host;
 use crate::pages::{error_page, full, page};
-use crate::router::normalize_host;
 use crate::server::{serve_connection, Drain, Handler, HandlerFuture};
 use crate::spec::{ConnInfo, ProxyOptions};
+use crate::stats::ProxyStats;
 
 /// ACME HTTP-01 challenge responses are served under this path (RFC 8555,
 /// section 8.3).
@@ -31,7 +32,7 @@ pub async fn serve_redirect<IO>(io: IO, conn: ConnInfo, http01: Option<Http01Res
 where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    serve_redirect_draining(io, conn, None, http01).await;
+    serve_redirect_draining(io, conn, None, http01, ProxyStats::new()).await;
 }
 
 /// [`serve_redirect`] that closes once `drain` turns true (see
@@ -41,11 +42,12 @@ pub(crate) async fn serve_redirect_draining<IO>(
     conn: ConnInfo,
     drain: Drain,
     http01: Option<Http01Responder>,
+    stats: Arc<ProxyStats>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let handler = Rc::new(Redirect { http01 });
-    serve_connection(io, conn, ProxyOptions::default(), handler, drain).await;
+    serve_connection(io, conn, ProxyOptions::default(), handler, drain, stats).await;
 }
 
 struct Redirect {
@@ -100,7 +102,7 @@ fn location(req: &Request<Incoming>) -> Option<HeaderValue> {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
     })?;
-    let host = normalize_host(raw);
+    let host = normalize_host(raw).ok()?;
     // Only hosts that are valid authorities: the Location must not be
     // steerable into another URL shape.
     if host.is_empty()

@@ -6,9 +6,16 @@
 //! prefix wins; config order breaks the remaining ties. Like Traefik, a
 //! request for an exact host whose routes don't cover its path falls through
 //! to a matching wildcard or catch-all route.
+//!
+//! Requests are routed on the canonical path (`path`), and a request is
+//! refused when a backend that reads its path another common way would be
+//! on another route's ground: with encoded slashes decoded (on routes that
+//! keep them) or with `;` path parameters dropped (as servlet containers
+//! do, so `/public/..;/admin` is `/admin` to them).
 
 use std::borrow::Cow;
 
+use crate::path::{has_encoded_slash, normalize, EncodedSlash, PathError};
 use crate::spec::HostMatch;
 
 /// A route's host pattern, normalized.
@@ -23,19 +30,22 @@ pub(crate) enum HostKey {
 impl HostKey {
     pub(crate) fn new(spec: &HostMatch) -> Self {
         match spec {
-            HostMatch::Exact(host) => HostKey::Exact(normalize_host(host)),
+            HostMatch::Exact(host) => HostKey::Exact(config_host(host)),
             HostMatch::Wildcard(suffix) => {
-                let bare = normalize_host(suffix.trim_start_matches('*').trim_start_matches('.'));
+                let bare = config_host(suffix.trim_start_matches('*').trim_start_matches('.'));
                 HostKey::Suffix(format!(".{bare}"))
             }
             HostMatch::Any => HostKey::Any,
         }
     }
 
+    /// A wildcard stands for exactly one label, as in certificates.
     fn matches(&self, host: &str) -> bool {
         match self {
             HostKey::Exact(exact) => host == exact,
-            HostKey::Suffix(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+            HostKey::Suffix(suffix) => host
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|label| !label.is_empty() && !label.contains('.')),
             HostKey::Any => true,
         }
     }
@@ -50,26 +60,41 @@ impl HostKey {
     }
 }
 
+/// A host from the (validated) configuration, as requests are compared.
+fn config_host(host: &str) -> String {
+    let host = host.trim();
+    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
+}
+
 /// What the router needs to know about one route.
 #[derive(Clone, Debug)]
 pub(crate) struct RouteKey {
     pub(crate) host: HostKey,
+    /// In canonical form (see `path`), so it compares with canonical paths.
     pub(crate) prefix: String,
     /// Empty: every entrypoint.
     pub(crate) entrypoints: Vec<String>,
+    /// The route takes paths with encoded slashes (kept encoded).
+    pub(crate) encoded_slashes: bool,
 }
 
 impl RouteKey {
-    pub(crate) fn new(host: &HostMatch, prefix: &str, entrypoints: &[String]) -> Self {
-        let prefix = if prefix.is_empty() {
-            "/".to_owned()
-        } else {
-            prefix.to_owned()
-        };
+    pub(crate) fn new(
+        host: &HostMatch,
+        prefix: &str,
+        entrypoints: &[String],
+        encoded_slashes: bool,
+    ) -> Self {
+        let prefix = if prefix.is_empty() { "/" } else { prefix };
+        // The config refuses prefixes that are not canonical; one that
+        // fails here can never match and is kept as written.
+        let prefix = normalize(prefix, EncodedSlash::Keep)
+            .map_or_else(|_| prefix.to_owned(), Cow::into_owned);
         RouteKey {
             host: HostKey::new(host),
             prefix,
             entrypoints: entrypoints.to_vec(),
+            encoded_slashes,
         }
     }
 
@@ -84,6 +109,16 @@ impl RouteKey {
 #[derive(Debug, Default)]
 pub(crate) struct Router {
     ordered: Vec<(usize, RouteKey)>,
+    /// Some route keeps encoded slashes: worth a second look at paths
+    /// refused for having them.
+    any_encoded_slashes: bool,
+}
+
+/// The route a request goes to and the path its backend receives.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Selected<'p> {
+    pub(crate) index: usize,
+    pub(crate) path: Cow<'p, str>,
 }
 
 impl Router {
@@ -96,11 +131,77 @@ impl Router {
                 .cmp(&a.host.rank())
                 .then(b.prefix.len().cmp(&a.prefix.len()))
         });
-        Router { ordered }
+        let any_encoded_slashes = ordered.iter().any(|(_, key)| key.encoded_slashes);
+        Router {
+            ordered,
+            any_encoded_slashes,
+        }
+    }
+
+    /// The route for a request for `host` (normalised: `host::normalize_host`)
+    /// and `raw_path` (as received, without the query) on `entrypoint`, and
+    /// the canonical path to send. `Ok(None)`: no route (404); `Err`: a path
+    /// to refuse (400).
+    pub(crate) fn select<'p>(
+        &self,
+        host: &str,
+        raw_path: &'p str,
+        entrypoint: &str,
+    ) -> Result<Option<Selected<'p>>, PathError> {
+        let (path, kept_slashes) = match normalize(raw_path, EncodedSlash::Refuse) {
+            Ok(path) => (path, false),
+            Err(PathError::EncodedSlash) if self.any_encoded_slashes => {
+                (normalize(raw_path, EncodedSlash::Keep)?, true)
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(index) = self.find(host, &path, entrypoint) else {
+            return Ok(None);
+        };
+        let decoded = if kept_slashes {
+            if !self.route(index).is_some_and(|key| key.encoded_slashes) {
+                return Err(PathError::EncodedSlash);
+            }
+            // What a backend that decodes slashes makes of the path.
+            let decoded = normalize(raw_path, EncodedSlash::Decode)?;
+            self.agrees(index, host, &decoded, entrypoint)?;
+            Some(decoded)
+        } else {
+            None
+        };
+        if path.contains(';') {
+            for alternative in [Some(&path), decoded.as_ref()].into_iter().flatten() {
+                let stripped = without_parameters(alternative)?;
+                self.agrees(index, host, &stripped, entrypoint)?;
+            }
+        }
+        Ok(Some(Selected { index, path }))
+    }
+
+    fn route(&self, index: usize) -> Option<&RouteKey> {
+        self.ordered
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, key)| key)
+    }
+
+    /// Another reading of the path must select the same route.
+    fn agrees(
+        &self,
+        index: usize,
+        host: &str,
+        path: &str,
+        entrypoint: &str,
+    ) -> Result<(), PathError> {
+        if self.find(host, path, entrypoint) == Some(index) {
+            Ok(())
+        } else {
+            Err(PathError::Ambiguous)
+        }
     }
 
     /// The configuration index of the route serving this request. `host` and
-    /// `path` must already be normalized ([`normalize_host`], [`normalize_path`]).
+    /// `path` must already be normalized.
     /// A linear scan: route tables here have tens of entries, not thousands.
     pub(crate) fn find(&self, host: &str, path: &str, entrypoint: &str) -> Option<usize> {
         self.ordered
@@ -110,87 +211,20 @@ impl Router {
     }
 }
 
-/// Lowercases a host and strips its port and a trailing dot. IPv6 literals
-/// keep their brackets.
-pub(crate) fn normalize_host(raw: &str) -> String {
-    let raw = raw.trim();
-    let host = if raw.starts_with('[') {
-        match raw.find(']') {
-            Some(end) => &raw[..=end],
-            None => raw,
-        }
+/// A canonical path with every segment's `;` parameters dropped, then
+/// canonical again (`/a/..;x/b` becomes `/b`).
+fn without_parameters(path: &str) -> Result<String, PathError> {
+    let stripped: Vec<&str> = path
+        .split('/')
+        .map(|segment| segment.split_once(';').map_or(segment, |(keep, _)| keep))
+        .collect();
+    let stripped = stripped.join("/");
+    let mode = if has_encoded_slash(&stripped) {
+        EncodedSlash::Keep
     } else {
-        match raw.rsplit_once(':') {
-            Some((host, port))
-                if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                host
-            }
-            _ => raw,
-        }
+        EncodedSlash::Refuse
     };
-    let host = host.strip_suffix('.').unwrap_or(host);
-    host.to_ascii_lowercase()
-}
-
-/// Removes dot segments (including percent-encoded ones) and collapses
-/// repeated slashes, like Traefik's path sanitizing, so that `//admin` or
-/// `/public/../admin` cannot select a less protected route and still reach
-/// `/admin` on a backend that cleans paths itself. The result is what the
-/// backend receives.
-pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
-    if !path.starts_with('/') {
-        return Cow::Borrowed(path);
-    }
-    let suspicious = path.contains("//") || path.contains("/.") || path.contains('%');
-    if !suspicious {
-        return Cow::Borrowed(path);
-    }
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    let last = segments.len() - 1;
-    let mut trailing_slash = false;
-    for (i, segment) in segments.iter().enumerate() {
-        match dot_segment(segment) {
-            Some(Dot::Current) => trailing_slash = i == last,
-            Some(Dot::Parent) => {
-                out.pop();
-                trailing_slash = i == last;
-            }
-            None if segment.is_empty() => trailing_slash = i == last,
-            None => {
-                out.push(segment);
-                trailing_slash = false;
-            }
-        }
-    }
-    let mut cleaned = String::with_capacity(path.len());
-    for segment in &out {
-        cleaned.push('/');
-        cleaned.push_str(segment);
-    }
-    if trailing_slash || cleaned.is_empty() {
-        cleaned.push('/');
-    }
-    if cleaned == path {
-        Cow::Borrowed(path)
-    } else {
-        Cow::Owned(cleaned)
-    }
-}
-
-enum Dot {
-    Current,
-    Parent,
-}
-
-fn dot_segment(segment: &str) -> Option<Dot> {
-    let lower = segment.to_ascii_lowercase();
-    match lower.as_str() {
-        "." | "%2e" => Some(Dot::Current),
-        ".." | "%2e%2e" | ".%2e" | "%2e." => Some(Dot::Parent),
-        _ => None,
-    }
+    normalize(&stripped, mode).map(Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -199,31 +233,13 @@ mod tests {
 
     fn key(host: HostMatch, prefix: &str, entrypoints: &[&str]) -> RouteKey {
         let eps: Vec<String> = entrypoints.iter().map(|s| s.to_string()).collect();
-        RouteKey::new(&host, prefix, &eps)
+        RouteKey::new(&host, prefix, &eps, false)
     }
 
-    #[test]
-    fn normalizes_hosts() {
-        assert_eq!(normalize_host("Example.COM:8443"), "example.com");
-        assert_eq!(normalize_host("example.com."), "example.com");
-        assert_eq!(normalize_host("[::1]:443"), "[::1]");
-        assert_eq!(normalize_host("[::1]"), "[::1]");
-        assert_eq!(normalize_host("10.0.0.1:80"), "10.0.0.1");
-        assert_eq!(normalize_host(""), "");
-    }
-
-    #[test]
-    fn normalizes_paths() {
-        assert_eq!(normalize_path("/a/b"), "/a/b");
-        assert_eq!(normalize_path("//admin"), "/admin");
-        assert_eq!(normalize_path("/public/../admin"), "/admin");
-        assert_eq!(normalize_path("/public/%2e%2E/admin"), "/admin");
-        assert_eq!(normalize_path("/a/./b/"), "/a/b/");
-        assert_eq!(normalize_path("/a/.."), "/");
-        assert_eq!(normalize_path("/../../x"), "/x");
-        assert_eq!(normalize_path("/"), "/");
-        assert_eq!(normalize_path("/a%20b"), "/a%20b");
-        assert_eq!(normalize_path("*"), "*");
+    fn selected(router: &Router, path: &str) -> Result<Option<(usize, String)>, PathError> {
+        router
+            .select("a", path, "web")
+            .map(|s| s.map(|s| (s.index, s.path.into_owned())))
     }
 
     #[test]
@@ -266,5 +282,99 @@ mod tests {
         assert_eq!(router.find("a", "/", "tunnel"), Some(0));
         assert_eq!(router.find("a", "/", "public"), None);
         assert_eq!(router.find("b", "/", "public"), Some(1));
+    }
+
+    #[test]
+    fn wildcards_match_one_label() {
+        let router = Router::new([key(HostMatch::Wildcard("*.home.arpa".into()), "/", &[])]);
+        assert_eq!(router.find("x.home.arpa", "/", "web"), Some(0));
+        assert_eq!(router.find("x.y.home.arpa", "/", "web"), None);
+        assert_eq!(router.find(".home.arpa", "/", "web"), None);
+        assert_eq!(router.find("home.arpa", "/", "web"), None);
+    }
+
+    #[test]
+    fn prefixes_compare_canonically() {
+        let router = Router::new([
+            key(HostMatch::Exact("a".into()), "/admin", &[]),
+            key(HostMatch::Exact("a".into()), "/caf\u{e9}", &[]),
+            key(HostMatch::Exact("a".into()), "/", &[]),
+        ]);
+        assert_eq!(
+            selected(&router, "/%61dmin/x"),
+            Ok(Some((0, "/admin/x".into())))
+        );
+        assert_eq!(
+            selected(&router, "/caf%c3%a9"),
+            Ok(Some((1, "/caf%C3%A9".into())))
+        );
+        assert_eq!(
+            selected(&router, "/p/../admin"),
+            Ok(Some((0, "/admin".into())))
+        );
+        assert_eq!(selected(&router, "/%2fadmin"), Err(PathError::EncodedSlash));
+    }
+
+    #[test]
+    fn path_parameters_must_not_change_the_route() {
+        let router = Router::new([
+            key(HostMatch::Exact("a".into()), "/admin", &[]),
+            key(HostMatch::Exact("a".into()), "/", &[]),
+        ]);
+        assert_eq!(
+            selected(&router, "/public/..;/admin"),
+            Err(PathError::Ambiguous)
+        );
+        assert_eq!(
+            selected(&router, "/admin;x/y"),
+            Ok(Some((0, "/admin;x/y".into())))
+        );
+        assert_eq!(
+            selected(&router, "/a;jsessionid=1/b"),
+            Ok(Some((1, "/a;jsessionid=1/b".into())))
+        );
+        assert_eq!(
+            selected(&router, "/x/..;/y"),
+            Ok(Some((1, "/x/..;/y".into())))
+        );
+    }
+
+    #[test]
+    fn encoded_slashes_only_where_kept_and_harmless() {
+        let mut repo = key(HostMatch::Exact("a".into()), "/repo", &[]);
+        repo.encoded_slashes = true;
+        let router = Router::new([
+            repo,
+            key(HostMatch::Exact("a".into()), "/repo/admin", &[]),
+            key(HostMatch::Exact("a".into()), "/", &[]),
+        ]);
+        assert_eq!(
+            selected(&router, "/repo/group%2fproject"),
+            Ok(Some((0, "/repo/group%2Fproject".into())))
+        );
+        // Decoded, these reach another route: refused.
+        assert_eq!(
+            selected(&router, "/repo%2Fadmin"),
+            Err(PathError::Ambiguous)
+        );
+        assert_eq!(
+            selected(&router, "/repo/x%2F..%2F..%2Fy"),
+            Err(PathError::Ambiguous)
+        );
+        assert_eq!(
+            selected(&router, "/repo/x%2F..;%2Fadmin"),
+            Err(PathError::Ambiguous)
+        );
+        // Routes that do not keep them refuse them.
+        assert_eq!(
+            selected(&router, "/other%2Fx"),
+            Err(PathError::EncodedSlash)
+        );
+        // Without any such route the first refusal stands.
+        let strict = Router::new([key(HostMatch::Exact("a".into()), "/", &[])]);
+        assert_eq!(
+            selected(&strict, "/repo/a%2Fb"),
+            Err(PathError::EncodedSlash)
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Drives one client connection: picks HTTP/1.1 or HTTP/2, runs hyper's
-//! server on it with a [`Handler`], enforces the head and idle timeouts
-//! (see `conn`), and hands HTTP/1.1 upgrades to the tunnel.
+//! server on it with a [`Handler`], enforces the head, idle and send
+//! timeouts (see `conn`), and hands HTTP/1.1 upgrades to the tunnel.
 //!
 //! Everything here runs on the connection's own task, inside a `LocalSet`:
 //! HTTP/2 streams are spawned with `spawn_local`, so neither the IO nor the
@@ -20,15 +20,16 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::access_log::{self, LoggedBody, RequestLog};
 use crate::client::{nonzero, Chain};
 use crate::conn::{ConnState, Expiry, TrackedIo, NO_DEADLINE};
+use crate::limits::Limit;
 use crate::pages::RespBody;
 use crate::spec::{ConnInfo, ProxyOptions, Scheme};
-use crate::stats::RouteStats;
+use crate::stats::{ProxyStats, RouteStats};
 use crate::websocket;
 
 /// What a handler produced for one request.
@@ -38,6 +39,9 @@ pub(crate) struct Handled {
     pub(crate) backend: Option<Arc<str>>,
     /// The counters this request goes into once its response is done.
     pub(crate) stats: Option<Arc<RouteStats>>,
+    /// The backend connection place the request holds until its response
+    /// has been sent (see `ConnState::backend_slot`).
+    pub(crate) slot: Option<OwnedSemaphorePermit>,
 }
 
 impl From<Response<RespBody>> for Handled {
@@ -46,6 +50,7 @@ impl From<Response<RespBody>> for Handled {
             response,
             backend: None,
             stats: None,
+            slot: None,
         }
     }
 }
@@ -78,10 +83,11 @@ pub(crate) async fn serve_connection<IO>(
     opts: ProxyOptions,
     handler: Rc<dyn Handler>,
     mut drain: Drain,
+    stats: Arc<ProxyStats>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let conn = Rc::new(ConnState::new(info, &opts));
+    let conn = Rc::new(ConnState::new(info, &opts, stats));
     let mut io = TrackedIo::new(io, conn.clone());
     let h2 = if conn.info.alpn_h2 {
         true
@@ -108,11 +114,13 @@ pub(crate) async fn serve_connection<IO>(
             log.status = handled.response.status().as_u16();
             log.backend = handled.backend;
             log.stats = handled.stats;
+            log.slot = handled.slot;
             Ok(handled.response.map(|body| LoggedBody::new(body, log)))
         })
     });
 
     if h2 {
+        conn.set_h2(&opts);
         serve_h2(io, service, &conn, &opts, drain).await;
     } else {
         serve_h1(io, service, &conn, &opts, drain).await;
@@ -224,6 +232,10 @@ async fn serve_h1<IO, S>(
                 tracing::debug!("request head not received in time, closing connection");
                 return;
             }
+            Some((at, Expiry::SendStalled)) if at <= Instant::now() => {
+                conn.limit_hit(Limit::SendTimeout);
+                return;
+            }
             Some((at, Expiry::Idle)) if at <= Instant::now() && closing.is_none() => {
                 tracing::trace!("idle connection, closing");
                 Pin::new(&mut http).graceful_shutdown();
@@ -243,7 +255,7 @@ async fn serve_h1<IO, S>(
     match conn.take_upgrade() {
         Some(upgrade) if result.is_ok() => {
             io.replay_first(parts.read_buf);
-            websocket::tunnel(io, upgrade).await;
+            websocket::tunnel(io, upgrade, conn, opts.upgrade_idle_timeout).await;
         }
         _ => {
             let _ = tokio::time::timeout(GRACE, io.shutdown()).await;
@@ -287,6 +299,7 @@ async fn serve_h2<IO, S>(
     let http = http2::Builder::new(LocalExec)
         .timer(TokioTimer::new())
         .max_header_list_size(max_header_list)
+        .max_concurrent_streams(opts.max_streams)
         .serve_connection(TokioIo::new(io), service);
     let mut http = pin!(http);
     let mut closing: Option<Instant> = None;
@@ -321,14 +334,19 @@ async fn serve_h2<IO, S>(
             tracing::debug!("connection did not close in time, dropping it");
             return;
         }
-        if closing.is_none()
-            && conn
-                .deadline(opts, false)
-                .is_some_and(|(at, _)| at <= Instant::now())
-        {
-            tracing::trace!("idle connection, sending GOAWAY");
-            http.as_mut().graceful_shutdown();
-            closing = Some(Instant::now() + GRACE);
+        match conn.deadline(opts, false) {
+            // A client that keeps a stream's window shut would hold a
+            // graceful shutdown open too.
+            Some((at, Expiry::SendStalled)) if at <= Instant::now() => {
+                conn.limit_hit(Limit::SendTimeout);
+                return;
+            }
+            Some((at, _)) if at <= Instant::now() && closing.is_none() => {
+                tracing::trace!("idle connection, sending GOAWAY");
+                http.as_mut().graceful_shutdown();
+                closing = Some(Instant::now() + GRACE);
+            }
+            _ => {}
         }
     }
 }

@@ -62,9 +62,10 @@ pub struct ConnInfo {
 pub enum HostMatch {
     /// Exactly this host.
     Exact(String),
-    /// Any host ending in this suffix, at any depth: `.home.arpa` matches
-    /// `a.home.arpa` and `a.b.home.arpa`, but not `home.arpa` itself.
-    /// `*.home.arpa` and `home.arpa` are accepted and mean the same.
+    /// Any host of one more label than this suffix, as a certificate's
+    /// wildcard: `.home.arpa` matches `a.home.arpa`, not `a.b.home.arpa`
+    /// nor `home.arpa` itself. `*.home.arpa` and `home.arpa` are accepted
+    /// and mean the same.
     Wildcard(String),
     /// Every host, including requests without one.
     Any,
@@ -208,9 +209,19 @@ pub struct RouteSpec {
     pub timeout: Duration,
     /// TCP connect timeout towards backends. Zero disables the limit.
     pub connect_timeout: Duration,
+    /// Paths with encoded slashes (`%2F`) are served, the slashes kept
+    /// encoded, when every reading of the path (slashes decoded or not)
+    /// selects this route. Otherwise such paths get 400.
+    pub allow_encoded_slashes: bool,
+    /// The `Upgrade` protocols passed to the backend, lowercase (names
+    /// without version); others are dropped from the request. The daemon
+    /// gives `["websocket"]` unless the route says otherwise; `h2c` is
+    /// never forwarded.
+    pub upgrades: Vec<String>,
 }
 
-/// Per-connection limits, shared by all routes.
+/// Per-connection limits, shared by all routes. A zero duration disables
+/// that timeout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyOptions {
     /// How long a client may take to send a request head once it started.
@@ -220,6 +231,21 @@ pub struct ProxyOptions {
     pub max_header_bytes: usize,
     /// How long a connection may sit without a request in flight.
     pub idle_timeout: Duration,
+    /// How long a request body may go without a byte from the client; then
+    /// the request is answered 408 and the backend request abandoned.
+    pub body_timeout: Duration,
+    /// How long a response may wait for the client to take more of it (the
+    /// client stopped reading, or keeps an HTTP/2 window shut); then the
+    /// connection is closed.
+    pub send_timeout: Duration,
+    /// Concurrent HTTP/2 streams per connection (announced to the client).
+    pub max_streams: u32,
+    /// Backend connections one client connection may hold at once (its
+    /// requests in flight to backends and forward-auth); more wait.
+    pub max_backend_connections: u32,
+    /// How long an upgraded connection (WebSocket) may carry no byte either
+    /// way before it is closed.
+    pub upgrade_idle_timeout: Duration,
     /// How often backend host names are resolved again.
     pub dns_refresh: Duration,
 }
@@ -230,6 +256,11 @@ impl Default for ProxyOptions {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             idle_timeout: Duration::from_secs(90),
+            body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            max_streams: 100,
+            max_backend_connections: 32,
+            upgrade_idle_timeout: Duration::from_secs(3600),
             dns_refresh: Duration::from_secs(30),
         }
     }

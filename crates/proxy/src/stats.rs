@@ -4,12 +4,14 @@
 //! builds, so a route's counters survive reloads (keyed by host and path
 //! prefix) and scrapers never see them reset.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::limits::Limit;
 
 /// Upper bounds of the latency histogram, in seconds (Prometheus `le`).
 pub const LATENCY_BUCKETS: [f64; 13] = [
@@ -79,11 +81,15 @@ impl RouteStats {
 }
 
 /// Every route's counters, by `(host, path prefix)`, plus the requests no
-/// route took (404s, refused methods, clients gone before routing).
+/// route took (404s, refused methods, clients gone before routing), the
+/// limits hit by entrypoint, and the upgraded connections open now.
 #[derive(Debug, Default)]
 pub struct ProxyStats {
     routes: Mutex<HashMap<(String, String), Arc<RouteStats>>>,
     unrouted: Arc<RouteStats>,
+    /// Hits are rare (a misbehaving client): a lock per hit is fine.
+    limit_hits: Mutex<BTreeMap<(String, Limit), u64>>,
+    open_upgrades: AtomicI64,
 }
 
 impl ProxyStats {
@@ -104,6 +110,43 @@ impl ProxyStats {
 
     pub fn unrouted(&self) -> &Arc<RouteStats> {
         &self.unrouted
+    }
+
+    /// Counts one hit of `limit` on `entrypoint`.
+    pub fn limit_hit(&self, entrypoint: &str, limit: Limit) {
+        let mut hits = self.limit_hits.lock().unwrap_or_else(|p| p.into_inner());
+        match hits.get_mut(&(entrypoint.to_owned(), limit)) {
+            Some(n) => *n += 1,
+            None => {
+                hits.insert((entrypoint.to_owned(), limit), 1);
+            }
+        }
+    }
+
+    /// `(entrypoint, limit, hits)` for every limit hit so far, sorted.
+    pub fn limit_hits(&self) -> Vec<(String, Limit, u64)> {
+        let hits = self.limit_hits.lock().unwrap_or_else(|p| p.into_inner());
+        hits.iter().map(|((e, l), n)| (e.clone(), *l, *n)).collect()
+    }
+
+    /// Upgraded connections (WebSocket tunnels) open now.
+    pub fn open_upgrades(&self) -> i64 {
+        self.open_upgrades.load(Ordering::Relaxed)
+    }
+
+    /// Counts an upgraded connection until the guard is dropped.
+    pub(crate) fn upgrade_opened(self: &Arc<Self>) -> UpgradeGuard {
+        self.open_upgrades.fetch_add(1, Ordering::Relaxed);
+        UpgradeGuard(self.clone())
+    }
+}
+
+/// One open upgraded connection, for [`ProxyStats::open_upgrades`].
+pub(crate) struct UpgradeGuard(Arc<ProxyStats>);
+
+impl Drop for UpgradeGuard {
+    fn drop(&mut self) {
+        self.0.open_upgrades.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -134,6 +177,25 @@ mod tests {
             "+Inf is the count"
         );
         assert!((snap.latency_sum_secs - 60.0319).abs() < 1e-9);
+    }
+
+    #[test]
+    fn limit_hits_by_entrypoint_and_upgrades_open() {
+        let stats = ProxyStats::new();
+        stats.limit_hit("lan", Limit::BodyTimeout);
+        stats.limit_hit("lan", Limit::BodyTimeout);
+        stats.limit_hit("tunnel", Limit::Connections);
+        assert_eq!(
+            stats.limit_hits(),
+            [
+                ("lan".to_string(), Limit::BodyTimeout, 2),
+                ("tunnel".to_string(), Limit::Connections, 1)
+            ]
+        );
+        let guard = stats.upgrade_opened();
+        assert_eq!(stats.open_upgrades(), 1);
+        drop(guard);
+        assert_eq!(stats.open_upgrades(), 0);
     }
 
     #[test]

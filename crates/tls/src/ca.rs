@@ -165,8 +165,14 @@ impl InternalCa {
     }
 
     /// Issues a leaf for `names` (the first is also the CN), valid from
-    /// `now` for 90 days, and checks it verifies against this CA.
-    pub(crate) fn issue(&self, names: &[HostName], now: UnixTime) -> Result<IssuedLeaf, TlsError> {
+    /// `now` for 90 days, and checks it verifies against this CA for each
+    /// of `verify_for` (for a wildcard, names under it).
+    pub(crate) fn issue(
+        &self,
+        names: &[HostName],
+        verify_for: &[HostName],
+        now: UnixTime,
+    ) -> Result<IssuedLeaf, TlsError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         if let Some(first) = names.first() {
@@ -187,7 +193,7 @@ impl InternalCa {
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let signing_key = self.provider.key_provider.load_private_key(key_der)?;
         let certified = CertifiedKey::new(vec![cert.der().clone()], signing_key);
-        for name in names {
+        for name in verify_for {
             self.check_leaf(&certified, name, now)
                 .map_err(TlsError::IssuedCertRejected)?;
         }

@@ -58,11 +58,6 @@ pub enum TlsError {
     #[error("internal ca issued a certificate that does not verify (is the ca expired?): {0}")]
     IssuedCertRejected(#[source] webpki::Error),
 
-    /// The internal CA already holds the maximum number of issued names; a
-    /// client asking for yet another name gets no certificate.
-    #[error("internal ca refuses to issue more than {max} certificates")]
-    TooManyIssued { max: usize },
-
     /// Certificate or key generation failed.
     #[error("cannot generate certificate: {0}")]
     Generate(#[from] rcgen::Error),

@@ -3,7 +3,8 @@
 //! Every name that reaches the internal CA, and so the file system, goes
 //! through [`HostName::parse`]: a lowercased DNS name of letters, digits,
 //! `-` and `_` (or an IP literal), never `/`, never a leading `.`, so it is
-//! safe as a file name.
+//! safe as a file name. [`HostName::Wildcard`] is what the internal CA
+//! issues for a wildcard route; parsing never produces it.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -18,6 +19,9 @@ const MAX_LABEL_LEN: usize = 63;
 pub(crate) enum HostName {
     Dns(String),
     Ip(IpAddr),
+    /// `*.` and this parent (a valid DNS name): the subject of a wildcard
+    /// certificate, never a name a client sends.
+    Wildcard(String),
 }
 
 impl HostName {
@@ -60,20 +64,26 @@ impl HostName {
     pub(crate) fn wildcard(&self) -> Option<String> {
         match self {
             HostName::Dns(name) => name.split_once('.').map(|(_, rest)| format!("*.{rest}")),
-            HostName::Ip(_) => None,
+            HostName::Ip(_) | HostName::Wildcard(_) => None,
         }
     }
 
-    /// The file stem under `ca/issued/`. DNS names never contain `:`, so an
-    /// IPv6 literal cannot collide with one.
+    /// The file stem under `ca/issued/`: the name, with `+` for a
+    /// wildcard's `*` (as ACME's store writes it). DNS names never contain
+    /// `:` or `+`, so neither an IPv6 literal nor a wildcard can collide
+    /// with one.
     pub(crate) fn file_stem(&self) -> String {
-        self.to_string()
+        match self {
+            HostName::Wildcard(parent) => format!("+.{parent}"),
+            other => other.to_string(),
+        }
     }
 
     pub(crate) fn server_name(&self) -> Option<ServerName<'static>> {
         match self {
             HostName::Dns(name) => ServerName::try_from(name.clone()).ok(),
             HostName::Ip(ip) => Some(ServerName::IpAddress((*ip).into())),
+            HostName::Wildcard(_) => None,
         }
     }
 
@@ -81,6 +91,9 @@ impl HostName {
         Ok(match self {
             HostName::Dns(name) => rcgen::SanType::DnsName(name.clone().try_into()?),
             HostName::Ip(ip) => rcgen::SanType::IpAddress(*ip),
+            HostName::Wildcard(parent) => {
+                rcgen::SanType::DnsName(format!("*.{parent}").try_into()?)
+            }
         })
     }
 }
@@ -90,6 +103,7 @@ impl fmt::Display for HostName {
         match self {
             HostName::Dns(name) => f.write_str(name),
             HostName::Ip(ip) => write!(f, "{ip}"),
+            HostName::Wildcard(parent) => write!(f, "*.{parent}"),
         }
     }
 }

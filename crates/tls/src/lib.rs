@@ -14,8 +14,8 @@
 //!   ca.pem       0600  the internal CA's root (what clients trust)
 //!   ca.key       0600
 //!   issued/      0700
-//!     <name>.pem 0600  leaves issued on first use, reused while valid > 7 days
-//!     <name>.key 0600
+//!     <name>.pem 0600  leaves issued on first use for route hosts (`+.parent.pem`
+//!     <name>.key 0600  for a wildcard route), reused while valid > 7 days
 //! acme/          0700  ACME account and certificates (see `acme::storage`)
 //! ```
 //!
@@ -50,7 +50,7 @@ pub use error::TlsError;
 pub use private_file::read_secret;
 pub use server_config::{server_config, ServerTlsOptions};
 pub use status::{CertSource, CertState, CertificateStatus, EXPIRING_WITHIN};
-pub use store::{export_ca, read_ca_roots, CertStore, IssueFilter, ACME_TLS_ALPN};
+pub use store::{export_ca, read_ca_roots, CertStore, ACME_TLS_ALPN};
 
 fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -12,7 +12,7 @@ use rustls_pki_types::UnixTime;
 
 use crate::ca::{ca_dir, InternalCa};
 use crate::hostname::HostName;
-use crate::issued::{LeafCache, RENEW_BEFORE};
+use crate::issued::{IssuePolicy, LeafCache, RENEW_BEFORE};
 use crate::managed::{Lookup, ManagedCerts};
 use crate::pem::{self, FileStamp, LoadedCert};
 use crate::status::{describe, CertSource, CertificateStatus};
@@ -27,7 +27,9 @@ use crate::{ring_provider, TlsError};
 /// 2. a static certificate with the wildcard SAN `*.parent` (one label only);
 /// 3. a managed (ACME) certificate for that name, then for `*.parent`; a
 ///    managed name without a certificate yet fails the handshake;
-/// 4. with the internal CA, a leaf for exactly that name;
+/// 4. with the internal CA, when a route host covers the name (see
+///    [`CertStore::set_issue_hosts`]): the leaf for that exact host, or
+///    the wildcard leaf of a wildcard route;
 /// 5. otherwise none, and the handshake fails with an alert.
 ///
 /// A ClientHello offering only the `acme-tls/1` ALPN protocol gets the
@@ -46,13 +48,8 @@ pub struct CertStore {
     time: Arc<dyn TimeProvider>,
     statics: RwLock<Vec<StaticCert>>,
     issued: Option<LeafCache>,
-    /// Which names the internal CA may issue for; `None`: any valid name.
-    issue_filter: RwLock<Option<IssueFilter>>,
     managed: ManagedCerts,
 }
-
-/// Decides whether the internal CA issues a certificate for a name.
-pub type IssueFilter = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 struct StaticCert {
     cert_path: PathBuf,
@@ -120,7 +117,6 @@ impl CertStore {
             time,
             statics: RwLock::new(statics),
             issued,
-            issue_filter: RwLock::new(None),
             managed: ManagedCerts::default(),
         }))
     }
@@ -193,17 +189,25 @@ impl CertStore {
         Arc::new(SniResolver(Arc::clone(self)))
     }
 
+    /// The hosts the internal CA issues for: the route hosts, as written
+    /// (`app.example`, `*.example` for one label, `*` for any). Until this
+    /// is called it issues for none but clients without SNI. An exact host
+    /// gets its own certificate, a wildcard host one `*.example`
+    /// certificate for every name under it, both stored; `*` (and a
+    /// wildcard under a single label, which clients refuse as a wildcard
+    /// certificate) a certificate per name, in memory only, for the last
+    /// 128 names asked. So a client cycling through random names makes
+    /// the CA write nothing and keep a bounded number of certificates.
+    pub fn set_issue_hosts<S: AsRef<str>>(&self, hosts: &[S]) {
+        if let Some(issued) = &self.issued {
+            issued.set_policy(IssuePolicy::from_hosts(hosts));
+        }
+    }
+
     /// Extra names (IP literals become IP SANs) for the certificate served to
     /// clients without SNI when there is no static certificate, e.g. the
     /// tunnel address "100.64.0.2". Names that are neither DNS names nor IP
     /// literals are skipped with a warning.
-    /// Restricts the internal CA to names `filter` accepts (the daemon
-    /// passes its route hosts), so a client cannot make it mint a
-    /// certificate for any name it likes. Names are lowercased and valid.
-    pub fn set_issue_filter(&self, filter: IssueFilter) {
-        *write(&self.issue_filter) = Some(filter);
-    }
-
     pub fn set_fallback_names(&self, names: Vec<String>) {
         let parsed = names
             .iter()
@@ -306,13 +310,11 @@ impl CertStore {
             Lookup::Pending => return None,
             Lookup::NotManaged => {}
         }
-        if let Some(allowed) = read(&self.issue_filter).as_ref() {
-            if !allowed(&name.to_string()) {
-                tracing::trace!("no route for this sni; no certificate issued");
-                return None;
-            }
+        let leaf = self.issue(|issued, now| issued.for_name(&name, now));
+        if leaf.is_none() {
+            tracing::trace!("no certificate for this sni");
         }
-        self.issue(|issued, now| issued.for_name(&name, now))
+        leaf
     }
 
     /// Whether a static certificate covers `name` (`*.parent` included:
@@ -348,17 +350,13 @@ impl CertStore {
         covers(&name.to_string()).or_else(|| covers(&name.wildcard()?))
     }
 
-    fn issue(
+    fn issue<K: Into<Option<Arc<CertifiedKey>>>>(
         &self,
-        get: impl FnOnce(&LeafCache, UnixTime) -> Result<Arc<CertifiedKey>, TlsError>,
+        get: impl FnOnce(&LeafCache, UnixTime) -> Result<K, TlsError>,
     ) -> Option<Arc<CertifiedKey>> {
         let issued = self.issued.as_ref()?;
         match get(issued, current_time(&*self.time)) {
-            Ok(key) => Some(key),
-            Err(error @ TlsError::TooManyIssued { .. }) => {
-                tracing::debug!(%error, "no certificate for this client");
-                None
-            }
+            Ok(key) => key.into(),
             Err(error) => {
                 tracing::warn!(%error, "internal ca cannot provide a certificate");
                 None
@@ -439,6 +437,9 @@ impl ResolvesServerCert for SniResolver {
 /// The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
+#[cfg(test)]
+#[path = "store_issue_tests.rs"]
+mod issue_tests;
 #[cfg(test)]
 #[path = "store_tests.rs"]
 mod tests;

@@ -25,7 +25,7 @@ impl TestDir {
         TestDir(path)
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.0
     }
 
@@ -60,18 +60,18 @@ impl Drop for TestDir {
 
 /// A clock tests move by hand.
 #[derive(Debug)]
-struct FakeClock(AtomicU64);
+pub(super) struct FakeClock(AtomicU64);
 
 impl FakeClock {
-    fn starting_now() -> Arc<Self> {
+    pub(super) fn starting_now() -> Arc<Self> {
         Arc::new(FakeClock(AtomicU64::new(UnixTime::now().as_secs())))
     }
 
-    fn advance_days(&self, days: u64) {
+    pub(super) fn advance_days(&self, days: u64) {
         self.0.fetch_add(days * 86_400, Ordering::Relaxed);
     }
 
-    fn now(&self) -> UnixTime {
+    pub(super) fn now(&self) -> UnixTime {
         UnixTime::since_unix_epoch(Duration::from_secs(self.0.load(Ordering::Relaxed)))
     }
 }
@@ -82,7 +82,13 @@ impl TimeProvider for FakeClock {
     }
 }
 
-fn leaf_of(key: &CertifiedKey) -> Vec<u8> {
+/// `store` issuing for `hosts`.
+pub(super) fn with_hosts(store: Arc<CertStore>, hosts: &[&str]) -> Arc<CertStore> {
+    store.set_issue_hosts(hosts);
+    store
+}
+
+pub(super) fn leaf_of(key: &CertifiedKey) -> Vec<u8> {
     key.cert[0].to_vec()
 }
 
@@ -94,7 +100,7 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn verifies_for(ca_pem: &str, key: &CertifiedKey, name: &str, at: UnixTime) -> bool {
+pub(super) fn verifies_for(ca_pem: &str, key: &CertifiedKey, name: &str, at: UnixTime) -> bool {
     let ca = CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap();
     let anchor = webpki::anchor_from_trusted_cert(&ca).unwrap();
     let ee = webpki::EndEntityCert::try_from(&key.cert[0]).unwrap();
@@ -226,6 +232,7 @@ fn internal_ca_issues_on_first_use_and_reuses_across_restarts() {
     let dir = TestDir::new("ca");
     let state = dir.path().join("state");
     let store = CertStore::new(&state, true, &[]).unwrap();
+    store.set_issue_hosts(&["app.internal", "other.internal"]);
     let ca_pem = store.ca_pem().unwrap();
     assert!(ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
 
@@ -266,6 +273,7 @@ fn internal_ca_issues_on_first_use_and_reuses_across_restarts() {
 
     drop(store);
     let restarted = CertStore::new(&state, true, &[]).unwrap();
+    restarted.set_issue_hosts(&["app.internal"]);
     assert_eq!(restarted.ca_pem().unwrap(), ca_pem);
     let reused = restarted.resolve_sni(Some("app.internal")).unwrap();
     assert_eq!(leaf_of(&reused), leaf_of(&leaf));
@@ -276,7 +284,10 @@ fn internal_ca_issues_on_first_use_and_reuses_across_restarts() {
 fn cached_leaf_is_replaced_when_less_than_seven_days_remain() {
     let dir = TestDir::new("renew");
     let clock = FakeClock::starting_now();
-    let store = CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap();
+    let store = with_hosts(
+        CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap(),
+        &["svc.internal"],
+    );
     let leaf0 = store.resolve_sni(Some("svc.internal")).unwrap();
 
     clock.advance_days(80);
@@ -295,7 +306,10 @@ fn cached_leaf_is_replaced_when_less_than_seven_days_remain() {
     let on_disk = file_der(&dir.path().join("ca/issued/svc.internal.pem"));
     assert_eq!(on_disk, leaf_of(&leaf84), "the replacement is saved");
 
-    let restarted = CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap();
+    let restarted = with_hosts(
+        CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap(),
+        &["svc.internal"],
+    );
     let reused = restarted.resolve_sni(Some("svc.internal")).unwrap();
     assert_eq!(
         leaf_of(&reused),
@@ -308,12 +322,18 @@ fn cached_leaf_is_replaced_when_less_than_seven_days_remain() {
 fn leaf_on_disk_with_less_than_seven_days_left_is_not_reused() {
     let dir = TestDir::new("stale");
     let clock = FakeClock::starting_now();
-    let first = CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap();
+    let first = with_hosts(
+        CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap(),
+        &["svc.internal"],
+    );
     let old = first.resolve_sni(Some("svc.internal")).unwrap();
     drop(first);
 
     clock.advance_days(84);
-    let restarted = CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap();
+    let restarted = with_hosts(
+        CertStore::with_time_provider(dir.path(), true, &[], clock.clone()).unwrap(),
+        &["svc.internal"],
+    );
     let fresh = restarted.resolve_sni(Some("svc.internal")).unwrap();
     assert_ne!(leaf_of(&fresh), leaf_of(&old));
     assert!(verifies_for(
@@ -327,7 +347,10 @@ fn leaf_on_disk_with_less_than_seven_days_left_is_not_reused() {
 #[test]
 fn concurrent_handshakes_for_one_name_issue_once() {
     let dir = TestDir::new("concurrent");
-    let store = CertStore::new(dir.path(), true, &[]).unwrap();
+    let store = with_hosts(
+        CertStore::new(dir.path(), true, &[]).unwrap(),
+        &["busy.internal"],
+    );
     let leaves: Vec<Vec<u8>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|_| s.spawn(|| leaf_of(&store.resolve_sni(Some("busy.internal")).unwrap())))
@@ -366,7 +389,7 @@ fn no_sni_without_static_certs_gets_localhost_and_fallback_names() {
 fn hostile_sni_gets_nothing_and_writes_nothing() {
     let dir = TestDir::new("hostile");
     let state = dir.path().join("state");
-    let store = CertStore::new(&state, true, &[]).unwrap();
+    let store = with_hosts(CertStore::new(&state, true, &[]).unwrap(), &["*"]);
     let long = "a".repeat(300);
     for sni in [
         "../../etc/passwd",
@@ -424,7 +447,6 @@ fn ca_with_mismatched_key_is_refused() {
 #[test]
 fn names_too_long_for_a_file_name_are_served_from_memory_only() {
     let dir = TestDir::new("longname");
-    let store = CertStore::new(dir.path(), true, &[]).unwrap();
     let name = format!(
         "{}.{}.{}.{}",
         "a".repeat(63),
@@ -432,6 +454,7 @@ fn names_too_long_for_a_file_name_are_served_from_memory_only() {
         "c".repeat(63),
         "d".repeat(48)
     );
+    let store = with_hosts(CertStore::new(dir.path(), true, &[]).unwrap(), &[&name]);
     let leaf = store.resolve_sni(Some(&name)).unwrap();
     assert!(verifies_for(
         &store.ca_pem().unwrap(),
@@ -444,11 +467,15 @@ fn names_too_long_for_a_file_name_are_served_from_memory_only() {
 }
 
 #[test]
-fn issue_filter_limits_the_internal_ca_to_accepted_names() {
+fn the_internal_ca_issues_only_for_route_hosts() {
     let dir = TestDir::new("filter");
     let state = dir.path().join("state");
     let store = CertStore::new(&state, true, &[]).unwrap();
-    store.set_issue_filter(Box::new(|name| name == "app.home.arpa"));
+    assert!(
+        store.resolve_sni(Some("app.home.arpa")).is_none(),
+        "nothing before the hosts are known"
+    );
+    store.set_issue_hosts(&["app.home.arpa"]);
     assert!(store.resolve_sni(Some("app.home.arpa")).is_some());
     assert!(
         store.resolve_sni(Some("APP.home.arpa")).is_some(),
@@ -483,6 +510,7 @@ fn certificates_report_names_issuer_expiry_and_reload_errors() {
         clock.clone(),
     )
     .unwrap();
+    store.set_issue_hosts(&["app.internal"]);
     store.resolve_sni(Some("app.internal")).unwrap();
     let certs = store.certificates();
     let sources: Vec<_> = certs.iter().map(|c| c.source).collect();

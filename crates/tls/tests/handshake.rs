@@ -173,6 +173,7 @@ fn options(alpn_h2: bool, client_cas: Vec<PathBuf>) -> ServerTlsOptions {
 async fn client_trusting_only_the_internal_ca_connects_and_verifies_the_name() {
     let dir = TestDir::new("internal");
     let store = CertStore::new(&dir.0, true, &[]).unwrap();
+    store.set_issue_hosts(&["app.internal"]);
     let server = server_config(&store, &options(false, vec![])).unwrap();
     let roots = roots_from_pem(&store.ca_pem().unwrap());
 
@@ -188,6 +189,7 @@ async fn client_trusting_only_the_internal_ca_connects_and_verifies_the_name() {
     // A second store on the same state dir serves the same leaf to a client
     // that still trusts only the first store's CA.
     let restarted = CertStore::new(&dir.0, true, &[]).unwrap();
+    restarted.set_issue_hosts(&["app.internal"]);
     let server2 = server_config(&restarted, &options(false, vec![])).unwrap();
     handshake(server2, client(roots, None, &[]), "app.internal")
         .await
@@ -240,6 +242,7 @@ async fn static_certs_are_chosen_by_sni_including_wildcards() {
 async fn alpn_offers_h2_only_when_enabled() {
     let dir = TestDir::new("alpn");
     let store = CertStore::new(&dir.0, true, &[]).unwrap();
+    store.set_issue_hosts(&["alpn.internal"]);
     let roots = roots_from_pem(&store.ca_pem().unwrap());
     let both: &[&[u8]] = &[b"h2", b"http/1.1"];
 
@@ -272,6 +275,7 @@ async fn alpn_offers_h2_only_when_enabled() {
 async fn sessions_resume() {
     let dir = TestDir::new("resume");
     let store = CertStore::new(&dir.0, true, &[]).unwrap();
+    store.set_issue_hosts(&["resume.internal"]);
     let server = server_config(&store, &options(true, vec![])).unwrap();
     let client = client(roots_from_pem(&store.ca_pem().unwrap()), None, &[]);
     let first = handshake(server.clone(), client.clone(), "resume.internal")
@@ -286,6 +290,7 @@ async fn sessions_resume() {
 async fn client_certificates_are_requested_but_optional() {
     let dir = TestDir::new("mtls");
     let store = CertStore::new(&dir.0, true, &[]).unwrap();
+    store.set_issue_hosts(&["api.internal"]);
     let roots = roots_from_pem(&store.ca_pem().unwrap());
     let trusted = TestCa::new("team ca");
     let other = TestCa::new("stranger ca");

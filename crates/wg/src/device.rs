@@ -9,7 +9,18 @@
 //!    handshake);
 //! 2. for every IP packet the netstack wants to send, [`Device::encapsulate`];
 //! 3. every [`TIMER_TICK`], [`Device::poll_timers`] (keepalives, rekeys,
-//!    handshake retries, rate-limiter resets).
+//!    handshake retries, forgetting idle handshake sources).
+//!
+//! What authenticates (WireGuard's roaming rule): a peer's endpoint moves,
+//! and its receive counters grow, only after a data message that decrypts
+//! (keepalives included) or a handshake that completes, an initiation from
+//! the peer that boringtun accepts or a response completing ours. Results
+//! are classified by the message type parsed before boringtun sees it, and
+//! by the type of what boringtun writes back. Cookie replies (ours or
+//! received), refused handshakes, replays and forgeries change no peer
+//! state. Handshake messages first pass the device's one
+//! [`HandshakeGate`] (mac1, cookies under load, per-source and device-wide
+//! budgets), before any X25519 work.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +33,7 @@ use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::noise::{Packet, Tunn, TunnResult};
 
 use crate::allowed_ips::{AllowedIps, Prefix};
+use crate::gate::{HandshakeGate, HandshakeLimits, Verdict};
 use crate::keys::{PresharedKey, PrivateKey, PublicKey};
 use crate::stats::{DropReason, DropStats, PeerStats, PeerStatus};
 
@@ -30,12 +42,13 @@ use crate::stats::{DropReason, DropStats, PeerStats, PeerStatus};
 /// retries and keepalives prompt without measurable cost.
 pub const TIMER_TICK: Duration = Duration::from_millis(250);
 
-/// Handshake initiations per second accepted before peers must present
-/// cookies (WireGuard's DoS mitigation).
-const HANDSHAKE_RATE_LIMIT: u64 = 100;
-
-/// Space a caller must give [`Device::encapsulate`] beyond the IP packet.
+/// Space a caller must give [`Device::encapsulate`] beyond the IP packet;
+/// also what a data message adds to the packet inside (16 bytes of header,
+/// 16 of tag).
 pub const OVERHEAD: usize = 32;
+
+/// The tunnel MTU until [`Device::set_mtu`] (wg-quick's default).
+const DEFAULT_MTU: u16 = 1420;
 
 /// The smallest output buffer boringtun accepts (a handshake initiation).
 pub const MIN_OUT: usize = 148;
@@ -73,8 +86,12 @@ pub enum Incoming<'a> {
         peer: Option<PeerId>,
         bytes: &'a [u8],
     },
-    /// Authenticated and consumed (keepalive, cookie reply).
+    /// An authenticated keepalive from `peer`.
     Handled { peer: PeerId },
+    /// A valid cookie reply for our handshake with `peer`: boringtun keeps
+    /// the cookie for its next initiation. Authenticates no one, so nothing
+    /// about the peer changed and nothing is to be sent.
+    CookieStored { peer: PeerId },
     /// Dropped and counted.
     Dropped(DropReason),
 }
@@ -95,6 +112,15 @@ struct Peer {
     stats: PeerStats,
 }
 
+impl Peer {
+    /// A datagram from `from` authenticated as this peer: the endpoint
+    /// follows it (roaming) and it counts as received.
+    fn authenticated(&mut self, from: SocketAddr) {
+        self.endpoint = Some(from);
+        self.stats.rx_datagrams += 1;
+    }
+}
+
 /// The device. See the module documentation for the call order.
 pub struct Device {
     private_key: PrivateKey,
@@ -102,28 +128,63 @@ pub struct Device {
     peers: Vec<Option<Peer>>,
     by_key: HashMap<PublicKey, PeerId>,
     routes: AllowedIps<PeerId>,
-    limiter: Arc<RateLimiter>,
-    limiter_reset_at: Option<Instant>,
+    gate: HandshakeGate,
+    /// Shared by every `Tunn`. Its limit is never reached, so it only
+    /// re-checks mac1 and never answers with a cookie: admission and
+    /// cookies are the gate's alone, with one secret for the device.
+    tunn_limiter: Arc<RateLimiter>,
+    /// The longest datagram that can be a WireGuard message at our MTU.
+    max_datagram: usize,
     drops: DropStats,
+}
+
+/// What a datagram is, from its type field, before boringtun sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Initiation,
+    Response,
+    CookieReply,
+    Data,
 }
 
 impl Device {
     pub fn new(private_key: PrivateKey) -> Self {
         let public_key = private_key.public_key();
-        let limiter = Arc::new(RateLimiter::new(
-            &public_key.to_dalek(),
-            HANDSHAKE_RATE_LIMIT,
-        ));
+        let tunn_limiter = Arc::new(RateLimiter::new(&public_key.to_dalek(), u64::MAX));
         Self {
             private_key,
             public_key,
             peers: Vec::new(),
             by_key: HashMap::new(),
             routes: AllowedIps::default(),
-            limiter,
-            limiter_reset_at: None,
+            gate: HandshakeGate::new(&public_key, HandshakeLimits::default()),
+            tunn_limiter,
+            max_datagram: max_datagram(DEFAULT_MTU),
             drops: DropStats::default(),
         }
+    }
+
+    /// Datagrams longer than a data message carrying an `mtu`-byte packet
+    /// are refused ([`DropReason::Oversized`]) before any work.
+    pub fn set_mtu(&mut self, mtu: u16) {
+        self.max_datagram = max_datagram(mtu);
+    }
+
+    /// The longest datagram [`Device::handle_datagram`] accepts; callers
+    /// check this before taking a buffer ([`Device::refuse_oversized`]).
+    pub fn max_datagram(&self) -> usize {
+        self.max_datagram
+    }
+
+    /// Counts a datagram the caller refused for being longer than
+    /// [`Device::max_datagram`] without handing it over.
+    pub fn refuse_oversized(&mut self) {
+        self.drop(DropReason::Oversized);
+    }
+
+    /// Replaces the handshake budgets (the defaults suit a home node).
+    pub fn set_handshake_limits(&mut self, limits: HandshakeLimits) {
+        self.gate = HandshakeGate::new(&self.public_key, limits);
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -143,9 +204,7 @@ impl Device {
             spec.preshared_key.map(|k| k.0),
             spec.persistent_keepalive,
             id.0,
-            // Each Tunn keeps its own per-peer limiter; the device-wide one
-            // guards the expensive lookup of unknown initiators.
-            None,
+            Some(self.tunn_limiter.clone()),
         );
         for p in &spec.allowed_ips {
             self.routes.insert(*p, id);
@@ -259,104 +318,110 @@ impl Device {
     /// `datagram.len()` and [`MIN_OUT`] bytes.
     pub fn handle_datagram<'o>(
         &mut self,
-        _now: Instant,
+        now: Instant,
         from: SocketAddr,
         datagram: &[u8],
         out: &'o mut [u8],
     ) -> Incoming<'o> {
-        let id = match Tunn::parse_incoming_packet(datagram) {
+        if datagram.len() > self.max_datagram {
+            return self.drop(DropReason::Oversized);
+        }
+        let (id, kind) = match Tunn::parse_incoming_packet(datagram) {
             Err(_) => return self.drop(DropReason::Malformed),
             Ok(Packet::HandshakeInit(init)) => {
-                // Check mac1 (and, under load, the cookie) before spending a
-                // Diffie-Hellman on finding out who this claims to be.
-                let mut cookie = [0u8; 64];
-                match self
-                    .limiter
-                    .verify_packet(Some(from.ip()), datagram, &mut cookie)
-                {
-                    Ok(_) => {}
-                    Err(TunnResult::WriteToNetwork(reply)) => {
-                        let n = reply.len();
-                        out[..n].copy_from_slice(reply);
-                        self.drops.count(DropReason::CookieRequired);
-                        return Incoming::Reply {
-                            peer: None,
-                            bytes: &out[..n],
-                        };
-                    }
-                    Err(_) => return self.drop(DropReason::BadMac),
+                let verdict = self.admit_handshake(now, from, datagram, out);
+                if verdict != Verdict::Pass {
+                    return refused_handshake(verdict, out);
                 }
+                // The gate allowed this Diffie-Hellman: find out who the
+                // initiation claims to be.
                 let secret = self.private_key.secret();
                 let public = self.public_key.to_dalek();
-                match parse_handshake_anon(&secret, &public, &init) {
-                    Ok(half) => {
-                        let key = PublicKey::from_bytes(half.peer_static_public);
-                        match self.by_key.get(&key) {
-                            Some(id) => *id,
-                            None => return self.drop(DropReason::UnknownKey),
-                        }
-                    }
+                let key = match parse_handshake_anon(&secret, &public, &init) {
+                    Ok(half) => PublicKey::from_bytes(half.peer_static_public),
                     Err(_) => return self.drop(DropReason::UnknownKey),
+                };
+                match self.by_key.get(&key) {
+                    Some(id) => (*id, Kind::Initiation),
+                    None => return self.drop(DropReason::UnknownKey),
                 }
             }
-            Ok(Packet::HandshakeResponse(p)) => PeerId(p.receiver_idx >> 8),
-            Ok(Packet::PacketCookieReply(p)) => PeerId(p.receiver_idx >> 8),
-            Ok(Packet::PacketData(p)) => PeerId(p.receiver_idx >> 8),
+            Ok(Packet::HandshakeResponse(p)) => {
+                let id = PeerId(p.receiver_idx >> 8);
+                let verdict = self.admit_handshake(now, from, datagram, out);
+                if verdict != Verdict::Pass {
+                    return refused_handshake(verdict, out);
+                }
+                (id, Kind::Response)
+            }
+            Ok(Packet::PacketCookieReply(p)) => (PeerId(p.receiver_idx >> 8), Kind::CookieReply),
+            Ok(Packet::PacketData(p)) => (PeerId(p.receiver_idx >> 8), Kind::Data),
         };
         let routes = &self.routes;
         let Some(peer) = self.peers.get_mut(id.0 as usize).and_then(Option::as_mut) else {
             return self.drop(DropReason::UnknownIndex);
         };
-        let result = peer.tunn.decapsulate(Some(from.ip()), datagram, out);
-        let (refused, packet) = match result {
-            TunnResult::Done => {
-                peer.endpoint = Some(from);
-                peer.stats.rx_datagrams += 1;
+        let (packet, src) = match (kind, peer.tunn.decapsulate(Some(from.ip()), datagram, out)) {
+            (Kind::Data, TunnResult::WriteToTunnelV4(packet, src)) => (packet, IpAddr::V4(src)),
+            (Kind::Data, TunnResult::WriteToTunnelV6(packet, src)) => (packet, IpAddr::V6(src)),
+            (Kind::Data, TunnResult::Done) => {
+                peer.authenticated(from);
                 return Incoming::Handled { peer: id };
             }
-            TunnResult::WriteToNetwork(bytes) => {
-                peer.endpoint = Some(from);
-                peer.stats.rx_datagrams += 1;
+            // boringtun answers an initiation it accepted with a response
+            // (type 2), and a response completing our handshake with a
+            // keepalive (type 4). Anything else, a cookie reply above all,
+            // authenticates no one and is not sent.
+            (Kind::Initiation, TunnResult::WriteToNetwork(bytes)) if bytes.first() == Some(&2) => {
+                peer.authenticated(from);
                 return Incoming::Reply {
                     peer: Some(id),
                     bytes,
                 };
             }
-            TunnResult::WriteToTunnelV4(packet, src) => {
-                let ok = routes.get(IpAddr::V4(src)) == Some(id);
-                (
-                    if ok {
-                        None
-                    } else {
-                        Some(DropReason::SourceNotAllowed)
-                    },
-                    packet,
-                )
+            (Kind::Response, TunnResult::WriteToNetwork(bytes)) if bytes.first() == Some(&4) => {
+                peer.authenticated(from);
+                return Incoming::Reply {
+                    peer: Some(id),
+                    bytes,
+                };
             }
-            TunnResult::WriteToTunnelV6(packet, src) => {
-                let ok = routes.get(IpAddr::V6(src)) == Some(id);
-                (
-                    if ok {
-                        None
-                    } else {
-                        Some(DropReason::SourceNotAllowed)
-                    },
-                    packet,
-                )
-            }
-            TunnResult::Err(e) => return self.drop(classify(&e)),
+            (Kind::CookieReply, TunnResult::Done) => return Incoming::CookieStored { peer: id },
+            (kind, TunnResult::Err(e)) => return self.drop(classify(kind, &e)),
+            _ => return self.drop(DropReason::HandshakeRejected),
         };
         // The datagram authenticated, so `from` is where the peer is now
         // (roaming), even if the inner packet is then refused.
-        peer.endpoint = Some(from);
-        peer.stats.rx_datagrams += 1;
-        match refused {
-            Some(r) => self.drop(r),
-            None => {
-                peer.stats.rx_bytes += packet.len() as u64;
-                Incoming::Packet { peer: id, packet }
+        peer.authenticated(from);
+        if routes.get(src) != Some(id) {
+            return self.drop(DropReason::SourceNotAllowed);
+        }
+        peer.stats.rx_bytes += packet.len() as u64;
+        Incoming::Packet { peer: id, packet }
+    }
+
+    /// Runs a handshake message through the gate and counts a refusal or
+    /// a cookie reply (written into `out`).
+    fn admit_handshake(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &mut [u8],
+    ) -> Verdict {
+        let verdict = self.gate.admit(now, from, datagram, out);
+        match verdict {
+            Verdict::Pass => {}
+            Verdict::CookieReply(_) => {
+                self.drops.count(DropReason::CookieRequired);
+                tracing::trace!(%from, "under load: cookie reply");
+            }
+            Verdict::Refuse(reason) => {
+                self.drops.count(reason);
+                tracing::trace!(?reason, "handshake refused");
             }
         }
+        verdict
     }
 
     /// Packets a peer queued while its handshake was in flight, now ready to
@@ -411,10 +476,7 @@ impl Device {
         out: &mut [u8],
         mut send: impl FnMut(Transmit<'_>),
     ) {
-        if self.limiter_reset_at.is_none_or(|t| now >= t) {
-            self.limiter.reset_count();
-            self.limiter_reset_at = Some(now + Duration::from_secs(1));
-        }
+        self.gate.sweep(now);
         for peer in self.peers.iter_mut().flatten() {
             match peer.tunn.update_timers(out) {
                 TunnResult::WriteToNetwork(bytes) => {
@@ -442,15 +504,42 @@ impl Device {
     }
 }
 
-fn classify(e: &WireGuardError) -> DropReason {
-    match e {
-        WireGuardError::InvalidAeadTag => DropReason::DecryptFailed,
-        WireGuardError::DuplicateCounter | WireGuardError::InvalidCounter => DropReason::Replay,
-        WireGuardError::NoCurrentSession | WireGuardError::WrongIndex => DropReason::UnknownIndex,
-        WireGuardError::InvalidMac | WireGuardError::UnderLoad => DropReason::BadMac,
-        WireGuardError::WrongKey => DropReason::UnknownKey,
-        _ => DropReason::Malformed,
+/// What the caller gets for a handshake message the gate did not pass.
+fn refused_handshake(verdict: Verdict, out: &[u8]) -> Incoming<'_> {
+    match verdict {
+        Verdict::CookieReply(n) => Incoming::Reply {
+            peer: None,
+            bytes: out.get(..n).unwrap_or_default(),
+        },
+        Verdict::Refuse(reason) => Incoming::Dropped(reason),
+        // Not called for a pass; the safe answer is a drop.
+        Verdict::Pass => Incoming::Dropped(DropReason::HandshakeRejected),
     }
+}
+
+/// Why boringtun refused a message of `kind`.
+fn classify(kind: Kind, e: &WireGuardError) -> DropReason {
+    match (kind, e) {
+        (_, WireGuardError::InvalidMac | WireGuardError::UnderLoad) => DropReason::BadMac,
+        (Kind::Data, WireGuardError::InvalidAeadTag) => DropReason::DecryptFailed,
+        (Kind::Data, WireGuardError::DuplicateCounter | WireGuardError::InvalidCounter) => {
+            DropReason::Replay
+        }
+        (Kind::Data, WireGuardError::NoCurrentSession | WireGuardError::WrongIndex) => {
+            DropReason::UnknownIndex
+        }
+        (Kind::Data, _) => DropReason::Malformed,
+        // An initiation no newer than the peer's last one.
+        (Kind::Initiation, WireGuardError::WrongTai64nTimestamp) => DropReason::Replay,
+        // Failed authentication, or no handshake of ours to match.
+        (Kind::Initiation | Kind::Response | Kind::CookieReply, _) => DropReason::HandshakeRejected,
+    }
+}
+
+/// A data message carries at most an MTU-sized packet (padding stops at
+/// the MTU) plus [`OVERHEAD`]; no handshake message is longer than that.
+fn max_datagram(mtu: u16) -> usize {
+    (usize::from(mtu) + OVERHEAD).max(MIN_OUT)
 }
 
 #[cfg(test)]

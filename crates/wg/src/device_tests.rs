@@ -53,6 +53,7 @@ fn deliver(dev: &mut Device, from: &str, bytes: &[u8]) -> (String, Vec<u8>) {
         Incoming::Packet { packet, .. } => ("packet".into(), packet.to_vec()),
         Incoming::Reply { bytes, .. } => ("reply".into(), bytes.to_vec()),
         Incoming::Handled { .. } => ("handled".into(), vec![]),
+        Incoming::CookieStored { .. } => ("cookie_stored".into(), vec![]),
         Incoming::Dropped(r) => (r.as_str().into(), vec![]),
     }
 }
@@ -252,3 +253,6 @@ fn prefixes_display_in_canonical_form() {
     let v6 = Prefix::new("fd00::1".parse().unwrap(), 64).unwrap();
     assert_eq!(v6.to_string(), "fd00::/64");
 }
+
+#[path = "device_attack_tests.rs"]
+mod attack;

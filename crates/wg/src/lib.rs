@@ -4,7 +4,9 @@
 #![forbid(unsafe_code)]
 
 pub mod allowed_ips;
+pub mod cookie;
 pub mod device;
+pub mod gate;
 pub mod keys;
 pub mod stats;
 
@@ -12,5 +14,6 @@ pub use allowed_ips::{AllowedIps, Prefix};
 pub use device::{
     Device, Incoming, Outgoing, PeerId, PeerSpec, Transmit, MIN_OUT, OVERHEAD, TIMER_TICK,
 };
+pub use gate::{HandshakeLimits, Rate};
 pub use keys::{KeyError, PresharedKey, PrivateKey, PublicKey};
 pub use stats::{DropReason, DropStats, PeerStats, PeerStatus};

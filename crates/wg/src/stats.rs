@@ -30,10 +30,23 @@ pub enum DropReason {
     NoRoute,
     /// An outgoing packet for a peer whose address we do not know yet.
     NoEndpoint,
+    /// A handshake message or cookie reply that failed authentication or
+    /// matched no handshake of ours (forged responses, for one).
+    HandshakeRejected,
+    /// Under load, a handshake without a valid cookie whose cookie reply
+    /// was not sent: its source's or the device's reply budget was spent.
+    CookieReplyLimited,
+    /// Under load, a handshake with a valid cookie from a source address
+    /// over its handshake budget.
+    SourceRateLimited,
+    /// The device-wide budget of handshakes that reach X25519 was spent.
+    HandshakeBusy,
+    /// A datagram longer than any WireGuard message at the tunnel MTU.
+    Oversized,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::Malformed,
         DropReason::UnknownKey,
         DropReason::UnknownIndex,
@@ -44,6 +57,11 @@ impl DropReason {
         DropReason::SourceNotAllowed,
         DropReason::NoRoute,
         DropReason::NoEndpoint,
+        DropReason::HandshakeRejected,
+        DropReason::CookieReplyLimited,
+        DropReason::SourceRateLimited,
+        DropReason::HandshakeBusy,
+        DropReason::Oversized,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +76,11 @@ impl DropReason {
             DropReason::SourceNotAllowed => "source_not_allowed",
             DropReason::NoRoute => "no_route",
             DropReason::NoEndpoint => "no_endpoint",
+            DropReason::HandshakeRejected => "handshake_rejected",
+            DropReason::CookieReplyLimited => "cookie_reply_limited",
+            DropReason::SourceRateLimited => "source_rate_limited",
+            DropReason::HandshakeBusy => "handshake_busy",
+            DropReason::Oversized => "oversized",
         }
     }
 }

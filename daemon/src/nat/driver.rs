@@ -125,9 +125,9 @@ impl Driver {
                         m.mapper.handle_pmp(Instant::now(), &buf[..n]);
                     }
                 }
-                r = recv(m.map(|m| &m.ssdp), &mut sbuf) => {
-                    if let (Some(n), Some(m)) = (r, &mut self.mapping) {
-                        m.mapper.handle_ssdp(Instant::now(), &sbuf[..n]);
+                r = recv_from(m.map(|m| &m.ssdp), &mut sbuf) => {
+                    if let (Some((n, from)), Some(m)) = (r, &mut self.mapping) {
+                        m.mapper.handle_ssdp(Instant::now(), from, &sbuf[..n]);
                     }
                 }
                 Some((id, result)) = self.http_rx.recv() => {
@@ -408,6 +408,18 @@ fn resolve(servers: Vec<Endpoint>) -> oneshot::Receiver<(Vec<SocketAddr>, Option
 async fn recv(sock: Option<&UdpSocket>, buf: &mut [u8]) -> Option<usize> {
     match sock {
         Some(s) => s.recv(buf).await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Receives on `sock` with the sender's address (IPv4 only: the SSDP
+/// socket is), or never when there is none.
+async fn recv_from(sock: Option<&UdpSocket>, buf: &mut [u8]) -> Option<(usize, SocketAddrV4)> {
+    match sock {
+        Some(s) => match s.recv_from(buf).await.ok()? {
+            (n, SocketAddr::V4(from)) => Some((n, from)),
+            (_, SocketAddr::V6(_)) => None,
+        },
         None => std::future::pending().await,
     }
 }

@@ -115,6 +115,10 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
@@ -278,4 +282,28 @@ pub fn replace_file(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Writes `client.toml` for `wingress forward`: key `key`, the server with
+/// public key `server_pub` on 127.0.0.1:`wg` (tunnel 100.64.0.0/24), and
+/// each `(port, target)` forwarding 127.0.0.1:port to a tunnel address.
+pub fn forward_config(
+    dir: &TempDir,
+    key: &Path,
+    server_pub: &str,
+    wg: u16,
+    forwards: &[(u16, &str)],
+) -> PathBuf {
+    let mut text = format!(
+        "[wireguard]\nprivate_key_file = \"{}\"\naddress = \"100.64.0.1/32\"\n\
+         [[peer]]\npublic_key = \"{server_pub}\"\nendpoint = \"127.0.0.1:{wg}\"\n\
+         allowed_ips = [\"100.64.0.0/24\"]\n",
+        key.display()
+    );
+    for (port, target) in forwards {
+        text.push_str(&format!(
+            "[[forward]]\nlisten = \"127.0.0.1:{port}\"\ntarget = \"{target}\"\n"
+        ));
+    }
+    dir.write("client.toml", &text)
 }

@@ -44,6 +44,9 @@ pub(super) struct IgdExchange {
     port: u16,
     conflicts: u16,
     lease_secs: u32,
+    /// SSDP answers not from the gateway or not about it, for the error
+    /// when no good one comes.
+    ignored: u32,
 }
 
 impl IgdExchange {
@@ -61,6 +64,7 @@ impl IgdExchange {
             lease_secs: u32::try_from(cx.cfg.lease.as_secs())
                 .unwrap_or(u32::MAX)
                 .max(1),
+            ignored: 0,
         };
         if x.service.is_some() {
             x.begin_soap(cx);
@@ -102,7 +106,15 @@ impl IgdExchange {
         }
         let searches = self.search.as_mut()?;
         if searches.iter().all(|(_, r)| r.expired(cx.now)) {
-            return fail("no UPnP gateway answered the SSDP search".into());
+            let ignored = match self.ignored {
+                0 => String::new(),
+                1 => " (1 answer from other hosts ignored)".into(),
+                n => format!(" ({n} answers from other hosts ignored)"),
+            };
+            return fail(format!(
+                "the gateway {} did not answer the SSDP search{ignored}",
+                cx.cfg.gateway
+            ));
         }
         for (to, r) in searches.iter_mut() {
             if let Some(bytes) = r.due(cx.now) {
@@ -112,12 +124,23 @@ impl IgdExchange {
         None
     }
 
-    pub(super) fn handle_ssdp(&mut self, cx: &mut Ctx<'_>, data: &[u8]) -> Option<Done> {
+    pub(super) fn handle_ssdp(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        from: SocketAddrV4,
+        data: &[u8],
+    ) -> Option<Done> {
         if self.step != Step::Search {
             return None;
         }
-        let location = upnp::parse_search_response(data)?;
-        let url = HttpUrl::parse(&location).ok()?;
+        let url = match upnp::gateway_location(data, from, cx.cfg.gateway) {
+            Ok(url) => url,
+            Err(UpnpError::NotGateway { .. }) => {
+                self.ignored = self.ignored.saturating_add(1);
+                return None;
+            }
+            Err(_) => return None,
+        };
         self.search = None;
         self.step = Step::Describe;
         self.location = Some(url.clone());

@@ -144,10 +144,11 @@ impl PortMapper {
         });
     }
 
-    /// A datagram on the SSDP socket (an answer to our search).
-    pub fn handle_ssdp(&mut self, now: Instant, data: &[u8]) {
+    /// A datagram on the SSDP socket (an answer to our search), and who
+    /// sent it.
+    pub fn handle_ssdp(&mut self, now: Instant, from: SocketAddrV4, data: &[u8]) {
         self.dispatch(now, |ex, cx| match ex {
-            Exchange::Igd(x) => x.handle_ssdp(cx, data),
+            Exchange::Igd(x) => x.handle_ssdp(cx, from, data),
             Exchange::Pmp(_) => None,
         });
     }
@@ -502,3 +503,6 @@ fn renew_time(m: &ActiveMapping) -> Instant {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "trust_tests.rs"]
+mod trust_tests;

@@ -7,13 +7,13 @@ use super::*;
 use crate::natpmp;
 use crate::upnp::SoapRequest;
 
-const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 10, 1);
+pub(super) const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 10, 1);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 168, 10, 2);
 const PUBLIC: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
 const PORT: u16 = 41602;
-const NONCE: Nonce = [0x5A; 12];
+pub(super) const NONCE: Nonce = [0x5A; 12];
 
-fn cfg(protocols: &[Protocol]) -> MapperConfig {
+pub(super) fn cfg(protocols: &[Protocol]) -> MapperConfig {
     MapperConfig {
         protocols: protocols.to_vec(),
         gateway: GATEWAY,
@@ -37,11 +37,11 @@ fn secs(t0: Instant, s: f64) -> Instant {
     t0 + Duration::from_secs_f64(s)
 }
 
-fn drain(m: &mut PortMapper) -> Vec<Output> {
+pub(super) fn drain(m: &mut PortMapper) -> Vec<Output> {
     std::iter::from_fn(|| m.poll_output()).collect()
 }
 
-fn events(m: &mut PortMapper) -> Vec<Event> {
+pub(super) fn events(m: &mut PortMapper) -> Vec<Event> {
     std::iter::from_fn(|| m.poll_event()).collect()
 }
 
@@ -378,7 +378,7 @@ fn garbage_from_the_gateway_is_ignored() {
 
 // === UPnP ===
 
-const DESC: &str = r#"<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/ctl/IPConn</controlURL></service></serviceList></device></root>"#;
+pub(super) const DESC: &str = r#"<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/ctl/IPConn</controlURL></service></serviceList></device></root>"#;
 
 fn soap_ok(action: &str, args: &str) -> HttpResponse {
     HttpResponse {
@@ -402,7 +402,7 @@ fn soap_fault(code: u16) -> HttpResponse {
 }
 
 /// The one HTTP request queued: its id, URL path and SOAP action.
-fn one_http(m: &mut PortMapper) -> (u64, String, Option<SoapRequest>) {
+pub(super) fn one_http(m: &mut PortMapper) -> (u64, String, Option<SoapRequest>) {
     let out = drain(m);
     match out.as_slice() {
         [Output::Http { id, url, soap }] => (*id, url.path.clone(), soap.clone()),
@@ -421,6 +421,7 @@ fn mapped_upnp(t0: Instant, cfg: MapperConfig) -> PortMapper {
     assert!(searches.iter().all(|o| matches!(o, Output::Ssdp { .. })));
     m.handle_ssdp(
         t0,
+        SocketAddrV4::new(GATEWAY, 1900),
         b"HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: http://192.168.10.1:5000/rootDesc.xml\r\n\r\n",
     );
     let (id, path, soap) = one_http(&mut m);

@@ -52,7 +52,7 @@ pub enum Output {
     /// An SSDP datagram; answers come back to the same socket.
     Ssdp { to: SocketAddrV4, bytes: Vec<u8> },
     /// An HTTP request: GET `url`, or POST `soap` to it. Answer with
-    /// [`PortMapper::handle_http`] and the same `id`.
+    /// [`PortMapper::handle_http`](super::PortMapper::handle_http) and the same `id`.
     Http {
         id: u64,
         url: HttpUrl,
@@ -91,7 +91,7 @@ pub enum Event {
     ProtocolFailed { protocol: Protocol, error: String },
     /// No protocol worked; everything is tried again after `retry_in`.
     Failed { error: String, retry_in: Duration },
-    /// [`PortMapper::release`] finished: the mapping was deleted, or could
+    /// [`PortMapper::release`](super::PortMapper::release) finished: the mapping was deleted, or could
     /// not be (it then expires at the end of its lease).
     Released {
         protocol: Option<Protocol>,

@@ -3,8 +3,12 @@
 
 mod access;
 mod balancing;
+mod hardening;
+mod limits;
 mod live;
 mod pooling;
 mod protocol;
 mod routing;
+mod smuggling;
+mod smuggling_corpus;
 mod support;

@@ -107,7 +107,8 @@ impl Backend {
 
 /// An HTTP/1.1 backend named `name`. Endpoints: `/health` (200 or 500 per
 /// `state.healthy`), `/slow` (answers after 2 s), `/stream` (sends a chunk,
-/// then another once `stream_release` is notified), `/upload` (counts body
+/// then another once `stream_release` is notified), `/big` (64 MiB in
+/// 64 KiB chunks, as fast as they are taken), `/upload` (counts body
 /// bytes, notifying `upload_started` at the first), `/ws` (101, then echoes
 /// bytes), `/auth` (forward-auth: `Authorization: Bearer good` passes), and
 /// everything else echoes the request.
@@ -188,6 +189,18 @@ async fn handle(
                 let _ = tx.send_data(Bytes::from_static(b"first\n")).await;
                 st.stream_release.notified().await;
                 let _ = tx.send_data(Bytes::from_static(b"second\n")).await;
+            });
+            Response::new(body.boxed())
+        }
+        "/big" => {
+            let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(2);
+            tokio::spawn(async move {
+                let chunk = Bytes::from(vec![b'x'; BIG_CHUNK]);
+                for _ in 0..BIG_CHUNKS {
+                    if tx.send_data(chunk.clone()).await.is_err() {
+                        return;
+                    }
+                }
             });
             Response::new(body.boxed())
         }
@@ -278,6 +291,10 @@ async fn handle(
         .insert("x-backend", name.parse().unwrap());
     Ok(response)
 }
+
+/// `/big` is this many chunks of this size.
+pub const BIG_CHUNK: usize = 64 * 1024;
+pub const BIG_CHUNKS: usize = 1024;
 
 /// The echo endpoint's view of a request.
 #[derive(Debug)]
@@ -380,6 +397,8 @@ pub fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> RouteSpec 
         entrypoints: vec![],
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(1),
+        allow_encoded_slashes: false,
+        upgrades: vec!["websocket".into()],
     }
 }
 

@@ -272,7 +272,7 @@ fn refused(
 async fn exchange(server: SocketAddr, msg: Vec<u8>) -> Result<Vec<u8>, DnsError> {
     let io = |source| DnsError::Io { server, source };
     let unreachable = |source| DnsError::Unreachable { server, source };
-    let id = [msg[0], msg[1]];
+    let sent = Message::parse(&msg)?;
     let bind: SocketAddr = if server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -296,18 +296,18 @@ async fn exchange(server: SocketAddr, msg: Vec<u8>) -> Result<Vec<u8>, DnsError>
                 Ok(Err(e)) => return Err(io(e)),
                 Ok(Ok(n)) => n,
             };
-            let reply = &buf[..n];
-            // Stray datagrams (other ids, garbage) are ignored.
-            if reply.len() < 2 || reply[..2] != id {
-                continue;
-            }
-            let Ok(parsed) = Message::parse_response(reply) else {
+            // Stray datagrams (garbage, answers to other queries) are ignored.
+            let Ok(parsed) = Message::parse_response(&buf[..n]) else {
                 continue;
             };
+            if !parsed.answers(&sent) {
+                tracing::trace!(%server, "dns reply to another query ignored");
+                continue;
+            }
             if parsed.truncated() {
                 return exchange_tcp(server, &msg).await;
             }
-            return Ok(reply.to_vec());
+            return Ok(buf[..n].to_vec());
         }
     }
     Err(DnsError::Timeout { server })
@@ -327,7 +327,7 @@ async fn exchange_tcp(server: SocketAddr, msg: &[u8]) -> Result<Vec<u8>, DnsErro
         let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
         s.read_exact(&mut reply).await.map_err(io)?;
         let parsed = Message::parse_response(&reply)?;
-        if parsed.id.to_be_bytes() != [msg[0], msg[1]] {
+        if !parsed.answers(&Message::parse(msg)?) {
             return Err(WireError::Malformed("answer to another query").into());
         }
         Ok(reply)
@@ -349,3 +349,7 @@ fn unix_now() -> u64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+#[path = "dns_tests.rs"]
+mod tests;

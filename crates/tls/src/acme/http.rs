@@ -90,16 +90,15 @@ impl HttpClient for AcmeHttp {
     }
 }
 
-/// `Retry-After`: delay-seconds or an HTTP-date (RFC 9110, 10.2.3).
+/// `Retry-After`: delay-seconds or an HTTP-date (RFC 9110, 10.2.3) in any
+/// of its three forms (IMF-fixdate, RFC 850, asctime), which recipients
+/// must all accept (§5.6.7).
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return now.checked_add(Duration::from_secs(secs));
     }
-    let format = time::format_description::well_known::Rfc2822;
-    let at = time::OffsetDateTime::parse(value.replace("GMT", "+0000").as_str(), &format).ok()?;
-    let secs = u64::try_from(at.unix_timestamp()).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+    httpdate::parse_http_date(value).ok()
 }
 
 #[cfg(test)]
@@ -118,5 +117,24 @@ mod tests {
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    /// RFC 9110 §5.6.7: recipients accept all three date forms.
+    #[test]
+    fn retry_after_accepts_every_http_date_form() {
+        let now = SystemTime::UNIX_EPOCH;
+        let at = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777));
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(parse_retry_after(form, now), at, "{form}");
+        }
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 +0000", now),
+            None
+        );
+        assert_eq!(parse_retry_after("-5", now), None);
     }
 }

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use wingress_lab::{
-    spawn_wingress, veth, write_private_key, KeyPair, Lab, ServerConfig, ServerPeer,
+    spawn_wingress, status_kib, veth, write_private_key, KeyPair, Lab, ServerConfig, ServerPeer,
 };
 
 use crate::setups::{wait_tunnel, wg_client, READY};
@@ -145,14 +145,4 @@ fn open(target: SocketAddr, n: usize) -> Result<Vec<TcpStream>> {
 
 fn rss_kib(pid: u32) -> Result<u64> {
     status_kib(pid, "VmRSS")
-}
-
-/// A `kB` field of /proc/PID/status.
-fn status_kib(pid: u32, field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow!("no {field} in /proc/{pid}/status"))
 }
