@@ -88,31 +88,18 @@ peer_dns_tcp = 1
     );
     let client = |name: &str, key: &std::path::Path, addr: &str| {
         let (echo, dns_udp, dns_tcp) = (free_port(true), free_port(true), free_port(false));
-        let cfg = dir.write(
-            &format!("{name}.toml"),
-            &format!(
-                r#"
-[wireguard]
-private_key_file = "{key}"
-address = "{addr}/32"
-[[peer]]
-public_key = "{spub}"
-endpoint = "127.0.0.1:{wg_port}"
-allowed_ips = ["100.64.0.2/32"]
-[[forward]]
-listen = "127.0.0.1:{echo}"
-target = "100.64.0.2:7"
-protocol = "udp"
-[[forward]]
-listen = "127.0.0.1:{dns_udp}"
-target = "100.64.0.2:53"
-protocol = "udp"
-[[forward]]
-listen = "127.0.0.1:{dns_tcp}"
-target = "100.64.0.2:53"
-"#,
-                key = key.display(),
-            ),
+        let cfg = client_config(
+            &dir,
+            name,
+            key,
+            addr,
+            &spub,
+            wg_port,
+            &[
+                (echo, "100.64.0.2:7", "udp"),
+                (dns_udp, "100.64.0.2:53", "udp"),
+                (dns_tcp, "100.64.0.2:53", "tcp"),
+            ],
         );
         let daemon = Daemon::spawn(&dir, name, &["forward", "--config", cfg.to_str().unwrap()]);
         let local = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));

@@ -294,16 +294,32 @@ pub fn forward_config(
     wg: u16,
     forwards: &[(u16, &str)],
 ) -> PathBuf {
+    let tcp: Vec<(u16, &str, &str)> = forwards.iter().map(|(p, t)| (*p, *t, "tcp")).collect();
+    client_config(dir, "client", key, "100.64.0.1", server_pub, wg, &tcp)
+}
+
+/// Writes `<name>.toml` for `wingress forward` with tunnel address
+/// `address`: as [`forward_config`], each forward a
+/// `(port, target, protocol)`.
+pub fn client_config(
+    dir: &TempDir,
+    name: &str,
+    key: &Path,
+    address: &str,
+    server_pub: &str,
+    wg: u16,
+    forwards: &[(u16, &str, &str)],
+) -> PathBuf {
     let mut text = format!(
-        "[wireguard]\nprivate_key_file = \"{}\"\naddress = \"100.64.0.1/32\"\n\
+        "[wireguard]\nprivate_key_file = \"{}\"\naddress = \"{address}/32\"\n\
          [[peer]]\npublic_key = \"{server_pub}\"\nendpoint = \"127.0.0.1:{wg}\"\n\
          allowed_ips = [\"100.64.0.0/24\"]\n",
         key.display()
     );
-    for (port, target) in forwards {
+    for (port, target, protocol) in forwards {
         text.push_str(&format!(
-            "[[forward]]\nlisten = \"127.0.0.1:{port}\"\ntarget = \"{target}\"\n"
+            "[[forward]]\nlisten = \"127.0.0.1:{port}\"\ntarget = \"{target}\"\nprotocol = \"{protocol}\"\n"
         ));
     }
-    dir.write("client.toml", &text)
+    dir.write(&format!("{name}.toml"), &text)
 }
