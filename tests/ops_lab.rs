@@ -23,8 +23,8 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 use wingress_lab::process::{run_command, run_unchecked};
 use wingress_lab::{
-    eventually, lab_or_skip, spawn_wingress, veth, write_private_key, KeyPair, Lab, LabMode, Netns,
-    WgGo, WgGoConfig, WgPeer,
+    admin, eventually, lab_or_skip, spawn_wingress, veth, wait_ready, write_private_key, KeyPair,
+    Lab, LabMode, Netns, WgGo, WgGoConfig, WgPeer,
 };
 
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
@@ -99,12 +99,7 @@ fn run(lab: &Lab) -> Result<()> {
     )?;
     let cfg = config.display().to_string();
     let mut daemon = spawn_wingress(&b, &bin, "wingress-run", &["run", "--config", &cfg])?;
-    eventually(READY, || {
-        daemon.ensure_running()?;
-        let (code, _) = admin(&socket, "GET", "/readyz")?;
-        ensure!(code == 200, "not ready yet");
-        Ok(())
-    })?;
+    wait_ready(&mut daemon, &socket, READY)?;
     let ca = dir.join("ca.pem");
     let out = run_command(
         Command::new(&bin).args(["ca", "export", "--config", &cfg]),
@@ -371,21 +366,6 @@ fn cli(bin: &Path, args: &[&str]) -> Result<(i32, String)> {
             String::from_utf8_lossy(&out.stderr)
         ),
     ))
-}
-
-fn admin(socket: &Path, method: &str, path: &str) -> Result<(u16, String)> {
-    let mut s = std::os::unix::net::UnixStream::connect(socket)
-        .with_context(|| format!("admin socket {}", socket.display()))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-    )?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw)?;
-    let (head, body) = raw.split_once("\r\n\r\n").context("response head")?;
-    let code = head.split_whitespace().nth(1).context("status")?.parse()?;
-    Ok((code, body.to_string()))
 }
 
 fn status(socket: &Path) -> Result<Value> {

@@ -29,7 +29,9 @@ pub async fn run(cfg: ClientConfig) -> Result<()> {
     let public = key.public_key();
     let (mut dev, _peers) = tunnel::device(key, &cfg.peers).await?;
     dev.set_mtu(cfg.wireguard.mtu);
-    let stack = tunnel::stack(&cfg.wireguard, Instant::now());
+    // The client accepts no tunnel connections; its own connections are
+    // bounded by the total buffer budget only.
+    let stack = tunnel::stack(&cfg.wireguard, Default::default(), Instant::now());
     let port = cfg.wireguard.listen_port.unwrap_or(0);
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
     let net = NetCell::new(dev, stack);

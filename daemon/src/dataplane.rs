@@ -339,7 +339,10 @@ fn on_datagram<H: Handler>(
         return;
     };
     out.truncate(n);
-    if let Ingress::Udp(d) = net.stack.handle_packet(now, out) {
+    if let Ingress::Udp(d) = net
+        .stack
+        .handle_packet(now, crate::limits::peer_key(peer), out)
+    {
         handler.datagram(net_ref, &d, peer);
         net.stack.recycle(d.into_buffer());
     }

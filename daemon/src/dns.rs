@@ -7,8 +7,12 @@
 //!
 //! The records come from the config by [`zone_from`], a pure function, so
 //! a reload builds a new zone and swaps it in with [`DnsServer::reload`].
+//!
+//! Forwarded queries in flight and TCP connections hold slots of their
+//! peer's `peer_dns_forwards` and `peer_dns_tcp` (see [`crate::limits`]):
+//! one peer's flood cannot take the slots every peer shares.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
@@ -21,8 +25,10 @@ use wingress_dns::{
     Transport, Zone,
 };
 use wingress_netstack::UdpDatagram;
+use wingress_wg::PeerId;
 
 use crate::dataplane::NetRef;
+use crate::limits::PeerCaps;
 use crate::tunnel_stream::TunnelStream;
 
 /// How long one upstream server gets to answer before the next is tried.
@@ -30,11 +36,6 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 /// A TCP client gets this long between messages (RFC 7766 suggests
 /// seconds, not minutes, for a server under no pressure).
 const TCP_IDLE: Duration = Duration::from_secs(10);
-/// Forwarded UDP queries in flight at most; more are dropped and counted
-/// (the client retries), so a flood cannot open unbounded sockets.
-const MAX_FORWARDS: usize = 256;
-/// Concurrent TCP DNS connections at most; more are reset.
-const MAX_TCP: usize = 64;
 /// How often the counters are logged (when they changed).
 const STATS_EVERY: Duration = Duration::from_secs(300);
 /// Where the host's resolvers are listed.
@@ -97,13 +98,15 @@ pub struct DnsServer {
     upstreams: RefCell<Rc<[SocketAddr]>>,
     /// The largest UDP payload the tunnel carries back in one packet.
     path_max: usize,
-    forwards: Cell<usize>,
-    tcp: Cell<usize>,
+    /// Forwarded UDP queries in flight: more are dropped and counted (the
+    /// client retries), so a flood cannot open unbounded sockets. TCP
+    /// connections: more are reset.
+    caps: Rc<PeerCaps>,
 }
 
 impl DnsServer {
     /// `None` when `[dns]` is off.
-    pub fn from_config(cfg: &ServerConfig) -> Option<Rc<DnsServer>> {
+    pub fn from_config(cfg: &ServerConfig, caps: Rc<PeerCaps>) -> Option<Rc<DnsServer>> {
         if !cfg.dns.enabled {
             return None;
         }
@@ -116,8 +119,7 @@ impl DnsServer {
             responder: RefCell::new(Responder::new(zone_from(cfg))),
             upstreams: RefCell::new(Rc::from(upstreams(cfg))),
             path_max: usize::from(cfg.wireguard.mtu) - ip_overhead - 8,
-            forwards: Cell::new(0),
-            tcp: Cell::new(0),
+            caps,
         });
         server.log_config("dns serving");
         server.log_stats_every(STATS_EVERY);
@@ -181,9 +183,9 @@ impl DnsServer {
         });
     }
 
-    /// A query over UDP. Called while the event loop holds `net`, so the
-    /// reply goes out from a task.
-    pub fn on_datagram(self: &Rc<Self>, net: &NetRef, d: &UdpDatagram) {
+    /// A query over UDP from `peer`. Called while the event loop holds
+    /// `net`, so the reply goes out from a task.
+    pub fn on_datagram(self: &Rc<Self>, net: &NetRef, d: &UdpDatagram, peer: PeerId) {
         let action = self.responder.borrow_mut().handle(
             d.payload(),
             Transport::Udp {
@@ -204,15 +206,14 @@ impl DnsServer {
                 tokio::task::spawn_local(async move { reply_to(net, bytes) });
             }
             Action::Forward(f) => {
-                if self.forwards.get() >= MAX_FORWARDS {
+                let Some(slot) = self.caps.dns_forwards.take(Some(peer)) else {
                     self.responder.borrow_mut().shed();
                     return;
-                }
-                self.forwards.set(self.forwards.get() + 1);
+                };
                 let (this, net, query) = (self.clone(), net.clone(), d.payload().to_vec());
                 tokio::task::spawn_local(async move {
                     let reply = this.forward(&query, f, false).await;
-                    this.forwards.set(this.forwards.get() - 1);
+                    drop(slot);
                     if let Some(bytes) = reply {
                         reply_to(net, bytes);
                     }
@@ -221,22 +222,21 @@ impl DnsServer {
         }
     }
 
-    /// A TCP connection to port 53: length-prefixed queries, answered in
-    /// order, until the client closes or idles.
-    pub fn serve_tcp(self: &Rc<Self>, mut stream: TunnelStream) {
-        if self.tcp.get() >= MAX_TCP {
+    /// A TCP connection to port 53 from `peer`: length-prefixed queries,
+    /// answered in order, until the client closes or idles.
+    pub fn serve_tcp(self: &Rc<Self>, mut stream: TunnelStream, peer: Option<PeerId>) {
+        let Some(slot) = self.caps.dns_tcp.take(peer) else {
             self.responder.borrow_mut().shed();
             stream.abort();
             return;
-        }
-        self.tcp.set(self.tcp.get() + 1);
+        };
         let this = self.clone();
         tokio::task::spawn_local(async move {
             if let Err(e) = this.tcp_session(&mut stream).await {
                 tracing::trace!(error = %e, "dns tcp connection ended");
             }
             let _ = stream.shutdown().await;
-            this.tcp.set(this.tcp.get() - 1);
+            drop(slot);
         });
     }
 

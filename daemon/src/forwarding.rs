@@ -1,7 +1,8 @@
 //! What the data plane does with accepted tunnel connections and
 //! datagrams: HTTPS entrypoints, `[[tcp]]` and `[[udp]]` forwards. The
 //! tables here are replaced by reloads; connections already forwarded keep
-//! the backend they were given.
+//! the backend they were given. Each UDP flow holds a slot of its peer's
+//! `peer_udp_flows` (see [`crate::limits`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use crate::backend::Addrs;
 use crate::dataplane::{Handler, NetRef};
 use crate::dns::DnsServer;
 use crate::https::{HttpsGen, HttpsService};
+use crate::limits::{PeerCaps, Slot};
 use crate::live::LiveReader;
 use crate::open_conns::{Gauge, IdleCounter};
 use crate::tcp_pump::{pump, PumpEnd};
@@ -26,8 +28,6 @@ use crate::tunnel_stream::TunnelStream;
 
 /// A UDP flow with no traffic either way for this long is forgotten.
 const UDP_IDLE: Duration = Duration::from_secs(60);
-/// Concurrent UDP flows at most; datagrams opening more are dropped.
-const UDP_MAX_FLOWS: usize = 4096;
 
 /// One `[[tcp]]` listener.
 #[derive(Clone)]
@@ -60,6 +60,8 @@ pub type TablesRef = Rc<RefCell<Tables>>;
 pub struct Flow {
     sock: Rc<UdpSocket>,
     last: Rc<Cell<Instant>>,
+    /// The peer's flow slot, given back when the flow is forgotten.
+    _slot: Slot,
 }
 
 pub type Flows = Rc<RefCell<HashMap<(SocketAddr, u16), Flow>>>;
@@ -70,15 +72,22 @@ pub struct Ingress {
     pub https: Arc<HttpsService>,
     pub reader: LiveReader<HttpsGen>,
     pub flows: Flows,
+    pub caps: Rc<PeerCaps>,
 }
 
 impl Ingress {
-    pub fn new(tables: TablesRef, https: Arc<HttpsService>, flows: Flows) -> Self {
+    pub fn new(
+        tables: TablesRef,
+        https: Arc<HttpsService>,
+        flows: Flows,
+        caps: Rc<PeerCaps>,
+    ) -> Self {
         Ingress {
             tables,
             reader: https.current.reader(),
             https,
             flows,
+            caps,
         }
     }
 
@@ -87,11 +96,16 @@ impl Ingress {
             .unwrap_or_else(|| "-".to_string())
     }
 
-    fn open_flow(&self, net: &NetRef, d: &UdpDatagram, backend: &Addrs) -> Option<Rc<UdpSocket>> {
-        if self.flows.borrow().len() >= UDP_MAX_FLOWS {
-            tracing::debug!("udp flow table full; datagram dropped");
-            return None;
-        }
+    fn open_flow(
+        &self,
+        net: &NetRef,
+        d: &UdpDatagram,
+        peer: PeerId,
+        backend: &Addrs,
+    ) -> Option<Rc<UdpSocket>> {
+        // A flow past the peer's cap (or the daemon's) is dropped, and
+        // counted by the slots.
+        let slot = self.caps.udp_flows.take(Some(peer))?;
         let to = backend.first()?;
         let bind: SocketAddr = if to.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
@@ -109,6 +123,7 @@ impl Ingress {
             Flow {
                 sock: sock.clone(),
                 last: last.clone(),
+                _slot: slot,
             },
         );
         let (net, flows, reply_sock) = (net.clone(), self.flows.clone(), sock.clone());
@@ -158,7 +173,7 @@ impl Handler for Ingress {
         if port == wingress_config::DNS_PORT {
             let dns = self.tables.borrow().dns.clone();
             if let Some(dns) = dns {
-                dns.serve_tcp(TunnelStream::new(net.clone(), conn.id));
+                dns.serve_tcp(TunnelStream::new(net.clone(), conn.id), peer);
                 return;
             }
         }
@@ -210,11 +225,11 @@ impl Handler for Ingress {
         });
     }
 
-    fn datagram(&mut self, net: &NetRef, d: &UdpDatagram, _peer: PeerId) {
+    fn datagram(&mut self, net: &NetRef, d: &UdpDatagram, peer: PeerId) {
         if d.dst.port() == wingress_config::DNS_PORT {
             let dns = self.tables.borrow().dns.clone();
             if let Some(dns) = dns {
-                dns.on_datagram(net, d);
+                dns.on_datagram(net, d, peer);
                 return;
             }
         }
@@ -230,7 +245,7 @@ impl Handler for Ingress {
                     Some(f) => f.backend.clone(),
                     None => return,
                 };
-                match self.open_flow(net, d, &backend) {
+                match self.open_flow(net, d, peer, &backend) {
                     Some(s) => s,
                     None => return,
                 }

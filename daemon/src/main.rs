@@ -14,6 +14,7 @@ mod forwarding;
 mod host_pool;
 mod https;
 mod keyfile;
+mod limits;
 mod live;
 mod logging;
 mod metrics;

@@ -28,6 +28,7 @@
 //! | `wingress_dns_messages_total` | counter | result (answered, nxdomain, refused, forwarded, ...) |
 //! | `wingress_config_reloads_total` | counter | result (ok, failed) |
 //! | `wingress_config_last_reload_success` | gauge | |
+//! | `wingress_limit_hits_total`, per-peer usage | see [`crate::limits`] | peer, reason |
 //!
 //! NAT mapping state is not exported yet: the NAT subsystem adds
 //! `wingress_nat_mapping_up{protocol, external}` through

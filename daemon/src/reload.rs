@@ -325,6 +325,12 @@ pub fn apply(d: &Daemon, plan: Plan) -> Applied {
         }
         tables.tcp = tcp;
         tables.udp = udp;
+        if old.limits != plan.config.limits {
+            net.stack
+                .set_limits(crate::limits::tcp_limits(&plan.config.limits));
+            d.caps.apply(&plan.config.limits);
+            changes.push("[limits] changed".to_string());
+        }
         // DNS keeps its server (and its counters) across reloads; only the
         // zone and the upstreams change.
         tables.dns = match (tables.dns.take(), dns_now) {
@@ -332,7 +338,7 @@ pub fn apply(d: &Daemon, plan: Plan) -> Applied {
                 dns.reload(&plan.config);
                 Some(dns)
             }
-            (None, true) => DnsServer::from_config(&plan.config),
+            (None, true) => DnsServer::from_config(&plan.config, d.caps.clone()),
             (Some(_), false) => {
                 changes.push("dns stopped".to_string());
                 None

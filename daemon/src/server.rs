@@ -18,6 +18,7 @@ use crate::admin::{AdminSockets, Health};
 use crate::dataplane::{Driver, NetCell};
 use crate::forwarding::Ingress;
 use crate::https::{HttpsGen, HttpsService, CERT_RELOAD_EVERY};
+use crate::limits::PeerCaps;
 use crate::node::NodeAddr;
 use crate::open_conns::OpenConns;
 use crate::state::{unix_now, Boot, Daemon, DaemonRef, ReloadRecord};
@@ -43,7 +44,8 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let (key, key_created) = tunnel::private_key(&cfg.wireguard, &cfg.node.state_dir)?;
     let public = key.public_key();
-    let stack = tunnel::stack(&cfg.wireguard, Instant::now());
+    let limits = crate::limits::tcp_limits(&cfg.limits);
+    let stack = tunnel::stack(&cfg.wireguard, limits, Instant::now());
     let mut wg = Device::new(key);
     wg.set_mtu(cfg.wireguard.mtu);
     let net = NetCell::new(wg, stack);
@@ -65,6 +67,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
         net: net.clone(),
         tables: Rc::default(),
         flows: Rc::default(),
+        caps: PeerCaps::new(&cfg.limits),
         https: https.clone(),
         stats,
         open: Arc::new(OpenConns::default()),
@@ -99,7 +102,13 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     );
     reload::apply(&d, plan);
 
-    let ingress = Ingress::new(d.tables.clone(), https, d.flows.clone());
+    let ingress = Ingress::new(d.tables.clone(), https, d.flows.clone(), d.caps.clone());
+    crate::limits::register_metrics(
+        &d.metric_sections,
+        d.net.clone(),
+        d.tables.clone(),
+        d.caps.clone(),
+    );
     tokio::task::spawn_local(Driver::new(net, io, ingress).run());
     // After the port is bound (STUN goes out of it), before ready: the
     // status has its NAT sections from the first request.

@@ -16,6 +16,7 @@ use crate::admin::Health;
 use crate::dataplane::NetRef;
 use crate::forwarding::{Flows, TablesRef};
 use crate::https::HttpsService;
+use crate::limits::PeerCaps;
 use crate::open_conns::OpenConns;
 use crate::shutdown::ShutdownHooks;
 use crate::status::StatusSections;
@@ -57,6 +58,8 @@ pub struct Daemon {
     pub net: NetRef,
     pub tables: TablesRef,
     pub flows: Flows,
+    /// The daemon's per-peer caps on UDP flows and DNS (`[limits]`).
+    pub caps: Rc<PeerCaps>,
     pub https: Arc<HttpsService>,
     pub stats: Arc<ProxyStats>,
     pub open: Arc<OpenConns>,

@@ -162,19 +162,18 @@ async fn kernel_to_tunnel(
     let mut total = 0u64;
     loop {
         stream.readable().await?;
-        // Wait for room in the send buffer.
-        poll_fn(|cx| {
+        // Wait for room in the send buffer, within the peer's buffer budget.
+        let room = poll_fn(|cx| {
             let mut n = net.borrow_mut();
             let Some(s) = n.stack.tcp(id) else {
                 return Poll::Ready(Err(reset()));
             };
             if !s.may_send() {
-                Poll::Ready(Err(reset()))
-            } else if s.can_send() {
-                Poll::Ready(Ok(()))
-            } else {
-                s.register_send_waker(cx.waker());
-                Poll::Pending
+                return Poll::Ready(Err(reset()));
+            }
+            match n.stack.send_room(id, cx.waker()) {
+                0 => Poll::Pending,
+                room => Poll::Ready(Ok(room)),
             }
         })
         .await?;
@@ -182,10 +181,13 @@ async fn kernel_to_tunnel(
         let Some(s) = n.stack.tcp(id) else {
             return Err(reset());
         };
-        let r = s.send(|buf| match stream.try_read(buf) {
-            Ok(0) => (0, Ok(None)),
-            Ok(k) => (k, Ok(Some(k))),
-            Err(e) => (0, Err(e)),
+        let r = s.send(|buf| {
+            let len = buf.len().min(room);
+            match stream.try_read(&mut buf[..len]) {
+                Ok(0) => (0, Ok(None)),
+                Ok(k) => (k, Ok(Some(k))),
+                Err(e) => (0, Err(e)),
+            }
         });
         match r {
             Ok(Ok(Some(k))) => {

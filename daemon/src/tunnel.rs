@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
 use wingress_config::{Cidr, Endpoint, InterfaceConfig, PeerConfig};
-use wingress_netstack::{Stack, StackConfig};
+use wingress_netstack::{Stack, StackConfig, TcpLimits};
 use wingress_wg::{Device, PeerId, PeerSpec, Prefix, PresharedKey, PrivateKey};
 
 use crate::keyfile;
@@ -120,11 +120,12 @@ fn load_psk(path: &Path) -> Result<PresharedKey> {
 }
 
 /// The userspace stack on the interface address.
-pub fn stack(iface: &InterfaceConfig, now: Instant) -> Stack {
+pub fn stack(iface: &InterfaceConfig, limits: TcpLimits, now: Instant) -> Stack {
     Stack::new(
         StackConfig {
             addresses: vec![(iface.address.addr, iface.address.prefix_len)],
             mtu: usize::from(iface.mtu),
+            limits,
             ..StackConfig::default()
         },
         now,

@@ -109,11 +109,15 @@ impl AsyncWrite for TunnelStream {
         if !s.may_send() {
             return Poll::Ready(Err(reset()));
         }
-        if !s.can_send() {
-            s.register_send_waker(cx.waker());
+        // Within the socket's free space and the peer's buffer budget.
+        let room = n.stack.send_room(this.id, cx.waker());
+        if room == 0 {
             return Poll::Pending;
         }
-        match s.send_slice(data) {
+        let Some(s) = n.stack.tcp(this.id) else {
+            return Poll::Ready(Err(reset()));
+        };
+        match s.send_slice(&data[..room.min(data.len())]) {
             Ok(k) => {
                 n.kick();
                 Poll::Ready(Ok(k))

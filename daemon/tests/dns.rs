@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use common::*;
 
+/// How long one UDP query waits for its answer.
+const ASK: Duration = Duration::from_millis(500);
+
 struct Setup {
     _dir: TempDir,
     _server: Daemon,
@@ -69,30 +72,10 @@ fn setup() -> Setup {
         tcp: ([127, 0, 0, 1], tcp).into(),
     };
     let up = eventually(Duration::from_secs(15), || {
-        udp_ask(s.udp, &query(1, "grafana.home.arpa", 1))
+        udp_ask(s.udp, &dns_query(1, "grafana.home.arpa", 1), ASK)
     });
     assert!(up.is_some(), "no DNS answer through the tunnel");
     s
-}
-
-fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-    let mut m = id.to_be_bytes().to_vec();
-    m.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for l in name.split('.') {
-        m.push(l.len() as u8);
-        m.extend_from_slice(l.as_bytes());
-    }
-    m.extend_from_slice(&[0, 0, qtype as u8, 0, 1]);
-    m
-}
-
-fn udp_ask(to: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
-    let s = UdpSocket::bind("127.0.0.1:0").ok()?;
-    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-    s.send_to(q, to).ok()?;
-    let mut buf = [0u8; 1500];
-    let n = s.recv(&mut buf).ok()?;
-    Some(buf[..n].to_vec())
 }
 
 /// (id, rcode, answer count, last 4 bytes: the A record's address).
@@ -109,33 +92,38 @@ fn summary(r: &[u8]) -> (u16, u8, u16, [u8; 4]) {
 #[test]
 fn answers_over_udp_and_tcp_and_survives_garbage() {
     let s = setup();
-    let ask =
-        |q: &[u8]| eventually(Duration::from_secs(5), || udp_ask(s.udp, q)).expect("an answer");
-    let (id, rcode, answers, addr) = summary(&ask(&query(7, "grafana.home.arpa", 1)));
+    let ask = |q: &[u8]| {
+        eventually(Duration::from_secs(5), || udp_ask(s.udp, q, ASK)).expect("an answer")
+    };
+    let (id, rcode, answers, addr) = summary(&ask(&dns_query(7, "grafana.home.arpa", 1)));
     assert_eq!((id, rcode, answers, addr), (7, 0, 1, [100, 64, 0, 2]));
-    let (_, rcode, answers, addr) = summary(&ask(&query(8, "x.y.apps.home.arpa", 1)));
+    let (_, rcode, answers, addr) = summary(&ask(&dns_query(8, "x.y.apps.home.arpa", 1)));
     assert_eq!((rcode, answers, addr), (0, 1, [100, 64, 0, 2]));
     assert_eq!(
-        summary(&ask(&query(9, "nope.home.arpa", 1))).1,
+        summary(&ask(&dns_query(9, "nope.home.arpa", 1))).1,
         3,
         "NXDOMAIN"
     );
-    assert_eq!(summary(&ask(&query(10, "example.org", 1))).1, 5, "REFUSED");
     assert_eq!(
-        summary(&ask(&query(11, "grafana.home.arpa", 28))).2,
+        summary(&ask(&dns_query(10, "example.org", 1))).1,
+        5,
+        "REFUSED"
+    );
+    assert_eq!(
+        summary(&ask(&dns_query(11, "grafana.home.arpa", 28))).2,
         0,
         "NODATA"
     );
 
     // Malformed: a cut query gets FORMERR with its ID; half a header and
     // a response get nothing; the server still answers afterwards.
-    let q = query(12, "grafana.home.arpa", 1);
+    let q = dns_query(12, "grafana.home.arpa", 1);
     let r = ask(&q[..20]);
     assert_eq!((summary(&r).0, summary(&r).1), (12, 1));
-    assert_eq!(udp_ask(s.udp, &q[..6]), None);
+    assert_eq!(udp_ask(s.udp, &q[..6], ASK), None);
     let mut response = q.clone();
     response[2] |= 0x80;
-    assert_eq!(udp_ask(s.udp, &response), None);
+    assert_eq!(udp_ask(s.udp, &response, ASK), None);
     let mut x = 0x2545_f491_u32;
     for len in 0..300 {
         let junk: Vec<u8> = (0..len % 64)
@@ -150,7 +138,7 @@ fn answers_over_udp_and_tcp_and_survives_garbage() {
         u.send_to(&junk, s.udp).unwrap();
     }
     assert_eq!(
-        summary(&ask(&query(13, "grafana.home.arpa", 1))).3,
+        summary(&ask(&dns_query(13, "grafana.home.arpa", 1))).3,
         [100, 64, 0, 2]
     );
 
@@ -158,7 +146,7 @@ fn answers_over_udp_and_tcp_and_survives_garbage() {
     let mut t = TcpStream::connect(s.tcp).unwrap();
     t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     for (id, name) in [(21u16, "grafana.home.arpa"), (22, "nope.home.arpa")] {
-        let q = query(id, name, 1);
+        let q = dns_query(id, name, 1);
         let mut framed = (q.len() as u16).to_be_bytes().to_vec();
         framed.extend_from_slice(&q);
         t.write_all(&framed).unwrap();

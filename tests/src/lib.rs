@@ -26,6 +26,7 @@
 pub mod acme;
 pub mod attack;
 pub mod checksum;
+pub mod fairness;
 pub mod impair;
 pub mod iperf;
 pub mod named;
@@ -50,7 +51,8 @@ pub use process::{eventually, run_command, status_kib, Process};
 pub use relay::{Relay, RelayStats};
 pub use wggo::{KeyPair, WgGo, WgGoConfig, WgPeer, WgPeerStatus, WgQuick};
 pub use wingress::{
-    node_port, spawn_wingress, write_private_key, Forward, ForwardConfig, ServerConfig, ServerPeer,
+    admin, metric, node_port, spawn_wingress, wait_ready, write_private_key, Forward,
+    ForwardConfig, ServerConfig, ServerPeer,
 };
 
 // === impl LabMode ===

@@ -2,10 +2,12 @@
 //! (`wingress run` and `wingress forward`), and the process itself.
 
 use std::fmt::Write as _;
+use std::io::{Read, Write as _};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::netns::Netns;
 use crate::process::Process;
@@ -25,6 +27,47 @@ pub fn spawn_wingress(ns: &Netns, bin: &Path, name: &str, args: &[&str]) -> Resu
         std::env::var("WINGRESS_LOG").unwrap_or_else(|_| "info".into()),
     );
     Process::spawn(name, cmd, ns.log_dir())
+}
+
+/// One HTTP/1.1 request to the daemon's admin API on its Unix socket:
+/// (status code, body).
+pub fn admin(socket: &Path, method: &str, path: &str) -> Result<(u16, String)> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket)
+        .with_context(|| format!("admin socket {}", socket.display()))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").context("response head")?;
+    let code = head.split_whitespace().nth(1).context("status")?.parse()?;
+    Ok((code, body.to_string()))
+}
+
+/// Waits until the daemon answers `/readyz` with 200; fails early if it
+/// exits.
+pub fn wait_ready(daemon: &mut Process, socket: &Path, limit: Duration) -> Result<()> {
+    crate::eventually(limit, || {
+        daemon.ensure_running()?;
+        let (code, _) = admin(socket, "GET", "/readyz")?;
+        anyhow::ensure!(code == 200, "not ready yet");
+        Ok(())
+    })
+}
+
+/// The value of the sample `name{labels}` (labels written as in the
+/// exposition, e.g. `peer="a",reason="tcp_half_open"`) in a `/metrics` body.
+pub fn metric(body: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = if labels.is_empty() {
+        format!("{name} ")
+    } else {
+        format!("{name}{{{labels}}} ")
+    };
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The daemon's UDP port for a node address: 41600 + its last octet.

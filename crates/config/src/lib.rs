@@ -26,6 +26,7 @@ mod error;
 mod http;
 mod ingress;
 mod ingress_values;
+mod limits;
 mod log;
 mod nat;
 mod node;
@@ -55,6 +56,7 @@ pub use ingress::{
     RouteConfig, TlsConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 };
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
+pub use limits::{LimitsConfig, MAX_DNS_FORWARDS, MAX_DNS_TCP, MAX_TCP_HALF_OPEN, MAX_UDP_FLOWS};
 pub use log::{check_level, LogConfig, LogFormat};
 pub use nat::{Advertise, MappingProtocol, NatConfig, DEFAULT_LEASE, DEFAULT_STUN_SERVERS};
 pub use node::{node_ip_from_env, NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};

@@ -16,6 +16,7 @@ use crate::ingress::{
     default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
 };
 use crate::ingress_values::{duration_unit_hint, parse_duration};
+use crate::limits::{parse_limits, LimitsConfig};
 use crate::log::{parse_log, LogConfig};
 use crate::nat::{parse_nat, NatConfig};
 use crate::node::{parse_node, NodeConfig, NodeKeys};
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     pub shutdown: ShutdownConfig,
     /// `[nat]`: STUN, port mapping, the advertised endpoint.
     pub nat: NatConfig,
+    /// `[limits]`: per-peer caps and shared budgets.
+    pub limits: LimitsConfig,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -144,6 +147,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
     let log = parse_log(&mut root, &mut d);
     let shutdown = parse_shutdown(&mut root, &mut d);
     let nat = parse_nat(&mut root, &mut d);
+    let limits = parse_limits(&mut root, &mut d);
     root.finish(&mut d);
 
     if let Some(wg) = &wireguard {
@@ -189,6 +193,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         log,
         shutdown,
         nat,
+        limits,
     });
     d.finish(config)
 }

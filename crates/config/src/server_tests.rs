@@ -107,6 +107,7 @@ fn example_parses_to_the_expected_model() {
         log: LogConfig::default(),
         shutdown: ShutdownConfig::default(),
         nat: NatConfig::default(),
+        limits: LimitsConfig::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));

@@ -3,15 +3,20 @@
 //! and moves packets in and out).
 #![forbid(unsafe_code)]
 
+mod conn;
 mod device;
+pub mod limits;
 mod packet;
 mod stack;
 mod stats;
 
 pub use device::BufferPool;
+pub use limits::{LimitHit, PeerKey, PeerUsage, TcpLimits};
 pub use smoltcp::socket::tcp::{RecvError, SendError, Socket as TcpSocket, State as TcpState};
 pub use stack::{Accepted, ConnectError, Ingress, Stack, StackConfig, TcpId, UdpDatagram};
 pub use stats::{NetDrop, NetStats};
 
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;

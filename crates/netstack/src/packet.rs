@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, UdpPacket,
-    UdpRepr,
+    IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpControl, TcpPacket,
+    TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
 };
 
 /// What the classifier learned from an incoming packet's headers.
@@ -23,6 +23,8 @@ pub(crate) enum Header {
         ack: Option<u32>,
         /// Whether the segment is a pure ACK (no data, SYN, FIN or RST).
         pure_ack: bool,
+        /// Payload bytes the segment carries.
+        data: usize,
     },
     Udp {
         src: SocketAddr,
@@ -71,10 +73,13 @@ fn transport(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8], at: usize) 
             Some(Header::Tcp {
                 src: SocketAddr::new(src, tcp.src_port()),
                 dst: SocketAddr::new(dst, tcp.dst_port()),
-                syn_only: tcp.syn() && !tcp.ack(),
+                // SYN with FIN or RST is no connection attempt: smoltcp
+                // refuses it, so no listener is made for it.
+                syn_only: tcp.syn() && !tcp.ack() && !tcp.fin() && !tcp.rst(),
                 hole_at: sack_hole(&tcp),
                 ack: tcp.ack().then(|| tcp.ack_number().0 as u32),
                 pure_ack: is_pure_ack(&tcp),
+                data: tcp.payload().len(),
             })
         }
         IpProtocol::Udp => {
@@ -148,6 +153,124 @@ pub(crate) fn shrink_window(buf: &mut [u8]) -> bool {
     true
 }
 
+/// Where the TCP segment of an IPv4 or IPv6 packet carrying TCP directly
+/// lies, and the packet's addresses.
+struct TcpIn {
+    start: usize,
+    end: usize,
+    src: IpAddress,
+    dst: IpAddress,
+}
+
+fn tcp_in(buf: &[u8]) -> Option<TcpIn> {
+    match buf.first()? >> 4 {
+        4 => {
+            let ip = Ipv4Packet::new_checked(buf).ok()?;
+            (ip.next_header() == IpProtocol::Tcp).then(|| TcpIn {
+                start: usize::from(ip.header_len()),
+                end: usize::from(ip.total_len()),
+                src: ip.src_addr().into(),
+                dst: ip.dst_addr().into(),
+            })
+        }
+        6 => {
+            let ip = Ipv6Packet::new_checked(buf).ok()?;
+            (ip.next_header() == IpProtocol::Tcp).then(|| TcpIn {
+                start: ip.header_len(),
+                end: ip.header_len() + usize::from(ip.payload_len()),
+                src: ip.src_addr().into(),
+                dst: ip.dst_addr().into(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Cuts the payload from a TCP segment, keeping its acknowledgement and
+/// window: the stack refuses the data but must not lose the ACK, or bytes
+/// it sent would never drain. FIN goes too (its sequence number follows the
+/// payload). Lengths and checksums are rewritten. `false` if `buf` is not a
+/// TCP segment with payload.
+pub(crate) fn strip_payload(buf: &mut Vec<u8>) -> bool {
+    let Some(TcpIn {
+        start,
+        end,
+        src,
+        dst,
+    }) = tcp_in(buf)
+    else {
+        return false;
+    };
+    let Some(l4) = buf.get_mut(start..end) else {
+        return false;
+    };
+    let Ok(mut tcp) = TcpPacket::new_checked(l4) else {
+        return false;
+    };
+    let header = usize::from(tcp.header_len());
+    if tcp.payload_mut().is_empty() {
+        return false;
+    }
+    tcp.set_fin(false);
+    let new_end = start + header;
+    buf.truncate(new_end);
+    match buf.first().map(|b| b >> 4) {
+        Some(4) => {
+            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..]);
+            // `new_end` is at most the old total length, a u16.
+            ip.set_total_len(u16::try_from(new_end).unwrap_or(u16::MAX));
+            ip.fill_checksum();
+        }
+        _ => {
+            let mut ip = Ipv6Packet::new_unchecked(&mut buf[..]);
+            ip.set_payload_len(u16::try_from(header).unwrap_or(u16::MAX));
+        }
+    }
+    let mut tcp = TcpPacket::new_unchecked(&mut buf[start..]);
+    tcp.fill_checksum(&src, &dst);
+    true
+}
+
+/// Writes into `out` (cleared first) the RST+ACK that refuses `syn`, a
+/// TCP segment with SYN set: from the address it was sent to, acknowledging
+/// its sequence space (RFC 9293 §3.10.7.1). `None` if `syn` is not TCP.
+pub(crate) fn emit_rst(syn: &[u8], ident: u16, out: &mut Vec<u8>) -> Option<()> {
+    let TcpIn {
+        start,
+        end,
+        src,
+        dst,
+    } = tcp_in(syn)?;
+    let tcp = TcpPacket::new_checked(syn.get(start..end)?).ok()?;
+    let seg_len = tcp.payload().len() + usize::from(tcp.syn()) + usize::from(tcp.fin());
+    let rst = TcpRepr {
+        src_port: tcp.dst_port(),
+        dst_port: tcp.src_port(),
+        control: TcpControl::Rst,
+        seq_number: TcpSeqNumber(0),
+        ack_number: Some(tcp.seq_number() + seg_len),
+        window_len: 0,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload: &[],
+    };
+    // From the address the SYN was sent to.
+    let at = emit_ip(
+        dst.into(),
+        src.into(),
+        IpProtocol::Tcp,
+        rst.buffer_len(),
+        ident,
+        out,
+    )?;
+    let mut pkt = TcpPacket::new_unchecked(&mut out[at..]);
+    rst.emit(&mut pkt, &dst, &src, &ChecksumCapabilities::default());
+    Some(())
+}
+
 /// Writes an IP+UDP packet carrying `payload` into `out`, which is cleared
 /// first. `None` if the address families differ.
 pub(crate) fn emit_udp(
@@ -161,58 +284,113 @@ pub(crate) fn emit_udp(
         src_port: src.port(),
         dst_port: dst.port(),
     };
-    let udp_len = 8 + payload.len();
-    let sums = ChecksumCapabilities::default();
+    let at = emit_ip(
+        src.ip(),
+        dst.ip(),
+        IpProtocol::Udp,
+        8 + payload.len(),
+        ident,
+        out,
+    )?;
+    udp.emit(
+        &mut UdpPacket::new_unchecked(&mut out[at..]),
+        &IpAddress::from(src.ip()),
+        &IpAddress::from(dst.ip()),
+        payload.len(),
+        |b| b.copy_from_slice(payload),
+        &ChecksumCapabilities::default(),
+    );
+    Some(())
+}
+
+/// Clears `out` and writes an IPv4 or IPv6 header for `payload_len` bytes
+/// of `proto`, with room for them after it; returns where they start.
+/// `None` if the address families differ.
+fn emit_ip(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: IpProtocol,
+    payload_len: usize,
+    ident: u16,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
     out.clear();
-    match (src.ip(), dst.ip()) {
+    match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let ip = Ipv4Repr {
                 src_addr: s,
                 dst_addr: d,
-                next_header: IpProtocol::Udp,
-                payload_len: udp_len,
+                next_header: proto,
+                payload_len,
                 hop_limit: 64,
             };
-            out.resize(ip.buffer_len() + udp_len, 0);
+            out.resize(ip.buffer_len() + payload_len, 0);
             let mut pkt = Ipv4Packet::new_unchecked(&mut out[..]);
-            ip.emit(&mut pkt, &sums);
+            ip.emit(&mut pkt, &ChecksumCapabilities::default());
             pkt.set_ident(ident);
             pkt.set_dont_frag(true);
             pkt.fill_checksum();
-            let mut u = UdpPacket::new_unchecked(pkt.payload_mut());
-            udp.emit(
-                &mut u,
-                &IpAddress::Ipv4(s),
-                &IpAddress::Ipv4(d),
-                payload.len(),
-                |b| b.copy_from_slice(payload),
-                &sums,
-            );
+            Some(ip.buffer_len())
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let ip = Ipv6Repr {
                 src_addr: s,
                 dst_addr: d,
-                next_header: IpProtocol::Udp,
-                payload_len: udp_len,
+                next_header: proto,
+                payload_len,
                 hop_limit: 64,
             };
-            out.resize(ip.buffer_len() + udp_len, 0);
-            let mut pkt = Ipv6Packet::new_unchecked(&mut out[..]);
-            ip.emit(&mut pkt);
-            let mut u = UdpPacket::new_unchecked(pkt.payload_mut());
-            udp.emit(
-                &mut u,
-                &IpAddress::Ipv6(s),
-                &IpAddress::Ipv6(d),
-                payload.len(),
-                |b| b.copy_from_slice(payload),
-                &sums,
-            );
+            out.resize(ip.buffer_len() + payload_len, 0);
+            ip.emit(&mut Ipv6Packet::new_unchecked(&mut out[..]));
+            Some(ip.buffer_len())
         }
-        _ => return None,
+        _ => None,
     }
-    Some(())
+}
+
+/// An IPv4 TCP segment with checksums, window 512 and no options, for tests.
+#[cfg(test)]
+pub(crate) fn tcp_segment(
+    src: std::net::SocketAddrV4,
+    dst: std::net::SocketAddrV4,
+    control: TcpControl,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        control,
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
+        window_len: 512,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload,
+    };
+    let ip = Ipv4Repr {
+        src_addr: *src.ip(),
+        dst_addr: *dst.ip(),
+        next_header: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        hop_limit: 64,
+    };
+    let sums = ChecksumCapabilities::default();
+    let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
+    let mut pkt = Ipv4Packet::new_unchecked(&mut buf[..]);
+    ip.emit(&mut pkt, &sums);
+    let (s, d) = (IpAddress::Ipv4(*src.ip()), IpAddress::Ipv4(*dst.ip()));
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(pkt.payload_mut()),
+        &s,
+        &d,
+        &sums,
+    );
+    buf
 }
 
 #[cfg(test)]
@@ -243,6 +421,68 @@ mod tests {
         emit_udp(v6s, v6d, b"hi", 0, &mut buf).unwrap();
         assert!(matches!(classify(&buf), Some(Header::Udp { .. })));
         assert!(emit_udp(src, v6d, b"x", 0, &mut buf).is_none());
+    }
+
+    /// A TCP segment from 100.64.0.1:4000 to 100.64.0.2:80.
+    fn segment(control: TcpControl, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
+        let (src, dst) = (
+            "100.64.0.1:4000".parse().unwrap(),
+            "100.64.0.2:80".parse().unwrap(),
+        );
+        tcp_segment(src, dst, control, 1000, ack, payload)
+    }
+
+    #[test]
+    fn a_refused_syn_gets_an_rst_acknowledging_it() {
+        let syn = segment(TcpControl::Syn, None, b"");
+        let mut out = Vec::new();
+        emit_rst(&syn, 9, &mut out).unwrap();
+        let ip = Ipv4Packet::new_checked(&out[..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.src_addr().to_string(), "100.64.0.2");
+        assert_eq!(ip.dst_addr().to_string(), "100.64.0.1");
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert!(tcp.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
+        assert!(tcp.rst() && tcp.ack() && !tcp.syn());
+        assert_eq!((tcp.src_port(), tcp.dst_port()), (80, 4000));
+        assert_eq!(tcp.ack_number(), TcpSeqNumber(1001));
+        assert!(emit_rst(&[0x45, 0, 0], 0, &mut out).is_none());
+    }
+
+    #[test]
+    fn a_stripped_segment_keeps_its_ack_and_window() {
+        let mut seg = segment(TcpControl::Fin, Some(77), &[5u8; 300]);
+        assert!(matches!(
+            classify(&seg),
+            Some(Header::Tcp { data: 300, .. })
+        ));
+        assert!(strip_payload(&mut seg));
+        let ip = Ipv4Packet::new_checked(&seg[..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(usize::from(ip.total_len()), seg.len());
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert!(tcp.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
+        assert!(tcp.payload().is_empty() && !tcp.fin() && tcp.ack());
+        assert_eq!(tcp.ack_number(), TcpSeqNumber(77));
+        assert_eq!(
+            (tcp.seq_number(), tcp.window_len()),
+            (TcpSeqNumber(1000), 512)
+        );
+        // Nothing left to strip.
+        assert!(!strip_payload(&mut seg));
+    }
+
+    #[test]
+    fn syn_with_rst_or_fin_is_no_connection_attempt() {
+        for control in [TcpControl::Syn, TcpControl::Rst] {
+            let mut seg = segment(control, None, b"");
+            if control == TcpControl::Rst {
+                let at = 20 + 13;
+                seg[at] |= 0x02; // SYN as well
+            }
+            let syn_only = matches!(classify(&seg), Some(Header::Tcp { syn_only: true, .. }));
+            assert_eq!(syn_only, control == TcpControl::Syn);
+        }
     }
 
     #[test]

@@ -14,9 +14,14 @@
 //!    giving the buffer back with [`Stack::recycle`];
 //! 4. sleep at most [`Stack::poll_delay`], or until application I/O on a
 //!    socket (through [`Stack::tcp`]) asks for another poll.
+//!
+//! Every packet comes with the [`PeerKey`] of its sender, and the stack
+//! keeps each peer within its [`TcpLimits`] (see [`crate::limits`]): the
+//! application asks [`Stack::send_room`] how much it may write.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -24,9 +29,13 @@ use smoltcp::socket::tcp::{self, CongestionControl, State};
 use smoltcp::time::{Duration as SmolDuration, Instant as SmolInstant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
 
+use crate::conn::{Conn, Owner};
 use crate::device::QueueDevice;
-use crate::packet::{classify, emit_udp, shrink_window, Header};
+use crate::limits::{PeerKey, PeerUsage, TcpLimits, Usage};
+use crate::packet::{classify, emit_rst, emit_udp, strip_payload, Header};
 use crate::stats::{NetDrop, NetStats};
+
+mod upkeep;
 
 /// Stack settings.
 #[derive(Debug, Clone)]
@@ -39,8 +48,11 @@ pub struct StackConfig {
     pub tcp_rx_buffer: usize,
     /// Per-connection send buffer: unacknowledged plus unsent bytes.
     pub tcp_tx_buffer: usize,
-    /// Connections still in the handshake, at most (SYN-flood bound).
+    /// Connections still in the handshake, at most, of all peers together:
+    /// a backstop far above any one peer's cap.
     pub max_half_open: usize,
+    /// What each peer may hold, and the shared buffer budget.
+    pub limits: TcpLimits,
 }
 
 impl Default for StackConfig {
@@ -53,6 +65,7 @@ impl Default for StackConfig {
             tcp_rx_buffer: 4 << 20,
             tcp_tx_buffer: 4 << 20,
             max_half_open: 1024,
+            limits: TcpLimits::default(),
         }
     }
 }
@@ -108,97 +121,13 @@ pub enum ConnectError {
     Unaddressable,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    /// Created by the stack for a SYN; not yet handed out by `accept`.
-    Pending { since: Instant },
-    /// The application holds the id.
-    App,
-    /// The application is done; freed once closed.
-    Released,
-}
-
-#[derive(Debug)]
-struct Conn {
-    key: (u16, SocketAddr),
-    owner: Owner,
-    /// The last hole (ACK number) [`Conn::take_hole`] acted on.
-    repaired_hole: Option<u32>,
-    /// The peer's latest acknowledgement number and when it last moved.
-    acked: Option<u32>,
-    progress_at: Instant,
-    /// The peer's latest pure ACK, if it carries `acked`: what
-    /// [`Stack::repair_stalls`] replays.
-    last_ack: Vec<u8>,
-    /// Stall repairs since the acknowledgement last moved.
-    stall_repairs: u32,
-}
-
-impl Conn {
-    fn new(key: (u16, SocketAddr), owner: Owner, now: Instant) -> Self {
-        Self {
-            key,
-            owner,
-            repaired_hole: None,
-            acked: None,
-            progress_at: now,
-            last_ack: Vec::new(),
-            stall_repairs: 0,
-        }
-    }
-
-    /// Tracks acknowledgement progress, and keeps the latest pure ACK.
-    fn note_ack(&mut self, now: Instant, ack: u32, pure: Option<&[u8]>) {
-        if self.acked != Some(ack) {
-            self.acked = Some(ack);
-            self.progress_at = now;
-            self.stall_repairs = 0;
-            self.last_ack.clear();
-        }
-        if let Some(pkt) = pure {
-            self.last_ack.clear();
-            self.last_ack.extend_from_slice(pkt);
-        }
-    }
-
-    /// Whether to make smoltcp retransmit the segment at `hole` now.
-    ///
-    /// smoltcp (0.14) retransmits one segment after three duplicate ACKs
-    /// and otherwise waits for its retransmission timer (at least 1 s). When
-    /// a burst of segments is lost, as when a receiver's UDP socket
-    /// overflows, the ACK for the first retransmission acknowledges up to
-    /// the next hole; no further duplicates come because the window is full,
-    /// so every burst cost a second's stall. The receiver's SACK blocks say
-    /// exactly where the holes are: for each new hole, the hole-reporting ACK
-    /// is delivered [`DUP_ACKS`] more times, which is smoltcp's fast-retransmit
-    /// trigger (NewReno's partial-ACK retransmission, RFC 6582). Once per
-    /// hole, so a stream of duplicate ACKs for the same hole repairs it once.
-    fn take_hole(&mut self, hole: u32) -> bool {
-        if self.repaired_hole == Some(hole) {
-            return false;
-        }
-        self.repaired_hole = Some(hole);
-        true
-    }
-}
-
-/// A connection with bytes to deliver whose acknowledgement has not moved
-/// for this long (doubling per attempt) gets its first unacknowledged
-/// segment retransmitted, instead of waiting for smoltcp's timer (1 s at
-/// least, doubling): tail losses and lost retransmissions otherwise cost
-/// seconds each on a lossy link.
-const STALL_AFTER: Duration = Duration::from_millis(200);
-/// Attempts before leaving it to smoltcp's own timer (200, 400, 800 ms).
-const STALL_REPAIRS_MAX: u32 = 3;
 /// How often connections are checked for stalls while any has data in flight.
 const STALL_CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Duplicate ACKs that make smoltcp fast-retransmit: the copies of an ACK
-/// that [`Conn::take_hole`] and [`Stack::repair_stalls`] replay.
+/// that `Conn::take_hole` and [`Stack::repair_stalls`] replay.
 const DUP_ACKS: usize = 3;
 
-/// How long a listening socket may wait for the SYN it was made for.
-const STALE_LISTENER: Duration = Duration::from_secs(5);
 /// Keep-alive probes on idle connections, and how long an unanswered
 /// connection lives: detects peers that vanished without a FIN.
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
@@ -226,6 +155,17 @@ pub struct Stack {
     next_stall_check: Instant,
     /// Whether the last stall scan found a connection with bytes in flight.
     in_flight: bool,
+    /// Per-peer usage and limits.
+    usage: Usage,
+    /// Connections whose queues may have changed since the last poll.
+    dirty: Vec<SocketHandle>,
+    /// Connections given send room since they were last counted.
+    granted: Vec<SocketHandle>,
+    /// The peer of each SYN a listener was made for since the last poll,
+    /// by (local port, remote): smoltcp may hand a SYN to another listener
+    /// on the port, and the connection is then charged to the right peer
+    /// when it is rekeyed.
+    syn_peers: HashMap<(u16, SocketAddr), PeerKey>,
 }
 
 impl Stack {
@@ -275,6 +215,10 @@ impl Stack {
             stats: NetStats::default(),
             next_stall_check: now,
             in_flight: false,
+            usage: Usage::new(config.limits.clone()),
+            dirty: Vec::new(),
+            granted: Vec::new(),
+            syn_peers: HashMap::new(),
             config,
         }
     }
@@ -353,8 +297,8 @@ impl Stack {
         Ingress::Dropped(why)
     }
 
-    /// Takes one decrypted IP packet from the tunnel.
-    pub fn handle_packet(&mut self, now: Instant, buf: Vec<u8>) -> Ingress {
+    /// Takes one decrypted IP packet from the tunnel, sent by `peer`.
+    pub fn handle_packet(&mut self, now: Instant, peer: PeerKey, mut buf: Vec<u8>) -> Ingress {
         let Some(header) = classify(&buf) else {
             return self.dropped(buf, NetDrop::Malformed);
         };
@@ -388,6 +332,7 @@ impl Stack {
                 hole_at,
                 ack,
                 pure_ack,
+                data,
             } => {
                 if !self.is_local(dst.ip()) {
                     return self.dropped(buf, NetDrop::NotLocal);
@@ -397,17 +342,39 @@ impl Stack {
                         // smoltcp answers with RST, which is what a client
                         // expects from a closed port.
                         self.stats.count(NetDrop::TcpClosedPort);
+                    } else if self.usage.admit(peer).is_err() {
+                        // Answered here, not by smoltcp: smoltcp would give
+                        // the SYN to any listener waiting on the port,
+                        // another peer's included.
+                        self.refuse_syn(&buf);
+                        return self.dropped(buf, NetDrop::PeerLimit);
                     } else if self.pending.len() >= self.config.max_half_open {
                         return self.dropped(buf, NetDrop::Backlog);
                     } else {
-                        self.add_listener(now, src, dst);
+                        self.add_listener(now, src, dst, peer);
                     }
                 }
                 let conn = self
                     .by_key
                     .get(&(dst.port(), src))
-                    .and_then(|h| self.conns.get_mut(h));
-                if let Some(conn) = conn {
+                    .and_then(|h| self.conns.get_mut(h).map(|c| (*h, c)));
+                if let Some((h, conn)) = conn {
+                    if !conn.dirty {
+                        conn.dirty = true;
+                        self.dirty.push(h);
+                    }
+                    if data > 0 {
+                        if self.usage.refuse_payload(conn.peer).is_some() {
+                            strip_payload(&mut buf);
+                        } else {
+                            // Charged now rather than at the next poll, so a
+                            // burst within one turn cannot pass the budget;
+                            // the poll counts the queue exactly again.
+                            let queued = conn.buffered + data;
+                            self.usage.charge(conn.peer, conn.buffered, queued);
+                            conn.buffered = queued;
+                        }
+                    }
                     if let Some(ack) = ack {
                         conn.note_ack(now, ack, pure_ack.then_some(&buf[..]));
                     }
@@ -422,57 +389,14 @@ impl Stack {
         }
     }
 
-    /// Retransmits the first unacknowledged segment of connections whose
-    /// peer has stopped acknowledging while bytes are outstanding.
-    ///
-    /// smoltcp retransmits on three duplicate ACKs, or on its timer. The
-    /// peer's latest ACK is replayed four times: once with its window one
-    /// unit smaller, which smoltcp takes as a window update and which
-    /// restarts its duplicate count (an earlier fast retransmit may have
-    /// left it above three), then three duplicates of that. The peer's
-    /// real window returns with its next ACK. Called before each poll;
-    /// scans at most every [`STALL_CHECK_EVERY`].
-    fn repair_stalls(&mut self, now: Instant) {
-        if now < self.next_stall_check {
-            return;
-        }
-        self.next_stall_check = now + STALL_CHECK_EVERY;
-        self.in_flight = false;
-        for (h, conn) in self.conns.iter_mut() {
-            if matches!(conn.owner, Owner::Pending { .. }) {
-                continue;
-            }
-            let s = self.sockets.get::<tcp::Socket<'static>>(*h);
-            let sending = matches!(
-                s.state(),
-                State::Established
-                    | State::CloseWait
-                    | State::FinWait1
-                    | State::Closing
-                    | State::LastAck
-            ) && s.send_queue() > 0;
-            if !sending {
-                continue;
-            }
-            self.in_flight = true;
-            let wait = STALL_AFTER * (1 << conn.stall_repairs.min(STALL_REPAIRS_MAX));
-            if conn.last_ack.is_empty()
-                || conn.stall_repairs >= STALL_REPAIRS_MAX
-                || now.saturating_duration_since(conn.progress_at) < wait
-            {
-                continue;
-            }
-            let mut update = self.device.pool.take();
-            update.extend_from_slice(&conn.last_ack);
-            if !shrink_window(&mut update) {
-                self.device.pool.put(update);
-                continue;
-            }
-            self.device.receive_copies(&update, DUP_ACKS);
-            self.device.rx.push_front(update);
-            conn.progress_at = now;
-            conn.stall_repairs += 1;
-            self.stats.stall_repairs += 1;
+    /// Answers a SYN over its peer's caps with RST.
+    fn refuse_syn(&mut self, syn: &[u8]) {
+        let mut rst = self.device.pool.take();
+        self.ident = self.ident.wrapping_add(1);
+        if emit_rst(syn, self.ident, &mut rst).is_some() {
+            self.device.tx.push_back(rst);
+        } else {
+            self.device.pool.put(rst);
         }
     }
 
@@ -489,7 +413,7 @@ impl Stack {
         s
     }
 
-    fn add_listener(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr) {
+    fn add_listener(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr, peer: PeerKey) {
         let mut s = self.new_socket();
         let ep = IpListenEndpoint {
             addr: Some(IpAddress::from(dst.ip())),
@@ -501,8 +425,12 @@ impl Stack {
         let h = self.sockets.add(s);
         let key = (dst.port(), src);
         self.by_key.insert(key, h);
-        self.conns
-            .insert(h, Conn::new(key, Owner::Pending { since: now }, now));
+        self.conns.insert(
+            h,
+            Conn::new(key, Owner::Pending { since: now }, Some(peer), now),
+        );
+        self.usage.opened(Some(peer));
+        self.syn_peers.insert(key, peer);
         self.pending.push(h);
     }
 
@@ -525,7 +453,7 @@ impl Stack {
         let key = (port, remote);
         self.by_key.insert(key, h);
         self.conns
-            .insert(h, Conn::new(key, Owner::App, Instant::now()));
+            .insert(h, Conn::new(key, Owner::App, None, Instant::now()));
         Ok(TcpId(h))
     }
 
@@ -548,10 +476,46 @@ impl Stack {
     /// The smoltcp socket behind a connection, for reads, writes, wakers
     /// and state. `None` once released.
     pub fn tcp(&mut self, id: TcpId) -> Option<&mut tcp::Socket<'static>> {
-        match self.conns.get(&id.0)?.owner {
-            Owner::App => Some(self.sockets.get_mut::<tcp::Socket<'static>>(id.0)),
-            _ => None,
+        let conn = self.conns.get_mut(&id.0)?;
+        if conn.owner != Owner::App {
+            return None;
         }
+        // The application may read or write: count the queues again.
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(id.0);
+        }
+        Some(self.sockets.get_mut::<tcp::Socket<'static>>(id.0))
+    }
+
+    /// How many bytes the application may write to `id` now: the socket's
+    /// free send space, within what its peer's and the stack's buffer
+    /// budgets have left. Zero: wait, `waker` is woken when space or budget
+    /// frees. Every writer asks right before writing, so no peer makes the
+    /// daemon queue more than its budget for it: what the writers given
+    /// room before have written is counted first.
+    pub fn send_room(&mut self, id: TcpId, waker: &Waker) -> usize {
+        match self.conns.get(&id.0) {
+            Some(conn) if conn.owner == Owner::App => {}
+            _ => return 0,
+        }
+        while let Some(h) = self.granted.pop() {
+            self.recount(h);
+        }
+        let peer = self.recount(id.0);
+        let s = self.sockets.get_mut::<tcp::Socket<'static>>(id.0);
+        let free = s.send_capacity() - s.send_queue();
+        if free == 0 {
+            s.register_send_waker(waker);
+            return 0;
+        }
+        let room = self.usage.send_room(peer, free);
+        if room == 0 {
+            self.usage.wait(id.0, waker);
+        } else {
+            self.granted.push(id.0);
+        }
+        room
     }
 
     /// The application is done with a connection: it is closed gracefully
@@ -591,89 +555,8 @@ impl Stack {
         if !self.pending.is_empty() || !self.released.is_empty() {
             self.sweep(now);
         }
+        self.account();
         changed
-    }
-
-    /// Moves handshaken connections to the accept queue and frees closed ones.
-    fn sweep(&mut self, now: Instant) {
-        let mut i = 0;
-        while i < self.pending.len() {
-            let h = self.pending[i];
-            let s = self.sockets.get::<tcp::Socket<'static>>(h);
-            let state = s.state();
-            let tuple = s.local_endpoint().zip(s.remote_endpoint());
-            let since = match self.conns.get(&h).map(|c| c.owner) {
-                Some(Owner::Pending { since }) => since,
-                _ => now,
-            };
-            match state {
-                State::Established | State::CloseWait => {
-                    self.pending.swap_remove(i);
-                    if let Some((local, remote)) = tuple {
-                        let (local, remote) = (from_endpoint(local), from_endpoint(remote));
-                        self.rekey(h, (local.port(), remote));
-                        if let Some(c) = self.conns.get_mut(&h) {
-                            c.owner = Owner::App;
-                        }
-                        self.accepted.push(Accepted {
-                            id: TcpId(h),
-                            local,
-                            remote,
-                        });
-                    }
-                }
-                State::Closed | State::TimeWait => {
-                    self.pending.swap_remove(i);
-                    self.remove(h);
-                }
-                State::Listen if now.saturating_duration_since(since) > STALE_LISTENER => {
-                    self.pending.swap_remove(i);
-                    self.remove(h);
-                }
-                _ => {
-                    if let Some((local, remote)) = tuple {
-                        self.rekey(h, (local.port, from_endpoint(remote)));
-                    }
-                    i += 1;
-                }
-            }
-        }
-        let mut i = 0;
-        while i < self.released.len() {
-            let h = self.released[i];
-            let state = self.sockets.get::<tcp::Socket<'static>>(h).state();
-            if matches!(state, State::Closed | State::TimeWait) {
-                self.released.swap_remove(i);
-                self.remove(h);
-            } else {
-                i += 1;
-            }
-        }
-    }
-
-    /// When two SYNs arrive in one batch, smoltcp may give each to the other's
-    /// listener; keep the lookup keyed by what the socket really holds.
-    fn rekey(&mut self, h: SocketHandle, key: (u16, SocketAddr)) {
-        let Some(conn) = self.conns.get_mut(&h) else {
-            return;
-        };
-        if conn.key == key {
-            return;
-        }
-        let old = std::mem::replace(&mut conn.key, key);
-        if self.by_key.get(&old) == Some(&h) {
-            self.by_key.remove(&old);
-        }
-        self.by_key.insert(key, h);
-    }
-
-    fn remove(&mut self, h: SocketHandle) {
-        if let Some(conn) = self.conns.remove(&h) {
-            if self.by_key.get(&conn.key) == Some(&h) {
-                self.by_key.remove(&conn.key);
-            }
-            self.sockets.remove(h);
-        }
     }
 
     /// A connection accepted on a listened port.
@@ -729,6 +612,28 @@ impl Stack {
     /// Connections currently held by the stack (any state).
     pub fn connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Replaces the limits (a reload). Connections over a lowered cap stay;
+    /// their peer opens no more until it is under the cap again.
+    pub fn set_limits(&mut self, limits: TcpLimits) {
+        self.config.limits = limits.clone();
+        self.usage.set_limits(limits);
+    }
+
+    /// What `peer` holds, and the limits it hit.
+    pub fn peer_usage(&self, peer: PeerKey) -> Option<&PeerUsage> {
+        self.usage.peer(peer)
+    }
+
+    /// Every peer the stack has seen, with its usage.
+    pub fn peers(&self) -> impl Iterator<Item = (PeerKey, &PeerUsage)> + '_ {
+        self.usage.peers()
+    }
+
+    /// Bytes queued in all connections, as of the last poll.
+    pub fn buffered(&self) -> usize {
+        self.usage.buffered()
     }
 }
 

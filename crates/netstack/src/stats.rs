@@ -14,18 +14,22 @@ pub enum NetDrop {
     UdpClosedPort,
     /// TCP SYN to a port with no service (answered with RST).
     TcpClosedPort,
-    /// Too many connections in the handshake.
+    /// Too many connections in the handshake, of all peers together.
     Backlog,
+    /// A SYN over its peer's caps (answered with RST; see
+    /// [`crate::LimitHit`] for which cap).
+    PeerLimit,
 }
 
 impl NetDrop {
-    pub const ALL: [NetDrop; 6] = [
+    pub const ALL: [NetDrop; 7] = [
         NetDrop::Malformed,
         NetDrop::Fragment,
         NetDrop::NotLocal,
         NetDrop::UdpClosedPort,
         NetDrop::TcpClosedPort,
         NetDrop::Backlog,
+        NetDrop::PeerLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,7 @@ impl NetDrop {
             NetDrop::UdpClosedPort => "udp_closed_port",
             NetDrop::TcpClosedPort => "tcp_closed_port",
             NetDrop::Backlog => "backlog",
+            NetDrop::PeerLimit => "peer_limit",
         }
     }
 }

@@ -8,6 +8,9 @@ use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, 
 use super::*;
 use crate::packet::shrink_window;
 
+/// The peer every packet in these tests comes from.
+const PEER: PeerKey = PeerKey(1);
+
 fn stack(addr: &str, now: Instant) -> Stack {
     Stack::new(
         StackConfig {
@@ -30,7 +33,7 @@ fn shuttle(from: &mut Stack, to: &mut Stack, now: Instant) -> (Vec<UdpDatagram>,
         let mut buf = to.take_buffer();
         buf.extend_from_slice(&pkt);
         from.recycle(pkt);
-        if let Ingress::Udp(d) = to.handle_packet(now, buf) {
+        if let Ingress::Udp(d) = to.handle_packet(now, PEER, buf) {
             udp.push(d);
         }
     }
@@ -112,7 +115,10 @@ fn syn_to_closed_port_gets_rst_and_is_counted() {
     let syn = client.poll_transmit().unwrap();
     let mut buf = server.take_buffer();
     buf.extend_from_slice(&syn);
-    assert!(matches!(server.handle_packet(now, buf), Ingress::Stack));
+    assert!(matches!(
+        server.handle_packet(now, PEER, buf),
+        Ingress::Stack
+    ));
     server.poll(now);
     let rst = server.poll_transmit().expect("RST");
     let ip = Ipv4Packet::new_checked(&rst[..]).unwrap();
@@ -121,7 +127,7 @@ fn syn_to_closed_port_gets_rst_and_is_counted() {
     assert_eq!(server.stats().get(NetDrop::TcpClosedPort), 1);
     let mut buf = client.take_buffer();
     buf.extend_from_slice(&rst);
-    client.handle_packet(now, buf);
+    client.handle_packet(now, PEER, buf);
     now += Duration::from_millis(1);
     client.poll(now);
     assert_eq!(client.tcp(id).unwrap().state(), TcpState::Closed);
@@ -150,7 +156,7 @@ fn ping_is_answered() {
     let mut pkt = Ipv4Packet::new_unchecked(&mut buf[..]);
     ip.emit(&mut pkt, &caps);
     repr.emit(&mut Icmpv4Packet::new_unchecked(pkt.payload_mut()), &caps);
-    server.handle_packet(now, buf);
+    server.handle_packet(now, PEER, buf);
     server.poll(now);
     let reply = server.poll_transmit().expect("echo reply");
     let ip = Ipv4Packet::new_checked(&reply[..]).unwrap();
@@ -193,7 +199,7 @@ fn garbage_is_dropped_and_counted() {
     let mut buf = s.take_buffer();
     buf.extend_from_slice(&[0x45, 0, 0, 0xff, 1, 2, 3]);
     assert!(matches!(
-        s.handle_packet(now, buf),
+        s.handle_packet(now, PEER, buf),
         Ingress::Dropped(NetDrop::Malformed)
     ));
     assert_eq!(s.stats().get(NetDrop::Malformed), 1);
@@ -210,7 +216,7 @@ fn stale_listener_is_swept() {
     let syn = client.poll_transmit().unwrap();
     let mut buf = server.take_buffer();
     buf.extend_from_slice(&syn);
-    server.handle_packet(now, buf);
+    server.handle_packet(now, PEER, buf);
     server.poll(now);
     assert_eq!(server.connections(), 1);
     // The client vanishes: the half-open connection times out eventually,
@@ -267,7 +273,7 @@ fn lossy_transfer(len: usize, lose: impl Fn(usize, Duration) -> bool) -> (Durati
             let mut buf = server.take_buffer();
             buf.extend_from_slice(&pkt);
             client.recycle(pkt);
-            server.handle_packet(now, buf);
+            server.handle_packet(now, PEER, buf);
         }
         server.poll(now);
         let s = server.tcp(acc.id).unwrap();

@@ -201,6 +201,28 @@ pub fn udp_echo() -> u16 {
     port
 }
 
+/// A DNS query (RD set) for `name` and record type `qtype`.
+pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for l in name.split('.') {
+        m.push(l.len() as u8);
+        m.extend_from_slice(l.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, qtype as u8, 0, 1]);
+    m
+}
+
+/// Sends `q` from a fresh UDP socket and waits up to `limit` for one reply.
+pub fn udp_ask(to: SocketAddr, q: &[u8], limit: Duration) -> Option<Vec<u8>> {
+    let s = UdpSocket::bind("127.0.0.1:0").ok()?;
+    s.set_read_timeout(Some(limit)).ok()?;
+    s.send_to(q, to).ok()?;
+    let mut buf = [0u8; 1500];
+    let n = s.recv(&mut buf).ok()?;
+    Some(buf[..n].to_vec())
+}
+
 /// Retries `f` until it succeeds or `limit` passes.
 pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + limit;
@@ -272,16 +294,32 @@ pub fn forward_config(
     wg: u16,
     forwards: &[(u16, &str)],
 ) -> PathBuf {
+    let tcp: Vec<(u16, &str, &str)> = forwards.iter().map(|(p, t)| (*p, *t, "tcp")).collect();
+    client_config(dir, "client", key, "100.64.0.1", server_pub, wg, &tcp)
+}
+
+/// Writes `<name>.toml` for `wingress forward` with tunnel address
+/// `address`: as [`forward_config`], each forward a
+/// `(port, target, protocol)`.
+pub fn client_config(
+    dir: &TempDir,
+    name: &str,
+    key: &Path,
+    address: &str,
+    server_pub: &str,
+    wg: u16,
+    forwards: &[(u16, &str, &str)],
+) -> PathBuf {
     let mut text = format!(
-        "[wireguard]\nprivate_key_file = \"{}\"\naddress = \"100.64.0.1/32\"\n\
+        "[wireguard]\nprivate_key_file = \"{}\"\naddress = \"{address}/32\"\n\
          [[peer]]\npublic_key = \"{server_pub}\"\nendpoint = \"127.0.0.1:{wg}\"\n\
          allowed_ips = [\"100.64.0.0/24\"]\n",
         key.display()
     );
-    for (port, target) in forwards {
+    for (port, target, protocol) in forwards {
         text.push_str(&format!(
-            "[[forward]]\nlisten = \"127.0.0.1:{port}\"\ntarget = \"{target}\"\n"
+            "[[forward]]\nlisten = \"127.0.0.1:{port}\"\ntarget = \"{target}\"\nprotocol = \"{protocol}\"\n"
         ));
     }
-    dir.write("client.toml", &text)
+    dir.write(&format!("{name}.toml"), &text)
 }

@@ -5,9 +5,11 @@
 //!   run`, `wingress forward` → `wingress run`, and onetun → wireguard-go.
 //! - `memory`: the daemon's resident memory idle and with 1,000 open
 //!   TCP connections through the tunnel.
+//! - `fairness`: one peer's TCP connect time while another floods SYNs.
 //!
 //! Run through `benches/iperf3.sh`, which builds everything first.
 
+mod fairness;
 mod memory;
 mod setups;
 
@@ -59,6 +61,18 @@ enum Command {
         #[arg(long)]
         wingress: Option<PathBuf>,
     },
+    /// Peer b's TCP connect time (p50, p99) while peer a floods SYNs, and
+    /// without the flood.
+    Fairness {
+        /// Connections b opens in each run.
+        #[arg(long, default_value_t = 300)]
+        connects: usize,
+        /// SYNs per second from a.
+        #[arg(long, default_value_t = 2000)]
+        rate: u32,
+        #[arg(long)]
+        wingress: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -75,6 +89,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
     let needs: &[&str] = match &cli.command {
         Command::Iperf3 { .. } => &["wireguard-go", "wg", "iperf3", "ping"],
         Command::Memory { .. } => &["wireguard-go", "wg", "ping"],
+        Command::Fairness { .. } => &["wireguard-go", "wg", "ping", "python3", "nft"],
     };
     if let Err(why) = wingress_lab::preflight(needs) {
         bail!("the lab cannot run here: {why}");
@@ -104,6 +119,19 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 &lab,
                 &wingress.unwrap_or_else(wingress_lab::wingress_bin),
                 conns,
+            )?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Fairness {
+            connects,
+            rate,
+            wingress,
+        } => {
+            fairness::run(
+                &lab,
+                &wingress.unwrap_or_else(wingress_lab::wingress_bin),
+                connects.max(1),
+                rate,
             )?;
             Ok(std::process::ExitCode::SUCCESS)
         }
