@@ -8,7 +8,8 @@
 //! Input: a byte choosing the protocols tried and their order, then up to
 //! 32 operations, each a kind byte and its fields:
 //! - 0: a datagram from the gateway's port 5351 (length-prefixed);
-//! - 1: an SSDP datagram (length-prefixed);
+//! - 1: an SSDP datagram (length-prefixed), from the gateway or from
+//!   another LAN host (which the mapper must ignore);
 //! - 2: the answer to the latest HTTP request: status u16 (or, with 0, a
 //!   transport error) and body (length-prefixed);
 //! - 3: the clock moves by u16 seconds;
@@ -18,7 +19,7 @@
 //! `release`, and only once.
 #![no_main]
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use arbitrary::Unstructured;
@@ -78,7 +79,12 @@ fuzz_target!(|data: &[u8]| {
         let kind: u8 = u.arbitrary().unwrap_or(0);
         match kind % 5 {
             0 => m.handle_pmp(now, input::bytes(&mut u, 1100)),
-            1 => m.handle_ssdp(now, input::bytes(&mut u, 1500)),
+            1 => {
+                // From the gateway, or from another LAN host (ignored).
+                let host = if u.arbitrary().unwrap_or(true) { 1 } else { 3 };
+                let from = SocketAddrV4::new(Ipv4Addr::new(192, 168, 10, host), 1900);
+                m.handle_ssdp(now, from, input::bytes(&mut u, 1500))
+            }
             2 => {
                 let status: u16 = u.arbitrary().unwrap_or(0);
                 let body = String::from_utf8_lossy(input::bytes(&mut u, 16 << 10)).into_owned();

@@ -19,6 +19,8 @@
 //!   u8 (write the bytes, read, release, or abort by remote port), bytes
 //!   (length-prefixed).
 //!
+//! The IPv4 and IPv6 remotes are two peers, under small per-peer limits.
+//!
 //! Checked: nothing panics, and every packet the stack sends is a
 //! well-formed IPv4 or IPv6 packet whose length fields match.
 #![no_main]
@@ -31,7 +33,7 @@ use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use wingress_fuzz::input;
 use wingress_fuzz::ip::{self, Segment};
-use wingress_netstack::{Ingress, Stack, StackConfig, TcpId};
+use wingress_netstack::{Ingress, PeerKey, Stack, StackConfig, TcpId, TcpLimits};
 
 const LOCAL_V4: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
 const LOCAL_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
@@ -87,6 +89,15 @@ impl Harness {
                 tcp_rx_buffer: 16 << 10,
                 tcp_tx_buffer: 16 << 10,
                 max_half_open: 4,
+                // Small per-peer limits, so inputs reach every refusal.
+                limits: TcpLimits {
+                    peer_half_open: 2,
+                    peer_connections: 3,
+                    peer_buffer: 24 << 10,
+                    total_buffer: 40 << 10,
+                    handshake_timeout: Duration::from_secs(1),
+                    send_stall_timeout: Duration::from_secs(3),
+                },
             },
             now,
         );
@@ -104,7 +115,10 @@ impl Harness {
     fn deliver(&mut self, packet: &[u8]) {
         let mut buf = self.stack.take_buffer();
         buf.extend_from_slice(packet);
-        if let Ingress::Udp(d) = self.stack.handle_packet(self.now, buf) {
+        // The IPv4 and the IPv6 remotes are two peers, as WireGuard's
+        // allowed IPs would make them.
+        let peer = PeerKey(u32::from(packet.first().is_some_and(|b| b >> 4 == 6)));
+        if let Ingress::Udp(d) = self.stack.handle_packet(self.now, peer, buf) {
             assert!(d.payload().len() <= packet.len());
             self.stack.recycle(d.into_buffer());
         }

@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
             let authenticated = match result {
                 Incoming::Packet { .. } | Incoming::Handled { .. } => true,
                 Incoming::Reply { bytes, .. } => bytes.first() != Some(&COOKIE_REPLY),
-                Incoming::Dropped(_) => false,
+                Incoming::CookieStored { .. } | Incoming::Dropped(_) => false,
             };
             if !authenticated {
                 assert_eq!(
