@@ -79,8 +79,8 @@ impl LiveProxy {
         let drain = self.drain.subscribe();
         let version = self.version.load(Ordering::Acquire);
         let proxy = self.current();
-        let opts = proxy.opts.clone();
-        let stats = proxy.stats.clone();
+        let opts = proxy.table.opts.clone();
+        let stats = proxy.table.stats.clone();
         let handler = LiveHandler {
             live: self,
             cached: RefCell::new((version, ProxyHandler(proxy))),
@@ -95,7 +95,7 @@ impl LiveProxy {
     where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
-        let stats = self.current().stats.clone();
+        let stats = self.current().stats().clone();
         serve_redirect_draining(io, conn, Some(self.drain.subscribe()), http01, stats).await;
     }
 }
