@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::https::{HttpsGen, HttpsService};
 use crate::live::LiveReader;
+use wingress_sync::lock;
 
 enum HostCmd {
     Listen(SocketAddr, std::net::TcpListener),
@@ -53,7 +54,7 @@ impl HostPool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.pool)
     }
 
     /// Addresses being accepted on now.

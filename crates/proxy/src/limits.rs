@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::spec::ConnInfo;
+use wingress_sync::lock;
 
 /// A limit of the HTTP server, as `wingress_http_limit_hits_total` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,7 +112,7 @@ impl ConnLimiter {
 
     fn lock(&self) -> MutexGuard<'_, Open> {
         // Every update below is complete before anything can panic.
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.open)
     }
 
     /// Admits a connection from `source`, or says which cap it hit.

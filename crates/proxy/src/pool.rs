@@ -33,6 +33,7 @@ use tokio::time::Instant;
 use crate::body::{BoxError, ReqBody};
 use crate::dns::CachingResolver;
 use crate::spec::{nonzero, BackendAddr};
+use wingress_sync::lock;
 
 /// How long an unused pooled backend connection is kept.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -134,7 +135,7 @@ impl Idle {
     fn lock(&self) -> MutexGuard<'_, VecDeque<IdleConn>> {
         // Every update is a single push or pop: a panic cannot leave the
         // list inconsistent, so poisoning is ignored.
-        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.conns)
     }
 
     /// The newest idle connection that is still open, if any.

@@ -25,7 +25,8 @@ use rustls_pki_types::UnixTime;
 
 use crate::ca::{later, InternalCa};
 use crate::hostname::HostName;
-use crate::{lock, TlsError};
+use crate::TlsError;
+use wingress_sync::lock;
 
 /// Per-name leaves for `*` routes held at once; more names evict the least
 /// recently used (which is issued again, in memory, if asked for again).

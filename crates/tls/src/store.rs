@@ -17,6 +17,7 @@ use crate::managed::{Lookup, ManagedCerts};
 use crate::pem::{self, FileStamp, LoadedCert};
 use crate::status::{describe, CertSource, CertificateStatus};
 use crate::{ring_provider, TlsError};
+use wingress_sync::{read, write};
 
 /// The daemon's certificates: static (cert, key) files from the config, and
 /// optionally an internal CA that issues a leaf for any other name on first
@@ -405,16 +406,6 @@ pub fn export_ca(state_dir: &Path, create: bool) -> Result<String, TlsError> {
 
 fn current_time(time: &dyn TimeProvider) -> UnixTime {
     time.current_time().unwrap_or_else(UnixTime::now)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Adapts [`CertStore::resolve_sni`] to rustls.

@@ -19,7 +19,8 @@ use instant_acme::{BodyWrapper, BytesResponse, Error, HttpClient};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 
-use crate::{lock, ring_provider, TlsError};
+use crate::{ring_provider, TlsError};
+use wingress_sync::lock;
 
 /// No request to the CA may take longer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
