@@ -117,7 +117,14 @@ pub enum RequestError {
     Path(#[from] crate::PathError),
 }
 
-pub(crate) struct ProxyHandler(pub(crate) Arc<Proxy>);
+impl AsRef<Proxy> for Proxy {
+    fn as_ref(&self) -> &Proxy {
+        self
+    }
+}
+
+/// Serves connections with one fixed [`Proxy`].
+struct ProxyHandler(Arc<Proxy>);
 
 impl Handler for ProxyHandler {
     fn handle(
@@ -125,15 +132,28 @@ impl Handler for ProxyHandler {
         req: http::Request<hyper::body::Incoming>,
         conn: Rc<crate::conn::ConnState>,
     ) -> HandlerFuture {
-        let proxy = self.0.clone();
-        Box::pin(async move {
-            let mut handled = forward::handle(&proxy.table, req, conn).await;
-            if handled.stats.is_none() {
-                handled.stats = Some(proxy.table.stats.unrouted().clone());
-            }
-            handled
-        })
+        handle_request(self.0.clone(), req, conn)
     }
+}
+
+/// Serves one request with the proxy `table` carries (a [`Proxy`], or a
+/// generation holding one: see [`crate::LiveProxy`]).
+pub(crate) fn handle_request<T>(
+    table: Arc<T>,
+    req: http::Request<hyper::body::Incoming>,
+    conn: Rc<crate::conn::ConnState>,
+) -> HandlerFuture
+where
+    T: AsRef<Proxy> + 'static,
+{
+    Box::pin(async move {
+        let proxy: &Proxy = (*table).as_ref();
+        let mut handled = forward::handle(&proxy.table, req, conn).await;
+        if handled.stats.is_none() {
+            handled.stats = Some(proxy.table.stats.unrouted().clone());
+        }
+        handled
+    })
 }
 
 #[cfg(test)]
