@@ -47,7 +47,7 @@ pub use acme::{
 };
 pub use client_auth::ClientCaVerifier;
 pub use error::TlsError;
-pub use private_file::read_secret;
+pub use private_file::{read_secret, write_atomic, write_atomic_mode};
 pub use server_config::{server_config, ServerTlsOptions};
 pub use status::{CertSource, CertState, CertificateStatus, EXPIRING_WITHIN};
 pub use store::{export_ca, read_ca_roots, CertStore, ACME_TLS_ALPN};
