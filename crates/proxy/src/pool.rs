@@ -11,7 +11,6 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -62,29 +61,7 @@ pub(crate) struct Idle {
 
 /// FNV-1a: the keys are short, trusted (from config) and hashed on every
 /// request, where SipHash's DoS resistance buys nothing.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type Fast = BuildHasherDefault<Fnv>;
+type Fast = fnv::FnvBuildHasher;
 
 /// Per client (one per route, so routes with different connect timeouts
 /// never share connections), per backend address.
