@@ -3,7 +3,7 @@
 //!
 //! - [`Live`]: a value that a reload replaces while other threads keep
 //!   reading it, with [`LiveReader`]s whose read is one atomic load.
-//! - [`lock`], [`read`], [`write`]: take a `Mutex` or `RwLock` even when a
+//! - [`lock`], [`read`], [`write()`]: take a `Mutex` or `RwLock` even when a
 //!   thread panicked while holding it.
 //!
 //! The crate depends on nothing, so the lowest library crates can use it.
