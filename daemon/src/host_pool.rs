@@ -18,10 +18,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use wingress_sync::lock;
 
 use crate::https::{HttpsGen, HttpsService};
 use crate::live::LiveReader;
-use wingress_sync::lock;
 
 enum HostCmd {
     Listen(SocketAddr, std::net::TcpListener),

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use wingress_sync::lock;
 
 use crate::spec::ConnInfo;
-use wingress_sync::lock;
 
 /// A limit of the HTTP server, as `wingress_http_limit_hits_total` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

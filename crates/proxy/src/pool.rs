@@ -28,11 +28,11 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use wingress_sync::lock;
 
 use crate::body::{BoxError, ReqBody};
 use crate::dns::CachingResolver;
 use crate::spec::{nonzero, BackendAddr};
-use wingress_sync::lock;
 
 /// How long an unused pooled backend connection is kept.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);

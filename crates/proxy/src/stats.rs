@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use wingress_sync::lock;
 
 use crate::limits::Limit;
-use wingress_sync::lock;
 
 /// Upper bounds of the latency histogram, in seconds (Prometheus `le`).
 pub const LATENCY_BUCKETS: [f64; 13] = [

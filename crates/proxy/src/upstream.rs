@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use wingress_sync::lock;
 
 use crate::spec::BackendAddr;
-use wingress_sync::lock;
 
 /// How long a backend that refused a connection stays out of rotation when
 /// its route has no active health check.

@@ -9,6 +9,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
 use rustls_pki_types::UnixTime;
+use wingress_sync::{read, write};
 
 use crate::ca::{ca_dir, InternalCa};
 use crate::hostname::HostName;
@@ -17,7 +18,6 @@ use crate::managed::{Lookup, ManagedCerts};
 use crate::pem::{self, FileStamp, LoadedCert};
 use crate::status::{describe, CertSource, CertificateStatus};
 use crate::{ring_provider, TlsError};
-use wingress_sync::{read, write};
 
 /// The daemon's certificates: static (cert, key) files from the config, and
 /// optionally an internal CA that issues a leaf for any other name on first

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use wingress_config::{Advertise, NatConfig};
 use wingress_nat::{MappingView, NatState, NatStatus, PublicEndpoint};
+use wingress_sync::lock;
 
 use crate::dataplane::NetRef;
 use crate::node::NodeAddr;
-use wingress_sync::lock;
 
 pub use wiring::attach;
 
