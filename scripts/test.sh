@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (Debian packages, when
-# missing and when running as root), builds, then runs every cargo test,
-# including the network-namespace lab with real wireguard-go peers, and
-# every fuzz target briefly (scripts/fuzz.sh).
+# missing and when running as root), checks formatting, clippy and rustdoc
+# (warnings denied), builds, then runs every cargo test, including the
+# network-namespace lab with real wireguard-go peers, and every fuzz target
+# briefly (scripts/fuzz.sh).
 #
 #   bash scripts/test.sh            # lab tests run if they can, else skip
 #   WINGRESS_LAB=require bash scripts/test.sh   # (CI) a lab test that cannot run fails
@@ -98,6 +99,11 @@ fi
 
 # iperf3's Debian package may ask to start a daemon; nothing here needs it.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# What a reviewer checks by hand, before anything is built for the tests:
+# formatting, clippy and rustdoc (broken links, stray HTML), warnings denied.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 # Binaries first: the lab tests run target/release/wingress and
 # target/release/wingress-impair as separate programs.
 cargo build --release --workspace --bins --locked

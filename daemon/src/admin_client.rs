@@ -1,20 +1,24 @@
-//! A minimal client for the daemon's admin API: HTTP/1.1 over its Unix
+//! The client for the daemon's admin API: HTTP/1.1 (hyper) over its Unix
 //! socket (`<state_dir>/admin.sock` unless `[admin].socket` says
 //! otherwise), one request per connection. The CLI uses it to ask a
 //! running daemon to reload and for its status.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{header, Request};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
 use wingress_config::ServerConfig;
 
 /// A reload validates and applies a whole config (certificates included):
 /// give it time.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Responses larger than this are not the admin API's.
-const MAX_RESPONSE: u64 = 16 << 20;
+const MAX_RESPONSE: usize = 16 << 20;
 
 /// Why a request got no HTTP response.
 #[derive(Debug, thiserror::Error)]
@@ -55,81 +59,62 @@ pub fn socket_path(cfg: &ServerConfig, text: &str) -> PathBuf {
     }
 }
 
-/// Sends `method target` with an empty body and reads the whole response.
+/// Sends `method target` with an empty body and reads the whole response,
+/// with hyper's HTTP/1.1 client on a current-thread runtime of its own (the
+/// CLI runs none).
 pub fn request(socket: &Path, method: &str, target: &str) -> Result<Response, AdminError> {
     let io = |source| AdminError::Io {
         path: socket.to_path_buf(),
         source,
     };
-    let mut s = UnixStream::connect(socket).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-            AdminError::NotRunning(socket.to_path_buf())
-        }
-        _ => io(e),
-    })?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
-    s.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
-    let head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: wingress\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    s.write_all(head.as_bytes()).map_err(io)?;
-    let mut raw = Vec::new();
-    s.take(MAX_RESPONSE).read_to_end(&mut raw).map_err(io)?;
-    parse_response(&raw).ok_or_else(|| AdminError::BadResponse(socket.to_path_buf()))
-}
-
-/// Status line, headers, and a body framed by Content-Length, chunked
-/// encoding, or the end of the connection.
-fn parse_response(raw: &[u8]) -> Option<Response> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let body = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()?
-        .strip_prefix("HTTP/1.")?
-        .split(' ')
-        .nth(1)?
-        .parse()
-        .ok()?;
-    let mut chunked = false;
-    let mut length = None;
-    for line in lines {
-        let (name, value) = line.split_once(':')?;
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.eq_ignore_ascii_case("chunked");
-        } else if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse::<usize>().ok()?);
-        }
-    }
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        match length {
-            Some(n) => body.get(..n)?.to_vec(),
-            None => body.to_vec(),
-        }
-    };
-    Some(Response {
-        status,
-        body: String::from_utf8_lossy(&body).into_owned(),
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    rt.block_on(async {
+        tokio::time::timeout(TIMEOUT, exchange(socket, method, target))
+            .await
+            .unwrap_or_else(|_| Err(io(std::io::ErrorKind::TimedOut.into())))
     })
 }
 
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..eol]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[eol + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
-    }
+async fn exchange(socket: &Path, method: &str, target: &str) -> Result<Response, AdminError> {
+    let bad = || AdminError::BadResponse(socket.to_path_buf());
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                AdminError::NotRunning(socket.to_path_buf())
+            }
+            _ => AdminError::Io {
+                path: socket.to_path_buf(),
+                source: e,
+            },
+        })?;
+    let (mut sender, conn) = http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+        .await
+        .map_err(|_| bad())?;
+    let request = Request::builder()
+        .method(method)
+        .uri(target)
+        .header(header::HOST, "wingress")
+        .header(header::CONNECTION, "close")
+        .body(Empty::new())
+        .map_err(|_| bad())?;
+    // The connection runs beside the request; it ends with the response
+    // (the daemon serves one request per connection).
+    tokio::spawn(conn);
+    let response = sender.send_request(request).await.map_err(|_| bad())?;
+    let status = response.status().as_u16();
+    let body = Limited::new(response.into_body(), MAX_RESPONSE)
+        .collect()
+        .await
+        .map_err(|_| bad())?
+        .to_bytes();
+    Ok(Response {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 /// The `"error"` of a JSON error body (`{"error":"..."}`), else the body.
@@ -144,21 +129,67 @@ pub fn error_message(body: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Answers one connection on a fresh socket with `raw`, and returns
+    /// the socket's path.
+    fn answering(tag: &str, raw: &'static [u8]) -> PathBuf {
+        use std::io::{Read, Write};
+        let p = std::env::temp_dir().join(format!(
+            "wingress-admin-client-{tag}-{}.sock",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&p);
+        let listener = std::os::unix::net::UnixListener::bind(&p).unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let _ = s.write_all(raw);
+        });
+        p
+    }
+
+    fn get(tag: &str, raw: &'static [u8]) -> Result<Response, AdminError> {
+        let p = answering(tag, raw);
+        let r = request(&p, "GET", "/status");
+        let _ = std::fs::remove_file(&p);
+        r
+    }
+
     #[test]
-    fn parses_plain_and_chunked_responses() {
-        let r =
-            parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}").unwrap();
+    fn reads_plain_chunked_and_close_delimited_responses() {
+        let r = get(
+            "plain",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}",
+        )
+        .unwrap();
         assert_eq!((r.status, r.body.as_str()), (200, "{\"ok\":true}"));
-        let r = parse_response(
+        let r = get(
+            "chunked",
             b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"err\r\n8;x=y\r\nor\":\"x\"}\r\n0\r\n\r\n",
         )
         .unwrap();
         assert_eq!((r.status, r.body.as_str()), (400, "{\"error\":\"x\"}"));
         assert_eq!(error_message(&r.body), "x");
-        let r = parse_response(b"HTTP/1.0 503 Service Unavailable\r\n\r\nbusy\n").unwrap();
+        let r = get("close", b"HTTP/1.0 503 Service Unavailable\r\n\r\nbusy\n").unwrap();
         assert_eq!((r.status, error_message(&r.body).as_str()), (503, "busy"));
-        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").is_none());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\nshort").is_none());
+    }
+
+    #[test]
+    fn what_is_not_an_http_response_is_refused() {
+        assert!(matches!(
+            get("ssh", b"SSH-2.0-OpenSSH\r\n\r\n"),
+            Err(AdminError::BadResponse(_))
+        ));
+        assert!(matches!(
+            get(
+                "short",
+                b"HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\nshort"
+            ),
+            Err(AdminError::BadResponse(_))
+        ));
     }
 
     #[test]

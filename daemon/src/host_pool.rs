@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use wingress_sync::lock;
 
 use crate::https::{HttpsGen, HttpsService};
 use crate::live::LiveReader;
@@ -53,7 +54,7 @@ impl HostPool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.pool)
     }
 
     /// Addresses being accepted on now.

@@ -1,29 +1,30 @@
 //! Private key files: refused when others can read them (as ssh refuses),
-//! created atomically with mode 0600. Also the atomic writer the CLI uses
-//! for config files.
+//! created atomically with mode 0600. The checks and the atomic writer
+//! (also what the CLI replaces config files with) are `wingress_tls`'s,
+//! shared with the certificate store.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use wingress_tls::{read_secret, TlsError};
+pub use wingress_tls::{write_atomic, write_atomic_mode};
 use wingress_wg::PrivateKey;
 
 /// Reads a private key file written by `wg genkey` or `wingress genkey`.
 pub fn load(path: &Path) -> Result<PrivateKey> {
-    let meta = fs::metadata(path)
-        .with_context(|| format!("cannot read private key {}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
+    let text = match read_secret(path) {
+        Ok(text) => text,
+        Err(TlsError::SecretExposed { mode, .. }) => bail!(
             "permissions {mode:04o} for private key {p} are too open: it must not be readable by group or others.\n\
              Fix with: chmod 600 {p}",
             p = path.display()
-        );
-    }
-    let text = fs::read_to_string(path)
-        .with_context(|| format!("cannot read private key {}", path.display()))?;
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read private key {}", path.display()))
+        }
+    };
     text.trim()
         .parse()
         .map_err(|e| anyhow::anyhow!("private key {} is not a WireGuard key: {e}", path.display()))
@@ -43,50 +44,6 @@ pub fn load_or_create(path: &Path) -> Result<(PrivateKey, bool)> {
     let key = PrivateKey::generate();
     write_atomic(path, format!("{}\n", key.to_base64()).as_bytes())?;
     Ok((key, true))
-}
-
-/// Writes a secret file atomically: a 0600 temporary file beside the target,
-/// synced, then renamed over it. Readers never see a partial file and the
-/// secret is never readable by others, not even briefly.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_mode(path, bytes, 0o600)
-}
-
-/// [`write_atomic`] with another mode (a config file keeps its own), and
-/// the owner of the file it replaces when there is one (possible as root;
-/// otherwise the new file is the writer's, as any editor would leave it).
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let owner = fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode & 0o7777)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    if let Some((uid, gid)) = owner {
-        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
-    }
-    // The umask may have narrowed the mode at creation; set it exactly.
-    let written = f
-        .set_permissions(fs::Permissions::from_mode(mode & 0o7777))
-        .and_then(|()| f.write_all(bytes))
-        .and_then(|()| f.sync_all());
-    drop(f);
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", path.display()));
-    }
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -66,8 +66,13 @@ enum Command {
     Run {
         #[arg(long, short)]
         config: Option<PathBuf>,
-        /// Log format: text or json (else WINGRESS_LOG_FORMAT, else [log].format).
-        #[arg(long, value_parser = parse_log_format)]
+        // The help text is an attribute, not a doc comment: rustdoc would
+        // read `[log]` as a link.
+        #[arg(
+            long,
+            value_parser = parse_log_format,
+            help = "Log format: text or json (else WINGRESS_LOG_FORMAT, else [log].format)"
+        )]
         log_format: Option<LogFormat>,
     },
     /// Validate a config; report every error with file:line:col.

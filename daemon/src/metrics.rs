@@ -207,7 +207,8 @@ fn peers(d: &Daemon, m: &mut Exposition) {
 }
 
 fn http(d: &Daemon, m: &mut Exposition) {
-    let proxy = d.https.proxy.current();
+    let gen = d.https.current.load();
+    let proxy = &gen.proxy;
     let routes = proxy.route_status();
     m.family(
         "wingress_http_requests_total",

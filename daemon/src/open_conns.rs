@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wingress_proxy::ConnLimiter;
+use wingress_sync::lock;
 
 #[derive(Debug, Default)]
 pub struct OpenConns {
@@ -21,13 +22,13 @@ impl OpenConns {
     /// The gauge of `listener`, created on first use (at config time, not
     /// per connection).
     pub fn gauge(&self, listener: &str) -> Gauge {
-        let mut map = self.by_listener.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.by_listener);
         Gauge(map.entry(listener.to_owned()).or_default().clone())
     }
 
     /// `(listener, open connections)`, sorted by listener.
     pub fn snapshot(&self) -> Vec<(String, i64)> {
-        let map = self.by_listener.lock().unwrap_or_else(|p| p.into_inner());
+        let map = lock(&self.by_listener);
         map.iter()
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
             .collect()
@@ -40,19 +41,19 @@ impl OpenConns {
     /// The connection limiter of entrypoint `name`, created on first use
     /// (at config time) and shared by every generation that has it.
     pub fn limiter(&self, name: &str) -> Arc<ConnLimiter> {
-        let mut map = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.limiters);
         map.entry(name.to_owned()).or_default().clone()
     }
 
     /// The counter of connections of `listener` closed for idleness.
     pub fn idle_counter(&self, listener: &str) -> IdleCounter {
-        let mut map = self.idle_closed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.idle_closed);
         IdleCounter(map.entry(listener.to_owned()).or_default().clone())
     }
 
     /// `(listener, connections closed for idleness)`, sorted by listener.
     pub fn idle_closed(&self) -> Vec<(String, u64)> {
-        let map = self.idle_closed.lock().unwrap_or_else(|p| p.into_inner());
+        let map = lock(&self.idle_closed);
         map.iter()
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
             .collect()

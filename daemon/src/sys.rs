@@ -1,45 +1,29 @@
-//! The few system calls the standard library and socket2 do not wrap. This
-//! is the only module with `unsafe`.
+//! The few system calls the standard library and socket2 do not wrap, made
+//! through nix where it has a safe wrapper. This is the only module with
+//! `unsafe`: glibc's `mallopt`, which nix does not wrap.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::time::{clock_gettime, ClockId};
 
 /// Sets SO_RCVBUF/SO_SNDBUF past the `net.core.{r,w}mem_max` caps when the
 /// process may (CAP_NET_ADMIN), else as far as the caps allow. Large UDP
 /// buffers absorb bursts that a single-threaded event loop cannot drain the
 /// instant they arrive.
-pub fn set_socket_buffers(sock: &impl AsRawFd, bytes: usize) -> io::Result<()> {
-    let fd = sock.as_raw_fd();
-    let val = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    for (force, plain) in [
-        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-    ] {
-        if setsockopt_int(fd, force, val).is_err() {
-            setsockopt_int(fd, plain, val)?;
-        }
+pub fn set_socket_buffers(sock: &impl AsFd, bytes: usize) -> io::Result<()> {
+    // The kernel takes a C int; larger asks mean "as much as allowed".
+    let bytes = bytes.min(libc::c_int::MAX as usize);
+    if setsockopt(sock, sockopt::RcvBufForce, &bytes).is_err() {
+        setsockopt(sock, sockopt::RcvBuf, &bytes)?;
+    }
+    if setsockopt(sock, sockopt::SndBufForce, &bytes).is_err() {
+        setsockopt(sock, sockopt::SndBuf, &bytes)?;
     }
     Ok(())
-}
-
-fn setsockopt_int(fd: libc::c_int, opt: libc::c_int, val: libc::c_int) -> io::Result<()> {
-    // SAFETY: `fd` is an open socket borrowed for the duration of the call;
-    // the option value points at a live c_int and its exact size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            opt,
-            (&val as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Pins glibc's mmap threshold at [`crate::alloc::LARGE`], the size from
@@ -62,37 +46,55 @@ pub fn pin_mmap_threshold() {
 /// (1024) would refuse connections long before memory runs out. Returns the
 /// new soft limit.
 pub fn raise_nofile_limit() -> io::Result<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into the live struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: setrlimit reads one rlimit from the live struct we pass.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(lim.rlim_cur)
+    Ok(soft.max(hard))
 }
 
 /// CLOCK_MONOTONIC in microseconds: the clock systemd's `MONOTONIC_USEC=`
 /// is read against (`std::time::Instant` does not expose its value).
 pub fn monotonic_usec() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the live struct we
-    // pass; CLOCK_MONOTONIC exists on every platform we build for.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+    let Ok(ts) = clock_gettime(ClockId::CLOCK_MONOTONIC) else {
         return 0;
-    }
-    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    };
+    let secs = u64::try_from(ts.tv_sec()).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec()).unwrap_or(0);
     secs.saturating_mul(1_000_000).saturating_add(nanos / 1_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::sys::socket::getsockopt;
+
+    use super::*;
+
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_limit() {
+        let raised = raise_nofile_limit().unwrap();
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        assert_eq!((raised, soft), (hard, hard));
+    }
+
+    #[test]
+    fn udp_buffers_grow_past_the_default() {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let before = getsockopt(&sock, sockopt::RcvBuf).unwrap();
+        set_socket_buffers(&sock, 4 << 20).unwrap();
+        let (rcv, snd) = (
+            getsockopt(&sock, sockopt::RcvBuf).unwrap(),
+            getsockopt(&sock, sockopt::SndBuf).unwrap(),
+        );
+        // With CAP_NET_ADMIN the 4 MiB asked (the kernel doubles it for its
+        // bookkeeping); without, up to net.core.rmem_max, at least the
+        // default.
+        let cap: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(rcv >= (4 << 20).min(cap) && rcv >= before, "{rcv}");
+        assert!(snd >= 4 << 20 || snd >= before, "{snd}");
+        assert!(monotonic_usec() > 0);
+    }
 }

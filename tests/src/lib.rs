@@ -82,7 +82,7 @@ impl LabMode {
 }
 
 /// The guard at the top of every lab test: `Some(lab)` when the lab can run;
-/// otherwise `None` after printing "lab test skipped: <reason>" (mode `auto`
+/// otherwise `None` after printing `lab test skipped: <reason>` (mode `auto`
 /// or `off`), or a panic naming what is missing (mode `require`).
 /// `needs` lists the programs the test runs, e.g. `["wireguard-go", "wg"]`.
 pub fn lab_or_skip(needs: &[&str]) -> Option<Lab> {

@@ -179,7 +179,7 @@ impl Netns {
     }
 
     /// Gives programs in the namespace their own /etc/resolv.conf: `ip
-    /// netns exec` bind-mounts /etc/netns/<name>/resolv.conf over it (what
+    /// netns exec` bind-mounts `/etc/netns/<name>/resolv.conf` over it (what
     /// wg-quick's `DNS =` does for a whole host). Removed with the
     /// namespace. Also keeps the namespace off the host's resolver.
     pub fn set_resolv_conf(&self, text: &str) -> Result<()> {

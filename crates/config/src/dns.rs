@@ -8,8 +8,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::cursor::Table;
+use crate::entrypoint::EntrypointConfig;
 use crate::error::{Diagnostics, Span};
-use crate::ingress::EntrypointConfig;
 use crate::ingress_values::{check_dns_name, Listen};
 
 /// The port DNS clients ask.

@@ -4,6 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::entrypoint::{
+    EntrypointProtocol, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+};
+use crate::ingress_values::{BackendUrl, Listen};
+use crate::route::{Access, AllowRule, HealthCheck};
 use crate::test_keys::{KEY_A, KEY_B};
 use crate::{parse_server, ConfigErrors, Env, ServerConfig};
 

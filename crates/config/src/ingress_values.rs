@@ -1,8 +1,9 @@
 //! Newtypes for the HTTPS-ingress values: entrypoint listen addresses, route
-//! host patterns, backend and forward-auth URLs, and durations.
+//! host patterns, backend and forward-auth URLs, route paths and durations.
 //!
 //! Each parser takes one string and says precisely what is wrong with it;
-//! the section walker in `ingress.rs` adds the key and the location.
+//! the section walkers (`entrypoint`, `route`, `ingress`) add the key and
+//! the location.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -439,6 +440,78 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}` is zero; give a positive duration"));
     }
     Ok(Duration::from_millis(total_ms))
+}
+
+/// A path prefix: starts with `/`, no query, no spaces, and in the form
+/// requests are matched in (the proxy's canonical paths: escapes of
+/// unreserved characters decoded, no empty, `.` or `..` segment).
+/// Characters that a client may send escaped or not and that backends read
+/// alike (`:`, `@`, `;`, `+`, ...) are refused: a request spelling them the
+/// other way would miss the route.
+pub(crate) fn parse_path_prefix(s: &str) -> Result<String, String> {
+    let path = parse_request_path(s)?;
+    if path.contains('?') {
+        return Err(format!("`{s}` contains a query; a prefix is a path only"));
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let escaped = bytes
+                .get(i + 1..i + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            match escaped {
+                Some(e) if e.is_ascii_alphanumeric() || b"-._~".contains(&e) => {
+                    return Err(format!(
+                        "`{s}` escapes `{}`; write it as is (requests are matched with it decoded)",
+                        char::from(e)
+                    ))
+                }
+                Some(e) if stays_escaped(e) => i += 3,
+                _ => {
+                    return Err(format!(
+                        "`{s}` has a `%` that is not an escape of a character a path must escape"
+                    ))
+                }
+            }
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~/".contains(&b) || stays_escaped(b)) {
+            return Err(format!(
+                "`{s}` contains `{}`, which a client may send escaped or not; a prefix may have \
+                 letters, digits, `-`, `.`, `_`, `~`, `/` and characters a path must escape",
+                char::from(b)
+            ));
+        }
+        i += 1;
+    }
+    if path.contains("//") || path.split('/').any(|segment| matches!(segment, "." | "..")) {
+        return Err(format!(
+            "`{s}` has an empty, `.` or `..` segment; requests are matched with those removed"
+        ));
+    }
+    Ok(path)
+}
+
+/// Bytes a path can carry only escaped (non-ASCII, and the ASCII a URI
+/// must not contain raw): one spelling on the wire, so safe in a prefix.
+fn stays_escaped(b: u8) -> bool {
+    b >= 0x80 || b" \"<>[]^`{|}".contains(&b)
+}
+
+/// A request path (and query) as sent on the wire: starts with `/`.
+pub(crate) fn parse_request_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err(format!("`{s}` does not start with `/`"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '#')
+    {
+        return Err(format!("`{s}` contains {c:?}"));
+    }
+    Ok(s.to_string())
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod admin;
 mod client;
 mod cursor;
 mod dns;
+mod entrypoint;
 mod env;
 mod error;
 mod http;
@@ -48,13 +49,14 @@ pub use acme::{
 pub use admin::{AdminConfig, DEFAULT_ADMIN_SOCKET};
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
+pub use entrypoint::{
+    EntrypointConfig, EntrypointProtocol, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+};
 pub use env::{Env, EnvVar, NODE_IP_VARS};
 pub use error::{ConfigError, ConfigErrors};
 pub use http::HttpConfig;
-pub use ingress::{
-    Access, AllowRule, CertificateFiles, EntrypointConfig, EntrypointProtocol, HealthCheck,
-    RouteConfig, TlsConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
-};
+pub use ingress::{CertificateFiles, TlsConfig};
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
 pub use limits::{LimitsConfig, MAX_DNS_FORWARDS, MAX_DNS_TCP, MAX_TCP_HALF_OPEN, MAX_UDP_FLOWS};
 pub use log::{check_level, LogConfig, LogFormat};
@@ -63,6 +65,7 @@ pub use node::{node_ip_from_env, NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};
 pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };
+pub use route::{Access, AllowRule, HealthCheck, RouteConfig};
 pub use server::{parse_server, ServerConfig, TcpService, UdpService, DEFAULT_TCP_IDLE_TIMEOUT};
 pub use shutdown::{ShutdownConfig, DEFAULT_DRAIN_TIMEOUT};
 pub use types::{

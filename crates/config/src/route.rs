@@ -1,17 +1,16 @@
 //! `[[route]]`: the walker and the rules that tie a route's keys to each
 //! other (access modes), to the peers (`allow`) and to the entrypoints.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::cursor::Table;
+use crate::entrypoint::{default_entrypoints, Declared, EntrypointProtocol};
 use crate::error::{Diagnostics, Span, Spanned};
-use crate::ingress::{
-    default_entrypoints, Access, AllowRule, Declared, EntrypointProtocol, HealthCheck,
-    IngressContext, RouteConfig,
-};
 use crate::ingress_values::{
-    duration_unit_hint, parse_duration, BackendUrl, ForwardAuthUrl, HostPattern, Listen,
+    duration_unit_hint, parse_duration, parse_path_prefix, parse_request_path, BackendUrl,
+    ForwardAuthUrl, HostPattern, Listen,
 };
 use crate::suggest::suggest;
 use crate::wireguard::is_tag;
@@ -25,16 +24,138 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A list of strings as the cursor returns it.
 type StrList<'a> = Spanned<Vec<Spanned<&'a str>>>;
 
+/// One `[[route]]`: requests for `host` under `path_prefix` go to `backends`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    pub host: HostPattern,
+    /// Starts with `/`; `/` unless set. The longest matching prefix wins.
+    pub path_prefix: String,
+    /// At least one.
+    pub backends: Vec<BackendUrl>,
+    /// Empty: equal weights. Otherwise one weight (at least 1) per backend,
+    /// for weighted round robin.
+    pub weights: Vec<u32>,
+    pub health_check: Option<HealthCheck>,
+    pub access: Access,
+    /// Empty: every tunnel peer (for `access = "tunnel"`). Otherwise only
+    /// peers matching a rule. Never set with [`Access::Public`].
+    pub allow: Vec<AllowRule>,
+    /// Set exactly when `access` is [`Access::ForwardAuth`].
+    pub forward_auth: Option<ForwardAuthUrl>,
+    /// Key `forward_auth_headers`: the response headers of the forward-auth
+    /// service copied into the request to the backend. Empty: every header
+    /// whose name starts with `Remote-` or `X-Auth` (any case), which covers
+    /// Authelia, Authentik and oauth2-proxy; see
+    /// [`RouteConfig::copies_auth_header`].
+    pub forward_auth_response_headers: Vec<String>,
+    /// Set exactly when `access` is [`Access::Mtls`]: the CA that signs
+    /// client certificates, resolved against the config file's folder.
+    pub client_ca: Option<PathBuf>,
+    /// Names of https entrypoints. Empty: every https entrypoint.
+    pub entrypoints: Vec<String>,
+    /// Time for the backend to send its response headers; `60s` unless set.
+    pub timeout: Duration,
+    /// Time to connect to a backend; `5s` unless set.
+    pub connect_timeout: Duration,
+    /// Key `allow_encoded_slashes`: paths with `%2F` are served (kept
+    /// encoded) instead of refused, when decoding them would not select
+    /// another route. Off unless set.
+    pub allow_encoded_slashes: bool,
+    /// Key `upgrades`: the `Upgrade` protocols passed to the backend
+    /// (lowercase); `["websocket"]` unless set, `[]` for none. Never
+    /// `h2c`.
+    pub upgrades: Vec<String>,
+    /// 1-based `(line, col)` of the `[[route]]` header, for messages about
+    /// this route at run time (no certificate, backend unresolvable).
+    pub location: (usize, usize),
+}
+
+/// `health_check = { path = "/api/health", interval = "5s" }` of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// The request path (and query) probed on every backend.
+    pub path: String,
+    /// `5s` unless set; at least `100ms`.
+    pub interval: Duration,
+    /// `2s` unless set.
+    pub timeout: Duration,
+}
+
+/// `access` of a route: who may reach it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Only requests arriving through the tunnel, from peers `allow` admits.
+    #[default]
+    Tunnel,
+    /// Clients presenting a certificate signed by `client_ca`.
+    Mtls,
+    /// Requests the `forward_auth` service approves.
+    ForwardAuth,
+    /// Anyone who can reach the entrypoint.
+    Public,
+}
+
+/// One `allow` entry of a route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AllowRule {
+    /// `peer:NAME`: the `[[peer]]` of that name.
+    Peer(String),
+    /// `tag:NAME`: every peer with that tag.
+    Tag(String),
+}
+
+// === impl RouteConfig ===
+
+impl RouteConfig {
+    /// Whether a response header of the forward-auth service is copied into
+    /// the request to the backend.
+    pub fn copies_auth_header(&self, name: &str) -> bool {
+        if self.forward_auth_response_headers.is_empty() {
+            let starts = |prefix: &str| {
+                name.get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            };
+            starts("remote-") || starts("x-auth")
+        } else {
+            self.forward_auth_response_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+        }
+    }
+}
+
+// === impl Access ===
+
+impl FromStr for Access {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tunnel" => Ok(Access::Tunnel),
+            "mtls" => Ok(Access::Mtls),
+            "forward-auth" => Ok(Access::ForwardAuth),
+            "public" => Ok(Access::Public),
+            other => Err(format!(
+                "`{other}` is not an access mode (expected \"tunnel\", \"mtls\", \
+                 \"forward-auth\" or \"public\")"
+            )),
+        }
+    }
+}
+
+// === walker ===
+
 pub(crate) fn parse_routes(
     root: &mut Table<'_>,
     d: &mut Diagnostics<'_>,
     base: &Path,
-    cx: &IngressContext<'_>,
+    peer_names: &[String],
+    tcp_ports: &[(u16, Span)],
     declared: &Declared,
 ) -> Vec<RouteConfig> {
     let tables = root.array_of_tables(d, "route");
     if !tables.is_empty() && !declared.written {
-        check_default_ports(d, cx);
+        check_default_ports(d, tcp_ports);
     }
     let mut reported_no_https = false;
     let mut seen: Vec<(HostPattern, String, Span)> = Vec::new();
@@ -47,7 +168,7 @@ pub(crate) fn parse_routes(
                 "no https [[entrypoint]] serves this route (http entrypoints only redirect)",
             );
         }
-        let route = parse_route(&mut t, d, base, cx, declared);
+        let route = parse_route(&mut t, d, base, peer_names, declared);
         t.finish(d);
         let Some((route, host_span)) = route else {
             continue;
@@ -73,12 +194,12 @@ pub(crate) fn parse_routes(
 
 /// With routes and no `[[entrypoint]]`, the default entrypoints take tunnel
 /// ports 443 and 80; a `[[tcp]]` service there could not be reached.
-fn check_default_ports(d: &mut Diagnostics<'_>, cx: &IngressContext<'_>) {
+fn check_default_ports(d: &mut Diagnostics<'_>, tcp_ports: &[(u16, Span)]) {
     for default in default_entrypoints() {
         let Listen::Tunnel { port } = default.listen else {
             continue;
         };
-        for (_, span) in cx.tcp_ports.iter().filter(|(p, _)| *p == port) {
+        for (_, span) in tcp_ports.iter().filter(|(p, _)| *p == port) {
             let message = format!(
                 "listen: tcp port {port} is the port of the default entrypoint `{}` \
                  (tunnel:{port}), used because there are [[route]]s and no [[entrypoint]]; \
@@ -96,7 +217,7 @@ fn parse_route(
     t: &mut Table<'_>,
     d: &mut Diagnostics<'_>,
     base: &Path,
-    cx: &IngressContext<'_>,
+    peer_names: &[String],
     declared: &Declared,
 ) -> Option<(RouteConfig, Span)> {
     let location = d.location(t.span());
@@ -113,7 +234,7 @@ fn parse_route(
     let access = t.optional_parsed::<Access>(d, "access");
     let allow = t
         .optional_str_list(d, "allow")
-        .map(|list| parse_allow(d, list, cx.peer_names));
+        .map(|list| parse_allow(d, list, peer_names));
     let forward_auth = t.optional_parsed::<ForwardAuthUrl>(d, "forward_auth");
     let auth_headers = t
         .optional_str_list(d, "forward_auth_headers")
@@ -245,64 +366,6 @@ fn parse_health_check(h: &mut Table<'_>, d: &mut Diagnostics<'_>) -> Option<Heal
     })
 }
 
-/// A path prefix: starts with `/`, no query, no spaces, and in the form
-/// requests are matched in (the proxy's canonical paths: escapes of
-/// unreserved characters decoded, no empty, `.` or `..` segment).
-/// Characters that a client may send escaped or not and that backends read
-/// alike (`:`, `@`, `;`, `+`, ...) are refused: a request spelling them the
-/// other way would miss the route.
-fn parse_path_prefix(s: &str) -> Result<String, String> {
-    let path = parse_request_path(s)?;
-    if path.contains('?') {
-        return Err(format!("`{s}` contains a query; a prefix is a path only"));
-    }
-    let bytes = path.as_bytes();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let escaped = bytes
-                .get(i + 1..i + 3)
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-            match escaped {
-                Some(e) if e.is_ascii_alphanumeric() || b"-._~".contains(&e) => {
-                    return Err(format!(
-                        "`{s}` escapes `{}`; write it as is (requests are matched with it decoded)",
-                        char::from(e)
-                    ))
-                }
-                Some(e) if stays_escaped(e) => i += 3,
-                _ => {
-                    return Err(format!(
-                        "`{s}` has a `%` that is not an escape of a character a path must escape"
-                    ))
-                }
-            }
-            continue;
-        }
-        if !(b.is_ascii_alphanumeric() || b"-._~/".contains(&b) || stays_escaped(b)) {
-            return Err(format!(
-                "`{s}` contains `{}`, which a client may send escaped or not; a prefix may have \
-                 letters, digits, `-`, `.`, `_`, `~`, `/` and characters a path must escape",
-                char::from(b)
-            ));
-        }
-        i += 1;
-    }
-    if path.contains("//") || path.split('/').any(|segment| matches!(segment, "." | "..")) {
-        return Err(format!(
-            "`{s}` has an empty, `.` or `..` segment; requests are matched with those removed"
-        ));
-    }
-    Ok(path)
-}
-
-/// Bytes a path can carry only escaped (non-ASCII, and the ASCII a URI
-/// must not contain raw): one spelling on the wire, so safe in a prefix.
-fn stays_escaped(b: u8) -> bool {
-    b >= 0x80 || b" \"<>[]^`{|}".contains(&b)
-}
-
 /// `upgrades`: protocol names (RFC 9110 tokens), lowercased; never `h2c`.
 fn parse_upgrades(d: &mut Diagnostics<'_>, list: Vec<Spanned<&str>>) -> Vec<String> {
     let mut protocols = Vec::with_capacity(list.len());
@@ -326,20 +389,6 @@ fn parse_upgrades(d: &mut Diagnostics<'_>, list: Vec<Spanned<&str>>) -> Vec<Stri
         }
     }
     protocols
-}
-
-/// A request path (and query) as sent on the wire: starts with `/`.
-fn parse_request_path(s: &str) -> Result<String, String> {
-    if !s.starts_with('/') {
-        return Err(format!("`{s}` does not start with `/`"));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || *c == '#')
-    {
-        return Err(format!("`{s}` contains {c:?}"));
-    }
-    Ok(s.to_string())
 }
 
 /// `allow`: `peer:NAME` for a configured peer, `tag:NAME` for a valid tag.

@@ -1,8 +1,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::entrypoint::default_entrypoints;
 use crate::ingress::tests::{errors, messages, parse, route, secs, with_base};
-use crate::ingress::{default_entrypoints, Access, AllowRule};
+use crate::route::{Access, AllowRule};
 
 #[test]
 fn a_minimal_route_gets_the_defaults() {

@@ -9,18 +9,18 @@ use crate::admin::{parse_admin, AdminConfig};
 use crate::config_dir;
 use crate::cursor::Table;
 use crate::dns::{parse_dns, DnsConfig, DnsContext};
+use crate::entrypoint::{default_entrypoints, EntrypointConfig};
 use crate::env::Env;
 use crate::error::{ConfigErrors, Diagnostics, Span};
 use crate::http::{parse_http, HttpConfig};
-use crate::ingress::{
-    default_entrypoints, parse_ingress, EntrypointConfig, IngressContext, RouteConfig, TlsConfig,
-};
+use crate::ingress::{parse_ingress, IngressContext, TlsConfig};
 use crate::ingress_values::{duration_unit_hint, parse_duration};
 use crate::limits::{parse_limits, LimitsConfig};
 use crate::log::{parse_log, LogConfig};
 use crate::nat::{parse_nat, NatConfig};
 use crate::node::{parse_node, NodeConfig, NodeKeys};
 use crate::node_octet::NodeAddress;
+use crate::route::RouteConfig;
 use crate::shutdown::{parse_shutdown, ShutdownConfig};
 use crate::types::{port_for_node_ip, Backend};
 use crate::wireguard::{parse_interface, parse_peers, InterfaceConfig, PeerConfig, PeerKind};

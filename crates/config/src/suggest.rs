@@ -4,6 +4,8 @@
 //! typos (`allowed_ip`) and wg-quick spellings (`PublicKey`, `AllowedIPs`,
 //! `PersistentKeepalive`) find the wingress key.
 
+use strsim::levenshtein;
+
 /// The known key closest to `unknown`, if any is close enough to be a likely
 /// intended spelling.
 pub(crate) fn suggest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
@@ -15,7 +17,7 @@ pub(crate) fn suggest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
         let score = if norm == wanted {
             Some(0)
         } else {
-            let d = edit_distance(&wanted, &norm);
+            let d = levenshtein(&wanted, &norm);
             if d <= threshold {
                 Some(d)
             } else if is_affix(&wanted, &norm) {
@@ -49,22 +51,6 @@ fn is_affix(a: &str, b: &str) -> bool {
     short.len() >= 5 && (long.starts_with(short) || long.ends_with(short))
 }
 
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,10 +67,12 @@ mod tests {
 
     #[test]
     fn edit_distance_basics() {
-        assert_eq!(edit_distance("", ""), 0);
-        assert_eq!(edit_distance("abc", ""), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("flaw", "lawn"), 2);
+        // Counted in chars, not bytes: `é` is one edit.
+        assert_eq!(levenshtein("", ""), 0);
+        assert_eq!(levenshtein("abc", ""), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("flaw", "lawn"), 2);
+        assert_eq!(levenshtein("tagé", "tags"), 1);
     }
 
     #[test]

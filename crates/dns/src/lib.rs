@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authority;
+mod error;
 pub mod keyfile;
 mod name;
 pub mod query;

@@ -4,6 +4,8 @@
 //! [`Reader`] into a [`Message`] and written by a [`MessageBuilder`].
 //! Nothing here panics on any input; every slice access is checked.
 
+pub use crate::error::WireError;
+use crate::name::MAX_WIRE_LEN;
 pub use crate::name::{absolute_lower, Name};
 
 /// Header length.
@@ -39,19 +41,6 @@ pub const FLAG_RD: u16 = 0x0100;
 pub const FLAG_RA: u16 = 0x0080;
 pub const FLAG_CD: u16 = 0x0010;
 const RCODE_MASK: u16 = 0x000f;
-
-/// Why a message could not be read or written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum WireError {
-    #[error("not a valid dns name")]
-    BadName,
-    #[error("malformed dns message: {0}")]
-    Malformed(&'static str),
-    /// A record or a section that does not fit its 16-bit length or count.
-    #[error("dns message too large: {0}")]
-    TooLarge(&'static str),
-}
 
 /// Response codes (RFC 1035 §4.1.1, RFC 2136 §2.2 for the UPDATE ones,
 /// RFC 6891 §9 for BADVERS).
@@ -174,7 +163,7 @@ impl<'a> Reader<'a> {
     /// A possibly compressed name (see `name.rs` for which pointers
     /// are followed).
     pub fn name(&mut self) -> Result<Name, WireError> {
-        let (name, end) = crate::name::read_name(self.msg, self.pos)?;
+        let (name, end) = read_name(self.msg, self.pos)?;
         self.pos = end;
         Ok(name)
     }
@@ -312,7 +301,7 @@ impl<'a> Message<'a> {
     /// compression pointers followed into the rest of this message. The
     /// name must end exactly where the rdata does.
     pub fn rdata_name(&self, record: &Record<'_>) -> Result<Name, WireError> {
-        let (name, end) = crate::name::read_name(self.bytes, record.rdata_offset)?;
+        let (name, end) = read_name(self.bytes, record.rdata_offset)?;
         if Some(end) != record.rdata_offset.checked_add(record.rdata.len()) {
             return Err(WireError::Malformed("name does not fill its record data"));
         }
@@ -477,6 +466,59 @@ pub fn append_additional(
     owner.to_wire(msg);
     push_rest(msg, rtype, class, ttl, len, rdata);
     Ok(())
+}
+
+/// Reads the name at `at` in `msg`, following compression pointers.
+/// Returns the name and the offset just after it where it was written
+/// (after the first pointer, if any).
+///
+/// A pointer must point strictly before the previous one (or, for the
+/// first, before the name itself) and past the header: compression only
+/// ever refers to names written earlier, and requiring that makes a loop
+/// of pointers impossible rather than merely bounded. It also means a
+/// question name, the first name of a message, cannot be compressed.
+fn read_name(msg: &[u8], mut at: usize) -> Result<(Name, usize), WireError> {
+    let mut labels = Vec::new();
+    let mut wire = 1;
+    // Pointers must go below this offset.
+    let mut limit = at;
+    let mut end = None;
+    loop {
+        let len = *msg.get(at).ok_or(WireError::Malformed("name ends early"))?;
+        match len {
+            0 => {
+                return Ok((Name { labels }, end.unwrap_or(at + 1)));
+            }
+            1..=63 => {
+                let len = usize::from(len);
+                wire += len + 1;
+                if wire > MAX_WIRE_LEN {
+                    return Err(WireError::Malformed("name longer than 255 bytes"));
+                }
+                let label = msg
+                    .get(at + 1..at + 1 + len)
+                    .ok_or(WireError::Malformed("label ends early"))?;
+                labels.push(label.to_ascii_lowercase());
+                at += 1 + len;
+            }
+            0xc0..=0xff => {
+                let low = *msg
+                    .get(at + 1)
+                    .ok_or(WireError::Malformed("name ends early"))?;
+                let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+                if target >= limit || target < HEADER_LEN {
+                    return Err(WireError::Malformed(
+                        "compression pointer not to an earlier name",
+                    ));
+                }
+                end.get_or_insert(at + 2);
+                limit = target;
+                at = target;
+            }
+            // 0b01 and 0b10 label types are obsolete or unassigned.
+            _ => return Err(WireError::Malformed("bad label type")),
+        }
+    }
 }
 
 #[cfg(test)]

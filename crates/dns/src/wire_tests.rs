@@ -171,3 +171,56 @@ fn a_response_answers_the_query_whose_question_it_echoes() {
     let other_zone = reply(9, update, Some(("example.org.", TYPE_SOA)));
     assert!(!Message::parse(&other_zone).unwrap().answers(&sent));
 }
+
+#[test]
+fn compressed_names_follow_earlier_names_only() {
+    // A header's worth of zeros, then `a.example` at 12 and
+    // `www` + pointer to `example` (offset 14) at 23.
+    let mut m = vec![0; HEADER_LEN];
+    m.extend_from_slice(b"\x01a\x07example\x00");
+    m.extend_from_slice(b"\x03WWW\xc0\x0e");
+    let (n, end) = read_name(&m, 23).unwrap();
+    assert_eq!(n, Name::from_dotted("www.example").unwrap());
+    assert_eq!(end, m.len(), "after the pointer, not after the target");
+    let (n, end) = read_name(&m, 12).unwrap();
+    assert_eq!((n.to_string().as_str(), end), ("a.example", 23));
+
+    // Pointers to themselves, forward, into the header, and chains
+    // that do not go strictly backwards are all refused.
+    let bad = |tail: &[u8], at: usize| {
+        let mut m = m.clone();
+        m.extend_from_slice(tail);
+        read_name(&m, at).is_err()
+    };
+    assert!(bad(b"\xc0\x1d", 29), "to itself");
+    assert!(bad(b"\xc0\x1f\x00", 29), "forward");
+    assert!(bad(b"\xc0\x02", 29), "into the header");
+    // 29: pointer to 31, which points back to 29: a loop.
+    assert!(bad(b"\xc0\x1f\xc0\x1d", 31));
+    assert!(bad(b"\x40", 29), "label type 0b01");
+    assert!(bad(b"\x05ab", 29), "label past the end");
+    assert!(bad(b"\xc0", 29), "half a pointer");
+    // A question name (offset 12) cannot be compressed at all.
+    let mut q = vec![0; HEADER_LEN];
+    q.extend_from_slice(&[0xc0, 12]);
+    assert!(read_name(&q, 12).is_err());
+}
+
+#[test]
+fn names_over_255_bytes_are_refused_even_through_pointers() {
+    // Four 63-byte labels: 4 * 64 + 1 = 257 bytes.
+    let mut m = vec![0; HEADER_LEN];
+    for _ in 0..2 {
+        m.push(63);
+        m.extend_from_slice(&[b'a'; 63]);
+    }
+    m.push(0);
+    let second = m.len();
+    for _ in 0..2 {
+        m.push(63);
+        m.extend_from_slice(&[b'b'; 63]);
+    }
+    m.extend_from_slice(&[0xc0, 12]);
+    assert!(read_name(&m, 12).is_ok());
+    assert!(read_name(&m, second).is_err());
+}

@@ -17,7 +17,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
-use crate::client::BoxError;
+use crate::body::BoxError;
 use crate::conn::ConnState;
 use crate::host::normalize_host;
 use crate::pages::RespBody;

@@ -27,9 +27,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
-use crate::client::nonzero;
 use crate::headers::forwarded_for;
 use crate::limits::Limit;
+use crate::spec::nonzero;
 use crate::spec::{ConnInfo, ProxyOptions};
 use crate::stats::ProxyStats;
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use wingress_sync::lock;
 
 /// Upper bound for one lookup, so a dead resolver cannot stall requests.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,7 +66,7 @@ impl CachingResolver {
             )),
         };
         {
-            let mut names = cache.names.lock().unwrap_or_else(|p| p.into_inner());
+            let mut names = lock(&cache.names);
             match result {
                 Ok(addrs) if !addrs.is_empty() => {
                     names.insert(host.to_owned(), Cached { addrs, at: now });
@@ -91,7 +92,7 @@ impl CachingResolver {
 
 impl Cache {
     fn get(&self, host: &str, fresh: impl Fn(&Cached) -> bool) -> Option<Vec<SocketAddr>> {
-        let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let names = lock(&self.names);
         let cached = names.get(host).filter(|c| fresh(c))?;
         let mut addrs = cached.addrs.clone();
         let len = addrs.len();

@@ -13,7 +13,8 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 
-use crate::client::{client_body_status, empty_body, streamed_body, BackendBody, Chain, SendError};
+use crate::body::{client_body_status, empty_body, streamed_body};
+use crate::client::{Chain, SendError};
 use crate::conn::ConnState;
 use crate::forward_auth::{self, AuthOutcome};
 use crate::headers::{
@@ -23,11 +24,16 @@ use crate::headers::{
 use crate::host::request_host;
 use crate::pages::{error_page, RespBody};
 use crate::policy::{self, Verdict};
-use crate::proxy::{Proxy, Route};
+use crate::pool::BackendBody;
 use crate::server::Handled;
 use crate::spec::{Access, ConnInfo};
+use crate::table::{Route, RouteTable};
 
-pub(crate) async fn handle(proxy: &Proxy, req: Request<Incoming>, conn: Rc<ConnState>) -> Handled {
+pub(crate) async fn handle(
+    table: &RouteTable,
+    req: Request<Incoming>,
+    conn: Rc<ConnState>,
+) -> Handled {
     let info = &conn.info;
     if req.method() == Method::CONNECT {
         return error_page(StatusCode::METHOD_NOT_ALLOWED).into();
@@ -45,7 +51,7 @@ pub(crate) async fn handle(proxy: &Proxy, req: Request<Incoming>, conn: Rc<ConnS
             return error_page(StatusCode::BAD_REQUEST).into();
         }
     };
-    let selected = proxy
+    let selected = table
         .router
         .select(&host.name, req.uri().path(), &info.entrypoint);
     // `Some` only when the canonical path differs (rare): otherwise the
@@ -58,7 +64,7 @@ pub(crate) async fn handle(proxy: &Proxy, req: Request<Incoming>, conn: Rc<ConnS
             return error_page(StatusCode::BAD_REQUEST).into();
         }
     };
-    let route = &proxy.routes[index];
+    let route = &table.routes[index];
     let mut handled = through(route, req, host.raw, canonical, &conn).await;
     handled.stats = Some(route.stats.clone());
     handled

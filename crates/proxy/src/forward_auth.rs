@@ -9,13 +9,15 @@ use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode};
 
-use crate::client::{empty_body, BackendBody, BackendClient, Chain, SendError};
+use crate::body::empty_body;
+use crate::client::{BackendClient, Chain, SendError};
 use crate::conn::ConnState;
 use crate::headers::{
     add_identity, name_equals, name_has_prefix, remove_where, set_forwarded, strip_hop_by_hop,
     strip_proxy_only, X_FORWARDED_METHOD, X_FORWARDED_URI,
 };
 use crate::pages::RespBody;
+use crate::pool::BackendBody;
 use crate::spec::{BackendAddr, ForwardAuthSpec};
 
 /// Which auth response headers travel on to the backend.

@@ -1,6 +1,6 @@
 //! Entry points for the fuzz targets in `fuzz/` (cargo-fuzz): the router is
 //! crate-private, and the fuzzer calls it without a connection, a runtime
-//! or a backend, through the same code requests take ([`Router::select`]
+//! or a backend, through the same code requests take (`Router::select`
 //! after [`normalize_host`]). Not an API: hidden from the documentation,
 //! and changed with the code it calls.
 

@@ -8,14 +8,15 @@ use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::Request;
 
-use crate::client::{empty_body, Chain};
-use crate::proxy::Proxy;
+use crate::body::empty_body;
+use crate::client::Chain;
+use crate::table::RouteTable;
 
 /// Floor for the check interval, so a zero in the config cannot spin.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
-pub(crate) fn spawn_all(proxy: &Arc<Proxy>) {
-    for (route, spec) in proxy.routes.iter().map(|r| &r.spec).enumerate() {
+pub(crate) fn spawn_all(table: &Arc<RouteTable>) {
+    for (route, spec) in table.routes.iter().map(|r| &r.spec).enumerate() {
         let Some(check) = &spec.health_check else {
             continue;
         };
@@ -25,7 +26,7 @@ pub(crate) fn spawn_all(proxy: &Arc<Proxy>) {
         });
         for backend in 0..spec.backends.len() {
             let task = run(
-                Arc::downgrade(proxy),
+                Arc::downgrade(table),
                 route,
                 backend,
                 path.clone(),
@@ -37,7 +38,7 @@ pub(crate) fn spawn_all(proxy: &Arc<Proxy>) {
 }
 
 async fn run(
-    proxy: Weak<Proxy>,
+    table: Weak<RouteTable>,
     route: usize,
     backend: usize,
     path: PathAndQuery,
@@ -47,14 +48,15 @@ async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        // Hold the proxy only while checking, so dropping it ends the loop.
-        let Some(proxy) = proxy.upgrade() else { return };
-        check_once(&proxy, route, backend, &path).await;
+        // Hold the table only while checking, so dropping the proxy ends
+        // the loop.
+        let Some(table) = table.upgrade() else { return };
+        check_once(&table, route, backend, &path).await;
     }
 }
 
-async fn check_once(proxy: &Proxy, route: usize, backend: usize, path: &PathAndQuery) {
-    let route = &proxy.routes[route];
+async fn check_once(table: &RouteTable, route: usize, backend: usize, path: &PathAndQuery) {
+    let route = &table.routes[route];
     let Some(spec) = &route.spec.health_check else {
         return;
     };

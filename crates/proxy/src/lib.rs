@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod access_log;
+mod body;
 mod client;
 mod conn;
 mod dns;
@@ -65,6 +66,8 @@ mod router;
 mod server;
 mod spec;
 mod stats;
+mod status;
+mod table;
 mod upstream;
 mod websocket;
 
@@ -75,8 +78,8 @@ pub use path::{normalize as normalize_path, EncodedSlash, PathError};
 pub use proxy::{Proxy, RequestError};
 pub use redirect::{serve_redirect, Http01Responder};
 pub use spec::{
-    Access, AllowRule, BackendAddr, BackendHealth, BackendStatus, ClientCertCheck, ConnInfo,
-    ForwardAuthSpec, HealthCheckSpec, HostMatch, PeerIdentity, ProxyOptions, RouteSpec,
-    RouteStatus, Scheme,
+    Access, AllowRule, BackendAddr, ClientCertCheck, ConnInfo, ForwardAuthSpec, HealthCheckSpec,
+    HostMatch, PeerIdentity, ProxyOptions, RouteSpec, Scheme,
 };
 pub use stats::{ProxyStats, RouteStats, RouteStatsSnapshot, LATENCY_BUCKETS, STATUS_CLASSES};
+pub use status::{BackendHealth, BackendStatus, RouteStatus};

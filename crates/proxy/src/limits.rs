@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use wingress_sync::lock;
 
 use crate::spec::ConnInfo;
 
@@ -111,7 +112,7 @@ impl ConnLimiter {
 
     fn lock(&self) -> MutexGuard<'_, Open> {
         // Every update below is complete before anything can panic.
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.open)
     }
 
     /// Admits a connection from `source`, or says which cap it hit.

@@ -5,60 +5,67 @@
 //! removed route applies to keep-alive and HTTP/2 connections opened before
 //! the reload too; a request already in flight finishes on the table it
 //! started with. Reading costs one atomic load per request: each
-//! connection caches the table with its version and takes the lock only
-//! when the version moved.
+//! connection holds a [`LiveReader`], which takes the lock only when the
+//! version moved.
+//!
+//! The table lives in a [`Live<T>`], where `T` is the [`Proxy`] itself or
+//! a larger generation that carries one (the daemon's routes with their
+//! certificates): a reload stores that generation once, and certificates
+//! and routes change together.
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::Request;
 use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use wingress_sync::{Live, LiveReader};
 
 use crate::conn::ConnState;
-use crate::proxy::{Proxy, ProxyHandler};
+use crate::proxy::{handle_request, Proxy};
 use crate::redirect::{serve_redirect_draining, Http01Responder};
 use crate::server::{serve_connection, Handler, HandlerFuture};
 use crate::spec::ConnInfo;
 
-/// The current [`Proxy`] of a process, shared by every thread that serves
-/// connections, and the process's drain signal.
+/// The current route table of a process, shared by every thread that
+/// serves connections, and the process's drain signal. `T` carries the
+/// [`Proxy`] (see the module documentation).
 #[derive(Debug)]
-pub struct LiveProxy {
-    version: AtomicU64,
-    current: Mutex<Arc<Proxy>>,
+pub struct LiveProxy<T = Proxy> {
+    live: Arc<Live<T>>,
     drain: watch::Sender<bool>,
 }
 
-impl LiveProxy {
-    pub fn new(proxy: Arc<Proxy>) -> Arc<LiveProxy> {
+impl LiveProxy<Proxy> {
+    pub fn new(proxy: Arc<Proxy>) -> Arc<Self> {
+        Self::over(Live::new(proxy))
+    }
+}
+
+impl<T> LiveProxy<T>
+where
+    T: AsRef<Proxy> + Send + Sync + 'static,
+{
+    /// Serves the table of whatever `live` holds; storing into `live` is
+    /// the reload.
+    pub fn over(live: Arc<Live<T>>) -> Arc<Self> {
         Arc::new(LiveProxy {
-            version: AtomicU64::new(0),
-            current: Mutex::new(proxy),
+            live,
             drain: watch::Sender::new(false),
         })
     }
 
-    /// Makes `proxy` the table for every request from now on. Start its
+    /// Makes `table` the table for every request from now on. Start its
     /// health checks first ([`Proxy::start_health_checks`]); the previous
     /// table's stop when its last request is done.
-    pub fn replace(&self, proxy: Arc<Proxy>) {
-        let mut current = self.lock();
-        *current = proxy;
-        // Under the lock: a reader that sees the new version finds the new table.
-        self.version.fetch_add(1, Ordering::Release);
+    pub fn replace(&self, table: Arc<T>) {
+        self.live.store(table);
     }
 
-    pub fn current(&self) -> Arc<Proxy> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Arc<Proxy>> {
-        // Every critical section is a single pointer store or clone.
-        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn current(&self) -> Arc<T> {
+        self.live.load()
     }
 
     /// Shutdown: every connection served through this finishes the requests
@@ -77,13 +84,12 @@ impl LiveProxy {
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let drain = self.drain.subscribe();
-        let version = self.version.load(Ordering::Acquire);
-        let proxy = self.current();
-        let opts = proxy.opts.clone();
-        let stats = proxy.stats.clone();
+        let mut reader = self.live.reader();
+        let proxy = (**reader.get()).as_ref();
+        let opts = proxy.table.opts.clone();
+        let stats = proxy.table.stats.clone();
         let handler = LiveHandler {
-            live: self,
-            cached: RefCell::new((version, ProxyHandler(proxy))),
+            reader: RefCell::new(reader),
         };
         serve_connection(io, conn, opts, Rc::new(handler), Some(drain), stats).await;
     }
@@ -95,24 +101,22 @@ impl LiveProxy {
     where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
-        let stats = self.current().stats.clone();
+        let stats = (*self.current()).as_ref().stats().clone();
         serve_redirect_draining(io, conn, Some(self.drain.subscribe()), http01, stats).await;
     }
 }
 
 /// One connection's view of a [`LiveProxy`].
-struct LiveHandler {
-    live: Arc<LiveProxy>,
-    cached: RefCell<(u64, ProxyHandler)>,
+struct LiveHandler<T> {
+    reader: RefCell<LiveReader<T>>,
 }
 
-impl Handler for LiveHandler {
+impl<T> Handler for LiveHandler<T>
+where
+    T: AsRef<Proxy> + Send + Sync + 'static,
+{
     fn handle(&self, req: Request<Incoming>, conn: Rc<ConnState>) -> HandlerFuture {
-        let version = self.live.version.load(Ordering::Acquire);
-        let mut cached = self.cached.borrow_mut();
-        if cached.0 != version {
-            *cached = (version, ProxyHandler(self.live.current()));
-        }
-        cached.1.handle(req, conn)
+        let table = self.reader.borrow_mut().get().clone();
+        handle_request(table, req, conn)
     }
 }

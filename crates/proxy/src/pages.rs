@@ -5,7 +5,7 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use crate::client::BoxError;
+use crate::body::BoxError;
 
 /// Response bodies: streamed from a backend or one of these pages.
 pub(crate) type RespBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;

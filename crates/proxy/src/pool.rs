@@ -6,25 +6,33 @@
 //! event loop and nothing crosses threads. Idle connections are reused
 //! newest first (their windows and caches are warm) and closed after
 //! [`POOL_IDLE`]; a connection goes back to the pool only when its response
-//! body has been read to the end (see `client::PooledBody`), so a request is
+//! body has been read to the end (see [`BackendBody`]), so a request is
 //! never queued behind another one's slow body.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use wingress_sync::lock;
 
-use crate::client::{nonzero, BoxError, ReqBody};
+use crate::body::{BoxError, ReqBody};
 use crate::dns::CachingResolver;
-use crate::spec::BackendAddr;
+use crate::spec::{nonzero, BackendAddr};
 
 /// How long an unused pooled backend connection is kept.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -53,29 +61,7 @@ pub(crate) struct Idle {
 
 /// FNV-1a: the keys are short, trusted (from config) and hashed on every
 /// request, where SipHash's DoS resistance buys nothing.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type Fast = BuildHasherDefault<Fnv>;
+type Fast = fnv::FnvBuildHasher;
 
 /// Per client (one per route, so routes with different connect timeouts
 /// never share connections), per backend address.
@@ -126,7 +112,7 @@ impl Idle {
     fn lock(&self) -> MutexGuard<'_, VecDeque<IdleConn>> {
         // Every update is a single push or pop: a panic cannot leave the
         // list inconsistent, so poisoning is ignored.
-        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.conns)
     }
 
     /// The newest idle connection that is still open, if any.
@@ -210,4 +196,93 @@ pub(crate) async fn connect(
         }
     });
     Ok(sender)
+}
+
+/// A backend response body that returns its connection to the pool once it
+/// has been read to the end. Dropped early, it takes the connection with it
+/// (hyper closes a connection whose response was abandoned).
+pub(crate) struct BackendBody {
+    inner: Incoming,
+    reuse: Option<(Sender, Arc<Idle>)>,
+}
+
+impl BackendBody {
+    pub(crate) fn wrap(
+        response: Response<Incoming>,
+        sender: Sender,
+        idle: Arc<Idle>,
+    ) -> Response<Self> {
+        // An upgraded connection belongs to the upgrade; one the backend is
+        // closing is of no further use.
+        let reusable = response.status() != StatusCode::SWITCHING_PROTOCOLS
+            && !response
+                .headers()
+                .get_all(header::CONNECTION)
+                .iter()
+                .any(is_close);
+        let mut reuse = reusable.then_some((sender, idle));
+        if response.body().is_end_stream() {
+            if let Some((sender, idle)) = reuse.take() {
+                idle.put(sender);
+            }
+        }
+        response.map(|inner| BackendBody { inner, reuse })
+    }
+
+    /// As a boxed body for responses that go back to the client.
+    pub(crate) fn boxed(self) -> UnsyncBoxBody<Bytes, BoxError> {
+        self.boxed_unsync()
+    }
+}
+
+impl BackendBody {
+    /// The body has been read to the end: the connection can take the
+    /// next request.
+    fn release(&mut self) {
+        if let Some((sender, idle)) = self.reuse.take() {
+            idle.put(sender);
+        }
+    }
+}
+
+impl Drop for BackendBody {
+    fn drop(&mut self) {
+        if self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}
+
+fn is_close(v: &HeaderValue) -> bool {
+    v.to_str()
+        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+}
+
+impl Body for BackendBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            // Consumers stop polling once `is_end_stream` says so, so the
+            // end is noticed after the last frame, not only at `None`.
+            Poll::Ready(None) => self.release(),
+            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.release(),
+            Poll::Ready(Some(Err(_))) => self.reuse = None,
+            _ => {}
+        }
+        polled.map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

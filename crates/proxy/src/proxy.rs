@@ -7,16 +7,11 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::client::BackendClient;
-use crate::dns::CachingResolver;
-use crate::forward_auth::AuthTarget;
-use crate::router::{RouteKey, Router};
 use crate::server::{serve_connection, Handler, HandlerFuture};
-use crate::spec::{
-    Access, BackendHealth, BackendStatus, ConnInfo, ProxyOptions, RouteSpec, RouteStatus,
-};
-use crate::stats::{ProxyStats, RouteStats};
-use crate::upstream::Upstream;
+use crate::spec::{ConnInfo, ProxyOptions, RouteSpec};
+use crate::stats::ProxyStats;
+use crate::status::{BackendStatus, RouteStatus};
+use crate::table::RouteTable;
 use crate::{forward, health};
 
 /// An HTTP reverse proxy for one route table. Build one per configuration
@@ -28,21 +23,10 @@ use crate::{forward, health};
 /// connection, each on its own `spawn_local` task.
 #[derive(Debug)]
 pub struct Proxy {
-    pub(crate) router: Router,
-    pub(crate) routes: Vec<Route>,
-    pub(crate) opts: ProxyOptions,
-    pub(crate) stats: Arc<ProxyStats>,
+    /// Shared with the health checks, which hold it weakly: they stop when
+    /// the proxy is dropped.
+    pub(crate) table: Arc<RouteTable>,
     health_started: AtomicBool,
-}
-
-/// One route, ready to serve.
-#[derive(Debug)]
-pub(crate) struct Route {
-    pub(crate) spec: RouteSpec,
-    pub(crate) upstream: Upstream,
-    pub(crate) client: BackendClient,
-    pub(crate) auth: Option<AuthTarget>,
-    pub(crate) stats: Arc<RouteStats>,
 }
 
 impl Proxy {
@@ -57,39 +41,8 @@ impl Proxy {
         opts: ProxyOptions,
         stats: Arc<ProxyStats>,
     ) -> Arc<Proxy> {
-        let router = Router::new(routes.iter().map(|r| {
-            RouteKey::new(
-                &r.host,
-                &r.path_prefix,
-                &r.entrypoints,
-                r.allow_encoded_slashes,
-            )
-        }));
-        // One cache for all routes: they often share backends.
-        let resolver = CachingResolver::new(opts.dns_refresh);
-        let routes = routes
-            .into_iter()
-            .map(|spec| {
-                let upstream =
-                    Upstream::new(&spec.backends, &spec.weights, spec.health_check.is_some());
-                let auth = match &spec.access {
-                    Access::ForwardAuth(auth) => Some(AuthTarget::new(auth)),
-                    _ => None,
-                };
-                Route {
-                    stats: stats.route(&spec.host.to_string(), &spec.path_prefix),
-                    client: BackendClient::new(spec.connect_timeout, resolver.clone()),
-                    upstream,
-                    auth,
-                    spec,
-                }
-            })
-            .collect();
         Arc::new(Proxy {
-            router,
-            routes,
-            opts,
-            stats,
+            table: Arc::new(RouteTable::new(routes, opts, stats)),
             health_started: AtomicBool::new(false),
         })
     }
@@ -101,8 +54,8 @@ impl Proxy {
     where
         IO: AsyncRead + AsyncWrite + Unpin + 'static,
     {
-        let opts = self.opts.clone();
-        let stats = self.stats.clone();
+        let opts = self.table.opts.clone();
+        let stats = self.table.stats.clone();
         serve_connection(io, conn, opts, Rc::new(ProxyHandler(self)), None, stats).await;
     }
 
@@ -111,59 +64,19 @@ impl Proxy {
     /// Calling this again does nothing.
     pub fn start_health_checks(self: &Arc<Self>) {
         if !self.health_started.swap(true, Ordering::SeqCst) {
-            health::spawn_all(self);
+            health::spawn_all(&self.table);
         }
     }
 
     /// The state of every backend of every route, in configuration order.
     pub fn backend_status(&self) -> Vec<BackendStatus> {
-        let now = tokio::time::Instant::now();
-        let mut status = Vec::new();
-        for (index, route) in self.routes.iter().enumerate() {
-            for (b, backend) in route.upstream.backends.iter().enumerate() {
-                status.push(BackendStatus {
-                    route: index,
-                    route_host: route.spec.host.to_string(),
-                    path_prefix: route.spec.path_prefix.clone(),
-                    backend: backend.addr.clone(),
-                    healthy: route.upstream.is_up(b, now),
-                    requests: backend.requests.load(Ordering::Relaxed),
-                });
-            }
-        }
-        status
+        self.table.backend_status()
     }
 
     /// Every route in configuration order, with its backends' health and
     /// its request counters.
     pub fn route_status(&self) -> Vec<RouteStatus> {
-        let now = tokio::time::Instant::now();
-        self.routes
-            .iter()
-            .map(|route| RouteStatus {
-                host: route.spec.host.to_string(),
-                path_prefix: if route.spec.path_prefix.is_empty() {
-                    "/".to_owned()
-                } else {
-                    route.spec.path_prefix.clone()
-                },
-                access: route.spec.access.as_str(),
-                entrypoints: route.spec.entrypoints.clone(),
-                backends: route
-                    .upstream
-                    .backends
-                    .iter()
-                    .enumerate()
-                    .map(|(b, backend)| BackendHealth {
-                        address: backend.addr.to_string(),
-                        healthy: route.upstream.is_up(b, now),
-                        health_checked: route.spec.health_check.is_some(),
-                        requests: backend.requests.load(Ordering::Relaxed),
-                    })
-                    .collect(),
-                stats: route.stats.snapshot(),
-            })
-            .collect()
+        self.table.route_status()
     }
 
     /// The route (its index in the `Vec<RouteSpec>` given to
@@ -179,19 +92,19 @@ impl Proxy {
         entrypoint: &str,
     ) -> Result<Option<(usize, Cow<'p, str>)>, RequestError> {
         let host = crate::host::normalize_host(host)?;
-        let selected = self.router.select(&host, path, entrypoint)?;
+        let selected = self.table.router.select(&host, path, entrypoint)?;
         Ok(selected.map(|s| (s.index, s.path)))
     }
 
     /// The counters this proxy adds to (the ones given to
     /// [`Proxy::with_stats`]).
     pub fn stats(&self) -> &Arc<ProxyStats> {
-        &self.stats
+        &self.table.stats
     }
 
     /// Counters of requests that no route took.
     pub fn unrouted_stats(&self) -> crate::RouteStatsSnapshot {
-        self.stats.unrouted().snapshot()
+        self.table.stats.unrouted().snapshot()
     }
 }
 
@@ -204,7 +117,14 @@ pub enum RequestError {
     Path(#[from] crate::PathError),
 }
 
-pub(crate) struct ProxyHandler(pub(crate) Arc<Proxy>);
+impl AsRef<Proxy> for Proxy {
+    fn as_ref(&self) -> &Proxy {
+        self
+    }
+}
+
+/// Serves connections with one fixed [`Proxy`].
+struct ProxyHandler(Arc<Proxy>);
 
 impl Handler for ProxyHandler {
     fn handle(
@@ -212,15 +132,28 @@ impl Handler for ProxyHandler {
         req: http::Request<hyper::body::Incoming>,
         conn: Rc<crate::conn::ConnState>,
     ) -> HandlerFuture {
-        let proxy = self.0.clone();
-        Box::pin(async move {
-            let mut handled = forward::handle(&proxy, req, conn).await;
-            if handled.stats.is_none() {
-                handled.stats = Some(proxy.stats.unrouted().clone());
-            }
-            handled
-        })
+        handle_request(self.0.clone(), req, conn)
     }
+}
+
+/// Serves one request with the proxy `table` carries (a [`Proxy`], or a
+/// generation holding one: see [`crate::LiveProxy`]).
+pub(crate) fn handle_request<T>(
+    table: Arc<T>,
+    req: http::Request<hyper::body::Incoming>,
+    conn: Rc<crate::conn::ConnState>,
+) -> HandlerFuture
+where
+    T: AsRef<Proxy> + 'static,
+{
+    Box::pin(async move {
+        let proxy: &Proxy = (*table).as_ref();
+        let mut handled = forward::handle(&proxy.table, req, conn).await;
+        if handled.stats.is_none() {
+            handled.stats = Some(proxy.table.stats.unrouted().clone());
+        }
+        handled
+    })
 }
 
 #[cfg(test)]

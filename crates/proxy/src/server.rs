@@ -24,10 +24,11 @@ use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::access_log::{self, LoggedBody, RequestLog};
-use crate::client::{nonzero, Chain};
+use crate::client::Chain;
 use crate::conn::{ConnState, Expiry, TrackedIo, NO_DEADLINE};
 use crate::limits::Limit;
 use crate::pages::RespBody;
+use crate::spec::nonzero;
 use crate::spec::{ConnInfo, ProxyOptions, Scheme};
 use crate::stats::{ProxyStats, RouteStats};
 use crate::websocket;

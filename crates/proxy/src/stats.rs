@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use wingress_sync::lock;
 
 use crate::limits::Limit;
 
@@ -101,7 +102,7 @@ impl ProxyStats {
     /// and `path_prefix`; created on first use. Called when a proxy is
     /// built, never per request.
     pub fn route(&self, host: &str, path_prefix: &str) -> Arc<RouteStats> {
-        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut routes = lock(&self.routes);
         routes
             .entry((host.to_owned(), path_prefix.to_owned()))
             .or_default()
@@ -114,7 +115,7 @@ impl ProxyStats {
 
     /// Counts one hit of `limit` on `entrypoint`.
     pub fn limit_hit(&self, entrypoint: &str, limit: Limit) {
-        let mut hits = self.limit_hits.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hits = lock(&self.limit_hits);
         match hits.get_mut(&(entrypoint.to_owned(), limit)) {
             Some(n) => *n += 1,
             None => {
@@ -125,7 +126,7 @@ impl ProxyStats {
 
     /// `(entrypoint, limit, hits)` for every limit hit so far, sorted.
     pub fn limit_hits(&self) -> Vec<(String, Limit, u64)> {
-        let hits = self.limit_hits.lock().unwrap_or_else(|p| p.into_inner());
+        let hits = lock(&self.limit_hits);
         hits.iter().map(|((e, l), n)| (e.clone(), *l, *n)).collect()
     }
 

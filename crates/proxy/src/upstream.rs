@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use wingress_sync::lock;
 
 use crate::spec::BackendAddr;
 
@@ -79,7 +80,7 @@ impl Upstream {
     fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
         // A panic while holding this lock cannot leave the slots inconsistent
         // (every update is a single field store), so poisoning is ignored.
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.slots)
     }
 
     /// Picks the next backend among those up, skipping `exclude`.

@@ -15,9 +15,9 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{sleep_until, Instant};
 
-use crate::client::nonzero;
 use crate::conn::{ConnState, TrackedIo};
 use crate::limits::Limit;
+use crate::spec::nonzero;
 
 /// Copies bytes both ways between the client connection (hyper has written
 /// the 101 on it; bytes it had already read are replayed first) and the

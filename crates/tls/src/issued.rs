@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::UnixTime;
+use wingress_sync::lock;
 
 use crate::ca::{later, InternalCa};
 use crate::hostname::HostName;
-use crate::{lock, TlsError};
+use crate::TlsError;
 
 /// Per-name leaves for `*` routes held at once; more names evict the least
 /// recently used (which is issued again, in memory, if asked for again).

@@ -38,7 +38,7 @@ mod status;
 mod store;
 mod x509_name;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 
@@ -47,17 +47,11 @@ pub use acme::{
 };
 pub use client_auth::ClientCaVerifier;
 pub use error::TlsError;
-pub use private_file::read_secret;
+pub use private_file::{read_secret, write_atomic, write_atomic_mode};
 pub use server_config::{server_config, ServerTlsOptions};
 pub use status::{CertSource, CertState, CertificateStatus, EXPIRING_WITHIN};
 pub use store::{export_ca, read_ca_roots, CertStore, ACME_TLS_ALPN};
 
 fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Locks `mutex`, ignoring poisoning: every critical section here leaves the
-/// data consistent at each step (a slot is either filled or not).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rustls::sign::CertifiedKey;
 
-use crate::lock;
+use wingress_sync::{lock, read, write};
 
 /// A pending name's handshake failure is logged at most this often.
 const PENDING_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -109,14 +109,4 @@ impl ManagedCerts {
             "tls handshake refused: no ACME certificate for this host yet"
         );
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -1,8 +1,10 @@
-//! Files only the daemon's user may read: the CA key and issued leaf keys.
+//! Files only the daemon's user may read: the CA key, issued leaf keys,
+//! ACME state, the WireGuard private key; and the one atomic writer the
+//! daemon and its CLI use for every file they replace (keys, configs).
 
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,12 +28,28 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), TlsError> {
     Ok(())
 }
 
+/// Replaces `path` with `contents`, readable by the owner only (0600): see
+/// [`write_atomic_mode`].
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), TlsError> {
+    write_atomic_mode(path, contents, 0o600)
+}
+
 /// Replaces `path` with `contents` so that readers see either the old or the
-/// new file, never a torn one: write a 0600 temporary file in the same
-/// directory, fsync it, rename it over `path`, fsync the directory.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), TlsError> {
+/// new file, never a torn one: a temporary file of a unique name in the same
+/// directory, created with `mode` (exactly: the umask does not narrow it),
+/// owned like the file it replaces when there is one (possible as root;
+/// otherwise it is the writer's, as an editor would leave it), fsynced,
+/// renamed over `path`; then the directory is fsynced so the rename
+/// survives a crash. The contents are never readable beyond `mode`, not
+/// even briefly.
+pub fn write_atomic_mode(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let mode = mode & 0o7777;
+    let owner = fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -46,8 +64,14 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), TlsError>
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)
+            .map_err(TlsError::io(&tmp))?;
+        if let Some((uid, gid)) = owner {
+            // Only root may give a file away; anyone else keeps it.
+            let _ = std::os::unix::fs::fchown(&file, Some(uid), Some(gid));
+        }
+        file.set_permissions(Permissions::from_mode(mode))
             .map_err(TlsError::io(&tmp))?;
         file.write_all(contents).map_err(TlsError::io(&tmp))?;
         file.sync_all().map_err(TlsError::io(&tmp))?;
@@ -74,16 +98,29 @@ pub(crate) fn warn_if_exposed(path: &Path) {
     }
 }
 
-/// Reads a secret (TSIG secret, EAB key), refusing it when group or others
-/// may read it, as ssh refuses such keys.
+/// Reads a secret (a private key, a TSIG secret, an EAB key, a token),
+/// refusing it when group or others may read it, as ssh refuses such keys.
+/// The mode checked is the opened file's, so the file read is the file
+/// checked, even if `path` is replaced in between.
 pub fn read_secret(path: &Path) -> Result<String, TlsError> {
-    let meta = fs::metadata(path).map_err(TlsError::io(path))?;
-    let mode = meta.permissions().mode() & 0o777;
+    let mut file = File::open(path).map_err(TlsError::io(path))?;
+    let mode = file
+        .metadata()
+        .map_err(TlsError::io(path))?
+        .permissions()
+        .mode()
+        & 0o777;
     if mode & 0o077 != 0 {
         return Err(TlsError::SecretExposed {
             path: path.to_owned(),
             mode,
         });
     }
-    fs::read_to_string(path).map_err(TlsError::io(path))
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(TlsError::io(path))?;
+    Ok(text)
 }
+
+#[cfg(test)]
+#[path = "private_file_tests.rs"]
+mod tests;

@@ -9,6 +9,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
 use rustls_pki_types::UnixTime;
+use wingress_sync::{read, write};
 
 use crate::ca::{ca_dir, InternalCa};
 use crate::hostname::HostName;
@@ -405,16 +406,6 @@ pub fn export_ca(state_dir: &Path, create: bool) -> Result<String, TlsError> {
 
 fn current_time(time: &dyn TimeProvider) -> UnixTime {
     time.current_time().unwrap_or_else(UnixTime::now)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Adapts [`CertStore::resolve_sni`] to rustls.

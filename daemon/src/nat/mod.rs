@@ -13,12 +13,13 @@ mod http;
 mod wiring;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use wingress_config::{Advertise, NatConfig};
 use wingress_nat::{MappingView, NatState, NatStatus, PublicEndpoint};
+use wingress_sync::lock;
 
 use crate::dataplane::NetRef;
 use crate::node::NodeAddr;
@@ -69,12 +70,6 @@ impl NatHandle {
             let _ = wait.await;
         }
     }
-}
-
-fn lock(state: &Mutex<NatState>) -> MutexGuard<'_, NatState> {
-    // A panic elsewhere while holding the lock leaves plain data behind;
-    // reading it is still fine.
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Starts NAT traversal as a task on the current `LocalSet`.

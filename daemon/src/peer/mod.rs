@@ -202,7 +202,8 @@ impl ConfigFile {
                 target.display()
             );
         }
-        crate::keyfile::write_atomic_mode(&target, text.as_bytes(), meta.permissions().mode())
+        crate::keyfile::write_atomic_mode(&target, text.as_bytes(), meta.permissions().mode())?;
+        Ok(())
     }
 }
 

@@ -18,8 +18,9 @@ use hyper_util::rt::TokioExecutor;
 use instant_acme::{BodyWrapper, BytesResponse, Error, HttpClient};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
+use wingress_sync::lock;
 
-use crate::{lock, ring_provider, TlsError};
+use crate::{ring_provider, TlsError};
 
 /// No request to the CA may take longer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -28,9 +28,10 @@ use http::AcmeHttp;
 use order::{order, OrderContext};
 use plan::{Phase, RenewalPlan};
 use storage::{AcmeDir, CertInfo};
+use wingress_sync::lock;
 
 use crate::status::{rfc3339 as rfc3339_signed, CertSource, CertState, CertificateStatus};
-use crate::{lock, ring_provider, CertStore, TlsError};
+use crate::{ring_provider, CertStore, TlsError};
 
 /// The driver looks at the plan at least this often (clock jumps, suspend).
 const MAX_SLEEP: Duration = Duration::from_secs(600);
