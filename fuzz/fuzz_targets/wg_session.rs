@@ -91,6 +91,7 @@ fuzz_target!(|data: &[u8]| {
                         TunnResult::WriteToNetwork(d) => d,
                         _ => panic!("the client has a session"),
                     };
+                    let datagram_len = datagram.len();
                     let before = s.server.peer_endpoint(s.peer);
                     let mut roams = true;
                     match s
@@ -116,6 +117,13 @@ fuzz_target!(|data: &[u8]| {
                         // the endpoint alone (the kernel module roams on
                         // any packet that decrypts): either is accepted.
                         Incoming::Dropped(DropReason::Malformed) => roams = false,
+                        // Longer than any data message at the tunnel's MTU:
+                        // refused before decryption, the endpoint left alone.
+                        Incoming::Dropped(DropReason::Oversized)
+                            if datagram_len > s.server.max_datagram() =>
+                        {
+                            roams = false
+                        }
                         other => panic!("an authenticated data packet was refused: {other:?}"),
                     }
                     let now = s.server.peer_endpoint(s.peer);
