@@ -38,6 +38,9 @@ pub fn tcp_limits(c: &LimitsConfig) -> TcpLimits {
         peer_connections: c.peer_tcp_connections as usize,
         peer_buffer: size(c.peer_buffer),
         total_buffer: size(c.buffer_total),
+        // Ring memory: the buffer budgets once for each direction.
+        peer_rings: size(c.peer_buffer).saturating_mul(2),
+        total_rings: size(c.buffer_total).saturating_mul(2),
         handshake_timeout: c.tcp_handshake_timeout,
         send_stall_timeout: c.send_stall_timeout,
     }
@@ -237,7 +240,7 @@ fn metrics(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], caps: &Pee
             m.sample(name, &[("peer", peer), ("reason", reason)], n as f64);
         }
     }
-    let gauges: [PeerGauge<'_>; 4] = [
+    let gauges: [PeerGauge<'_>; 5] = [
         (
             "wingress_peer_tcp_connections",
             "TCP connections the peer holds in the tunnel's stack, in any state.",
@@ -253,6 +256,12 @@ fn metrics(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], caps: &Pee
             "Bytes queued in the peer's TCP connections (received and unread, sent and \
              unacknowledged).",
             &|id| usage(id).buffered,
+        ),
+        (
+            "wingress_peer_tcp_ring_bytes",
+            "Size of the peer's TCP connections' buffers, both directions: the most they can \
+             commit to memory.",
+            &|id| usage(id).rings,
         ),
         (
             "wingress_peer_udp_flows",
@@ -276,6 +285,12 @@ fn metrics(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], caps: &Pee
         &[],
         net.stack.buffered() as f64,
     );
+    m.family(
+        "wingress_tcp_ring_bytes",
+        "gauge",
+        "Size of the buffers of all peers' TCP connections, both directions.",
+    );
+    m.sample("wingress_tcp_ring_bytes", &[], net.stack.rings() as f64);
 }
 
 #[cfg(test)]

@@ -95,6 +95,8 @@ impl Harness {
                     peer_connections: 3,
                     peer_buffer: 24 << 10,
                     total_buffer: 40 << 10,
+                    peer_rings: 64 << 10,
+                    total_rings: 96 << 10,
                     handshake_timeout: Duration::from_secs(1),
                     send_stall_timeout: Duration::from_secs(3),
                 },

@@ -26,6 +26,8 @@ pub(crate) struct Conn {
     pub(crate) peer: Option<PeerKey>,
     /// Bytes queued in its buffers as last counted (see `Stack::account`).
     pub(crate) buffered: usize,
+    /// The sizes of its two rings, as charged to its peer.
+    pub(crate) rings: usize,
     /// Whether it waits in `Stack::dirty` to be counted again.
     pub(crate) dirty: bool,
     /// While bytes wait to go out: since when the peer has acknowledged
@@ -55,6 +57,7 @@ impl Conn {
             owner,
             peer,
             buffered: 0,
+            rings: 0,
             dirty: false,
             owed_since: None,
             repaired_hole: None,

@@ -13,6 +13,16 @@
 //!   smoltcp buffers hold, committed to memory only when written).
 //!
 //! A total budget caps the bytes queued in every connection together.
+//!
+//! Ring budgets bound the memory a peer's connections can commit:
+//! smoltcp's rings never give a page back while the connection lives, so a
+//! connection that streams through its whole ring commits all of it,
+//! however little it queues at once. A connection gets full-size rings
+//! while the rings of its peer's connections are under `peer_rings` and
+//! those of every connection under `total_rings` (the daemon sets twice the
+//! buffer budgets: one for each direction); past that it gets [`SMALL_RING`] each way (a
+//! smaller window, so a slower single stream; never a refusal), counted as
+//! [`LimitHit::SmallBuffers`].
 //! Over a budget, the stack takes no more from the peer: the payload of its
 //! TCP segments is cut before smoltcp sees it (their acknowledgements and
 //! windows still count, so data we sent keeps draining), and the
@@ -30,6 +40,11 @@ use std::time::Duration;
 
 use smoltcp::iface::SocketHandle;
 
+/// The ring size, each way, of a connection over its peer's or the total
+/// ring budget: a 64 KiB window, enough for an interactive connection or a
+/// few Mbit/s at internet round-trip times.
+pub const SMALL_RING: usize = 64 << 10;
+
 /// Who sent a packet, as the caller knows it. Opaque to the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerKey(pub u32);
@@ -46,6 +61,13 @@ pub struct TcpLimits {
     pub peer_buffer: usize,
     /// Bytes queued in all connections.
     pub total_buffer: usize,
+    /// Ring memory (both directions) of one peer's connections past which a
+    /// new connection gets [`SMALL_RING`]s. The daemon sets twice
+    /// `peer_buffer`.
+    pub peer_rings: usize,
+    /// The same for all connections together; the daemon sets twice
+    /// `total_buffer`.
+    pub total_rings: usize,
     /// A connection still in its handshake after this is forgotten.
     pub handshake_timeout: Duration,
     /// A connection with bytes to send whose peer acknowledges nothing for
@@ -60,6 +82,8 @@ impl Default for TcpLimits {
             peer_connections: 1024,
             peer_buffer: 32 << 20,
             total_buffer: 256 << 20,
+            peer_rings: 64 << 20,
+            total_rings: 512 << 20,
             handshake_timeout: Duration::from_secs(15),
             send_stall_timeout: Duration::from_secs(60),
         }
@@ -83,16 +107,20 @@ pub enum LimitHit {
     SendStalled,
     /// A connection did not finish its handshake in time and was forgotten.
     HandshakeTimeout,
+    /// The rings of the peer's connections (or of all connections) were at
+    /// their budget: a new connection got [`SMALL_RING`] buffers.
+    SmallBuffers,
 }
 
 impl LimitHit {
-    pub const ALL: [LimitHit; 6] = [
+    pub const ALL: [LimitHit; 7] = [
         LimitHit::HalfOpen,
         LimitHit::Connections,
         LimitHit::PeerBuffer,
         LimitHit::TotalBuffer,
         LimitHit::SendStalled,
         LimitHit::HandshakeTimeout,
+        LimitHit::SmallBuffers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +131,7 @@ impl LimitHit {
             LimitHit::TotalBuffer => "buffer_total",
             LimitHit::SendStalled => "send_stalled",
             LimitHit::HandshakeTimeout => "tcp_handshake_timeout",
+            LimitHit::SmallBuffers => "small_buffers",
         }
     }
 }
@@ -116,6 +145,9 @@ pub struct PeerUsage {
     pub connections: usize,
     /// Bytes queued in its connections.
     pub buffered: usize,
+    /// The sizes of its connections' rings, both directions: what they may
+    /// commit to memory.
+    pub rings: usize,
     hits: [u64; LimitHit::ALL.len()],
 }
 
@@ -158,6 +190,8 @@ pub(crate) struct Usage {
     pub(crate) limits: TcpLimits,
     peers: PeerMap<PeerUsage>,
     buffered: usize,
+    /// The rings of every peer's connections, both directions.
+    rings: usize,
     /// Whether some peer, or the total, may be at its budget: the
     /// per-segment check is one branch while nobody is.
     over: bool,
@@ -208,13 +242,35 @@ impl Usage {
         Err(refused)
     }
 
-    /// A connection in its handshake was created for `peer`.
-    pub(crate) fn opened(&mut self, peer: Option<PeerKey>) {
+    /// The ring sizes `(rx, tx)` for a new connection of `peer`, given the
+    /// full sizes: full while the peer's rings and all rings are under their
+    /// budgets (so a budget smaller than one connection's rings still lets
+    /// the first have full ones), else [`SMALL_RING`] (or the full size if smaller); the
+    /// downgrade is counted. Charge them with [`Usage::opened`].
+    pub(crate) fn ring_sizes(&mut self, peer: PeerKey, rx: usize, tx: usize) -> (usize, usize) {
+        let peer_rings = self.peers.get(&peer).map_or(0, |u| u.rings);
+        if peer_rings < self.limits.peer_rings && self.rings < self.limits.total_rings {
+            return (rx, tx);
+        }
+        self.count(Some(peer), LimitHit::SmallBuffers);
+        (rx.min(SMALL_RING), tx.min(SMALL_RING))
+    }
+
+    /// A connection in its handshake, with rings of `rings` bytes in all,
+    /// was created for `peer`.
+    pub(crate) fn opened(&mut self, peer: Option<PeerKey>, rings: usize) {
         if let Some(p) = peer {
             let u = self.peers.entry(p).or_default();
             u.half_open += 1;
             u.connections += 1;
+            u.rings += rings;
+            self.rings += rings;
         }
+    }
+
+    /// The rings of every connection charged to a peer, both directions.
+    pub(crate) fn rings(&self) -> usize {
+        self.rings
     }
 
     /// `peer`'s connection finished its handshake.
@@ -232,6 +288,7 @@ impl Usage {
         to: Option<PeerKey>,
         pending: bool,
         buffered: usize,
+        rings: usize,
     ) {
         if from == to {
             return;
@@ -239,14 +296,21 @@ impl Usage {
         if let Some(u) = from.and_then(|p| self.peers.get_mut(&p)) {
             u.connections = u.connections.saturating_sub(1);
             u.buffered = u.buffered.saturating_sub(buffered);
+            u.rings = u.rings.saturating_sub(rings);
             if pending {
                 u.half_open = u.half_open.saturating_sub(1);
             }
+        }
+        match (from.is_some(), to.is_some()) {
+            (true, false) => self.rings = self.rings.saturating_sub(rings),
+            (false, true) => self.rings += rings,
+            _ => {}
         }
         if let Some(p) = to {
             let u = self.peers.entry(p).or_default();
             u.connections += 1;
             u.buffered += buffered;
+            u.rings += rings;
             if pending {
                 u.half_open += 1;
             }
@@ -254,17 +318,20 @@ impl Usage {
         self.over = true;
     }
 
-    /// A connection is gone, with the bytes it was charged.
+    /// A connection is gone, with the bytes and the rings it was charged.
     pub(crate) fn closed(
         &mut self,
         h: SocketHandle,
         peer: Option<PeerKey>,
         pending: bool,
         buffered: usize,
+        rings: usize,
     ) {
         self.charge(peer, buffered, 0);
         if let Some(u) = peer.and_then(|p| self.peers.get_mut(&p)) {
             u.connections = u.connections.saturating_sub(1);
+            u.rings = u.rings.saturating_sub(rings);
+            self.rings = self.rings.saturating_sub(rings);
             if pending {
                 u.half_open = u.half_open.saturating_sub(1);
             }

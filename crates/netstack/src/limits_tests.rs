@@ -475,3 +475,63 @@ fn a_connection_in_another_peers_listener_is_charged_to_its_own_peer() {
     let ub = net.usage(B);
     assert_eq!((ub.half_open, ub.connections), (0, 1));
 }
+
+/// A peer's connections get full-size rings while their rings are under
+/// its ring budget; the others get `SMALL_RING` each way, so what its
+/// connections can commit is bounded however many it opens. Another peer
+/// still gets full rings, and the budget comes back when the connections
+/// go.
+#[test]
+fn a_peers_rings_stay_within_its_ring_budget() {
+    // Rings of 256 KiB each way: 512 KiB a connection, 4 in 2 MiB.
+    let limits = TcpLimits {
+        peer_rings: 2 << 20,
+        ..TcpLimits::default()
+    };
+    let mut net = Net::new(limits);
+    flood(&mut net, 1000, 20);
+    net.round(Duration::from_millis(1));
+    let full = 512 << 10;
+    let small = 2 * SMALL_RING;
+    let rings = 4 * full + 16 * small;
+    assert_eq!(net.server.ring_capacity_of(A), rings);
+    assert_eq!(net.usage(A).rings, rings);
+    assert_eq!(net.usage(A).hits(LimitHit::SmallBuffers), 16);
+    assert_eq!(net.server.rings(), rings);
+
+    let b = net.client(B, "100.64.0.20", 256 << 10);
+    net.clients[b].1.connect(server_addr()).unwrap();
+    net.rounds(5, Duration::from_millis(1));
+    net.server.accept().expect("B accepted");
+    assert_eq!(net.server.ring_capacity_of(B), full);
+    assert_eq!(net.usage(B).hits(LimitHit::SmallBuffers), 0);
+
+    // A's half-open connections time out; its budget is whole again.
+    net.rounds(2, Duration::from_secs(16));
+    assert_eq!(net.usage(A).connections, 0);
+    assert_eq!(net.usage(A).rings, 0);
+    assert_eq!(net.server.rings(), full);
+    flood(&mut net, 3000, 1);
+    net.round(Duration::from_millis(1));
+    assert_eq!(net.server.ring_capacity_of(A), full);
+}
+
+/// The total ring budget applies across peers.
+#[test]
+fn all_rings_stay_within_the_total_ring_budget() {
+    let limits = TcpLimits {
+        total_rings: 2 << 20,
+        ..TcpLimits::default()
+    };
+    let mut net = Net::new(limits);
+    flood(&mut net, 1000, 3);
+    net.round(Duration::from_millis(1));
+    let b = net.client(B, "100.64.0.20", 256 << 10);
+    net.clients[b].1.connect(server_addr()).unwrap();
+    net.clients[b].1.connect(server_addr()).unwrap();
+    net.rounds(5, Duration::from_millis(1));
+    let (full, small) = (512 << 10, 2 * SMALL_RING);
+    assert_eq!(net.server.ring_capacity_of(A), 3 * full);
+    assert_eq!(net.server.ring_capacity_of(B), full + small);
+    assert_eq!(net.usage(B).hits(LimitHit::SmallBuffers), 1);
+}

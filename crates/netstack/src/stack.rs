@@ -400,11 +400,11 @@ impl Stack {
         }
     }
 
-    fn new_socket(&self) -> tcp::Socket<'static> {
+    fn new_socket(rx: usize, tx: usize) -> tcp::Socket<'static> {
         // `vec![0; n]` comes from calloc: large zeroed blocks are fresh
         // mappings whose pages are committed only when written.
-        let rx = tcp::SocketBuffer::new(vec![0u8; self.config.tcp_rx_buffer]);
-        let tx = tcp::SocketBuffer::new(vec![0u8; self.config.tcp_tx_buffer]);
+        let rx = tcp::SocketBuffer::new(vec![0u8; rx]);
+        let tx = tcp::SocketBuffer::new(vec![0u8; tx]);
         let mut s = tcp::Socket::new(rx, tx);
         s.set_nagle_enabled(false);
         s.set_congestion_control(CongestionControl::Cubic);
@@ -414,7 +414,10 @@ impl Stack {
     }
 
     fn add_listener(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr, peer: PeerKey) {
-        let mut s = self.new_socket();
+        let (rx, tx) =
+            self.usage
+                .ring_sizes(peer, self.config.tcp_rx_buffer, self.config.tcp_tx_buffer);
+        let mut s = Self::new_socket(rx, tx);
         let ep = IpListenEndpoint {
             addr: Some(IpAddress::from(dst.ip())),
             port: dst.port(),
@@ -425,11 +428,10 @@ impl Stack {
         let h = self.sockets.add(s);
         let key = (dst.port(), src);
         self.by_key.insert(key, h);
-        self.conns.insert(
-            h,
-            Conn::new(key, Owner::Pending { since: now }, Some(peer), now),
-        );
-        self.usage.opened(Some(peer));
+        let mut conn = Conn::new(key, Owner::Pending { since: now }, Some(peer), now);
+        conn.rings = rx + tx;
+        self.conns.insert(h, conn);
+        self.usage.opened(Some(peer), rx + tx);
         self.syn_peers.insert(key, peer);
         self.pending.push(h);
     }
@@ -442,7 +444,7 @@ impl Stack {
         let port = self
             .ephemeral_port(remote)
             .ok_or(ConnectError::NoFreePort)?;
-        let mut s = self.new_socket();
+        let mut s = Self::new_socket(self.config.tcp_rx_buffer, self.config.tcp_tx_buffer);
         let local = IpListenEndpoint {
             addr: Some(IpAddress::from(local_ip)),
             port,
@@ -634,6 +636,26 @@ impl Stack {
     /// Bytes queued in all connections, as of the last poll.
     pub fn buffered(&self) -> usize {
         self.usage.buffered()
+    }
+
+    /// The ring sizes of every connection charged to a peer, both
+    /// directions: the most their buffers can commit to memory.
+    pub fn rings(&self) -> usize {
+        self.usage.rings()
+    }
+
+    /// The capacities smoltcp really holds for `peer`'s connections, rx
+    /// plus tx: what the accounting above must match.
+    #[cfg(test)]
+    pub(crate) fn ring_capacity_of(&self, peer: PeerKey) -> usize {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.peer == Some(peer))
+            .map(|(h, _)| {
+                let s = self.sockets.get::<tcp::Socket<'static>>(*h);
+                s.recv_capacity() + s.send_capacity()
+            })
+            .sum()
     }
 }
 

@@ -195,8 +195,13 @@ impl Stack {
         }
         let old = std::mem::replace(&mut conn.key, key);
         if let Some(peer) = self.syn_peers.get(&key).copied() {
-            self.usage
-                .transfer(conn.peer, Some(peer), conn.is_pending(), conn.buffered);
+            self.usage.transfer(
+                conn.peer,
+                Some(peer),
+                conn.is_pending(),
+                conn.buffered,
+                conn.rings,
+            );
             conn.peer = Some(peer);
         }
         if self.by_key.get(&old) == Some(&h) {
@@ -211,7 +216,7 @@ impl Stack {
                 self.by_key.remove(&conn.key);
             }
             self.usage
-                .closed(h, conn.peer, conn.is_pending(), conn.buffered);
+                .closed(h, conn.peer, conn.is_pending(), conn.buffered, conn.rings);
             self.sockets.remove(h);
         }
     }
