@@ -28,9 +28,16 @@ use crate::keys::PublicKey;
 /// The size of a cookie reply message.
 pub const COOKIE_REPLY_LEN: usize = 64;
 
-/// How long one cookie secret lives (the paper's two minutes). A cookie a
-/// sender holds is worth nothing after the secret changes.
+/// How long one cookie secret makes cookies (the paper's two minutes).
 pub const COOKIE_SECRET_LIFETIME: Duration = Duration::from_secs(120);
+
+/// How long after the secret changes a cookie made with the one before
+/// still verifies. Without it, a cookie handed out just before the change
+/// is worthless at the sender's retry five seconds later: the retry gets
+/// another cookie reply, and the handshake takes a third attempt (past
+/// 10 s). Two retry intervals and their jitter; the cookie stays bound to
+/// the sender's address and port.
+pub const COOKIE_SECRET_GRACE: Duration = Duration::from_secs(15);
 
 const LABEL_MAC1: &[u8] = b"mac1----";
 const LABEL_COOKIE: &[u8] = b"cookie--";
@@ -73,6 +80,9 @@ pub struct CookieChecker {
     /// The changing secret `Rm`, and when it was made (`None`: not yet).
     secret: [u8; 32],
     secret_made: Option<Instant>,
+    /// The secret before, and when it was made: its cookies verify for
+    /// [`COOKIE_SECRET_GRACE`] past its lifetime.
+    previous: Option<([u8; 32], Instant)>,
     /// XChaCha20 nonces must never repeat under one key: a random prefix
     /// chosen once plus a counter.
     nonce_prefix: [u8; 16],
@@ -89,6 +99,7 @@ impl CookieChecker {
             cipher: XChaCha20Poly1305::new((&cookie_key).into()),
             secret: [0u8; 32],
             secret_made: None,
+            previous: None,
             nonce_prefix,
             nonce_counter: 0,
         }
@@ -109,7 +120,8 @@ impl CookieChecker {
     }
 
     /// Whether `msg` carries a valid mac2 for a sender at `from`: it holds
-    /// the cookie we would give that address and port now.
+    /// the cookie we would give that address and port now, or the one we
+    /// gave it with the secret before, within [`COOKIE_SECRET_GRACE`].
     pub fn mac2_ok(&mut self, now: Instant, from: SocketAddr, msg: &[u8]) -> bool {
         let Some(split) = msg.len().checked_sub(16) else {
             return false;
@@ -118,7 +130,16 @@ impl CookieChecker {
             return false;
         };
         let (body, mac2) = msg.split_at(split);
-        verifies(keyed_mac(&cookie, &[body]), mac2)
+        if verifies(keyed_mac(&cookie, &[body]), mac2) {
+            return true;
+        }
+        let previous = self.previous.filter(|(_, made)| {
+            now.saturating_duration_since(*made) < COOKIE_SECRET_LIFETIME + COOKIE_SECRET_GRACE
+        });
+        previous.is_some_and(|(secret, _)| {
+            cookie_of(&secret, from)
+                .is_some_and(|cookie| verifies(keyed_mac(&cookie, &[body]), mac2))
+        })
     }
 
     /// Writes the cookie reply to `msg` (from `from`) into `out`; returns
@@ -162,16 +183,22 @@ impl CookieChecker {
             .secret_made
             .is_none_or(|t| now.saturating_duration_since(t) >= COOKIE_SECRET_LIFETIME);
         if stale {
+            self.previous = self.secret_made.map(|made| (self.secret, made));
             OsRng.fill_bytes(&mut self.secret);
             self.secret_made = Some(now);
         }
-        let port = from.port().to_be_bytes();
-        let mac = match from {
-            SocketAddr::V4(a) => keyed_mac(&self.secret, &[&a.ip().octets(), &port]),
-            SocketAddr::V6(a) => keyed_mac(&self.secret, &[&a.ip().octets(), &port]),
-        };
-        Some(mac?.finalize_fixed().into())
+        cookie_of(&self.secret, from)
     }
+}
+
+/// `MAC(secret, source address || port)`.
+fn cookie_of(secret: &[u8; 32], from: SocketAddr) -> Option<[u8; 16]> {
+    let port = from.port().to_be_bytes();
+    let mac = match from {
+        SocketAddr::V4(a) => keyed_mac(secret, &[&a.ip().octets(), &port]),
+        SocketAddr::V6(a) => keyed_mac(secret, &[&a.ip().octets(), &port]),
+    };
+    Some(mac?.finalize_fixed().into())
 }
 
 /// What a sender does, for tests here and in the device: mac1 from our
@@ -238,8 +265,11 @@ mod tests {
         // Another port, another address: not theirs.
         assert!(!c.mac2_ok(t0, "198.51.100.7:5001".parse().unwrap(), &msg));
         assert!(!c.mac2_ok(t0, "198.51.100.8:5000".parse().unwrap(), &msg));
-        // Two minutes later the secret is new and the cookie worthless.
-        assert!(!c.mac2_ok(t0 + COOKIE_SECRET_LIFETIME, from, &msg));
+        // Two minutes later the secret is new; the cookie still verifies
+        // within the grace, and is worthless after it.
+        assert!(c.mac2_ok(t0 + COOKIE_SECRET_LIFETIME, from, &msg));
+        let late = COOKIE_SECRET_LIFETIME + COOKIE_SECRET_GRACE;
+        assert!(!c.mac2_ok(t0 + late, from, &msg));
         // A corrupted mac1 fails, and short messages do not panic.
         msg[120] ^= 1;
         assert!(!c.mac1_ok(&msg));
@@ -247,6 +277,32 @@ mod tests {
         assert!(!c.mac2_ok(t0, from, &msg[..10]));
         assert_eq!(c.write_reply(t0, from, &msg[..6], &mut out), None);
         assert_eq!(c.write_reply(t0, from, &msg, &mut out[..63]), None);
+    }
+
+    /// A cookie handed out a second before the secret changes still
+    /// verifies at the sender's retry five seconds later (else the
+    /// handshake needs a third attempt), for that address and port only;
+    /// and one from two secrets ago never does.
+    #[test]
+    fn a_cookie_from_just_before_the_secret_changed_verifies_at_the_retry() {
+        let public = PrivateKey::generate().public_key();
+        let mut c = CookieChecker::new(&public);
+        let t0 = Instant::now();
+        let from: SocketAddr = "198.51.100.7:5000".parse().unwrap();
+        let mut msg = message(&public, 148, 42);
+        let mut out = [0u8; 64];
+        // The secret is made at t0; the cookie a second before it changes.
+        assert!(!c.mac2_ok(t0, from, &msg));
+        let issued = t0 + COOKIE_SECRET_LIFETIME - Duration::from_secs(1);
+        c.write_reply(issued, from, &msg, &mut out).unwrap();
+        add_mac2(&public, &out, &mut msg);
+        let retry = issued + Duration::from_secs(5);
+        assert!(c.mac2_ok(retry, from, &msg));
+        assert!(!c.mac2_ok(retry, "198.51.100.7:5001".parse().unwrap(), &msg));
+        // Two changes later (the secret after is made at the retry), the
+        // cookie is worthless.
+        let later = retry + COOKIE_SECRET_LIFETIME;
+        assert!(!c.mac2_ok(later, from, &msg));
     }
 
     #[test]
