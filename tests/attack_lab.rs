@@ -34,9 +34,10 @@ const RSS_CEILING_KIB: u64 = 16 * 1024;
 
 /// Forged responses and cookie replies aimed at the peer's slot from X,
 /// first as in the reproduction (200 at 60 a second), then as fast
-/// as X can send: the peer's endpoint in `wingress status --json`, read
-/// over and over during each flood, never moves, and pings through the
-/// tunnel keep being answered meanwhile. (A ping from the real peer
+/// as X can send: the peer's endpoint in the status (`GET /status`, what
+/// `wingress status --json` prints), read over and over during each flood,
+/// never moves, and pings through the tunnel keep being answered
+/// meanwhile. (A ping from the real peer
 /// rightly moves the endpoint back, so the endpoint is read between pings,
 /// not only after the flood.)
 #[test]

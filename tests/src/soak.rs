@@ -69,7 +69,8 @@ pub struct Sample {
 /// What a soak measured.
 #[derive(Debug, Clone, Default)]
 pub struct SoakReport {
-    /// Warm-up and the measured time.
+    /// The warm-up, and the measured time after it.
+    pub warmup: Duration,
     pub duration: Duration,
     /// Before the flood and iperf3 started.
     pub idle: Option<Sample>,
@@ -131,13 +132,16 @@ impl SoakReport {
             .collect()
     }
 
-    /// The mean Gbit/s of the iperf3 runs that ended in each minute (a
-    /// minute without a finished run is `None`).
+    /// The mean Gbit/s of the iperf3 runs that ended in each minute after
+    /// the warm-up (a run that ended during the warm-up counts in the
+    /// first, one after the end in the last; a minute without a finished
+    /// run is `None`).
     pub fn per_minute_gbps(&self) -> Vec<Option<f64>> {
         let minutes = (self.duration.as_secs_f64() / 60.0).ceil().max(1.0) as usize;
         let mut sums = vec![(0.0, 0usize); minutes];
         for &(at, gbps) in &self.runs {
-            let m = ((at.as_secs_f64() / 60.0) as usize).min(minutes - 1);
+            let after = at.saturating_sub(self.warmup);
+            let m = ((after.as_secs_f64() / 60.0) as usize).min(minutes - 1);
             sums[m].0 += gbps;
             sums[m].1 += 1;
         }
@@ -195,7 +199,8 @@ pub fn run(t: &mut Topology, plan: &SoakPlan) -> Result<SoakReport> {
         ],
     )?;
     let mut report = SoakReport {
-        duration: total,
+        warmup: plan.warmup,
+        duration: plan.duration,
         idle: Some(idle),
         ..SoakReport::default()
     };
@@ -334,14 +339,19 @@ mod tests {
     #[test]
     fn throughput_per_minute() {
         let report = SoakReport {
+            warmup: Duration::from_secs(10),
             duration: Duration::from_secs(170),
             runs: vec![
-                (Duration::from_secs(10), 1.0),
-                (Duration::from_secs(50), 2.0),
-                (Duration::from_secs(175), 4.0),
+                (Duration::from_secs(5), 1.0),
+                (Duration::from_secs(60), 2.0),
+                (Duration::from_secs(75), 3.0),
+                (Duration::from_secs(185), 4.0),
             ],
             ..SoakReport::default()
         };
-        assert_eq!(report.per_minute_gbps(), vec![Some(1.5), None, Some(4.0)]);
+        assert_eq!(
+            report.per_minute_gbps(),
+            vec![Some(1.5), Some(3.0), Some(4.0)]
+        );
     }
 }

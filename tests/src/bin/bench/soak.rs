@@ -40,11 +40,11 @@ pub fn run(lab: &Lab, bins: &Binaries, minutes: f64, nice: i32) -> Result<ExitCo
     let (first, last) = (r.first(), r.last());
     let moved = !r.endpoint_moved.is_empty();
     let what = format!(
-        "{:.1} min ({} s warm-up, then samples every {} s); iperf3 single-stream TCP in back-to-back {} s runs; initiation flood from 64 \
+        "{:.1} min after a {} s warm-up (samples every {} s); iperf3 single-stream TCP in back-to-back {} s runs; initiation flood from 64 \
          addresses answering cookies at nice {nice}; a throwaway peer added or removed + SIGHUP \
          every {} s; {} cores; load average {load0} at the start, {load1} at the end",
         r.duration.as_secs_f64() / 60.0,
-        plan.warmup.as_secs(),
+        r.warmup.as_secs(),
         plan.sample_every.as_secs(),
         plan.iperf_seconds,
         plan.churn_every.as_secs(),
