@@ -18,9 +18,11 @@
 //!
 //! Meanwhile a thread reads the real peer's endpoint from the status every
 //! 100 ms; the daemon's RSS and open fds are read at the start and end of
-//! each flood. Printed: a table of medians over the rounds, its markdown
+//! each flood, and its WireGuard drop counters (what the flood cost it,
+//! by reason, in the JSON). Printed: a table of medians over the rounds, its markdown
 //! form, and every round as JSON.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -88,6 +90,9 @@ struct Round {
     fds: (usize, usize),
     endpoint_reads: u64,
     endpoint_moved: Vec<String>,
+    /// What the daemon dropped during the flood, by reason
+    /// (`drops.wireguard` in the status, the difference).
+    drops: BTreeMap<String, u64>,
     errors: Vec<String>,
 }
 
@@ -112,6 +117,7 @@ impl Round {
             "fds": [self.fds.0, self.fds.1],
             "endpoint_reads": self.endpoint_reads,
             "endpoint_moved": self.endpoint_moved,
+            "wireguard_drops": self.drops,
             "errors": self.errors,
         })
     }
@@ -194,6 +200,7 @@ impl AttackBench<'_> {
             Ok((rss, fds)) => (round.rss_kib.0, round.fds.0) = (rss, fds),
             Err(e) => round.errors.push(format!("usage: {e:#}")),
         }
+        let drops0 = wireguard_drops(t);
         let mut args = vec!["--max", "--duration", FLOOD_FOR];
         args.extend_from_slice(spec.args);
         let mut flood = match t.attack_niced(spec.kind, self.nice, &args) {
@@ -233,6 +240,12 @@ impl AttackBench<'_> {
             stop.store(true, Ordering::Relaxed);
             (round.endpoint_reads, round.endpoint_moved) = reader.join().unwrap_or_default();
         });
+        round.drops = wireguard_drops(t)
+            .into_iter()
+            .map(|(k, n)| (n.saturating_sub(drops0.get(&k).copied().unwrap_or(0)), k))
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, k)| (k, n))
+            .collect();
         match flood_summary(&flood) {
             Ok(v) => round.pps = v["pps"].as_f64(),
             Err(e) => round.errors.push(format!("flood summary: {e:#}")),
@@ -390,6 +403,22 @@ impl AttackBench<'_> {
         });
         println!("\n{doc}");
     }
+}
+
+/// The daemon's WireGuard drop counters by reason (empty if the status
+/// cannot be read).
+fn wireguard_drops(t: &Topology) -> BTreeMap<String, u64> {
+    let Ok(status) = t.status() else {
+        return BTreeMap::new();
+    };
+    status["drops"]["wireguard"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `/proc/loadavg`'s first three fields.
