@@ -25,6 +25,7 @@
 
 pub mod acme;
 pub mod attack;
+pub mod attack_lab;
 pub mod checksum;
 pub mod fairness;
 pub mod impair;
@@ -34,6 +35,7 @@ pub mod netns;
 pub mod process;
 pub mod qr;
 pub mod relay;
+pub mod soak;
 pub mod wggo;
 pub mod wingress;
 

@@ -6,14 +6,21 @@
 //! - `memory`: the daemon's resident memory idle and with 1,000 open
 //!   TCP connections through the tunnel.
 //! - `fairness`: one peer's TCP connect time while another floods SYNs.
+//! - `attack`: a real peer's throughput, a new handshake, the daemon's
+//!   memory and fds, and its endpoint, during floods at the WireGuard port.
+//! - `soak`: iperf3, an initiation flood and peer churn by reload for
+//!   minutes; memory and fd slopes.
 //!
-//! Run through `benches/iperf3.sh`, which builds everything first.
+//! Run through `benches/iperf3.sh` and `benches/attack.sh`, which build
+//! everything first.
 
+mod attack;
 mod fairness;
 mod memory;
 mod setups;
+mod soak;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -73,6 +80,57 @@ enum Command {
         #[arg(long)]
         wingress: Option<PathBuf>,
     },
+    /// The real peer's iperf3 throughput before, during and after each of
+    /// four floods at the WireGuard port, a new handshake during it, RSS,
+    /// open fds and the peer's endpoint.
+    Attack {
+        /// Rounds; each runs every flood once, medians are reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Seconds per iperf3 run (after one omitted second).
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
+        /// The flooder's nice level (19: it gets what the daemon leaves).
+        #[arg(long, default_value_t = 19)]
+        nice: i32,
+        #[arg(long)]
+        wingress: Option<PathBuf>,
+        /// The wingress-attack binary (default: next to this one).
+        #[arg(long)]
+        attack: Option<PathBuf>,
+    },
+    /// iperf3, an initiation flood from 64 addresses and peer churn by
+    /// reload, all at once; RSS and fd slopes, throughput per minute.
+    Soak {
+        /// How long, in minutes (fractions allowed: 0.5 for a quick check).
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 19)]
+        nice: i32,
+        #[arg(long)]
+        wingress: Option<PathBuf>,
+        #[arg(long)]
+        attack: Option<PathBuf>,
+    },
+}
+
+/// The daemon and the flooder a benchmark runs.
+pub struct Binaries {
+    pub wingress: PathBuf,
+    pub attack: PathBuf,
+}
+
+impl Binaries {
+    fn new(wingress: Option<PathBuf>, attack: Option<PathBuf>) -> Binaries {
+        let next_to_me = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("wingress-attack")))
+            .unwrap_or_else(|| Path::new("wingress-attack").to_path_buf());
+        Binaries {
+            wingress: wingress.unwrap_or_else(wingress_lab::wingress_bin),
+            attack: attack.unwrap_or(next_to_me),
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -90,6 +148,9 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Iperf3 { .. } => &["wireguard-go", "wg", "iperf3", "ping"],
         Command::Memory { .. } => &["wireguard-go", "wg", "ping"],
         Command::Fairness { .. } => &["wireguard-go", "wg", "ping", "python3", "nft"],
+        Command::Attack { .. } | Command::Soak { .. } => {
+            &["wireguard-go", "wg", "iperf3", "ping", "nice"]
+        }
     };
     if let Err(why) = wingress_lab::preflight(needs) {
         bail!("the lab cannot run here: {why}");
@@ -135,6 +196,26 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             )?;
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::Attack {
+            rounds,
+            seconds,
+            nice,
+            wingress,
+            attack,
+        } => attack::AttackBench {
+            lab: &lab,
+            bins: Binaries::new(wingress, attack),
+            rounds: rounds.max(1),
+            seconds: seconds.max(1),
+            nice,
+        }
+        .run(),
+        Command::Soak {
+            minutes,
+            nice,
+            wingress,
+            attack,
+        } => soak::run(&lab, &Binaries::new(wingress, attack), minutes, nice),
     }
 }
 
