@@ -15,7 +15,7 @@ use wingress_tls::{
 /// A new ACME manager for `cfg` and its new `store`, every saved
 /// certificate for `names` already in the store; `None` without
 /// `[tls.acme]`. Nothing is ordered until it is spawned.
-pub fn manager(
+pub(crate) fn manager(
     cfg: &ServerConfig,
     store: &Arc<CertStore>,
     names: &[String],
@@ -38,7 +38,7 @@ pub fn manager(
 /// The route hosts no static certificate covers: `app.example.com`, and
 /// `*.example.com` for wildcard routes (dns-01 only). `host = "*"` and IP
 /// literals get none (no CA issues for them here).
-pub fn names(cfg: &ServerConfig, store: &CertStore) -> Result<Vec<String>> {
+pub(crate) fn names(cfg: &ServerConfig, store: &CertStore) -> Result<Vec<String>> {
     let dns_configured = cfg.tls.acme.as_ref().is_some_and(|a| a.dns.is_some());
     let mut names = Vec::new();
     for route in &cfg.routes {
@@ -77,7 +77,7 @@ pub fn names(cfg: &ServerConfig, store: &CertStore) -> Result<Vec<String>> {
 /// was rewritten in place builds a new manager even though the config's
 /// paths did not change. A hash, so the generation holds no secret; an
 /// unreadable file hashes as such (and `manager` then reports it).
-pub fn files_fingerprint(cfg: &ServerConfig) -> u64 {
+pub(crate) fn files_fingerprint(cfg: &ServerConfig) -> u64 {
     use std::hash::{Hash, Hasher};
     let Some(acme) = &cfg.tls.acme else {
         return 0;

@@ -22,7 +22,7 @@ const MAX_RESPONSE: usize = 16 << 20;
 
 /// Why a request got no HTTP response.
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+pub(crate) enum AdminError {
     /// Nothing listens on the socket: no daemon runs (with this config).
     #[error("no daemon answered on {}", .0.display())]
     NotRunning(PathBuf),
@@ -37,16 +37,16 @@ pub enum AdminError {
 
 /// An HTTP response: status and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    pub body: String,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) body: String,
 }
 
 /// Where the daemon running `cfg` listens: `[admin].socket` (relative to
 /// the config's folder), else `<state_dir>/admin.sock`. Read from the
 /// config text itself so that the CLI finds the socket whichever version
 /// of the `[admin]` schema the running daemon has.
-pub fn socket_path(cfg: &ServerConfig, text: &str) -> PathBuf {
+pub(crate) fn socket_path(cfg: &ServerConfig, text: &str) -> PathBuf {
     let written = text.parse::<toml_edit::DocumentMut>().ok().and_then(|doc| {
         doc.get("admin")?
             .get("socket")?
@@ -62,7 +62,7 @@ pub fn socket_path(cfg: &ServerConfig, text: &str) -> PathBuf {
 /// Sends `method target` with an empty body and reads the whole response,
 /// with hyper's HTTP/1.1 client on a current-thread runtime of its own (the
 /// CLI runs none).
-pub fn request(socket: &Path, method: &str, target: &str) -> Result<Response, AdminError> {
+pub(crate) fn request(socket: &Path, method: &str, target: &str) -> Result<Response, AdminError> {
     let io = |source| AdminError::Io {
         path: socket.to_path_buf(),
         source,
@@ -118,7 +118,7 @@ async fn exchange(socket: &Path, method: &str, target: &str) -> Result<Response,
 }
 
 /// The `"error"` of a JSON error body (`{"error":"..."}`), else the body.
-pub fn error_message(body: &str) -> String {
+pub(crate) fn error_message(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("error")?.as_str().map(str::to_string))

@@ -21,8 +21,10 @@ use mimalloc::MiMalloc;
 
 /// Blocks of at least this many bytes come from the system allocator. It
 /// matches the mmap threshold pinned in `sys::pin_mmap_threshold`.
-pub const LARGE: usize = 128 * 1024;
+pub(crate) const LARGE: usize = 128 * 1024;
 
+/// mimalloc below [`LARGE`] bytes, the system allocator from there on;
+/// the binary installs it with `#[global_allocator]`.
 pub struct Allocator;
 
 fn large(size: usize) -> bool {

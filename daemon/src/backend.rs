@@ -15,14 +15,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A backend's current addresses, shared by the tasks that use it.
 #[derive(Clone)]
-pub struct Addrs {
+pub(crate) struct Addrs {
     name: Rc<str>,
     addrs: Rc<RefCell<Vec<SocketAddr>>>,
 }
 
 impl Addrs {
     /// Starts resolving `backend` (on the current `LocalSet`).
-    pub fn new(backend: &Backend) -> Self {
+    pub(crate) fn new(backend: &Backend) -> Self {
         let name: Rc<str> = Rc::from(backend.to_string());
         let literal = backend
             .host
@@ -58,16 +58,16 @@ impl Addrs {
         Self { name, addrs }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn first(&self) -> Option<SocketAddr> {
+    pub(crate) fn first(&self) -> Option<SocketAddr> {
         self.addrs.borrow().first().copied()
     }
 
     /// Connects to the first address that answers.
-    pub async fn connect(&self) -> std::io::Result<TcpStream> {
+    pub(crate) async fn connect(&self) -> std::io::Result<TcpStream> {
         let list = self.addrs.borrow().clone();
         let mut last =
             std::io::Error::new(std::io::ErrorKind::NotFound, "backend has no address (yet)");

@@ -24,7 +24,7 @@ use crate::udp_io::UdpIo;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const UDP_IDLE: Duration = Duration::from_secs(60);
 
-pub async fn run(cfg: ClientConfig) -> Result<()> {
+pub(crate) async fn run(cfg: ClientConfig) -> Result<()> {
     let (key, _) = tunnel::private_key(&cfg.wireguard, &cfg.state_dir)?;
     let public = key.public_key();
     let (mut dev, _peers) = tunnel::device(key, &cfg.peers).await?;

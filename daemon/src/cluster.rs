@@ -25,13 +25,13 @@ use wingress_wg::{PrivateKey, PublicKey};
 
 /// One node as `wingress cluster node` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeSpec {
-    pub name: String,
+pub(crate) struct NodeSpec {
+    pub(crate) name: String,
     /// Where clients send WireGuard datagrams: `host:port`.
-    pub endpoint: String,
-    pub key: PublicKey,
+    pub(crate) endpoint: String,
+    pub(crate) key: PublicKey,
     /// The node's own tunnel address.
-    pub address: IpAddr,
+    pub(crate) address: IpAddr,
 }
 
 // === impl NodeSpec ===
@@ -39,7 +39,7 @@ pub struct NodeSpec {
 impl NodeSpec {
     /// The node a server config describes. `endpoint` overrides the node's
     /// own `ip:port` (a public address in front of a router forward).
-    pub fn from_config(
+    pub(crate) fn from_config(
         cfg: &ServerConfig,
         key: PublicKey,
         name: Option<&str>,
@@ -70,7 +70,7 @@ impl NodeSpec {
     }
 
     /// `name=…,endpoint=…,key=…,address=…`, the form [`parse_nodes`] reads.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!(
             "name={},endpoint={},key={},address={}",
             self.name,
@@ -111,7 +111,7 @@ fn host_name() -> Option<String> {
 /// `#` comments and blank lines ignored. `origin` names the source in
 /// errors (`nodes.txt:3`). Every line is checked; all problems are
 /// reported together.
-pub fn parse_nodes(origin: &str, text: &str) -> Result<Vec<NodeSpec>> {
+pub(crate) fn parse_nodes(origin: &str, text: &str) -> Result<Vec<NodeSpec>> {
     let mut nodes = Vec::new();
     let mut errors = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -170,24 +170,24 @@ fn parse_node_line(line: &str) -> Result<NodeSpec> {
 
 /// The client's side of the config.
 #[derive(Debug, Clone)]
-pub struct ClientSpec {
-    pub name: String,
-    pub private_key: PrivateKey,
+pub(crate) struct ClientSpec {
+    pub(crate) name: String,
+    pub(crate) private_key: PrivateKey,
     /// The client's tunnel address (a /32 on every node).
-    pub address: Ipv4Addr,
+    pub(crate) address: Ipv4Addr,
     /// DNS servers for wg-quick's `DNS =` (e.g. the nodes' tunnel addresses,
     /// when they answer DNS); none when empty.
-    pub dns: Vec<IpAddr>,
-    pub keepalive: Option<u16>,
+    pub(crate) dns: Vec<IpAddr>,
+    pub(crate) keepalive: Option<u16>,
     /// Replaces the host of every node's endpoint, keeping its port: one
     /// public address with a router forward per node port.
-    pub endpoint_host: Option<String>,
+    pub(crate) endpoint_host: Option<String>,
 }
 
 /// The wg-quick config: `[Interface]`, then one `[Peer]` per node. Fails
 /// when two nodes share a key or a tunnel address, or the client's address
 /// is a node's.
-pub fn client_config(client: &ClientSpec, nodes: &[NodeSpec]) -> Result<String> {
+pub(crate) fn client_config(client: &ClientSpec, nodes: &[NodeSpec]) -> Result<String> {
     if nodes.is_empty() {
         bail!("no nodes: pass --nodes FILE or --node name=…,endpoint=…,key=…,address=…");
     }
@@ -255,7 +255,7 @@ pub fn client_config(client: &ClientSpec, nodes: &[NodeSpec]) -> Result<String> 
 }
 
 /// The `[[peer]]` every node's config needs for this client.
-pub fn server_peer(client: &ClientSpec) -> String {
+pub(crate) fn server_peer(client: &ClientSpec) -> String {
     format!(
         "[[peer]]\nname = \"{}\"\npublic_key = \"{}\"\nallowed_ips = [\"{}/32\"]\n",
         client.name,
@@ -265,7 +265,7 @@ pub fn server_peer(client: &ClientSpec) -> String {
 }
 
 /// The node lines from `--nodes FILE` and `--node` flags, in that order.
-pub fn collect_nodes(file: Option<&Path>, flags: &[String]) -> Result<Vec<NodeSpec>> {
+pub(crate) fn collect_nodes(file: Option<&Path>, flags: &[String]) -> Result<Vec<NodeSpec>> {
     let mut nodes = Vec::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path)

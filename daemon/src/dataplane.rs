@@ -15,19 +15,19 @@ use std::time::{Duration, Instant};
 use wingress_netstack::{Accepted, Ingress, Stack, TcpId, UdpDatagram};
 use wingress_wg::{Device, Incoming, Outgoing, PeerId, MIN_OUT, OVERHEAD, TIMER_TICK};
 
-pub use crate::side_channel::SideChannel;
+pub(crate) use crate::side_channel::SideChannel;
 use crate::udp_io::{TxBatch, UdpIo};
 
 /// The state one data-plane thread owns.
-pub struct Net {
-    pub wg: Device,
-    pub stack: Stack,
+pub(crate) struct Net {
+    pub(crate) wg: Device,
+    pub(crate) stack: Stack,
     /// Peers to start a handshake with on the next turn (added by a reload).
-    pub initiate: Vec<PeerId>,
+    pub(crate) initiate: Vec<PeerId>,
     /// STUN on the WireGuard socket (the NAT driver's).
-    pub side: SideChannel,
+    pub(crate) side: SideChannel,
     /// Outgoing datagrams dropped because the socket stayed blocked.
-    pub tx_dropped: u64,
+    pub(crate) tx_dropped: u64,
     kicked: bool,
     waker: Option<Waker>,
 }
@@ -35,7 +35,7 @@ pub struct Net {
 /// The shared handle on a data plane: the [`Net`] (borrowed by the loop
 /// and by tasks in turn) and the connections to release that could not be
 /// released on the spot.
-pub struct NetCell {
+pub(crate) struct NetCell {
     net: RefCell<Net>,
     /// Connections whose owner let go while `net` was borrowed; the loop
     /// releases them at the start of its next turn (at most a timer tick
@@ -52,7 +52,7 @@ impl Deref for NetCell {
 }
 
 impl NetCell {
-    pub fn new(wg: Device, stack: Stack) -> NetRef {
+    pub(crate) fn new(wg: Device, stack: Stack) -> NetRef {
         Rc::new(NetCell {
             net: RefCell::new(Net {
                 wg,
@@ -69,7 +69,7 @@ impl NetCell {
 
     /// Releases a connection the application is done with: now when the
     /// stack is free, else on the loop's next turn; never skipped.
-    pub fn release(&self, id: TcpId) {
+    pub(crate) fn release(&self, id: TcpId) {
         match self.net.try_borrow_mut() {
             Ok(mut n) => {
                 n.stack.release(id);
@@ -90,12 +90,12 @@ impl NetCell {
     }
 }
 
-pub type NetRef = Rc<NetCell>;
+pub(crate) type NetRef = Rc<NetCell>;
 
 impl Net {
     /// Asks the event loop to poll the stack: a socket has new data to send,
     /// or freed receive space worth announcing.
-    pub fn kick(&mut self) {
+    pub(crate) fn kick(&mut self) {
         if !self.kicked {
             self.kicked = true;
             if let Some(w) = self.waker.take() {
@@ -106,7 +106,7 @@ impl Net {
 }
 
 /// What the application does with traffic the stack delivers.
-pub trait Handler {
+pub(crate) trait Handler {
     /// A TCP connection completed its handshake on a listened port.
     fn accepted(&mut self, net: &NetRef, conn: Accepted, peer: Option<PeerId>);
     /// A datagram for a bound UDP port. Called while the loop holds `net`:
@@ -120,7 +120,7 @@ const QUEUED_ROOM: usize = 9000 + OVERHEAD + MIN_OUT;
 /// Receive batches per turn before the stack is polled and output flushed.
 const RX_BATCHES_PER_TURN: usize = 8;
 
-pub struct Driver<H> {
+pub(crate) struct Driver<H> {
     net: NetRef,
     io: UdpIo,
     tx: TxBatch,
@@ -132,7 +132,7 @@ pub struct Driver<H> {
 }
 
 impl<H: Handler> Driver<H> {
-    pub fn new(net: NetRef, io: UdpIo, handler: H) -> Self {
+    pub(crate) fn new(net: NetRef, io: UdpIo, handler: H) -> Self {
         Self {
             net,
             io,
@@ -146,7 +146,7 @@ impl<H: Handler> Driver<H> {
 
     /// Starts handshakes with every peer whose endpoint is known, so the
     /// first connection does not wait for one and the peer learns where we are.
-    pub fn initiate_handshakes(&mut self) {
+    pub(crate) fn initiate_handshakes(&mut self) {
         let mut net = self.net.borrow_mut();
         let ids: Vec<PeerId> = net.wg.peer_ids().collect();
         for id in ids {
@@ -160,7 +160,7 @@ impl<H: Handler> Driver<H> {
     }
 
     /// Runs until the task is dropped.
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         loop {

@@ -47,7 +47,7 @@ const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// their first label. A domain must keep at least two labels: a route for
 /// `example.com` or `grafana.lan` must not make the tunnel claim all of
 /// `com` or `lan` (other names there are forwarded instead).
-pub fn zone_from(cfg: &ServerConfig) -> Zone {
+pub(crate) fn zone_from(cfg: &ServerConfig) -> Zone {
     let outside = match cfg.dns.forward {
         DnsForward::Refuse => Outside::Refuse,
         DnsForward::System | DnsForward::Servers(_) => Outside::Forward,
@@ -84,7 +84,7 @@ fn route_domain(host: &HostPattern) -> Option<&str> {
 
 /// The upstream resolvers of a config; `resolv_conf` is the text of
 /// /etc/resolv.conf (read by the caller) for `forward = "system"`.
-pub fn upstreams_from(cfg: &ServerConfig, resolv_conf: &str) -> Vec<SocketAddr> {
+pub(crate) fn upstreams_from(cfg: &ServerConfig, resolv_conf: &str) -> Vec<SocketAddr> {
     match &cfg.dns.forward {
         DnsForward::Refuse => Vec::new(),
         DnsForward::Servers(servers) => servers.clone(),
@@ -93,7 +93,7 @@ pub fn upstreams_from(cfg: &ServerConfig, resolv_conf: &str) -> Vec<SocketAddr> 
 }
 
 /// The DNS server of one data-plane thread.
-pub struct DnsServer {
+pub(crate) struct DnsServer {
     responder: RefCell<Responder>,
     upstreams: RefCell<Rc<[SocketAddr]>>,
     /// The largest UDP payload the tunnel carries back in one packet.
@@ -106,7 +106,7 @@ pub struct DnsServer {
 
 impl DnsServer {
     /// `None` when `[dns]` is off.
-    pub fn from_config(cfg: &ServerConfig, caps: Rc<PeerCaps>) -> Option<Rc<DnsServer>> {
+    pub(crate) fn from_config(cfg: &ServerConfig, caps: Rc<PeerCaps>) -> Option<Rc<DnsServer>> {
         if !cfg.dns.enabled {
             return None;
         }
@@ -127,7 +127,7 @@ impl DnsServer {
     }
 
     /// Swaps in the zone and upstreams of a new config (hot reload).
-    pub fn reload(&self, cfg: &ServerConfig) {
+    pub(crate) fn reload(&self, cfg: &ServerConfig) {
         self.responder.borrow_mut().set_zone(zone_from(cfg));
         *self.upstreams.borrow_mut() = Rc::from(upstreams(cfg));
         self.log_config("dns reloaded");
@@ -151,7 +151,7 @@ impl DnsServer {
     }
 
     /// The counters, for status and metrics.
-    pub fn stats(&self) -> DnsStats {
+    pub(crate) fn stats(&self) -> DnsStats {
         self.responder.borrow().stats()
     }
 
@@ -185,7 +185,7 @@ impl DnsServer {
 
     /// A query over UDP from `peer`. Called while the event loop holds
     /// `net`, so the reply goes out from a task.
-    pub fn on_datagram(self: &Rc<Self>, net: &NetRef, d: &UdpDatagram, peer: PeerId) {
+    pub(crate) fn on_datagram(self: &Rc<Self>, net: &NetRef, d: &UdpDatagram, peer: PeerId) {
         let action = self.responder.borrow_mut().handle(
             d.payload(),
             Transport::Udp {
@@ -224,7 +224,7 @@ impl DnsServer {
 
     /// A TCP connection to port 53 from `peer`: length-prefixed queries,
     /// answered in order, until the client closes or idles.
-    pub fn serve_tcp(self: &Rc<Self>, mut stream: TunnelStream, peer: Option<PeerId>) {
+    pub(crate) fn serve_tcp(self: &Rc<Self>, mut stream: TunnelStream, peer: Option<PeerId>) {
         let Some(slot) = self.caps.dns_tcp.take(peer) else {
             self.responder.borrow_mut().shed();
             stream.abort();

@@ -31,52 +31,52 @@ const UDP_IDLE: Duration = Duration::from_secs(60);
 
 /// One `[[tcp]]` listener.
 #[derive(Clone)]
-pub struct TcpForward {
-    pub backend: Addrs,
-    pub config: wingress_config::TcpService,
-    pub open: Gauge,
-    pub idle_closed: IdleCounter,
+pub(crate) struct TcpForward {
+    pub(crate) backend: Addrs,
+    pub(crate) config: wingress_config::TcpService,
+    pub(crate) open: Gauge,
+    pub(crate) idle_closed: IdleCounter,
 }
 
 /// One `[[udp]]` listener.
 #[derive(Clone)]
-pub struct UdpForward {
-    pub backend: Addrs,
-    pub config: wingress_config::UdpService,
+pub(crate) struct UdpForward {
+    pub(crate) backend: Addrs,
+    pub(crate) config: wingress_config::UdpService,
 }
 
 /// The forwarding tables a reload replaces.
 #[derive(Default)]
-pub struct Tables {
-    pub tcp: HashMap<u16, TcpForward>,
-    pub udp: HashMap<u16, UdpForward>,
-    pub peers: HashMap<PeerId, PeerMeta>,
+pub(crate) struct Tables {
+    pub(crate) tcp: HashMap<u16, TcpForward>,
+    pub(crate) udp: HashMap<u16, UdpForward>,
+    pub(crate) peers: HashMap<PeerId, PeerMeta>,
     /// The in-tunnel DNS server on port 53, when `[dns]` is on.
-    pub dns: Option<Rc<DnsServer>>,
+    pub(crate) dns: Option<Rc<DnsServer>>,
 }
 
-pub type TablesRef = Rc<RefCell<Tables>>;
+pub(crate) type TablesRef = Rc<RefCell<Tables>>;
 
-pub struct Flow {
+pub(crate) struct Flow {
     sock: Rc<UdpSocket>,
     last: Rc<Cell<Instant>>,
     /// The peer's flow slot, given back when the flow is forgotten.
     _slot: Slot,
 }
 
-pub type Flows = Rc<RefCell<HashMap<(SocketAddr, u16), Flow>>>;
+pub(crate) type Flows = Rc<RefCell<HashMap<(SocketAddr, u16), Flow>>>;
 
 /// The data plane's [`Handler`].
-pub struct Ingress {
-    pub tables: TablesRef,
-    pub https: Arc<HttpsService>,
-    pub reader: LiveReader<HttpsGen>,
-    pub flows: Flows,
-    pub caps: Rc<PeerCaps>,
+pub(crate) struct Ingress {
+    pub(crate) tables: TablesRef,
+    pub(crate) https: Arc<HttpsService>,
+    pub(crate) reader: LiveReader<HttpsGen>,
+    pub(crate) flows: Flows,
+    pub(crate) caps: Rc<PeerCaps>,
 }
 
 impl Ingress {
-    pub fn new(
+    pub(crate) fn new(
         tables: TablesRef,
         https: Arc<HttpsService>,
         flows: Flows,

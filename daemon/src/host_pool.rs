@@ -34,19 +34,19 @@ struct Pool {
     listening: BTreeSet<SocketAddr>,
 }
 
-pub struct HostPool {
+pub(crate) struct HostPool {
     size: usize,
     pool: Mutex<Pool>,
 }
 
 /// The sockets of one address, one per thread, bound but not yet serving.
-pub struct BoundAddr {
-    pub addr: SocketAddr,
+pub(crate) struct BoundAddr {
+    pub(crate) addr: SocketAddr,
     sockets: Vec<std::net::TcpListener>,
 }
 
 impl HostPool {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         HostPool {
             size: std::thread::available_parallelism().map_or(1, |n| n.get()),
             pool: Mutex::default(),
@@ -58,12 +58,12 @@ impl HostPool {
     }
 
     /// Addresses being accepted on now.
-    pub fn listening(&self) -> BTreeSet<SocketAddr> {
+    pub(crate) fn listening(&self) -> BTreeSet<SocketAddr> {
         self.lock().listening.clone()
     }
 
     /// Binds one socket per thread on `addr`; an address in use is an error.
-    pub fn bind(&self, addr: SocketAddr, entrypoint: &str) -> Result<BoundAddr> {
+    pub(crate) fn bind(&self, addr: SocketAddr, entrypoint: &str) -> Result<BoundAddr> {
         let sockets = (0..self.size)
             .map(|_| listen_reuseport(addr))
             .collect::<std::io::Result<Vec<_>>>()
@@ -72,7 +72,7 @@ impl HostPool {
     }
 
     /// Starts accepting on sockets from [`HostPool::bind`].
-    pub fn open(&self, service: &Arc<HttpsService>, bound: BoundAddr) {
+    pub(crate) fn open(&self, service: &Arc<HttpsService>, bound: BoundAddr) {
         let mut pool = self.lock();
         if pool.threads.is_empty() {
             pool.threads = (0..self.size)
@@ -90,7 +90,7 @@ impl HostPool {
     }
 
     /// Stops accepting on `addr`; accepted connections carry on.
-    pub fn close(&self, addr: SocketAddr) {
+    pub(crate) fn close(&self, addr: SocketAddr) {
         let mut pool = self.lock();
         for thread in &pool.threads {
             let _ = thread.send(HostCmd::Close(addr));
@@ -100,7 +100,7 @@ impl HostPool {
         }
     }
 
-    pub fn close_all(&self) {
+    pub(crate) fn close_all(&self) {
         for addr in self.listening() {
             self.close(addr);
         }

@@ -33,13 +33,13 @@ use crate::open_conns::{Gauge, OpenConns};
 /// A client gets this long to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Static certificate files are checked for changes this often.
-pub const CERT_RELOAD_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const CERT_RELOAD_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
-pub struct Entrypoint {
-    pub name: Arc<str>,
-    pub protocol: EntrypointProtocol,
-    pub listen: Listen,
+pub(crate) struct Entrypoint {
+    pub(crate) name: Arc<str>,
+    pub(crate) protocol: EntrypointProtocol,
+    pub(crate) listen: Listen,
     open: Gauge,
     /// Open connections by source, kept across reloads; the caps are this
     /// generation's.
@@ -48,17 +48,17 @@ pub struct Entrypoint {
 }
 
 impl Entrypoint {
-    pub fn open_connections(&self) -> i64 {
+    pub(crate) fn open_connections(&self) -> i64 {
         self.open.get()
     }
 }
 
 /// One config's entrypoints, certificates and routes.
-pub struct HttpsGen {
-    pub proxy: Arc<Proxy>,
+pub(crate) struct HttpsGen {
+    pub(crate) proxy: Arc<Proxy>,
     /// `None` when there are no entrypoints.
     acceptor: Option<TlsAcceptor>,
-    pub store: Option<Arc<CertStore>>,
+    pub(crate) store: Option<Arc<CertStore>>,
     /// What the store was made from: a reload with the same sources keeps
     /// the store, and with it the leaves the internal CA has issued (and
     /// the ACME manager). The last part fingerprints the files ACME reads
@@ -83,7 +83,7 @@ impl HttpsGen {
     /// `previous` is the generation being replaced, whose certificate store
     /// is kept when its sources did not change (static files are still
     /// re-read when they change, by the periodic check).
-    pub fn build(
+    pub(crate) fn build(
         cfg: &ServerConfig,
         stats: &Arc<ProxyStats>,
         open: &OpenConns,
@@ -200,7 +200,7 @@ impl HttpsGen {
     }
 
     /// No entrypoints: what runs before the first config is applied.
-    pub fn empty(stats: &Arc<ProxyStats>) -> Self {
+    pub(crate) fn empty(stats: &Arc<ProxyStats>) -> Self {
         HttpsGen {
             proxy: Proxy::with_stats(Vec::new(), ProxyOptions::default(), stats.clone()),
             acceptor: None,
@@ -217,31 +217,31 @@ impl HttpsGen {
 
     /// The ACME certificates (pending ones included) for the status
     /// document; the store reports the static and internal-CA ones.
-    pub fn acme_certificates(&self) -> Vec<CertificateStatus> {
+    pub(crate) fn acme_certificates(&self) -> Vec<CertificateStatus> {
         self.acme
             .as_ref()
             .map(AcmeManager::status)
             .unwrap_or_default()
     }
 
-    pub fn tunnel_ports(&self) -> impl Iterator<Item = u16> + '_ {
+    pub(crate) fn tunnel_ports(&self) -> impl Iterator<Item = u16> + '_ {
         self.tunnel.keys().copied()
     }
 
-    pub fn serves_tunnel_port(&self, port: u16) -> bool {
+    pub(crate) fn serves_tunnel_port(&self, port: u16) -> bool {
         self.tunnel.contains_key(&port)
     }
 
-    pub fn host_addrs(&self) -> BTreeSet<SocketAddr> {
+    pub(crate) fn host_addrs(&self) -> BTreeSet<SocketAddr> {
         self.host.iter().map(|(_, a)| *a).collect()
     }
 
-    pub fn host_entrypoint(&self, addr: SocketAddr) -> Option<&Entrypoint> {
+    pub(crate) fn host_entrypoint(&self, addr: SocketAddr) -> Option<&Entrypoint> {
         self.host.iter().find(|(_, a)| *a == addr).map(|(e, _)| e)
     }
 
     /// Every entrypoint, tunnel ones by port, then host ones in config order.
-    pub fn entrypoints(&self) -> Vec<&Entrypoint> {
+    pub(crate) fn entrypoints(&self) -> Vec<&Entrypoint> {
         let mut tunnel: Vec<_> = self.tunnel.iter().collect();
         tunnel.sort_by_key(|(port, _)| **port);
         tunnel
@@ -260,19 +260,19 @@ impl AsRef<Proxy> for HttpsGen {
 
 /// The HTTPS side of the process, shared by the data-plane thread and the
 /// host entrypoint threads.
-pub struct HttpsService {
+pub(crate) struct HttpsService {
     /// The current generation: entrypoints, certificates and the routes
     /// every request reads. A reload stores a whole generation at once, so
     /// no connection sees one generation's routes with another's
     /// certificates.
-    pub current: Arc<Live<HttpsGen>>,
+    pub(crate) current: Arc<Live<HttpsGen>>,
     /// Serves requests with `current`'s routes.
-    pub proxy: Arc<LiveProxy<HttpsGen>>,
-    pub hosts: HostPool,
+    pub(crate) proxy: Arc<LiveProxy<HttpsGen>>,
+    pub(crate) hosts: HostPool,
 }
 
 impl HttpsService {
-    pub fn new(first: HttpsGen) -> Arc<Self> {
+    pub(crate) fn new(first: HttpsGen) -> Arc<Self> {
         let current = Live::new(Arc::new(first));
         Arc::new(HttpsService {
             proxy: LiveProxy::over(current.clone()),
@@ -282,7 +282,7 @@ impl HttpsService {
     }
 
     /// Makes `gen` the generation new connections and requests use.
-    pub fn install(&self, gen: Arc<HttpsGen>) {
+    pub(crate) fn install(&self, gen: Arc<HttpsGen>) {
         let previous = self.current.load();
         if let Some(acme) = &gen.acme {
             // Checked when the generation was built.
@@ -308,7 +308,7 @@ impl HttpsService {
     }
 
     /// Serves a connection that arrived through the tunnel on `port`.
-    pub fn serve_tunnel<IO>(
+    pub(crate) fn serve_tunnel<IO>(
         self: &Arc<Self>,
         gen: &Arc<HttpsGen>,
         io: IO,
@@ -325,7 +325,7 @@ impl HttpsService {
 
     /// Serves one connection on `ep` (a tunnel or host entrypoint) with the
     /// certificates of `gen`, on a task of the calling thread.
-    pub fn serve<IO>(
+    pub(crate) fn serve<IO>(
         self: &Arc<Self>,
         gen: Arc<HttpsGen>,
         io: IO,
@@ -395,7 +395,7 @@ impl HttpsService {
 }
 
 /// The identity the proxy reports for a peer.
-pub fn identity(name: &str, public_key: &str, tags: &[String]) -> Arc<PeerIdentity> {
+pub(crate) fn identity(name: &str, public_key: &str, tags: &[String]) -> Arc<PeerIdentity> {
     Arc::new(PeerIdentity {
         name: name.to_string(),
         public_key: public_key.to_string(),

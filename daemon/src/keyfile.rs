@@ -9,11 +9,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use wingress_tls::{read_secret, TlsError};
-pub use wingress_tls::{write_atomic, write_atomic_mode};
+pub(crate) use wingress_tls::{write_atomic, write_atomic_mode};
 use wingress_wg::PrivateKey;
 
 /// Reads a private key file written by `wg genkey` or `wingress genkey`.
-pub fn load(path: &Path) -> Result<PrivateKey> {
+pub(crate) fn load(path: &Path) -> Result<PrivateKey> {
     let text = match read_secret(path) {
         Ok(text) => text,
         Err(TlsError::SecretExposed { mode, .. }) => bail!(
@@ -32,7 +32,7 @@ pub fn load(path: &Path) -> Result<PrivateKey> {
 
 /// Loads the key at `path`, creating a new one (and its directory, 0700)
 /// when there is none. Returns the key and whether it was created.
-pub fn load_or_create(path: &Path) -> Result<(PrivateKey, bool)> {
+pub(crate) fn load_or_create(path: &Path) -> Result<(PrivateKey, bool)> {
     if path.exists() {
         return Ok((load(path)?, false));
     }

@@ -31,7 +31,7 @@ use crate::forwarding::TablesRef;
 use crate::metrics::{Exposition, MetricSections};
 
 /// The netstack's limits from `[limits]`.
-pub fn tcp_limits(c: &LimitsConfig) -> TcpLimits {
+pub(crate) fn tcp_limits(c: &LimitsConfig) -> TcpLimits {
     let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     TcpLimits {
         peer_half_open: c.peer_tcp_half_open as usize,
@@ -44,13 +44,13 @@ pub fn tcp_limits(c: &LimitsConfig) -> TcpLimits {
 }
 
 /// The netstack's name for a WireGuard peer.
-pub fn peer_key(id: PeerId) -> PeerKey {
+pub(crate) fn peer_key(id: PeerId) -> PeerKey {
     PeerKey(id.0)
 }
 
 /// A count per peer under a per-peer cap and a daemon-wide ceiling.
 #[derive(Clone)]
-pub struct PeerSlots(Rc<SlotsInner>);
+pub(crate) struct PeerSlots(Rc<SlotsInner>);
 
 struct SlotsInner {
     /// The reason a refusal is counted under (`udp_flows`); over the
@@ -66,7 +66,7 @@ struct SlotsInner {
 }
 
 /// One slot, given back when dropped.
-pub struct Slot {
+pub(crate) struct Slot {
     slots: Rc<SlotsInner>,
     peer: Option<PeerId>,
 }
@@ -86,7 +86,7 @@ impl PeerSlots {
 
     /// A slot for `peer`, or `None` (counted) when the peer is at its cap
     /// or every slot is taken.
-    pub fn take(&self, peer: Option<PeerId>) -> Option<Slot> {
+    pub(crate) fn take(&self, peer: Option<PeerId>) -> Option<Slot> {
         let s = &self.0;
         let mut by_peer = s.by_peer.borrow_mut();
         let held = by_peer.get(&peer).copied().unwrap_or(0);
@@ -115,7 +115,7 @@ impl PeerSlots {
     }
 
     /// Slots `peer` holds.
-    pub fn held(&self, peer: Option<PeerId>) -> usize {
+    pub(crate) fn held(&self, peer: Option<PeerId>) -> usize {
         self.0.by_peer.borrow().get(&peer).copied().unwrap_or(0)
     }
 
@@ -151,14 +151,14 @@ impl Drop for Slot {
 }
 
 /// The daemon's own per-peer caps.
-pub struct PeerCaps {
-    pub udp_flows: PeerSlots,
-    pub dns_forwards: PeerSlots,
-    pub dns_tcp: PeerSlots,
+pub(crate) struct PeerCaps {
+    pub(crate) udp_flows: PeerSlots,
+    pub(crate) dns_forwards: PeerSlots,
+    pub(crate) dns_tcp: PeerSlots,
 }
 
 impl PeerCaps {
-    pub fn new(c: &LimitsConfig) -> Rc<PeerCaps> {
+    pub(crate) fn new(c: &LimitsConfig) -> Rc<PeerCaps> {
         Rc::new(PeerCaps {
             udp_flows: PeerSlots::new(
                 "udp_flows",
@@ -178,7 +178,7 @@ impl PeerCaps {
 
     /// A reload's caps. Slots already held stay; a peer over a lowered cap
     /// gets no new ones until it is under it.
-    pub fn apply(&self, c: &LimitsConfig) {
+    pub(crate) fn apply(&self, c: &LimitsConfig) {
         self.udp_flows.set_per_peer(c.peer_udp_flows);
         self.dns_forwards.set_per_peer(c.peer_dns_forwards);
         self.dns_tcp.set_per_peer(c.peer_dns_tcp);
@@ -192,7 +192,7 @@ impl PeerCaps {
 }
 
 /// Adds the limit families to `/metrics`, for the peers in `tables`.
-pub fn register_metrics(
+pub(crate) fn register_metrics(
     sections: &MetricSections,
     net: NetRef,
     tables: TablesRef,

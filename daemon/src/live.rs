@@ -2,4 +2,4 @@
 //! (the HTTPS generation, the forwarding tables). One implementation serves
 //! the whole workspace: `wingress_sync`'s.
 
-pub use wingress_sync::{Live, LiveReader};
+pub(crate) use wingress_sync::{Live, LiveReader};

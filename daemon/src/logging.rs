@@ -36,7 +36,7 @@ fn env_filter() -> Option<(String, &'static str)> {
 }
 
 /// The format: the flag, else `WINGRESS_LOG_FORMAT`, else the config's.
-pub fn format_from(flag: Option<LogFormat>, config: LogFormat) -> Result<LogFormat> {
+pub(crate) fn format_from(flag: Option<LogFormat>, config: LogFormat) -> Result<LogFormat> {
     if let Some(f) = flag {
         return Ok(f);
     }
@@ -50,7 +50,7 @@ pub fn format_from(flag: Option<LogFormat>, config: LogFormat) -> Result<LogForm
 }
 
 /// Installs the global subscriber. `level` is the config's `[log].level`.
-pub fn init(format: LogFormat, level: Option<&str>) {
+pub(crate) fn init(format: LogFormat, level: Option<&str>) {
     let (filter, from_config) = match env_filter() {
         Some((value, var)) => match EnvFilter::try_new(&value) {
             Ok(f) => (f, false),
@@ -100,7 +100,7 @@ pub fn init(format: LogFormat, level: Option<&str>) {
 
 /// Applies a reloaded `[log].level` (`None`: back to `info`), unless the
 /// level comes from the environment. Returns whether it changed anything.
-pub fn set_config_level(level: Option<&str>) -> bool {
+pub(crate) fn set_config_level(level: Option<&str>) -> bool {
     let Some(handle) = CONFIG_LEVEL.get() else {
         return false;
     };

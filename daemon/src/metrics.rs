@@ -43,17 +43,17 @@ use crate::state::Daemon;
 
 /// Writes families in the text format: `# HELP`, `# TYPE`, then samples.
 #[derive(Default)]
-pub struct Exposition {
+pub(crate) struct Exposition {
     out: String,
 }
 
 impl Exposition {
-    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.out, "# HELP {name} {help}");
         let _ = writeln!(self.out, "# TYPE {name} {kind}");
     }
 
-    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.out.push_str(name);
         if !labels.is_empty() {
             self.out.push('{');
@@ -75,7 +75,7 @@ impl Exposition {
         }
     }
 
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         self.out
     }
 }
@@ -95,17 +95,17 @@ type Section = Box<dyn Fn(&mut Exposition)>;
 
 /// Metric families added by other subsystems (NAT).
 #[derive(Default)]
-pub struct MetricSections(RefCell<Vec<Section>>);
+pub(crate) struct MetricSections(RefCell<Vec<Section>>);
 
 impl MetricSections {
     // The NAT subsystem (issue 6) registers its mapping metrics here.
     #[allow(dead_code)]
-    pub fn register(&self, section: impl Fn(&mut Exposition) + 'static) {
+    pub(crate) fn register(&self, section: impl Fn(&mut Exposition) + 'static) {
         self.0.borrow_mut().push(Box::new(section));
     }
 }
 
-pub fn render(d: &Daemon) -> String {
+pub(crate) fn render(d: &Daemon) -> String {
     let mut m = Exposition::default();
     m.family(
         "wingress_build_info",

@@ -12,7 +12,7 @@ use wingress_config::{
 
 /// Where the node's address came from, for `wingress port` and the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddrSource {
+pub(crate) enum AddrSource {
     Flag,
     Config(NodeIpSource),
     /// Found on the host; says how.
@@ -31,14 +31,14 @@ impl fmt::Display for AddrSource {
 
 /// The node's address and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeAddr {
-    pub ip: Ipv4Addr,
-    pub source: AddrSource,
+pub(crate) struct NodeAddr {
+    pub(crate) ip: Ipv4Addr,
+    pub(crate) source: AddrSource,
 }
 
 /// The node address of a server config: `[node].ip` or the environment
 /// (already folded in by the config parser), else the host's.
-pub fn node_addr(cfg: &ServerConfig) -> Option<NodeAddr> {
+pub(crate) fn node_addr(cfg: &ServerConfig) -> Option<NodeAddr> {
     match (cfg.node.ip, cfg.node.ip_source) {
         (Some(ip), Some(source)) => Some(NodeAddr {
             ip,
@@ -54,7 +54,7 @@ pub fn node_addr(cfg: &ServerConfig) -> Option<NodeAddr> {
 
 /// `--node-ip`, else [`node_addr`] of the config (which includes the
 /// environment), else the environment, else detection.
-pub fn node_addr_for_port(
+pub(crate) fn node_addr_for_port(
     flag: Option<&str>,
     cfg: Option<&ServerConfig>,
     env: &Env,
@@ -86,7 +86,7 @@ pub fn node_addr_for_port(
 }
 
 /// The WireGuard port of an address.
-pub fn port_of(addr: &NodeAddr) -> u16 {
+pub(crate) fn port_of(addr: &NodeAddr) -> u16 {
     port_for_node_ip(addr.ip)
 }
 
@@ -94,7 +94,7 @@ pub fn port_of(addr: &NodeAddr) -> u16 {
 /// private (the common case: a LAN behind a router), else the first private
 /// address of an interface that is up, else the default route's (a host
 /// with a public address).
-pub fn detect() -> Option<NodeAddr> {
+pub(crate) fn detect() -> Option<NodeAddr> {
     let route = route_source();
     if let Some(ip) = route.filter(|ip| is_private(*ip)) {
         return Some(NodeAddr {

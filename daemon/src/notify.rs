@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 
 /// Where notifications go: the socket named by `NOTIFY_SOCKET`.
 #[derive(Debug)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     sock: UnixDatagram,
     addr: SocketAddr,
 }
@@ -34,7 +34,7 @@ pub struct Notifier {
 impl Notifier {
     /// A notifier for `NOTIFY_SOCKET`'s value: `/run/systemd/notify`, or
     /// `@name` for an abstract socket (Linux). `None` for an empty value.
-    pub fn new(target: &str) -> io::Result<Option<Notifier>> {
+    pub(crate) fn new(target: &str) -> io::Result<Option<Notifier>> {
         let target = target.trim();
         if target.is_empty() {
             return Ok(None);
@@ -45,7 +45,7 @@ impl Notifier {
     }
 
     /// Sends one message, e.g. `"READY=1\nSTATUS=serving"`.
-    pub fn send(&self, message: &str) -> io::Result<()> {
+    pub(crate) fn send(&self, message: &str) -> io::Result<()> {
         let n = self.sock.send_to_addr(message.as_bytes(), &self.addr)?;
         if n != message.len() {
             return Err(io::Error::new(
@@ -117,18 +117,18 @@ fn notify(message: &str) {
 }
 
 /// `READY=1` with a one-line `STATUS=` for `systemctl status`.
-pub fn ready(status: &str) {
+pub(crate) fn ready(status: &str) {
     notify(&format!("READY=1\nSTATUS={}", one_line(status)));
 }
 
 /// `RELOADING=1` with the `MONOTONIC_USEC=` systemd ≥ 253 requires beside it
 /// (it tells this reload from an older one). Follow it with [`ready`].
-pub fn reloading() {
+pub(crate) fn reloading() {
     notify(&reloading_message(crate::sys::monotonic_usec()));
 }
 
 /// `STOPPING=1`: shutdown has begun.
-pub fn stopping() {
+pub(crate) fn stopping() {
     notify("STOPPING=1\nSTATUS=stopping");
 }
 

@@ -12,7 +12,7 @@ use wingress_proxy::ConnLimiter;
 use wingress_sync::lock;
 
 #[derive(Debug, Default)]
-pub struct OpenConns {
+pub(crate) struct OpenConns {
     by_listener: Mutex<BTreeMap<String, Arc<AtomicI64>>>,
     limiters: Mutex<BTreeMap<String, Arc<ConnLimiter>>>,
     idle_closed: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
@@ -21,38 +21,38 @@ pub struct OpenConns {
 impl OpenConns {
     /// The gauge of `listener`, created on first use (at config time, not
     /// per connection).
-    pub fn gauge(&self, listener: &str) -> Gauge {
+    pub(crate) fn gauge(&self, listener: &str) -> Gauge {
         let mut map = lock(&self.by_listener);
         Gauge(map.entry(listener.to_owned()).or_default().clone())
     }
 
     /// `(listener, open connections)`, sorted by listener.
-    pub fn snapshot(&self) -> Vec<(String, i64)> {
+    pub(crate) fn snapshot(&self) -> Vec<(String, i64)> {
         let map = lock(&self.by_listener);
         map.iter()
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
             .collect()
     }
 
-    pub fn total(&self) -> i64 {
+    pub(crate) fn total(&self) -> i64 {
         self.snapshot().iter().map(|(_, n)| n).sum()
     }
 
     /// The connection limiter of entrypoint `name`, created on first use
     /// (at config time) and shared by every generation that has it.
-    pub fn limiter(&self, name: &str) -> Arc<ConnLimiter> {
+    pub(crate) fn limiter(&self, name: &str) -> Arc<ConnLimiter> {
         let mut map = lock(&self.limiters);
         map.entry(name.to_owned()).or_default().clone()
     }
 
     /// The counter of connections of `listener` closed for idleness.
-    pub fn idle_counter(&self, listener: &str) -> IdleCounter {
+    pub(crate) fn idle_counter(&self, listener: &str) -> IdleCounter {
         let mut map = lock(&self.idle_closed);
         IdleCounter(map.entry(listener.to_owned()).or_default().clone())
     }
 
     /// `(listener, connections closed for idleness)`, sorted by listener.
-    pub fn idle_closed(&self) -> Vec<(String, u64)> {
+    pub(crate) fn idle_closed(&self) -> Vec<(String, u64)> {
         let map = lock(&self.idle_closed);
         map.iter()
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
@@ -62,32 +62,32 @@ impl OpenConns {
 
 /// One listener's count of connections closed for idleness.
 #[derive(Debug, Clone)]
-pub struct IdleCounter(Arc<AtomicU64>);
+pub(crate) struct IdleCounter(Arc<AtomicU64>);
 
 impl IdleCounter {
-    pub fn add(&self) {
+    pub(crate) fn add(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// One listener's count.
 #[derive(Debug, Clone)]
-pub struct Gauge(Arc<AtomicI64>);
+pub(crate) struct Gauge(Arc<AtomicI64>);
 
 impl Gauge {
     /// Counts a connection until the guard is dropped.
-    pub fn open(&self) -> OpenGuard {
+    pub(crate) fn open(&self) -> OpenGuard {
         self.0.fetch_add(1, Ordering::Relaxed);
         OpenGuard(self.0.clone())
     }
 
-    pub fn get(&self) -> i64 {
+    pub(crate) fn get(&self) -> i64 {
         self.0.load(Ordering::Relaxed)
     }
 }
 
 #[derive(Debug)]
-pub struct OpenGuard(Arc<AtomicI64>);
+pub(crate) struct OpenGuard(Arc<AtomicI64>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {

@@ -40,7 +40,7 @@ use crate::{keyfile, logging};
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
+pub(crate) enum Trigger {
     Signal,
     FileChange,
     Api,
@@ -58,7 +58,7 @@ impl Trigger {
 
 /// Why a reload was refused; the old config keeps serving.
 #[derive(Debug)]
-pub enum ReloadError {
+pub(crate) enum ReloadError {
     /// The file does not parse or validate.
     Config(ConfigErrors),
     /// It parses but cannot be applied (a file, a CA, a socket).
@@ -69,7 +69,7 @@ pub enum ReloadError {
 
 impl ReloadError {
     /// The admin API's status code for this error.
-    pub fn http_status(&self) -> u16 {
+    pub(crate) fn http_status(&self) -> u16 {
         match self {
             ReloadError::Config(_) => 400,
             ReloadError::Rejected(_) => 422,
@@ -92,14 +92,14 @@ impl fmt::Display for ReloadError {
 
 /// What a successful reload did.
 #[derive(Debug, Clone, Default)]
-pub struct Applied {
-    pub changes: Vec<String>,
-    pub restart_required: Vec<String>,
+pub(crate) struct Applied {
+    pub(crate) changes: Vec<String>,
+    pub(crate) restart_required: Vec<String>,
 }
 
 /// Reloads the config file (one reload at a time) and records the outcome
 /// for status and metrics.
-pub async fn reload(d: &DaemonRef, trigger: Trigger) -> Result<Applied, ReloadError> {
+pub(crate) async fn reload(d: &DaemonRef, trigger: Trigger) -> Result<Applied, ReloadError> {
     let _one = d.reloading.lock().await;
     let path = d.config.borrow().path.clone();
     tracing::info!(trigger = trigger.as_str(), path = %path.display(), "reloading config");
@@ -151,7 +151,7 @@ async fn load_and_apply(d: &DaemonRef) -> Result<Applied, ReloadError> {
 }
 
 /// A validated config, with everything it needs loaded and bound.
-pub struct Plan {
+pub(crate) struct Plan {
     config: ServerConfig,
     restart_required: Vec<String>,
     peers: Vec<(PeerConfig, PeerSpec)>,
@@ -161,7 +161,7 @@ pub struct Plan {
 
 /// Phase one: everything that can fail, nothing that changes the running
 /// daemon.
-pub async fn prepare(d: &Daemon, new: ServerConfig) -> Result<Plan> {
+pub(crate) async fn prepare(d: &Daemon, new: ServerConfig) -> Result<Plan> {
     let (config, restart_required) = pin_boot_values(&d.boot, new);
     let mut peers = Vec::with_capacity(config.peers.len());
     for p in &config.peers {
@@ -250,7 +250,7 @@ fn pin_boot_values(boot: &Boot, mut cfg: ServerConfig) -> (ServerConfig, Vec<Str
 }
 
 /// Phase two: swap the prepared pieces in. Cannot fail.
-pub fn apply(d: &Daemon, plan: Plan) -> Applied {
+pub(crate) fn apply(d: &Daemon, plan: Plan) -> Applied {
     let old = d.config.borrow().clone();
     let mut changes = Vec::new();
     let gen = Arc::new(plan.https);
@@ -486,9 +486,9 @@ fn describe_routes(old: &ServerConfig, new: &ServerConfig, changes: &mut Vec<Str
 
 /// What identifies a version of a file: size, mtime, inode (following
 /// symlinks, so a Kubernetes ConfigMap's `..data` swap counts).
-pub type FileStamp = Option<(u64, Option<std::time::SystemTime>, u64)>;
+pub(crate) type FileStamp = Option<(u64, Option<std::time::SystemTime>, u64)>;
 
-pub fn file_stamp(path: &std::path::Path) -> FileStamp {
+pub(crate) fn file_stamp(path: &std::path::Path) -> FileStamp {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
     Some((m.len(), m.modified().ok(), m.ino()))
@@ -498,7 +498,7 @@ pub fn file_stamp(path: &std::path::Path) -> FileStamp {
 /// (a `stat` per second) rather than inotify: it needs no dependency, sees
 /// through symlink swaps (ConfigMaps) and replaced directories, where a
 /// watch on the old inode goes quiet, and costs nothing measurable.
-pub async fn watch_file(d: DaemonRef) {
+pub(crate) async fn watch_file(d: DaemonRef) {
     if d.boot.embedded {
         return;
     }
@@ -524,7 +524,7 @@ pub async fn watch_file(d: DaemonRef) {
 }
 
 /// Runs a reload for every SIGHUP.
-pub async fn on_sighup(d: DaemonRef, mut hup: tokio::signal::unix::Signal) {
+pub(crate) async fn on_sighup(d: DaemonRef, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
         let _ = reload(&d, Trigger::Signal).await;
     }
@@ -532,7 +532,7 @@ pub async fn on_sighup(d: DaemonRef, mut hup: tokio::signal::unix::Signal) {
 
 /// Starts the file watcher and the SIGHUP handler (`hup`, registered by
 /// the caller before it announced readiness).
-pub fn spawn_watchers(d: &DaemonRef, hup: tokio::signal::unix::Signal) {
+pub(crate) fn spawn_watchers(d: &DaemonRef, hup: tokio::signal::unix::Signal) {
     tokio::task::spawn_local(watch_file(Rc::clone(d)));
     tokio::task::spawn_local(on_sighup(Rc::clone(d), hup));
 }

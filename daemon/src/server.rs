@@ -26,17 +26,17 @@ use crate::udp_io::UdpIo;
 use crate::{reload, shutdown, tunnel};
 
 /// How `run` was started.
-pub struct Launch {
-    pub port: u16,
-    pub embedded: bool,
+pub(crate) struct Launch {
+    pub(crate) port: u16,
+    pub(crate) embedded: bool,
     /// The node address was detected, not configured.
-    pub node_ip_detected: bool,
+    pub(crate) node_ip_detected: bool,
     /// The node address and where it came from, when known.
-    pub node: Option<NodeAddr>,
-    pub log_format: LogFormat,
+    pub(crate) node: Option<NodeAddr>,
+    pub(crate) log_format: LogFormat,
 }
 
-pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
+pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     // Signals are caught from the start: one that arrives during start-up
     // waits for it to finish, then drains (SIGTERM) or reloads (SIGHUP),
     // instead of killing the process with the default action.
@@ -136,7 +136,7 @@ pub async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
 }
 
 /// The one-line `STATUS=` systemd shows.
-pub fn ready_status(d: &Daemon) -> String {
+pub(crate) fn ready_status(d: &Daemon) -> String {
     format!(
         "serving {} peer(s) on UDP port {}",
         d.tables.borrow().peers.len(),

@@ -24,17 +24,17 @@ use tokio::time::Instant;
 use crate::state::Daemon;
 
 /// How long one shutdown hook may take.
-pub const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Hook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
 
 /// Async work to run once connections have drained, in registration order.
 #[derive(Default)]
-pub struct ShutdownHooks(RefCell<Vec<(&'static str, Hook)>>);
+pub(crate) struct ShutdownHooks(RefCell<Vec<(&'static str, Hook)>>);
 
 impl ShutdownHooks {
     /// Adds a hook, e.g. `hooks.register("nat mappings", || Box::pin(nat.release()))`.
-    pub fn register(
+    pub(crate) fn register(
         &self,
         name: &'static str,
         hook: impl FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + 'static,
@@ -56,13 +56,13 @@ impl ShutdownHooks {
 /// SIGTERM and SIGINT, caught from the moment this exists: create it
 /// before telling anyone the daemon is ready, or an early signal kills the
 /// process with the default action instead of draining it.
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
 }
 
 impl StopSignals {
-    pub fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         Ok(StopSignals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
@@ -70,7 +70,7 @@ impl StopSignals {
     }
 
     /// The next SIGTERM or SIGINT, by name.
-    pub async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         tokio::select! {
             _ = self.term.recv() => "SIGTERM",
             _ = self.int.recv() => "SIGINT",
@@ -79,13 +79,13 @@ impl StopSignals {
 }
 
 /// Resolves on the first SIGTERM or SIGINT from now on, saying which.
-pub async fn stop_signal() -> std::io::Result<&'static str> {
+pub(crate) async fn stop_signal() -> std::io::Result<&'static str> {
     Ok(StopSignals::new()?.recv().await)
 }
 
 /// Stops accepting, drains, runs the hooks. `signals` ends the drain early
 /// on a second signal.
-pub async fn run(d: &Daemon, why: &str, mut signals: StopSignals) {
+pub(crate) async fn run(d: &Daemon, why: &str, mut signals: StopSignals) {
     let timeout = d.config.borrow().shutdown.drain_timeout;
     tracing::info!(
         signal = why,

@@ -27,21 +27,21 @@ const EXPECTED: usize = 64;
 const ANSWER_WAIT: Duration = Duration::from_secs(40);
 
 #[derive(Default)]
-pub struct SideChannel {
+pub(crate) struct SideChannel {
     inbox: VecDeque<(SocketAddr, Vec<u8>)>,
     outbox: VecDeque<(SocketAddr, Vec<u8>)>,
     /// Transactions sent, until when their answers are welcome.
     expected: Vec<(TransactionId, Instant)>,
     reader: Option<Waker>,
     /// Answers dropped because nobody read them in time.
-    pub dropped: u64,
+    pub(crate) dropped: u64,
     /// STUN-shaped datagrams that answer no transaction of ours.
-    pub unsolicited: u64,
+    pub(crate) unsolicited: u64,
 }
 
 impl SideChannel {
     /// The data plane received a STUN-shaped datagram.
-    pub fn deliver(&mut self, now: Instant, from: SocketAddr, d: &[u8]) {
+    pub(crate) fn deliver(&mut self, now: Instant, from: SocketAddr, d: &[u8]) {
         self.expected.retain(|(_, until)| now < *until);
         let ours = transaction_id(d).is_some_and(|id| self.expected.iter().any(|(e, _)| *e == id));
         if !ours {
@@ -61,13 +61,13 @@ impl SideChannel {
 
     /// Queues `bytes` to go out of the WireGuard socket; the caller then
     /// kicks the loop.
-    pub fn send(&mut self, to: SocketAddr, bytes: Vec<u8>) {
+    pub(crate) fn send(&mut self, to: SocketAddr, bytes: Vec<u8>) {
         self.outbox.push_back((to, bytes));
     }
 
     /// The next datagram to send; its transaction's answer is awaited from
     /// `now` on.
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+    pub(crate) fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
         let (to, bytes) = self.outbox.pop_front()?;
         if let Some(id) = transaction_id(&bytes) {
             self.expect(now, id);
@@ -91,7 +91,7 @@ impl SideChannel {
     }
 
     /// The next received answer, or `Pending` (woken on arrival).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<(SocketAddr, Vec<u8>)> {
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<(SocketAddr, Vec<u8>)> {
         match self.inbox.pop_front() {
             Some(d) => Poll::Ready(d),
             None => {

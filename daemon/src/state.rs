@@ -24,67 +24,67 @@ use crate::status::StatusSections;
 /// What was fixed at start-up: a reload that changes any of it is told
 /// that it needs a restart, and the running values stay.
 #[derive(Debug, Clone)]
-pub struct Boot {
-    pub port: u16,
-    pub public_key: PublicKey,
+pub(crate) struct Boot {
+    pub(crate) port: u16,
+    pub(crate) public_key: PublicKey,
     /// The node address in effect (configured, from the environment, or
     /// detected).
-    pub node_ip: Option<Ipv4Addr>,
+    pub(crate) node_ip: Option<Ipv4Addr>,
     /// Whether `node_ip` was detected rather than configured.
-    pub node_ip_detected: bool,
-    pub wireguard: InterfaceConfig,
-    pub state_dir: PathBuf,
-    pub admin: AdminConfig,
-    pub log_format: LogFormat,
+    pub(crate) node_ip_detected: bool,
+    pub(crate) wireguard: InterfaceConfig,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) admin: AdminConfig,
+    pub(crate) log_format: LogFormat,
     /// `[nat]`: NAT traversal runs with the start-up values.
-    pub nat: NatConfig,
+    pub(crate) nat: NatConfig,
     /// Running the built-in default: there is no file to reload.
-    pub embedded: bool,
+    pub(crate) embedded: bool,
 }
 
 /// What status reports about the config and its reloads.
 #[derive(Debug, Clone, Default)]
-pub struct ReloadRecord {
-    pub loaded_at: u64,
-    pub last_reload_at: Option<u64>,
-    pub last_reload_error: Option<String>,
+pub(crate) struct ReloadRecord {
+    pub(crate) loaded_at: u64,
+    pub(crate) last_reload_at: Option<u64>,
+    pub(crate) last_reload_error: Option<String>,
     /// Changes in the file that wait for a restart.
-    pub restart_required: Vec<String>,
-    pub reloads_ok: u64,
-    pub reloads_failed: u64,
+    pub(crate) restart_required: Vec<String>,
+    pub(crate) reloads_ok: u64,
+    pub(crate) reloads_failed: u64,
 }
 
-pub struct Daemon {
-    pub net: NetRef,
-    pub tables: TablesRef,
-    pub flows: Flows,
+pub(crate) struct Daemon {
+    pub(crate) net: NetRef,
+    pub(crate) tables: TablesRef,
+    pub(crate) flows: Flows,
     /// The daemon's per-peer caps on UDP flows and DNS (`[limits]`).
-    pub caps: Rc<PeerCaps>,
-    pub https: Arc<HttpsService>,
-    pub stats: Arc<ProxyStats>,
-    pub open: Arc<OpenConns>,
-    pub boot: Boot,
+    pub(crate) caps: Rc<PeerCaps>,
+    pub(crate) https: Arc<HttpsService>,
+    pub(crate) stats: Arc<ProxyStats>,
+    pub(crate) open: Arc<OpenConns>,
+    pub(crate) boot: Boot,
     /// The config in effect: the last one applied, with [`Boot`]'s values
     /// in place of the ones that need a restart.
-    pub config: RefCell<ServerConfig>,
-    pub reloads: RefCell<ReloadRecord>,
+    pub(crate) config: RefCell<ServerConfig>,
+    pub(crate) reloads: RefCell<ReloadRecord>,
     /// Readiness, draining and the data plane's heartbeat, which the admin
     /// thread reads too.
-    pub health: Arc<Health>,
-    pub started: Instant,
-    pub hooks: ShutdownHooks,
-    pub sections: StatusSections,
-    pub metric_sections: crate::metrics::MetricSections,
+    pub(crate) health: Arc<Health>,
+    pub(crate) started: Instant,
+    pub(crate) hooks: ShutdownHooks,
+    pub(crate) sections: StatusSections,
+    pub(crate) metric_sections: crate::metrics::MetricSections,
     /// The config file as last read by a reload (or at start-up).
-    pub applied_stamp: RefCell<crate::reload::FileStamp>,
+    pub(crate) applied_stamp: RefCell<crate::reload::FileStamp>,
     /// One reload at a time (SIGHUP, the file watcher and POST /reload).
-    pub reloading: tokio::sync::Mutex<()>,
+    pub(crate) reloading: tokio::sync::Mutex<()>,
 }
 
-pub type DaemonRef = Rc<Daemon>;
+pub(crate) type DaemonRef = Rc<Daemon>;
 
 /// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -30,46 +30,46 @@ type Section = Box<dyn Fn() -> Value>;
 
 /// Status sections added by other subsystems.
 #[derive(Default)]
-pub struct StatusSections(RefCell<Vec<(&'static str, Section)>>);
+pub(crate) struct StatusSections(RefCell<Vec<(&'static str, Section)>>);
 
 impl StatusSections {
     // The NAT (issue 6) and ACME (issue 5) subsystems register here.
     #[allow(dead_code)]
-    pub fn register(&self, name: &'static str, section: impl Fn() -> Value + 'static) {
+    pub(crate) fn register(&self, name: &'static str, section: impl Fn() -> Value + 'static) {
         self.0.borrow_mut().push((name, Box::new(section)));
     }
 }
 
 #[derive(Debug, Serialize)]
-pub struct Status {
-    pub version: &'static str,
-    pub ready: bool,
-    pub draining: bool,
-    pub node: NodeStatus,
+pub(crate) struct Status {
+    pub(crate) version: &'static str,
+    pub(crate) ready: bool,
+    pub(crate) draining: bool,
+    pub(crate) node: NodeStatus,
     /// `{address, source, age_secs}` once something knows it.
-    pub public_endpoint: Option<Value>,
-    pub nat: Option<Value>,
-    pub peers: Vec<PeerEntry>,
-    pub listeners: Vec<ListenerStatus>,
-    pub routes: Vec<RouteStatus>,
-    pub certificates: Vec<CertificateStatus>,
-    pub config: ConfigStatus,
-    pub connections: ConnectionCounts,
-    pub drops: DropCounts,
+    pub(crate) public_endpoint: Option<Value>,
+    pub(crate) nat: Option<Value>,
+    pub(crate) peers: Vec<PeerEntry>,
+    pub(crate) listeners: Vec<ListenerStatus>,
+    pub(crate) routes: Vec<RouteStatus>,
+    pub(crate) certificates: Vec<CertificateStatus>,
+    pub(crate) config: ConfigStatus,
+    pub(crate) connections: ConnectionCounts,
+    pub(crate) drops: DropCounts,
     /// The in-tunnel DNS server's counters; `null` when `[dns]` is off.
-    pub dns: Option<DnsCounts>,
+    pub(crate) dns: Option<DnsCounts>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct DnsCounts {
-    pub answered: u64,
-    pub nxdomain: u64,
-    pub refused: u64,
-    pub forwarded: u64,
-    pub upstream_failed: u64,
-    pub malformed: u64,
-    pub dropped: u64,
-    pub shed: u64,
+pub(crate) struct DnsCounts {
+    pub(crate) answered: u64,
+    pub(crate) nxdomain: u64,
+    pub(crate) refused: u64,
+    pub(crate) forwarded: u64,
+    pub(crate) upstream_failed: u64,
+    pub(crate) malformed: u64,
+    pub(crate) dropped: u64,
+    pub(crate) shed: u64,
 }
 
 impl From<wingress_dns::DnsStats> for DnsCounts {
@@ -88,64 +88,64 @@ impl From<wingress_dns::DnsStats> for DnsCounts {
 }
 
 #[derive(Debug, Serialize)]
-pub struct NodeStatus {
-    pub ip: Option<Ipv4Addr>,
-    pub port: u16,
-    pub public_key: String,
-    pub tunnel_address: String,
-    pub mtu: u16,
-    pub uptime_secs: u64,
+pub(crate) struct NodeStatus {
+    pub(crate) ip: Option<Ipv4Addr>,
+    pub(crate) port: u16,
+    pub(crate) public_key: String,
+    pub(crate) tunnel_address: String,
+    pub(crate) mtu: u16,
+    pub(crate) uptime_secs: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct PeerEntry {
-    pub name: String,
-    pub tags: Vec<String>,
+pub(crate) struct PeerEntry {
+    pub(crate) name: String,
+    pub(crate) tags: Vec<String>,
     #[serde(flatten)]
-    pub wg: PeerStatus,
+    pub(crate) wg: PeerStatus,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ListenerStatus {
+pub(crate) struct ListenerStatus {
     /// The entrypoint's name, or `tcp:PORT` / `udp:PORT`.
-    pub name: String,
+    pub(crate) name: String,
     /// `https`, `http` (redirect), `tcp` or `udp`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// `tunnel:443` or a host address.
-    pub listen: String,
+    pub(crate) listen: String,
     /// Where `[[tcp]]`/`[[udp]]` forward to.
-    pub backend: Option<String>,
+    pub(crate) backend: Option<String>,
     /// Not counted for UDP.
-    pub open_connections: Option<i64>,
+    pub(crate) open_connections: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ConfigStatus {
-    pub path: String,
+pub(crate) struct ConfigStatus {
+    pub(crate) path: String,
     /// Unix seconds.
-    pub loaded_at: u64,
-    pub last_reload_at: Option<u64>,
-    pub last_reload_error: Option<String>,
-    pub restart_required: Vec<String>,
-    pub reloads_ok: u64,
-    pub reloads_failed: u64,
+    pub(crate) loaded_at: u64,
+    pub(crate) last_reload_at: Option<u64>,
+    pub(crate) last_reload_error: Option<String>,
+    pub(crate) restart_required: Vec<String>,
+    pub(crate) reloads_ok: u64,
+    pub(crate) reloads_failed: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ConnectionCounts {
+pub(crate) struct ConnectionCounts {
     /// TCP connections the tunnel stack holds (any state).
-    pub tunnel_tcp: usize,
-    pub udp_flows: usize,
+    pub(crate) tunnel_tcp: usize,
+    pub(crate) udp_flows: usize,
 }
 
 #[derive(Debug, Serialize)]
-pub struct DropCounts {
-    pub wireguard: BTreeMap<&'static str, u64>,
-    pub netstack: BTreeMap<&'static str, u64>,
+pub(crate) struct DropCounts {
+    pub(crate) wireguard: BTreeMap<&'static str, u64>,
+    pub(crate) netstack: BTreeMap<&'static str, u64>,
 }
 
 /// Gathers the typed part of the document.
-pub fn gather(d: &Daemon) -> Status {
+pub(crate) fn gather(d: &Daemon) -> Status {
     let cfg = d.config.borrow();
     let tables = d.tables.borrow();
     let net = d.net.borrow();
@@ -254,7 +254,7 @@ pub fn gather(d: &Daemon) -> Status {
 }
 
 /// The whole document: [`gather`] plus the registered sections.
-pub fn document(d: &Daemon) -> Value {
+pub(crate) fn document(d: &Daemon) -> Value {
     let mut doc = serde_json::to_value(gather(d)).unwrap_or_default();
     if let Value::Object(map) = &mut doc {
         for (name, section) in d.sections.0.borrow().iter() {

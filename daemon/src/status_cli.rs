@@ -10,14 +10,18 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use wingress_config::Env;
 
-pub fn run(json: bool, config: Option<PathBuf>, socket: Option<PathBuf>) -> Result<ExitCode> {
+pub(crate) fn run(
+    json: bool,
+    config: Option<PathBuf>,
+    socket: Option<PathBuf>,
+) -> Result<ExitCode> {
     let socket = match socket {
         Some(s) => s,
         None => {
-            let (path, text, _) = crate::server_config_source(config)?;
+            let (path, text, _) = crate::cli::server_config_source(config)?;
             match wingress_config::parse_server(&path, &text, &Env::from_process()) {
                 Ok(cfg) => cfg.admin.socket,
-                Err(e) => return Ok(crate::report(&e)),
+                Err(e) => return Ok(crate::cli::report(&e)),
             }
         }
     };
@@ -32,7 +36,7 @@ pub fn run(json: bool, config: Option<PathBuf>, socket: Option<PathBuf>) -> Resu
 }
 
 /// One GET over the admin socket; the body of a 200.
-pub fn fetch(socket: &std::path::Path, path: &str) -> Result<String> {
+pub(crate) fn fetch(socket: &std::path::Path, path: &str) -> Result<String> {
     let r = crate::admin_client::request(socket, "GET", path)
         .with_context(|| "is `wingress run` running? (pass --socket or --config)".to_string())?;
     if r.status != 200 {
@@ -63,7 +67,7 @@ fn strings(v: &Value, key: &str) -> Vec<String> {
 }
 
 /// `3 minutes, 12 seconds`, the way `wg show` counts.
-pub fn duration(secs: u64) -> String {
+pub(crate) fn duration(secs: u64) -> String {
     let units = [
         (86_400, "day"),
         (3_600, "hour"),
@@ -93,7 +97,7 @@ pub fn duration(secs: u64) -> String {
 }
 
 /// `1.21 MiB`.
-pub fn bytes(b: u64) -> String {
+pub(crate) fn bytes(b: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = b as f64;
     let mut unit = 0;
@@ -115,7 +119,7 @@ fn ago_since(unix: Option<i64>, now: i64) -> String {
     }
 }
 
-pub fn render(v: &Value) -> String {
+pub(crate) fn render(v: &Value) -> String {
     let mut out = String::new();
     let mut line = |s: String| {
         out.push_str(&s);

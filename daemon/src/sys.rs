@@ -14,7 +14,7 @@ use nix::time::{clock_gettime, ClockId};
 /// process may (CAP_NET_ADMIN), else as far as the caps allow. Large UDP
 /// buffers absorb bursts that a single-threaded event loop cannot drain the
 /// instant they arrive.
-pub fn set_socket_buffers(sock: &impl AsFd, bytes: usize) -> io::Result<()> {
+pub(crate) fn set_socket_buffers(sock: &impl AsFd, bytes: usize) -> io::Result<()> {
     // The kernel takes a C int; larger asks mean "as much as allowed".
     let bytes = bytes.min(libc::c_int::MAX as usize);
     if setsockopt(sock, sockopt::RcvBufForce, &bytes).is_err() {
@@ -32,7 +32,7 @@ pub fn set_socket_buffers(sock: &impl AsFd, bytes: usize) -> io::Result<()> {
 /// an idle connection costs kilobytes, not megabytes. glibc otherwise raises
 /// the threshold after the first large free and serves later buffers from
 /// the heap, where calloc must touch every page.
-pub fn pin_mmap_threshold() {
+pub(crate) fn pin_mmap_threshold() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; it is called once at
     // start-up before other threads exist.
@@ -45,7 +45,7 @@ pub fn pin_mmap_threshold() {
 /// client and backend connection is a descriptor, and the usual soft limit
 /// (1024) would refuse connections long before memory runs out. Returns the
 /// new soft limit.
-pub fn raise_nofile_limit() -> io::Result<u64> {
+pub(crate) fn raise_nofile_limit() -> io::Result<u64> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
     if soft < hard {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
@@ -55,7 +55,7 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
 
 /// CLOCK_MONOTONIC in microseconds: the clock systemd's `MONOTONIC_USEC=`
 /// is read against (`std::time::Instant` does not expose its value).
-pub fn monotonic_usec() -> u64 {
+pub(crate) fn monotonic_usec() -> u64 {
     let Ok(ts) = clock_gettime(ClockId::CLOCK_MONOTONIC) else {
         return 0;
     };

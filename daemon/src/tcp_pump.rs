@@ -18,7 +18,7 @@ use crate::tunnel_stream::{end_of_input, reset};
 
 /// How a pump ended.
 #[derive(Debug)]
-pub enum PumpEnd {
+pub(crate) enum PumpEnd {
     /// Both directions finished with FINs.
     Closed,
     /// The tunnel side was reset or timed out.
@@ -33,7 +33,7 @@ pub enum PumpEnd {
 /// tunnel connection. Bytes moved: (tunnel → kernel, kernel → tunnel). An
 /// error either way ends both at once: a reset tunnel side must not wait
 /// for an idle backend to speak first. So does `idle` without a byte moved.
-pub async fn pump(
+pub(crate) async fn pump(
     net: &NetRef,
     id: TcpId,
     stream: TcpStream,

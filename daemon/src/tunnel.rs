@@ -14,20 +14,20 @@ use crate::keyfile;
 
 /// What the daemon knows about a peer beyond the WireGuard device.
 #[derive(Debug, Clone)]
-pub struct PeerMeta {
-    pub id: PeerId,
-    pub name: String,
+pub(crate) struct PeerMeta {
+    pub(crate) id: PeerId,
+    pub(crate) name: String,
     /// What HTTP routes see: name, public key and tags.
-    pub identity: std::sync::Arc<wingress_proxy::PeerIdentity>,
+    pub(crate) identity: std::sync::Arc<wingress_proxy::PeerIdentity>,
     /// The `[[peer]]` it was made from, for what a reload changes.
-    pub config: PeerConfig,
+    pub(crate) config: PeerConfig,
     /// The preshared key as read then: a reload that finds other contents
     /// in the same file starts a new session.
-    pub preshared_key: Option<PresharedKey>,
+    pub(crate) preshared_key: Option<PresharedKey>,
 }
 
 impl PeerMeta {
-    pub fn new(id: PeerId, p: &PeerConfig, preshared_key: Option<PresharedKey>) -> Self {
+    pub(crate) fn new(id: PeerId, p: &PeerConfig, preshared_key: Option<PresharedKey>) -> Self {
         PeerMeta {
             id,
             name: p.name.clone(),
@@ -40,7 +40,7 @@ impl PeerMeta {
 
 /// The private key: the configured file, else `state_dir/private.key`,
 /// created on first start.
-pub fn private_key(iface: &InterfaceConfig, state_dir: &Path) -> Result<(PrivateKey, bool)> {
+pub(crate) fn private_key(iface: &InterfaceConfig, state_dir: &Path) -> Result<(PrivateKey, bool)> {
     match &iface.private_key_file {
         Some(p) => Ok((keyfile::load(p)?, false)),
         None => keyfile::load_or_create(&state_dir.join("private.key")),
@@ -63,7 +63,10 @@ async fn resolve(ep: &Endpoint) -> Result<SocketAddr> {
 }
 
 /// Builds the WireGuard device with every configured peer.
-pub async fn device(key: PrivateKey, peers: &[PeerConfig]) -> Result<(Device, Vec<PeerMeta>)> {
+pub(crate) async fn device(
+    key: PrivateKey,
+    peers: &[PeerConfig],
+) -> Result<(Device, Vec<PeerMeta>)> {
     let mut dev = Device::new(key);
     let mut metas = Vec::new();
     for p in peers {
@@ -77,7 +80,7 @@ pub async fn device(key: PrivateKey, peers: &[PeerConfig]) -> Result<(Device, Ve
 
 /// What the device needs for one `[[peer]]`: its preshared key read and
 /// its endpoint resolved.
-pub async fn peer_spec(p: &PeerConfig) -> Result<PeerSpec> {
+pub(crate) async fn peer_spec(p: &PeerConfig) -> Result<PeerSpec> {
     let preshared_key = match &p.preshared_key_file {
         Some(f) => Some(load_psk(f)?),
         None => None,
@@ -95,7 +98,7 @@ pub async fn peer_spec(p: &PeerConfig) -> Result<PeerSpec> {
     })
 }
 
-pub fn allowed_ips(p: &PeerConfig) -> Result<Vec<Prefix>> {
+pub(crate) fn allowed_ips(p: &PeerConfig) -> Result<Vec<Prefix>> {
     p.allowed_ips.iter().map(prefix).collect()
 }
 
@@ -120,7 +123,7 @@ fn load_psk(path: &Path) -> Result<PresharedKey> {
 }
 
 /// The userspace stack on the interface address.
-pub fn stack(iface: &InterfaceConfig, limits: TcpLimits, now: Instant) -> Stack {
+pub(crate) fn stack(iface: &InterfaceConfig, limits: TcpLimits, now: Instant) -> Stack {
     Stack::new(
         StackConfig {
             addresses: vec![(iface.address.addr, iface.address.prefix_len)],

@@ -15,14 +15,14 @@ use crate::dataplane::NetRef;
 /// One accepted (or connected) tunnel TCP connection. Reading and writing
 /// go straight to the smoltcp socket's buffers; dropping the stream closes
 /// the connection gracefully (FIN after the queued bytes).
-pub struct TunnelStream {
+pub(crate) struct TunnelStream {
     net: NetRef,
     id: TcpId,
     write_closed: bool,
 }
 
 impl TunnelStream {
-    pub fn new(net: NetRef, id: TcpId) -> Self {
+    pub(crate) fn new(net: NetRef, id: TcpId) -> Self {
         Self {
             net,
             id,
@@ -33,7 +33,7 @@ impl TunnelStream {
 
 impl TunnelStream {
     /// Resets the connection (RST) instead of closing it gracefully.
-    pub fn abort(&mut self) {
+    pub(crate) fn abort(&mut self) {
         self.write_closed = true;
         let mut n = self.net.borrow_mut();
         if let Some(s) = n.stack.tcp(self.id) {

@@ -16,7 +16,7 @@ const SOCKET_BUFFER: usize = 8 << 20;
 /// A GSO send may carry at most this many bytes.
 const GSO_MAX_BYTES: usize = 64_000;
 
-pub struct UdpIo {
+pub(crate) struct UdpIo {
     sock: UdpSocket,
     state: UdpSocketState,
     rx: Vec<Vec<u8>>,
@@ -27,7 +27,7 @@ pub struct UdpIo {
 impl UdpIo {
     /// Binds the WireGuard port on all addresses, IPv6 and IPv4 together
     /// where the host allows, else IPv4 only.
-    pub fn bind(port: u16) -> io::Result<Self> {
+    pub(crate) fn bind(port: u16) -> io::Result<Self> {
         let (sock, dual_stack) = match bind_dual(port) {
             Ok(s) => (s, true),
             Err(_) => {
@@ -53,21 +53,21 @@ impl UdpIo {
         })
     }
 
-    pub fn local_port(&self) -> io::Result<u16> {
+    pub(crate) fn local_port(&self) -> io::Result<u16> {
         Ok(self.sock.local_addr()?.port())
     }
 
-    pub async fn readable(&self) -> io::Result<()> {
+    pub(crate) async fn readable(&self) -> io::Result<()> {
         self.sock.readable().await
     }
 
-    pub async fn writable(&self) -> io::Result<()> {
+    pub(crate) async fn writable(&self) -> io::Result<()> {
         self.sock.writable().await
     }
 
     /// Receives one batch without blocking and calls `f` for every datagram
     /// (GRO trains are split). Returns how many datagrams; 0 when none wait.
-    pub fn recv_batch(&mut self, mut f: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
+    pub(crate) fn recv_batch(&mut self, mut f: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
         let Self {
             sock,
             state,
@@ -156,7 +156,7 @@ struct Seg {
 /// always one contiguous slice, and memory is bounded by [`MAX_QUEUED`]
 /// (plus one datagram's room) however long the daemon runs.
 #[derive(Debug, Default)]
-pub struct TxBatch {
+pub(crate) struct TxBatch {
     /// Queued datagrams back to back in `buf[..len]`. Beyond `len`, `buf`
     /// keeps zeroed room from earlier batches, so appending does not zero
     /// fresh room for every datagram; it is cut back after a burst.
@@ -165,7 +165,7 @@ pub struct TxBatch {
     segs: Vec<Seg>,
     next: usize,
     /// Datagrams refused because [`MAX_QUEUED`] bytes were waiting.
-    pub dropped: u64,
+    pub(crate) dropped: u64,
 }
 
 /// Flush once this much is queued.
@@ -184,18 +184,18 @@ const KEPT_ROOM: usize = BATCH_BYTES + 64 * 1024;
 const KEPT_SEGS: usize = 4096;
 
 impl TxBatch {
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.len >= BATCH_BYTES
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.next == self.segs.len()
     }
 
     /// Appends one datagram. `write` gets at least `room` bytes and returns
     /// the destination and length it wrote at the start of them, or `None`
     /// to append nothing. Not called when [`MAX_QUEUED`] bytes wait.
-    pub fn push_with(
+    pub(crate) fn push_with(
         &mut self,
         room: usize,
         write: impl FnOnce(&mut [u8]) -> Option<(SocketAddr, usize)>,
@@ -216,7 +216,7 @@ impl TxBatch {
         }
     }
 
-    pub fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
         self.push_with(bytes.len(), |out| {
             out.copy_from_slice(bytes);
             Some((to, bytes.len()))
@@ -226,7 +226,7 @@ impl TxBatch {
     /// Sends everything queued. On `WouldBlock` the unsent rest stays
     /// queued; wait for the socket to become writable and call again. Other
     /// errors drop the run that failed (the tunnelled transports recover).
-    pub fn flush(&mut self, io: &UdpIo) -> io::Result<()> {
+    pub(crate) fn flush(&mut self, io: &UdpIo) -> io::Result<()> {
         let max_segs = io.max_gso_segments().max(1);
         while let Some((first, end, bytes)) = self.next_run(max_segs) {
             let contents = &self.buf[first.start..first.start + bytes];

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the data plane beats.
-pub const BEAT_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const BEAT_EVERY: Duration = Duration::from_secs(1);
 /// A data plane silent this long is stalled: `/healthz` and `/readyz`
 /// answer 503.
-pub const STALL_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const STALL_AFTER: Duration = Duration::from_secs(30);
 
 /// Readiness, draining and the data plane's heartbeat.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     origin: Instant,
     ready: AtomicBool,
     draining: AtomicBool,
@@ -26,7 +26,7 @@ pub struct Health {
 
 /// What a probe says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
+pub(crate) enum Probe {
     Ok,
     Starting,
     Draining,
@@ -34,7 +34,7 @@ pub enum Probe {
 }
 
 impl Health {
-    pub fn new(now: Instant) -> Health {
+    pub(crate) fn new(now: Instant) -> Health {
         Health {
             origin: now,
             ready: AtomicBool::new(false),
@@ -44,26 +44,26 @@ impl Health {
     }
 
     /// Listeners are up (start-up finished) and the daemon is not draining.
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
 
-    pub fn draining(&self) -> bool {
+    pub(crate) fn draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
     }
 
-    pub fn set_ready(&self, ready: bool) {
+    pub(crate) fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
     }
 
     /// Draining for shutdown: no longer ready, for good.
-    pub fn start_draining(&self) {
+    pub(crate) fn start_draining(&self) {
         self.ready.store(false, Ordering::Relaxed);
         self.draining.store(true, Ordering::Relaxed);
     }
 
     /// The data plane is alive at `now`.
-    pub fn beat(&self, now: Instant) {
+    pub(crate) fn beat(&self, now: Instant) {
         self.beat_ms.store(self.ms(now), Ordering::Relaxed);
     }
 
@@ -80,7 +80,7 @@ impl Health {
 
     /// `/healthz`: the process serves (draining included) and its data
     /// plane is not stuck.
-    pub fn live(&self, now: Instant) -> Probe {
+    pub(crate) fn live(&self, now: Instant) -> Probe {
         if self.stalled(now) {
             Probe::Stalled
         } else {
@@ -89,7 +89,7 @@ impl Health {
     }
 
     /// `/readyz`: ready, and not stuck.
-    pub fn readiness(&self, now: Instant) -> Probe {
+    pub(crate) fn readiness(&self, now: Instant) -> Probe {
         if self.draining() {
             Probe::Draining
         } else if !self.ready() {

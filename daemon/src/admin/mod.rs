@@ -37,20 +37,20 @@ use wingress_config::AdminConfig;
 
 use crate::state::DaemonRef;
 
-pub use health::Health;
+pub(crate) use health::Health;
 use server::{AdminStats, Inputs, Listeners};
 use token::Token;
 
 /// The admin sockets and token, taken at start-up (before the data plane
 /// starts, so a second daemon on the same state directory, or an exposed
 /// token file, fails early).
-pub struct AdminSockets {
+pub(crate) struct AdminSockets {
     listeners: Listeners,
     token: Option<Token>,
 }
 
 impl AdminSockets {
-    pub fn bind(cfg: &AdminConfig) -> Result<Self> {
+    pub(crate) fn bind(cfg: &AdminConfig) -> Result<Self> {
         let token = cfg.token_file.as_deref().map(Token::load).transpose()?;
         let unix = bind_unix(&cfg.socket)?;
         let tcp = match cfg.listen {
@@ -76,7 +76,7 @@ impl AdminSockets {
     /// Starts the admin thread, and on the current `LocalSet` (the data
     /// plane's) what answers it: queries, the heartbeat, the admin
     /// metrics. Serves until the returned guard is dropped.
-    pub fn serve(self, d: &DaemonRef) -> Result<AdminGuard> {
+    pub(crate) fn serve(self, d: &DaemonRef) -> Result<AdminGuard> {
         let stats = Arc::new(AdminStats::default());
         {
             let stats = stats.clone();
@@ -105,7 +105,7 @@ impl AdminSockets {
 
 /// Stops the admin thread when dropped. (The socket file is removed by a
 /// shutdown hook.)
-pub struct AdminGuard {
+pub(crate) struct AdminGuard {
     _stop: oneshot::Sender<()>,
 }
 

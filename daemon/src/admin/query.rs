@@ -25,7 +25,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 const RELOAD_WITHIN: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Query {
+pub(crate) enum Query {
     Status,
     Metrics,
     Reload,
@@ -33,14 +33,14 @@ pub enum Query {
 
 /// An HTTP answer: status, content type, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+    pub(crate) fn json(status: u16, value: &serde_json::Value) -> Reply {
         let mut body = serde_json::to_string_pretty(value).unwrap_or_default();
         body.push('\n');
         Reply {
@@ -50,7 +50,7 @@ impl Reply {
         }
     }
 
-    pub fn text(status: u16, body: &str) -> Reply {
+    pub(crate) fn text(status: u16, body: &str) -> Reply {
         Reply {
             status,
             content_type: "text/plain",
@@ -63,14 +63,14 @@ type Asked = (Query, oneshot::Sender<Reply>);
 
 /// The admin thread's way to the data plane. Cheap to clone.
 #[derive(Clone)]
-pub struct DataPlane {
+pub(crate) struct DataPlane {
     tx: mpsc::Sender<Asked>,
 }
 
 impl DataPlane {
     /// The answer to `query`, or a 503 when the data plane does not answer
     /// in time.
-    pub async fn ask(&self, query: Query) -> Reply {
+    pub(crate) async fn ask(&self, query: Query) -> Reply {
         let within = match query {
             Query::Reload => RELOAD_WITHIN,
             Query::Status | Query::Metrics => ANSWER_WITHIN,
@@ -96,7 +96,7 @@ impl DataPlane {
 
 /// Starts answering queries on the current `LocalSet` (the data-plane
 /// thread); the task ends when every [`DataPlane`] is dropped.
-pub fn answer_on_data_plane(d: &DaemonRef) -> DataPlane {
+pub(crate) fn answer_on_data_plane(d: &DaemonRef) -> DataPlane {
     let (tx, mut rx) = mpsc::channel::<Asked>(QUEUE);
     let d = d.clone();
     tokio::task::spawn_local(async move {

@@ -33,10 +33,10 @@ use crate::metrics::Exposition;
 
 /// Open connections per listener; admin clients are a CLI, a scraper and
 /// probes.
-pub const MAX_CONNECTIONS: usize = 32;
+pub(crate) const MAX_CONNECTIONS: usize = 32;
 /// To send a whole request head, and to start the next one on a
 /// keep-alive connection.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// A request head larger than this is not an admin client's (hyper's
 /// smallest buffer).
 const MAX_HEAD: usize = 8192;
@@ -44,7 +44,7 @@ const MAX_HEAD: usize = 8192;
 const MAX_LIFETIME: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Unix,
     Tcp,
 }
@@ -67,7 +67,7 @@ impl Origin {
 
 /// Counters for `/metrics`, kept by the admin thread.
 #[derive(Debug, Default)]
-pub struct AdminStats {
+pub(crate) struct AdminStats {
     open: [AtomicI64; 2],
     refused: [AtomicU64; 2],
     timed_out: [AtomicU64; 2],
@@ -75,7 +75,7 @@ pub struct AdminStats {
 }
 
 impl AdminStats {
-    pub fn render(&self, m: &mut Exposition) {
+    pub(crate) fn render(&self, m: &mut Exposition) {
         let per_listener =
             |m: &mut Exposition, name: &str, kind: &str, help: &str, v: &dyn Fn(usize) -> f64| {
                 m.family(name, kind, help);
@@ -118,21 +118,21 @@ impl AdminStats {
 }
 
 /// What the admin thread holds.
-pub struct Inputs {
-    pub health: Arc<Health>,
-    pub data_plane: DataPlane,
-    pub token: Option<Token>,
-    pub stats: Arc<AdminStats>,
+pub(crate) struct Inputs {
+    pub(crate) health: Arc<Health>,
+    pub(crate) data_plane: DataPlane,
+    pub(crate) token: Option<Token>,
+    pub(crate) stats: Arc<AdminStats>,
 }
 
 /// The listeners, ready to move to the admin thread.
-pub struct Listeners {
-    pub unix: std::os::unix::net::UnixListener,
-    pub tcp: Option<std::net::TcpListener>,
+pub(crate) struct Listeners {
+    pub(crate) unix: std::os::unix::net::UnixListener,
+    pub(crate) tcp: Option<std::net::TcpListener>,
 }
 
 /// Runs the admin thread until `stop` fires (or its sender is dropped).
-pub fn run(
+pub(crate) fn run(
     rt: tokio::runtime::Runtime,
     listeners: Listeners,
     inputs: Inputs,

@@ -15,7 +15,7 @@ const MIN_LEN: usize = 16;
 /// A token, kept only as an HMAC under a random key: checking a guess is
 /// ring's constant-time comparison of two tags, and the token itself is
 /// not in memory.
-pub struct Token {
+pub(crate) struct Token {
     key: hmac::Key,
     tag: hmac::Tag,
 }
@@ -24,7 +24,7 @@ impl Token {
     /// Reads `path`: refused when group or others may read it (as the
     /// private key is), and unless it holds 16 or more visible ASCII
     /// characters (surrounding whitespace ignored).
-    pub fn load(path: &Path) -> Result<Token> {
+    pub(crate) fn load(path: &Path) -> Result<Token> {
         let text = wingress_tls::read_secret(path).context("[admin] token_file")?;
         Token::new(text.trim()).with_context(|| format!("[admin] token_file {}", path.display()))
     }
@@ -45,7 +45,7 @@ impl Token {
     }
 
     /// Whether an `Authorization` header value is `Bearer <this token>`.
-    pub fn accepts(&self, authorization: Option<&[u8]>) -> bool {
+    pub(crate) fn accepts(&self, authorization: Option<&[u8]>) -> bool {
         let Some(value) = authorization else {
             return false;
         };

@@ -13,7 +13,7 @@ use super::{start, NatHandle, NatSetup, PeerView};
 /// Starts NAT traversal for the daemon's WireGuard `port`. The external
 /// port asked of the router is 41600 + the node's last octet, whatever the
 /// local port.
-pub fn attach(d: &DaemonRef, node: Option<NodeAddr>, port: u16) -> NatHandle {
+pub(crate) fn attach(d: &DaemonRef, node: Option<NodeAddr>, port: u16) -> NatHandle {
     let cfg = d.config.borrow().nat.clone();
     let external_port = node.as_ref().map_or(port, crate::node::port_of);
     let peers: PeerView = {

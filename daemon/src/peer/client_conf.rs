@@ -10,19 +10,19 @@ use wingress_wg::{PrivateKey, PublicKey};
 
 /// Seconds between keepalives: keeps the client's NAT mapping open so the
 /// daemon can reach it, as wg-quick configs for roaming clients usually do.
-pub const KEEPALIVE: u16 = 25;
+pub(crate) const KEEPALIVE: u16 = 25;
 
 /// One client's `[Interface]` and its single `[Peer]` (this node).
-pub struct ClientConf<'a> {
-    pub private_key: &'a PrivateKey,
+pub(crate) struct ClientConf<'a> {
+    pub(crate) private_key: &'a PrivateKey,
     /// The client's own address, a /32 or /128.
-    pub address: Cidr,
+    pub(crate) address: Cidr,
     /// The daemon's tunnel address, when it serves DNS.
-    pub dns: Option<IpAddr>,
-    pub server_key: PublicKey,
-    pub endpoint: &'a Endpoint,
+    pub(crate) dns: Option<IpAddr>,
+    pub(crate) server_key: PublicKey,
+    pub(crate) endpoint: &'a Endpoint,
     /// The tunnel subnet: only tunnel traffic goes through the tunnel.
-    pub allowed_ips: Cidr,
+    pub(crate) allowed_ips: Cidr,
 }
 
 impl fmt::Display for ClientConf<'_> {

@@ -21,15 +21,15 @@ use crate::admin_client::{self, AdminError};
 use client_conf::ClientConf;
 
 /// What `peer add` was asked for.
-pub struct AddArgs {
-    pub name: String,
-    pub tags: Vec<String>,
-    pub qr: bool,
-    pub endpoint: Option<String>,
-    pub config: Option<PathBuf>,
+pub(crate) struct AddArgs {
+    pub(crate) name: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) qr: bool,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) config: Option<PathBuf>,
 }
 
-pub fn add(args: AddArgs) -> Result<ExitCode> {
+pub(crate) fn add(args: AddArgs) -> Result<ExitCode> {
     parse_peer_name(&args.name).map_err(|e| anyhow!("peer name: {e}"))?;
     if let Some(bad) = args.tags.iter().find(|t| !is_tag(t)) {
         bail!("--tags: `{bad}` is not a valid tag (1 to 63 of a-z, 0-9 and `-`)");
@@ -81,7 +81,7 @@ pub fn add(args: AddArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn list(config: Option<PathBuf>) -> Result<ExitCode> {
+pub(crate) fn list(config: Option<PathBuf>) -> Result<ExitCode> {
     let file = ConfigFile::open(config)?;
     let cfg = match file.parse() {
         Ok(cfg) => cfg,
@@ -107,7 +107,7 @@ pub fn list(config: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn remove(name: &str, config: Option<PathBuf>) -> Result<ExitCode> {
+pub(crate) fn remove(name: &str, config: Option<PathBuf>) -> Result<ExitCode> {
     let file = ConfigFile::open(config)?;
     let cfg = match file.parse() {
         Ok(cfg) => cfg,
@@ -172,7 +172,7 @@ impl ConfigFile {
                      default that cannot be edited)"
                 )
             })?;
-        let text = crate::read(&path)?;
+        let text = crate::cli::read(&path)?;
         Ok(ConfigFile {
             path,
             text,
@@ -183,7 +183,7 @@ impl ConfigFile {
     /// The config as the daemon reads it, or the exit code after printing
     /// its errors.
     fn parse(&self) -> std::result::Result<ServerConfig, ExitCode> {
-        parse_server(&self.path, &self.text, &self.env).map_err(|e| crate::report(&e))
+        parse_server(&self.path, &self.text, &self.env).map_err(|e| crate::cli::report(&e))
     }
 
     /// Replaces the file with `text` atomically, keeping its mode (and its
@@ -195,7 +195,7 @@ impl ConfigFile {
             .with_context(|| format!("cannot resolve {}", self.path.display()))?;
         let meta = std::fs::metadata(&target)
             .with_context(|| format!("cannot read {}", target.display()))?;
-        let now = crate::read(&target)?;
+        let now = crate::cli::read(&target)?;
         if now != self.text {
             bail!(
                 "{} changed while it was being edited; nothing was written, run the command again",

@@ -17,7 +17,7 @@ const COLOURS_OFF: &str = "\x1b[0m";
 /// Renders `payload` (byte for byte: the phone apps read the text as is).
 /// Error correction M, what WireGuard's own tooling uses: configs of a few
 /// hundred bytes still fit a version that scans easily from a screen.
-pub fn render(payload: &str, colour: bool) -> Result<String> {
+pub(crate) fn render(payload: &str, colour: bool) -> Result<String> {
     let code = QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::M)
         .context("the config is too large for a QR code")?;
     let image = code
