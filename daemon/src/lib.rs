@@ -1,40 +1,24 @@
 //! `wingress`: a userspace WireGuard ingress daemon. The binary
 //! (`src/main.rs`) parses the command line and calls [`cli::run`].
+//!
+//! The folders follow the architecture (see `docs/architecture.md`), and
+//! each imports only the ones below it:
+//!
+//! - [`cli`]: the commands; starts the daemon or the client.
+//! - `control`: `wingress run`'s start-up, reloads, admin API, status,
+//!   metrics and shutdown.
+//! - `nat`: NAT traversal (STUN, port mapping) for the WireGuard port.
+//! - `ingress`: what is served: forwards, HTTPS entrypoints, DNS.
+//! - `dataplane`: the event loop (WireGuard + the userspace TCP/IP stack),
+//!   its UDP socket and the byte pumps; also the `forward` client.
+//! - [`platform`]: allocator, system calls, logging, node address, key
+//!   files.
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 
-mod acme;
-mod admin;
-mod admin_client;
-pub mod alloc;
-mod backend;
 pub mod cli;
-mod client;
-mod cluster;
+mod control;
 mod dataplane;
-mod dns;
-mod forwarding;
-mod host_pool;
-mod https;
-mod keyfile;
-mod limits;
-mod live;
-mod logging;
-mod metrics;
+mod ingress;
 mod nat;
-mod node;
-mod notify;
-mod open_conns;
-mod peer;
-mod reload;
-mod server;
-mod shutdown;
-mod side_channel;
-mod state;
-mod status;
-mod status_cli;
-mod sys;
-mod tcp_pump;
-mod tunnel;
-mod tunnel_stream;
-mod udp_io;
+pub mod platform;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[global_allocator]
-static ALLOCATOR: wingress::alloc::Allocator = wingress::alloc::Allocator;
+static ALLOCATOR: wingress::platform::alloc::Allocator = wingress::platform::alloc::Allocator;
 
 fn main() -> ExitCode {
     wingress::cli::run(wingress::cli::Cli::parse())

@@ -10,7 +10,6 @@
 
 mod driver;
 mod http;
-mod wiring;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
@@ -22,9 +21,7 @@ use wingress_nat::{MappingView, NatState, NatStatus, PublicEndpoint};
 use wingress_sync::lock;
 
 use crate::dataplane::NetRef;
-use crate::node::NodeAddr;
-
-pub(crate) use wiring::attach;
+use crate::platform::node::NodeAddr;
 
 /// Each configured peer's name and the time since its last handshake.
 pub(crate) type PeerView = Box<dyn Fn() -> Vec<(String, Option<Duration>)>>;
@@ -73,7 +70,7 @@ impl NatHandle {
 }
 
 /// Starts NAT traversal as a task on the current `LocalSet`.
-fn start(setup: NatSetup) -> NatHandle {
+pub(crate) fn start(setup: NatSetup) -> NatHandle {
     let now = Instant::now();
     let ip = setup.node.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |n| n.ip);
     let local = SocketAddrV4::new(ip, setup.local_port);
