@@ -17,15 +17,15 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
+use clap::Subcommand;
 use wingress_config::{Env, ServerConfig};
 use wingress_wg::{PrivateKey, PublicKey};
 
 use super::config_file::{report, server_config_source};
-use super::ClusterCommand;
 use crate::platform::keyfile;
 
 /// One node as `wingress cluster node` prints it.
@@ -281,6 +281,58 @@ pub(crate) fn collect_nodes(file: Option<&Path>, flags: &[String]) -> Result<Vec
         nodes.extend(parse_nodes(&format!("--node #{}", i + 1), flag)?);
     }
     Ok(nodes)
+}
+
+/// `wingress cluster`'s subcommands.
+#[derive(Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Print this node's line for `cluster client-config`:
+    /// name=…,endpoint=IP:PORT,key=PUBLIC KEY,address=TUNNEL ADDRESS.
+    /// Reads the key the daemon created (run it once first); creates nothing.
+    Node {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Default: the host name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Where clients reach this node (a public HOST:PORT in front of a
+        /// router forward); default: the node's IP and port.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Write one wg-quick client config with every node as a peer, and
+    /// print the [[peer]] each node's config needs for this client.
+    ClientConfig {
+        /// A file of node lines (`wingress cluster node` output), one per line.
+        #[arg(long)]
+        nodes: Option<PathBuf>,
+        /// A node line; repeatable.
+        #[arg(long = "node")]
+        node: Vec<String>,
+        /// The client's tunnel address, e.g. 100.64.1.10.
+        #[arg(long)]
+        address: String,
+        /// The client's name in the [[peer]] for the nodes.
+        #[arg(long, default_value = "client")]
+        name: String,
+        /// The client's private key (mode 0600); default: a new key.
+        #[arg(long)]
+        private_key_file: Option<PathBuf>,
+        /// DNS servers for the client, comma-separated (e.g. the nodes'
+        /// tunnel addresses when they serve DNS).
+        #[arg(long, value_delimiter = ',')]
+        dns: Vec<IpAddr>,
+        /// PersistentKeepalive seconds; 0 turns it off.
+        #[arg(long, default_value_t = 25)]
+        keepalive: u16,
+        /// Use this host for every endpoint, keeping each node's port (one
+        /// public address with a router forward per node port).
+        #[arg(long)]
+        endpoint_host: Option<String>,
+        /// Write the config here (mode 0600) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// `wingress cluster node | client-config`.

@@ -30,80 +30,20 @@
 //! | `wingress_config_last_reload_success` | gauge | |
 //! | `wingress_limit_hits_total`, per-peer usage | see [`crate::ingress::limits`] | peer, reason |
 //!
-//! NAT mapping state is not exported yet: the NAT subsystem adds
-//! `wingress_nat_mapping_up{protocol, external}` through
-//! [`MetricSections::register`] with the [`Exposition`] writer.
+//! Then the families registered in
+//! [`MetricSections`](crate::control::registry::MetricSections), in
+//! registration order: NAT traversal's (`wingress_nat_port_mapping`,
+//! `wingress_nat_public_endpoint_info`, see `control::nat_wiring`) and the
+//! admin API's own (`wingress_admin_*`).
 
-use std::cell::RefCell;
-use std::fmt::Write as _;
-
+use wingress_netstack::LimitHit;
 use wingress_proxy::{LATENCY_BUCKETS, STATUS_CLASSES};
+use wingress_wg::PeerId;
 
+use crate::control::registry::Exposition;
 use crate::control::state::Daemon;
-
-/// Writes families in the text format: `# HELP`, `# TYPE`, then samples.
-#[derive(Default)]
-pub(crate) struct Exposition {
-    out: String,
-}
-
-impl Exposition {
-    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {help}");
-        let _ = writeln!(self.out, "# TYPE {name} {kind}");
-    }
-
-    pub(crate) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"");
-                escape_label(&mut self.out, v);
-                self.out.push('"');
-            }
-            self.out.push('}');
-        }
-        self.out.push(' ');
-        if value.is_finite() && value.fract() == 0.0 && value.abs() < 1e15 {
-            let _ = writeln!(self.out, "{}", value as i64);
-        } else {
-            let _ = writeln!(self.out, "{value}");
-        }
-    }
-
-    pub(crate) fn finish(self) -> String {
-        self.out
-    }
-}
-
-fn escape_label(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-type Section = Box<dyn Fn(&mut Exposition)>;
-
-/// Metric families added by other subsystems (NAT).
-#[derive(Default)]
-pub(crate) struct MetricSections(RefCell<Vec<Section>>);
-
-impl MetricSections {
-    // The NAT subsystem (issue 6) registers its mapping metrics here.
-    #[allow(dead_code)]
-    pub(crate) fn register(&self, section: impl Fn(&mut Exposition) + 'static) {
-        self.0.borrow_mut().push(Box::new(section));
-    }
-}
+use crate::dataplane::{peer_key, Net};
+use crate::ingress::limits::PeerCaps;
 
 pub(crate) fn render(d: &Daemon) -> String {
     let mut m = Exposition::default();
@@ -134,9 +74,8 @@ pub(crate) fn render(d: &Daemon) -> String {
     certificates(d, &mut m);
     dns(d, &mut m);
     reloads(d, &mut m);
-    for section in d.metric_sections.0.borrow().iter() {
-        section(&mut m);
-    }
+    limits(d, &mut m);
+    d.metric_sections.render(&mut m);
     m.finish()
 }
 
@@ -446,19 +385,84 @@ fn reloads(d: &Daemon, m: &mut Exposition) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The limit families (see [`crate::ingress::limits`]): refusals and usage
+/// by peer.
+fn limits(d: &Daemon, m: &mut Exposition) {
+    let mut peers: Vec<(String, PeerId)> = d
+        .tables
+        .borrow()
+        .peers
+        .values()
+        .map(|p| (p.name.clone(), p.id))
+        .collect();
+    peers.sort();
+    limit_families(m, &d.net.borrow(), &peers, &d.caps);
+}
 
-    #[test]
-    fn labels_are_escaped_and_integers_stay_integers() {
-        let mut m = Exposition::default();
-        m.family("x_total", "counter", "Help.");
-        m.sample("x_total", &[("a", "q\"b\\c\nd")], 3.0);
-        m.sample("y", &[], 0.25);
-        assert_eq!(
-            m.finish(),
-            "# HELP x_total Help.\n# TYPE x_total counter\nx_total{a=\"q\\\"b\\\\c\\nd\"} 3\ny 0.25\n"
-        );
+/// A per-peer gauge: name, help, and its value for a peer.
+type PeerGauge<'a> = (&'static str, &'static str, &'a dyn Fn(PeerId) -> usize);
+
+fn limit_families(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], caps: &PeerCaps) {
+    let usage = |id| {
+        net.stack
+            .peer_usage(peer_key(id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let name = "wingress_limit_hits_total";
+    m.family(
+        name,
+        "counter",
+        "Times a peer hit a limit: a refused connection, flow, query or payload, a writer \
+         made to wait, a connection reset or forgotten.",
+    );
+    for (peer, id) in peers {
+        let u = usage(*id);
+        for hit in LimitHit::ALL {
+            let labels = [("peer", peer.as_str()), ("reason", hit.as_str())];
+            m.sample(name, &labels, u.hits(hit) as f64);
+        }
+        for (reason, n) in caps.refusals(Some(*id)) {
+            m.sample(name, &[("peer", peer), ("reason", reason)], n as f64);
+        }
     }
+    let gauges: [PeerGauge<'_>; 4] = [
+        (
+            "wingress_peer_tcp_connections",
+            "TCP connections the peer holds in the tunnel's stack, in any state.",
+            &|id| usage(id).connections,
+        ),
+        (
+            "wingress_peer_tcp_half_open",
+            "TCP connections of the peer still in their handshake.",
+            &|id| usage(id).half_open,
+        ),
+        (
+            "wingress_peer_buffered_bytes",
+            "Bytes queued in the peer's TCP connections (received and unread, sent and \
+             unacknowledged).",
+            &|id| usage(id).buffered,
+        ),
+        (
+            "wingress_peer_udp_flows",
+            "Forwarded UDP flows of the peer.",
+            &|id| caps.udp_flows.held(Some(id)),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        m.family(name, "gauge", help);
+        for (peer, id) in peers {
+            m.sample(name, &[("peer", peer)], value(*id) as f64);
+        }
+    }
+    m.family(
+        "wingress_tcp_buffered_bytes",
+        "gauge",
+        "Bytes queued in all TCP connections of the tunnel's stack.",
+    );
+    m.sample(
+        "wingress_tcp_buffered_bytes",
+        &[],
+        net.stack.buffered() as f64,
+    );
 }

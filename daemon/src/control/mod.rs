@@ -5,10 +5,12 @@
 //! it.
 
 pub(crate) mod admin;
+pub(crate) mod file_stamp;
 pub(crate) mod metrics;
 pub(crate) mod nat_wiring;
 pub(crate) mod notify;
 pub(crate) mod ready;
+pub(crate) mod registry;
 pub(crate) mod reload;
 pub(crate) mod server;
 pub(crate) mod shutdown;

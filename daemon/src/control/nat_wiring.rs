@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use crate::control::metrics::Exposition;
+use crate::control::registry::Exposition;
 use crate::control::state::DaemonRef;
-use crate::platform::node::NodeAddr;
-
 use crate::nat::{start, NatHandle, NatSetup, PeerView};
+use crate::platform::node::NodeAddr;
 
 /// Starts NAT traversal for the daemon's WireGuard `port`. The external
 /// port asked of the router is 41600 + the node's last octet, whatever the

@@ -4,6 +4,8 @@
 //! plane, so probes answer while it is busy, and `/healthz` fails only
 //! when it has stopped beating for [`STALL_AFTER`] (a data plane stuck
 //! that long should be restarted, which is what a liveness probe is for).
+//! [`status_line`] is the one-line readiness systemd shows. A leaf: it
+//! imports nothing of the daemon.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -100,6 +102,12 @@ impl Health {
             Probe::Ok
         }
     }
+}
+
+/// The one-line `STATUS=` systemd shows once the daemon is ready (and
+/// after each reload).
+pub(crate) fn status_line(peers: usize, port: u16) -> String {
+    format!("serving {peers} peer(s) on UDP port {port}")
 }
 
 #[cfg(test)]

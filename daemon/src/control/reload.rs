@@ -21,9 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use serde_json::json;
 use wingress_config::{port_for_node_ip, ConfigErrors, Env, PeerConfig, ServerConfig, DNS_PORT};
 use wingress_wg::{PeerId, PeerSpec};
 
+use crate::control::file_stamp::file_stamp;
 use crate::control::state::{unix_now, Boot, Daemon, DaemonRef};
 use crate::dataplane::tunnel::{self, PeerMeta};
 use crate::dataplane::Net;
@@ -105,7 +107,7 @@ pub(crate) async fn reload(d: &DaemonRef, trigger: Trigger) -> Result<Applied, R
     tracing::info!(trigger = trigger.as_str(), path = %path.display(), "reloading config");
     crate::control::notify::reloading();
     let result = load_and_apply(d).await;
-    crate::control::notify::ready(&crate::control::server::ready_status(d));
+    crate::control::notify::ready(&d.ready_status());
     let mut record = d.reloads.borrow_mut();
     record.last_reload_at = Some(unix_now());
     match &result {
@@ -132,6 +134,33 @@ pub(crate) async fn reload(d: &DaemonRef, trigger: Trigger) -> Result<Applied, R
         }
     }
     result
+}
+
+/// `POST /reload`: a reload, answered as the admin API documents it (the
+/// HTTP status and the JSON body).
+pub(crate) async fn reload_for_api(d: &DaemonRef) -> (u16, serde_json::Value) {
+    match reload(d, Trigger::Api).await {
+        Ok(applied) => (
+            200,
+            json!({
+                "ok": true,
+                "changes": applied.changes,
+                "restart_required": applied.restart_required,
+            }),
+        ),
+        Err(e) => {
+            let errors: Vec<String> = match &e {
+                ReloadError::Config(errors) => {
+                    errors.sorted().iter().map(|e| e.to_string()).collect()
+                }
+                other => vec![other.to_string()],
+            };
+            (
+                e.http_status(),
+                json!({"error": e.to_string(), "errors": errors}),
+            )
+        }
+    }
 }
 
 async fn load_and_apply(d: &DaemonRef) -> Result<Applied, ReloadError> {
@@ -172,12 +201,12 @@ pub(crate) async fn prepare(d: &Daemon, new: ServerConfig) -> Result<Plan> {
     }
     let current = d.https.current.load();
     let https = HttpsGen::build(&config, &d.stats, &d.open, Some(&current))?;
-    let listening = d.https.hosts.listening();
+    let listening = d.hosts.listening();
     let mut bound = Vec::new();
     for addr in https.host_addrs() {
         if !listening.contains(&addr) {
             let name = https.host_entrypoint(addr).map_or("?", |e| &*e.name);
-            bound.push(d.https.hosts.bind(addr, name)?);
+            bound.push(d.hosts.bind(addr, name)?);
         }
     }
     Ok(Plan {
@@ -348,14 +377,14 @@ pub(crate) fn apply(d: &Daemon, plan: Plan) -> Applied {
         net.kick();
     }
 
-    let old_hosts = d.https.hosts.listening();
+    let old_hosts = d.hosts.listening();
     let new_hosts = gen.host_addrs();
     d.https.install(gen);
     for bound in plan.bound {
-        d.https.hosts.open(&d.https, bound);
+        d.hosts.open(&d.https, bound);
     }
     for addr in old_hosts.difference(&new_hosts) {
-        d.https.hosts.close(*addr);
+        d.hosts.close(*addr);
     }
     describe_routes(&old, &plan.config, &mut changes);
     if old.log.level != plan.config.log.level
@@ -482,16 +511,6 @@ fn describe_routes(old: &ServerConfig, new: &ServerConfig, changes: &mut Vec<Str
     if old.tls != new.tls {
         changes.push("certificate sources changed".to_string());
     }
-}
-
-/// What identifies a version of a file: size, mtime, inode (following
-/// symlinks, so a Kubernetes ConfigMap's `..data` swap counts).
-pub(crate) type FileStamp = Option<(u64, Option<std::time::SystemTime>, u64)>;
-
-pub(crate) fn file_stamp(path: &std::path::Path) -> FileStamp {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.modified().ok(), m.ino()))
 }
 
 /// Polls the config file and reloads once a change has settled. Polling

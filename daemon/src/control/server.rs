@@ -14,14 +14,16 @@ use wingress_config::{LogFormat, ServerConfig};
 use wingress_proxy::ProxyStats;
 use wingress_wg::Device;
 
-use crate::control::admin::AdminSockets;
+use crate::control::admin::{AdminSockets, Answers, LocalBoxFuture};
+use crate::control::file_stamp::file_stamp;
 use crate::control::ready::Health;
 use crate::control::state::{unix_now, Boot, Daemon, DaemonRef, ReloadRecord};
-use crate::control::{reload, shutdown};
+use crate::control::{metrics, reload, shutdown, status};
 use crate::dataplane::tunnel;
 use crate::dataplane::udp_io::UdpIo;
 use crate::dataplane::{Driver, NetCell};
 use crate::ingress::forwarding::Ingress;
+use crate::ingress::https::host_pool::HostPool;
 use crate::ingress::https::{HttpsGen, HttpsService, CERT_RELOAD_EVERY};
 use crate::ingress::limits::PeerCaps;
 use crate::ingress::open_conns::OpenConns;
@@ -71,10 +73,11 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
         flows: Rc::default(),
         caps: PeerCaps::new(&cfg.limits),
         https: https.clone(),
+        hosts: HostPool::new(),
         stats,
         open: Arc::new(OpenConns::default()),
         boot,
-        applied_stamp: RefCell::new(reload::file_stamp(&cfg.path)),
+        applied_stamp: RefCell::new(file_stamp(&cfg.path)),
         config: RefCell::new(cfg.clone()),
         reloads: RefCell::new(ReloadRecord {
             loaded_at: unix_now(),
@@ -105,18 +108,12 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     reload::apply(&d, plan);
 
     let ingress = Ingress::new(d.tables.clone(), https, d.flows.clone(), d.caps.clone());
-    crate::ingress::limits::register_metrics(
-        &d.metric_sections,
-        d.net.clone(),
-        d.tables.clone(),
-        d.caps.clone(),
-    );
     tokio::task::spawn_local(Driver::new(net, io, ingress).run());
     // After the port is bound (STUN goes out of it), before ready: the
     // status has its NAT sections from the first request.
     crate::control::nat_wiring::attach(&d, launch.node.clone(), port);
     spawn_cert_reload(&d);
-    let admin = admin.serve(&d)?;
+    let admin = admin.serve(d.health.clone(), admin_answers(&d), &d.metric_sections)?;
     let socket = cfg.admin.socket.clone();
     d.hooks.register("remove the admin socket", move || {
         Box::pin(async move {
@@ -128,7 +125,7 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     tracing::info!("ready");
     // Every socket is bound and every host listener accepts: tell systemd
     // (Type=notify) that start-up is done.
-    crate::control::notify::ready(&ready_status(&d));
+    crate::control::notify::ready(&d.ready_status());
 
     let why = stop.recv().await;
     crate::control::notify::stopping();
@@ -137,13 +134,28 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     Ok(())
 }
 
-/// The one-line `STATUS=` systemd shows.
-pub(crate) fn ready_status(d: &Daemon) -> String {
-    format!(
-        "serving {} peer(s) on UDP port {}",
-        d.tables.borrow().peers.len(),
-        d.boot.port
-    )
+/// What the admin API asks the data plane for, answered from `d`.
+fn admin_answers(d: &DaemonRef) -> Answers {
+    let status = {
+        let d = d.clone();
+        move || status::document(&d)
+    };
+    let metrics = {
+        let d = d.clone();
+        move || metrics::render(&d)
+    };
+    let reload = {
+        let d = d.clone();
+        move || {
+            let d = d.clone();
+            Box::pin(async move { reload::reload_for_api(&d).await }) as LocalBoxFuture<_>
+        }
+    };
+    Answers {
+        status: Box::new(status),
+        metrics: Box::new(metrics),
+        reload: Box::new(reload),
+    }
 }
 
 /// Checks static certificate files for changes; a broken replacement is

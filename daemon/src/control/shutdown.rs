@@ -9,49 +9,16 @@
 //!    drain_timeout` (10 s unless set). The data plane keeps running
 //!    meanwhile, since tunnel connections need it to finish.
 //! 3. The shutdown hooks run (e.g. deleting NAT port mappings), each with
-//!    up to [`HOOK_TIMEOUT`].
+//!    up to [`HOOK_TIMEOUT`](crate::control::registry::HOOK_TIMEOUT).
 //!
 //! A second SIGTERM or SIGINT skips the rest of the drain.
 
-use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
 use crate::control::state::Daemon;
-
-/// How long one shutdown hook may take.
-pub(crate) const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
-
-type Hook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
-
-/// Async work to run once connections have drained, in registration order.
-#[derive(Default)]
-pub(crate) struct ShutdownHooks(RefCell<Vec<(&'static str, Hook)>>);
-
-impl ShutdownHooks {
-    /// Adds a hook, e.g. `hooks.register("nat mappings", || Box::pin(nat.release()))`.
-    pub(crate) fn register(
-        &self,
-        name: &'static str,
-        hook: impl FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + 'static,
-    ) {
-        self.0.borrow_mut().push((name, Box::new(hook)));
-    }
-
-    async fn run(&self) {
-        let hooks = std::mem::take(&mut *self.0.borrow_mut());
-        for (name, hook) in hooks {
-            match tokio::time::timeout(HOOK_TIMEOUT, hook()).await {
-                Ok(()) => tracing::info!(hook = name, "shutdown hook done"),
-                Err(_) => tracing::warn!(hook = name, "shutdown hook timed out"),
-            }
-        }
-    }
-}
 
 /// SIGTERM and SIGINT, caught from the moment this exists: create it
 /// before telling anyone the daemon is ready, or an early signal kills the
@@ -93,7 +60,7 @@ pub(crate) async fn run(d: &Daemon, why: &str, mut signals: StopSignals) {
         "stopping: no new connections, draining open ones"
     );
     d.health.start_draining();
-    d.https.hosts.close_all();
+    d.hosts.close_all();
     {
         let mut net = d.net.borrow_mut();
         let tables = d.tables.borrow();

@@ -12,11 +12,12 @@ use wingress_config::{AdminConfig, InterfaceConfig, LogFormat, NatConfig, Server
 use wingress_proxy::ProxyStats;
 use wingress_wg::PublicKey;
 
-use crate::control::ready::Health;
-use crate::control::shutdown::ShutdownHooks;
-use crate::control::status::StatusSections;
+use crate::control::file_stamp::FileStamp;
+use crate::control::ready::{self, Health};
+use crate::control::registry::{MetricSections, ShutdownHooks, StatusSections};
 use crate::dataplane::NetRef;
 use crate::ingress::forwarding::{Flows, TablesRef};
+use crate::ingress::https::host_pool::HostPool;
 use crate::ingress::https::HttpsService;
 use crate::ingress::limits::PeerCaps;
 use crate::ingress::open_conns::OpenConns;
@@ -61,6 +62,8 @@ pub(crate) struct Daemon {
     /// The daemon's per-peer caps on UDP flows and DNS (`[limits]`).
     pub(crate) caps: Rc<PeerCaps>,
     pub(crate) https: Arc<HttpsService>,
+    /// The host entrypoints' threads, which serve `https`.
+    pub(crate) hosts: HostPool,
     pub(crate) stats: Arc<ProxyStats>,
     pub(crate) open: Arc<OpenConns>,
     pub(crate) boot: Boot,
@@ -74,14 +77,21 @@ pub(crate) struct Daemon {
     pub(crate) started: Instant,
     pub(crate) hooks: ShutdownHooks,
     pub(crate) sections: StatusSections,
-    pub(crate) metric_sections: crate::control::metrics::MetricSections,
+    pub(crate) metric_sections: MetricSections,
     /// The config file as last read by a reload (or at start-up).
-    pub(crate) applied_stamp: RefCell<crate::control::reload::FileStamp>,
+    pub(crate) applied_stamp: RefCell<FileStamp>,
     /// One reload at a time (SIGHUP, the file watcher and POST /reload).
     pub(crate) reloading: tokio::sync::Mutex<()>,
 }
 
 pub(crate) type DaemonRef = Rc<Daemon>;
+
+impl Daemon {
+    /// The one-line `STATUS=` systemd shows.
+    pub(crate) fn ready_status(&self) -> String {
+        ready::status_line(self.tables.borrow().peers.len(), self.boot.port)
+    }
+}
 
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> u64 {

@@ -2,18 +2,12 @@
 //!
 //! Each subsystem contributes its own `serde::Serialize` snapshot; this
 //! module only collects them. Sections from subsystems that live outside
-//! this file (NAT traversal, ACME) are registered at start-up with
-//! [`StatusSections::register`]: one line, e.g.
-//!
-//! ```ignore
-//! daemon.sections.register("nat", move || serde_json::to_value(nat.status()).unwrap_or_default());
-//! daemon.sections.register("public_endpoint", move || serde_json::to_value(nat.public_endpoint()).unwrap_or_default());
-//! ```
-//!
-//! A registered section replaces the built-in value of the same name
-//! (`nat` and `public_endpoint` are `null` until something registers them).
+//! the daemon's state (NAT traversal) are registered at start-up in
+//! [`StatusSections`](crate::control::registry::StatusSections) (see
+//! `control::nat_wiring`). A registered section replaces the built-in
+//! value of the same name (`nat` and `public_endpoint` are `null` until
+//! something registers them).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -25,20 +19,6 @@ use wingress_tls::CertificateStatus;
 use wingress_wg::PeerStatus;
 
 use crate::control::state::Daemon;
-
-type Section = Box<dyn Fn() -> Value>;
-
-/// Status sections added by other subsystems.
-#[derive(Default)]
-pub(crate) struct StatusSections(RefCell<Vec<(&'static str, Section)>>);
-
-impl StatusSections {
-    // The NAT (issue 6) and ACME (issue 5) subsystems register here.
-    #[allow(dead_code)]
-    pub(crate) fn register(&self, name: &'static str, section: impl Fn() -> Value + 'static) {
-        self.0.borrow_mut().push((name, Box::new(section)));
-    }
-}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Status {
@@ -257,9 +237,7 @@ pub(crate) fn gather(d: &Daemon) -> Status {
 pub(crate) fn document(d: &Daemon) -> Value {
     let mut doc = serde_json::to_value(gather(d)).unwrap_or_default();
     if let Value::Object(map) = &mut doc {
-        for (name, section) in d.sections.0.borrow().iter() {
-            map.insert((*name).to_string(), section());
-        }
+        d.sections.insert_into(map);
     }
     doc
 }

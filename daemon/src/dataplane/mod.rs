@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use wingress_netstack::{Accepted, Ingress, Stack, TcpId, UdpDatagram};
+use wingress_netstack::{Accepted, Ingress, PeerKey, Stack, TcpId, UdpDatagram};
 use wingress_wg::{Device, Incoming, Outgoing, PeerId, MIN_OUT, OVERHEAD, TIMER_TICK};
 
 pub(crate) mod client;
@@ -346,10 +346,7 @@ fn on_datagram<H: Handler>(
         return;
     };
     out.truncate(n);
-    if let Ingress::Udp(d) =
-        net.stack
-            .handle_packet(now, crate::ingress::limits::peer_key(peer), out)
-    {
+    if let Ingress::Udp(d) = net.stack.handle_packet(now, peer_key(peer), out) {
         handler.datagram(net_ref, &d, peer);
         net.stack.recycle(d.into_buffer());
     }
@@ -367,6 +364,11 @@ fn kicked(net: &NetRef) -> impl std::future::Future<Output = ()> + '_ {
             Poll::Pending
         }
     })
+}
+
+/// The netstack's name for a WireGuard peer.
+pub(crate) fn peer_key(id: PeerId) -> PeerKey {
+    PeerKey(id.0)
 }
 
 #[cfg(test)]

@@ -31,7 +31,11 @@ impl PeerMeta {
         PeerMeta {
             id,
             name: p.name.clone(),
-            identity: crate::ingress::https::identity(&p.name, &p.public_key.to_base64(), &p.tags),
+            identity: std::sync::Arc::new(wingress_proxy::PeerIdentity {
+                name: p.name.clone(),
+                public_key: p.public_key.to_base64(),
+                tags: p.tags.clone(),
+            }),
             config: p.clone(),
             preshared_key,
         }

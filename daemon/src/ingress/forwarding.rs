@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use wingress_netstack::{Accepted, UdpDatagram};
+use wingress_sync::LiveReader;
 use wingress_wg::PeerId;
 
 use crate::dataplane::tcp_pump::{pump, PumpEnd};
@@ -24,7 +25,6 @@ use crate::ingress::dns::DnsServer;
 use crate::ingress::https::{HttpsGen, HttpsService};
 use crate::ingress::limits::{PeerCaps, Slot};
 use crate::ingress::open_conns::{Gauge, IdleCounter};
-use wingress_sync::LiveReader;
 
 /// A UDP flow with no traffic either way for this long is forgotten.
 const UDP_IDLE: Duration = Duration::from_secs(60);

@@ -7,8 +7,8 @@
 //! queries waiting for an upstream, and DNS-over-TCP connections. Each has
 //! a per-peer cap from `[limits]` and a daemon-wide ceiling; a slot is held
 //! by a [`Slot`] guard and freed when the guard drops. Every refusal is
-//! counted by peer and reason, and [`register_metrics`] puts the counts
-//! and the current usage in `/metrics`:
+//! counted by peer and reason, and `/metrics` (`control::metrics`) reports
+//! the counts and the current usage:
 //!
 //! | name | type | labels |
 //! |---|---|---|
@@ -23,12 +23,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use wingress_config::{LimitsConfig, MAX_DNS_FORWARDS, MAX_DNS_TCP, MAX_UDP_FLOWS};
-use wingress_netstack::{LimitHit, PeerKey, TcpLimits};
+use wingress_netstack::TcpLimits;
 use wingress_wg::PeerId;
-
-use crate::control::metrics::{Exposition, MetricSections};
-use crate::dataplane::{Net, NetRef};
-use crate::ingress::forwarding::TablesRef;
 
 /// The netstack's limits from `[limits]`.
 pub(crate) fn tcp_limits(c: &LimitsConfig) -> TcpLimits {
@@ -41,11 +37,6 @@ pub(crate) fn tcp_limits(c: &LimitsConfig) -> TcpLimits {
         handshake_timeout: c.tcp_handshake_timeout,
         send_stall_timeout: c.send_stall_timeout,
     }
-}
-
-/// The netstack's name for a WireGuard peer.
-pub(crate) fn peer_key(id: PeerId) -> PeerKey {
-    PeerKey(id.0)
 }
 
 /// A count per peer under a per-peer cap and a daemon-wide ceiling.
@@ -184,98 +175,15 @@ impl PeerCaps {
         self.dns_tcp.set_per_peer(c.peer_dns_tcp);
     }
 
-    fn refusals(&self, peer: Option<PeerId>) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+    /// Refusals of `peer` (or of everyone, `None`) by reason.
+    pub(crate) fn refusals(
+        &self,
+        peer: Option<PeerId>,
+    ) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         [&self.udp_flows, &self.dns_forwards, &self.dns_tcp]
             .into_iter()
             .flat_map(move |s| s.refusals(peer))
     }
-}
-
-/// Adds the limit families to `/metrics`, for the peers in `tables`.
-pub(crate) fn register_metrics(
-    sections: &MetricSections,
-    net: NetRef,
-    tables: TablesRef,
-    caps: Rc<PeerCaps>,
-) {
-    sections.register(move |m| {
-        let mut peers: Vec<(String, PeerId)> = tables
-            .borrow()
-            .peers
-            .values()
-            .map(|p| (p.name.clone(), p.id))
-            .collect();
-        peers.sort();
-        metrics(m, &net.borrow(), &peers, &caps);
-    });
-}
-
-/// A per-peer gauge: name, help, and its value for a peer.
-type PeerGauge<'a> = (&'static str, &'static str, &'a dyn Fn(PeerId) -> usize);
-
-fn metrics(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], caps: &PeerCaps) {
-    let usage = |id| {
-        net.stack
-            .peer_usage(peer_key(id))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let name = "wingress_limit_hits_total";
-    m.family(
-        name,
-        "counter",
-        "Times a peer hit a limit: a refused connection, flow, query or payload, a writer \
-         made to wait, a connection reset or forgotten.",
-    );
-    for (peer, id) in peers {
-        let u = usage(*id);
-        for hit in LimitHit::ALL {
-            let labels = [("peer", peer.as_str()), ("reason", hit.as_str())];
-            m.sample(name, &labels, u.hits(hit) as f64);
-        }
-        for (reason, n) in caps.refusals(Some(*id)) {
-            m.sample(name, &[("peer", peer), ("reason", reason)], n as f64);
-        }
-    }
-    let gauges: [PeerGauge<'_>; 4] = [
-        (
-            "wingress_peer_tcp_connections",
-            "TCP connections the peer holds in the tunnel's stack, in any state.",
-            &|id| usage(id).connections,
-        ),
-        (
-            "wingress_peer_tcp_half_open",
-            "TCP connections of the peer still in their handshake.",
-            &|id| usage(id).half_open,
-        ),
-        (
-            "wingress_peer_buffered_bytes",
-            "Bytes queued in the peer's TCP connections (received and unread, sent and \
-             unacknowledged).",
-            &|id| usage(id).buffered,
-        ),
-        (
-            "wingress_peer_udp_flows",
-            "Forwarded UDP flows of the peer.",
-            &|id| caps.udp_flows.held(Some(id)),
-        ),
-    ];
-    for (name, help, value) in gauges {
-        m.family(name, "gauge", help);
-        for (peer, id) in peers {
-            m.sample(name, &[("peer", peer)], value(*id) as f64);
-        }
-    }
-    m.family(
-        "wingress_tcp_buffered_bytes",
-        "gauge",
-        "Bytes queued in all TCP connections of the tunnel's stack.",
-    );
-    m.sample(
-        "wingress_tcp_buffered_bytes",
-        &[],
-        net.stack.buffered() as f64,
-    );
 }
 
 #[cfg(test)]

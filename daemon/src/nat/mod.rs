@@ -13,30 +13,14 @@ mod http;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use wingress_config::{Advertise, NatConfig};
 use wingress_nat::{MappingView, NatState, NatStatus, PublicEndpoint};
 use wingress_sync::lock;
 
-use crate::dataplane::NetRef;
-use crate::platform::node::NodeAddr;
-
-/// Each configured peer's name and the time since its last handshake.
-pub(crate) type PeerView = Box<dyn Fn() -> Vec<(String, Option<Duration>)>>;
-
-/// What the NAT driver needs from the daemon.
-pub(crate) struct NatSetup {
-    pub(crate) cfg: NatConfig,
-    pub(crate) node: Option<NodeAddr>,
-    /// The WireGuard port (the internal port of the mapping).
-    pub(crate) local_port: u16,
-    /// The port to ask the router for: 41600 + the node's last octet.
-    pub(crate) external_port: u16,
-    pub(crate) net: NetRef,
-    pub(crate) peers: PeerView,
-}
+pub(crate) use driver::{NatSetup, PeerView};
 
 /// Reads the NAT state and releases the mapping. Cheap to clone; usable
 /// from any thread (the admin API's).

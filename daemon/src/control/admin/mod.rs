@@ -3,7 +3,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /status` | 200, the status document (JSON, see `status.rs`) |
+//! | `GET /status` | 200, the status document (JSON, see `control::status`) |
 //! | `GET /metrics` | 200, Prometheus text format 0.0.4 |
 //! | `GET /healthz` | 200 `ok` while the process serves (also while draining); 503 `stalled` when the data plane has not run for 30 s |
 //! | `GET /readyz` | 200 `ready` once listeners are up; 503 before, while draining, and when stalled |
@@ -18,8 +18,12 @@
 //!
 //! The server runs on its own thread ([`server`]), with connection caps
 //! and timeouts, and asks the data plane for what lives there (the status,
-//! the metrics, reloads) over a channel ([`query`]); the probes come from
-//! atomics ([`health`]), so they answer while the data plane is busy.
+//! the metrics, reloads) over a channel ([`query`]), answered there by the
+//! functions in [`Answers`]; the probes come from atomics
+//! ([`Health`](crate::control::ready::Health)), so they answer while the
+//! data plane is busy. The admin API never sees the daemon's state: its
+//! inputs are the readiness handle, the [`Answers`], the token and its
+//! counters.
 
 mod query;
 mod server;
@@ -34,9 +38,9 @@ use anyhow::{bail, Context, Result};
 use tokio::sync::oneshot;
 use wingress_config::AdminConfig;
 
-use crate::control::state::DaemonRef;
-
 use crate::control::ready::{self, Health};
+use crate::control::registry::MetricSections;
+pub(crate) use query::{Answers, LocalBoxFuture};
 use server::{AdminStats, Inputs, Listeners};
 use token::Token;
 
@@ -73,18 +77,24 @@ impl AdminSockets {
     }
 
     /// Starts the admin thread, and on the current `LocalSet` (the data
-    /// plane's) what answers it: queries, the heartbeat, the admin
-    /// metrics. Serves until the returned guard is dropped.
-    pub(crate) fn serve(self, d: &DaemonRef) -> Result<AdminGuard> {
+    /// plane's) what answers it: `answers` to its queries, the heartbeat
+    /// into `health`, and the admin API's own counters in
+    /// `metric_sections`. Serves until the returned guard is dropped.
+    pub(crate) fn serve(
+        self,
+        health: Arc<Health>,
+        answers: Answers,
+        metric_sections: &MetricSections,
+    ) -> Result<AdminGuard> {
         let stats = Arc::new(AdminStats::default());
         {
             let stats = stats.clone();
-            d.metric_sections.register(move |m| stats.render(m));
+            metric_sections.register(move |m| stats.render(m));
         }
-        spawn_heartbeat(d.health.clone());
+        spawn_heartbeat(health.clone());
         let inputs = Inputs {
-            health: d.health.clone(),
-            data_plane: query::answer_on_data_plane(d),
+            health,
+            data_plane: query::answer_on_data_plane(answers),
             token: self.token,
             stats,
         };

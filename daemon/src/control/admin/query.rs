@@ -5,14 +5,12 @@
 //! a busy data plane delays these answers and nothing else the admin API
 //! does.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
-
-use crate::control::reload::{self, ReloadError, Trigger};
-use crate::control::state::DaemonRef;
-use crate::control::{metrics, status};
 
 /// Queries waiting for the data plane; the admin connection cap bounds
 /// how many can be in flight anyway.
@@ -94,53 +92,50 @@ impl DataPlane {
     }
 }
 
-/// Starts answering queries on the current `LocalSet` (the data-plane
-/// thread); the task ends when every [`DataPlane`] is dropped.
-pub(crate) fn answer_on_data_plane(d: &DaemonRef) -> DataPlane {
+/// What the data plane answers with. Each function runs on the data-plane
+/// thread, where what it reads lives; the admin thread never sees the
+/// daemon itself.
+pub(crate) struct Answers {
+    /// The status document.
+    pub(crate) status: Box<dyn Fn() -> serde_json::Value>,
+    /// The metrics, in the Prometheus text format.
+    pub(crate) metrics: Box<dyn Fn() -> String>,
+    /// Reloads the config: the HTTP status and the JSON body.
+    pub(crate) reload: Box<dyn Fn() -> LocalBoxFuture<(u16, serde_json::Value)>>,
+}
+
+/// A future that stays on the thread it was made on.
+pub(crate) type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// Starts answering queries with `answers` on the current `LocalSet` (the
+/// data-plane thread); the task ends when every [`DataPlane`] is dropped.
+pub(crate) fn answer_on_data_plane(answers: Answers) -> DataPlane {
     let (tx, mut rx) = mpsc::channel::<Asked>(QUEUE);
-    let d = d.clone();
+    let answers = Rc::new(answers);
     tokio::task::spawn_local(async move {
         while let Some((query, done)) = rx.recv().await {
             // A reload waits for its turn and for files: each query gets
             // its own task so that a scrape never waits behind one.
-            let d = d.clone();
+            let answers = answers.clone();
             tokio::task::spawn_local(async move {
-                let _ = done.send(answer(&d, query).await);
+                let _ = done.send(answer(&answers, query).await);
             });
         }
     });
     DataPlane { tx }
 }
 
-async fn answer(d: &DaemonRef, query: Query) -> Reply {
+async fn answer(answers: &Answers, query: Query) -> Reply {
     match query {
-        Query::Status => Reply::json(200, &status::document(d)),
+        Query::Status => Reply::json(200, &(answers.status)()),
         Query::Metrics => Reply {
             status: 200,
             content_type: "text/plain; version=0.0.4; charset=utf-8",
-            body: metrics::render(d),
+            body: (answers.metrics)(),
         },
-        Query::Reload => match reload::reload(d, Trigger::Api).await {
-            Ok(applied) => Reply::json(
-                200,
-                &json!({
-                    "ok": true,
-                    "changes": applied.changes,
-                    "restart_required": applied.restart_required,
-                }),
-            ),
-            Err(e) => {
-                let errors: Vec<String> = match &e {
-                    ReloadError::Config(errors) => {
-                        errors.sorted().iter().map(|e| e.to_string()).collect()
-                    }
-                    other => vec![other.to_string()],
-                };
-                Reply::json(
-                    e.http_status(),
-                    &json!({"error": e.to_string(), "errors": errors}),
-                )
-            }
-        },
+        Query::Reload => {
+            let (status, body) = (answers.reload)().await;
+            Reply::json(status, &body)
+        }
     }
 }

@@ -28,8 +28,8 @@ use tokio::sync::oneshot;
 
 use super::query::{DataPlane, Query, Reply};
 use super::token::Token;
-use crate::control::metrics::Exposition;
 use crate::control::ready::{Health, Probe};
+use crate::control::registry::Exposition;
 
 /// Open connections per listener; admin clients are a CLI, a scraper and
 /// probes.

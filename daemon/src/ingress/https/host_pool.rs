@@ -19,9 +19,9 @@ use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use wingress_sync::lock;
+use wingress_sync::LiveReader;
 
 use crate::ingress::https::{HttpsGen, HttpsService};
-use wingress_sync::LiveReader;
 
 enum HostCmd {
     Listen(SocketAddr, std::net::TcpListener),
@@ -34,6 +34,9 @@ struct Pool {
     listening: BTreeSet<SocketAddr>,
 }
 
+/// The host entrypoints' threads and the addresses they listen on. It
+/// serves an [`HttpsService`] (which does not know it), and is held beside
+/// it by the control plane.
 pub(crate) struct HostPool {
     size: usize,
     pool: Mutex<Pool>,

@@ -22,14 +22,12 @@ use wingress_proxy::{
     self as proxy, BackendAddr, ClientCertCheck, ConnCaps, ConnInfo, ConnLimiter, Http01Responder,
     LiveProxy, PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec, Scheme, Source,
 };
+use wingress_sync::Live;
 use wingress_tls::{
     AcmeManager, CertStore, CertificateStatus, ClientCaVerifier, ServerTlsOptions, ACME_TLS_ALPN,
 };
 
-use wingress_sync::Live;
-
 use crate::ingress::open_conns::{Gauge, OpenConns};
-use host_pool::HostPool;
 
 pub(crate) mod acme;
 pub(crate) mod host_pool;
@@ -272,7 +270,6 @@ pub(crate) struct HttpsService {
     pub(crate) current: Arc<Live<HttpsGen>>,
     /// Serves requests with `current`'s routes.
     pub(crate) proxy: Arc<LiveProxy<HttpsGen>>,
-    pub(crate) hosts: HostPool,
 }
 
 impl HttpsService {
@@ -281,7 +278,6 @@ impl HttpsService {
         Arc::new(HttpsService {
             proxy: LiveProxy::over(current.clone()),
             current,
-            hosts: HostPool::new(),
         })
     }
 
@@ -396,15 +392,6 @@ impl HttpsService {
             this.proxy.clone().serve(tls, conn).await;
         });
     }
-}
-
-/// The identity the proxy reports for a peer.
-pub(crate) fn identity(name: &str, public_key: &str, tags: &[String]) -> Arc<PeerIdentity> {
-    Arc::new(PeerIdentity {
-        name: name.to_string(),
-        public_key: public_key.to_string(),
-        tags: tags.to_vec(),
-    })
 }
 
 fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
