@@ -532,6 +532,17 @@ impl Stack {
         self.released.push(id.0);
     }
 
+    /// The application will not serve a connection: it is reset (RST to
+    /// the remote, nothing more sent) and given back to the stack, which
+    /// frees it. Does nothing to a connection the application no longer
+    /// owns.
+    pub fn abort(&mut self, id: TcpId) {
+        if let Some(s) = self.tcp(id) {
+            s.abort();
+        }
+        self.release(id);
+    }
+
     /// Writes a UDP datagram into the tunnel, bypassing the TCP/IP stack.
     pub fn send_udp(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> bool {
         let mut buf = self.device.pool.take();

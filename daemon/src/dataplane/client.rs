@@ -115,10 +115,7 @@ async fn accept_loop(net: NetRef, listener: TcpListener, target: SocketAddr) {
             if !established {
                 tracing::info!(%from, %target, "tunnel connection refused or timed out");
                 let mut n = net.borrow_mut();
-                if let Some(s) = n.stack.tcp(id) {
-                    s.abort();
-                }
-                n.stack.release(id);
+                n.stack.abort(id);
                 n.kick();
                 // Dropping `stream` closes the client's connection.
                 return;
@@ -180,11 +177,7 @@ impl Handler for Forwarder {
     fn accepted(&mut self, net: &NetRef, conn: Accepted, _peer: Option<PeerId>) {
         // The client listens on no tunnel ports; refuse anything that
         // arrives anyway.
-        let mut n = net.borrow_mut();
-        if let Some(s) = n.stack.tcp(conn.id) {
-            s.abort();
-        }
-        n.stack.release(conn.id);
+        net.borrow_mut().stack.abort(conn.id);
     }
 
     fn datagram(&mut self, _net: &NetRef, d: &UdpDatagram, _peer: PeerId) {

@@ -180,11 +180,7 @@ impl Handler for Ingress {
         let name = self.peer_name(peer);
         let forward = self.tables.borrow().tcp.get(&port).cloned();
         let Some(forward) = forward else {
-            let mut n = net.borrow_mut();
-            if let Some(s) = n.stack.tcp(conn.id) {
-                s.abort();
-            }
-            n.stack.release(conn.id);
+            net.borrow_mut().stack.abort(conn.id);
             return;
         };
         let net = net.clone();
@@ -198,10 +194,7 @@ impl Handler for Ingress {
                 Err(e) => {
                     tracing::info!(peer = %name, port, backend = backend.name(), error = %e, "backend unreachable; connection reset");
                     let mut n = net.borrow_mut();
-                    if let Some(s) = n.stack.tcp(conn.id) {
-                        s.abort();
-                    }
-                    n.stack.release(conn.id);
+                    n.stack.abort(conn.id);
                     n.kick();
                     return;
                 }
