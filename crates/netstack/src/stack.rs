@@ -576,12 +576,14 @@ impl Stack {
     }
 
     /// The next IP packet to encrypt and send.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.device.tx.pop_front()
     }
 
     /// How long until the stack needs [`Stack::poll`] again, if nothing else
     /// happens; `Some(ZERO)` means now.
+    #[must_use]
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
         let t = self.smol_now(now);
         let d = self
