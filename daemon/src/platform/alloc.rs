@@ -23,7 +23,7 @@ use mimalloc::MiMalloc;
 /// matches the mmap threshold pinned in `sys::pin_mmap_threshold`.
 pub(crate) const LARGE: usize = 128 * 1024;
 
-/// mimalloc below [`LARGE`] bytes, the system allocator from there on;
+/// mimalloc below 128 KiB, the system allocator from there on;
 /// the binary installs it with `#[global_allocator]`.
 pub struct Allocator;
 

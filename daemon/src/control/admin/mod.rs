@@ -20,7 +20,7 @@
 //! and timeouts, and asks the data plane for what lives there (the status,
 //! the metrics, reloads) over a channel ([`query`]), answered there by the
 //! functions in [`Answers`]; the probes come from atomics
-//! ([`Health`](crate::control::ready::Health)), so they answer while the
+//! (`control::ready::Health`), so they answer while the
 //! data plane is busy. The admin API never sees the daemon's state: its
 //! inputs are the readiness handle, the [`Answers`], the token and its
 //! counters.
