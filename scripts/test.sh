@@ -104,6 +104,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
+# The daemon's folders import only the ones below them (docs/architecture.md).
+bash scripts/layout.sh
 # Binaries first: the lab tests run target/release/wingress and
 # target/release/wingress-impair as separate programs.
 cargo build --release --workspace --bins --locked

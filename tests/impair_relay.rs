@@ -1,4 +1,7 @@
 //! The impairment relay in-process over loopback (no root, no lab).
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};

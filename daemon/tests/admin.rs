@@ -3,6 +3,9 @@
 //! probes open and terse, slow and idle clients closed, the connection
 //! cap, and the probes answered by the admin thread while the data-plane
 //! thread is stuck (on a reload reading a FIFO). Needs no privileges.
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -16,7 +19,7 @@ use common::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "admin-test-token-0123456789abcdef";
-/// The daemon's limits (daemon/src/admin/server.rs).
+/// The daemon's limits (daemon/src/control/admin/server.rs).
 const MAX_CONNECTIONS: usize = 32;
 /// Far longer than the daemon's 5 s header timeout: a readiness bound,
 /// not a speed assertion.

@@ -3,6 +3,9 @@
 //! peer, reached through `wingress forward`, on a tunnel entrypoint), and
 //! the idle timeout of `[[tcp]]` forwards; each hit in `/metrics`.
 //! Needs no privileges.
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

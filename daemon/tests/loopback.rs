@@ -1,5 +1,8 @@
 //! `wingress run` and `wingress forward` talking to each other over
 //! loopback, with real TCP and UDP echo backends. Needs no privileges.
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -6,6 +6,9 @@
 //! address (with its token), a second daemon refused, a stale socket replaced, and a
 //! graceful shutdown that lets an in-flight request finish and exits 0.
 //! Needs no privileges.
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -3,6 +3,9 @@
 //! entrypoint reached through `wingress forward`: every request is refused
 //! or reaches the raw backend with exactly one framing and nothing after
 //! it. Needs no privileges.
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -244,15 +244,18 @@ impl StunProbe {
         self.next_keepalive = interval.map(|i| now + i);
     }
 
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
         self.out.pop_front()
     }
 
     /// A new or changed report.
+    #[must_use]
     pub fn poll_report(&mut self) -> Option<StunReport> {
         self.reports.pop_front()
     }
 
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let txn = self.txns.iter().map(|t| t.next_at).min();
         let idle = if self.round.is_some() || self.cfg.servers.is_empty() {

@@ -534,6 +534,17 @@ impl Stack {
         self.released.push(id.0);
     }
 
+    /// The application will not serve a connection: it is reset (RST to
+    /// the remote, nothing more sent) and given back to the stack, which
+    /// frees it. Does nothing to a connection the application no longer
+    /// owns.
+    pub fn abort(&mut self, id: TcpId) {
+        if let Some(s) = self.tcp(id) {
+            s.abort();
+        }
+        self.release(id);
+    }
+
     /// Writes a UDP datagram into the tunnel, bypassing the TCP/IP stack.
     pub fn send_udp(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> bool {
         let mut buf = self.device.pool.take();
@@ -567,12 +578,14 @@ impl Stack {
     }
 
     /// The next IP packet to encrypt and send.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.device.tx.pop_front()
     }
 
     /// How long until the stack needs [`Stack::poll`] again, if nothing else
     /// happens; `Some(ZERO)` means now.
+    #[must_use]
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
         let t = self.smol_now(now);
         let d = self

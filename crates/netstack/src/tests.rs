@@ -106,6 +106,27 @@ fn tcp_connect_accept_and_bulk_transfer() {
 }
 
 #[test]
+fn an_aborted_connection_resets_the_remote_and_is_freed() {
+    let mut now = Instant::now();
+    let mut client = stack("100.64.0.1", now);
+    let mut server = stack("100.64.0.2", now);
+    server.listen_tcp(5201);
+    let id = client.connect("100.64.0.2:5201".parse().unwrap()).unwrap();
+    run(&mut client, &mut server, &mut now, 10);
+    let acc = server.accept().expect("accepted");
+    assert_eq!(server.connections(), 1);
+
+    server.abort(acc.id);
+    // Given back: the application cannot reach it any more, and a second
+    // abort changes nothing.
+    assert!(server.tcp(acc.id).is_none());
+    server.abort(acc.id);
+    run(&mut client, &mut server, &mut now, 10);
+    assert_eq!(client.tcp(id).unwrap().state(), TcpState::Closed);
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
 fn syn_to_closed_port_gets_rst_and_is_counted() {
     let mut now = Instant::now();
     let mut client = stack("100.64.0.1", now);

@@ -1,5 +1,8 @@
 //! Real TLS handshakes (tokio-rustls client and server over an in-memory
 //! duplex pipe) against `server_config`.
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

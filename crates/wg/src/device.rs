@@ -427,6 +427,7 @@ impl Device {
     /// Packets a peer queued while its handshake was in flight, now ready to
     /// go. Call until it returns `None` after any [`Incoming::Reply`] or
     /// [`Incoming::Handled`] for that peer.
+    #[must_use]
     pub fn poll_queued<'o>(&mut self, id: PeerId, out: &'o mut [u8]) -> Option<Transmit<'o>> {
         let peer = self.peer_mut(id)?;
         let to = peer.endpoint?;

@@ -15,9 +15,26 @@ use wingress_nat::{
     EndpointSource, HttpResponse, MapperConfig, MapperEvent, MapperOutput, MappingSnapshot,
     MappingView, NatState, PortMapper, ProbeConfig, Protocol, StunProbe, StunReport,
 };
+use wingress_sync::lock;
 
-use super::{http, lock, NatSetup, PeerView};
+use super::http;
 use crate::dataplane::NetRef;
+use crate::platform::node::NodeAddr;
+
+/// Each configured peer's name and the time since its last handshake.
+pub(crate) type PeerView = Box<dyn Fn() -> Vec<(String, Option<Duration>)>>;
+
+/// What the NAT driver needs from the daemon.
+pub(crate) struct NatSetup {
+    pub(crate) cfg: NatConfig,
+    pub(crate) node: Option<NodeAddr>,
+    /// The WireGuard port (the internal port of the mapping).
+    pub(crate) local_port: u16,
+    /// The port to ask the router for: 41600 + the node's last octet.
+    pub(crate) external_port: u16,
+    pub(crate) net: NetRef,
+    pub(crate) peers: PeerView,
+}
 
 /// How often the driver looks for a default gateway that was missing, and
 /// refreshes which peers have not completed a handshake.

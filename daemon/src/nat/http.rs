@@ -17,7 +17,7 @@ const MAX_BODY: usize = 256 * 1024;
 const LIMIT: Duration = Duration::from_secs(5);
 
 /// GET `url`, or POST `soap` to it.
-pub async fn fetch(url: &HttpUrl, soap: Option<&SoapRequest>) -> Result<HttpResponse> {
+pub(crate) async fn fetch(url: &HttpUrl, soap: Option<&SoapRequest>) -> Result<HttpResponse> {
     tokio::time::timeout(LIMIT, exchange(url, soap))
         .await
         .map_err(|_| anyhow!("no answer within {LIMIT:?}"))?

@@ -10,60 +10,41 @@
 
 mod driver;
 mod http;
-mod wiring;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use wingress_config::{Advertise, NatConfig};
 use wingress_nat::{MappingView, NatState, NatStatus, PublicEndpoint};
 use wingress_sync::lock;
 
-use crate::dataplane::NetRef;
-use crate::node::NodeAddr;
-
-pub use wiring::attach;
-
-/// Each configured peer's name and the time since its last handshake.
-pub type PeerView = Box<dyn Fn() -> Vec<(String, Option<Duration>)>>;
-
-/// What the NAT driver needs from the daemon.
-pub struct NatSetup {
-    pub cfg: NatConfig,
-    pub node: Option<NodeAddr>,
-    /// The WireGuard port (the internal port of the mapping).
-    pub local_port: u16,
-    /// The port to ask the router for: 41600 + the node's last octet.
-    pub external_port: u16,
-    pub net: NetRef,
-    pub peers: PeerView,
-}
+pub(crate) use driver::{NatSetup, PeerView};
 
 /// Reads the NAT state and releases the mapping. Cheap to clone; usable
 /// from any thread (the admin API's).
 #[derive(Clone)]
-pub struct NatHandle {
+pub(crate) struct NatHandle {
     state: Arc<Mutex<NatState>>,
     control: Option<mpsc::UnboundedSender<oneshot::Sender<()>>>,
 }
 
 impl NatHandle {
     /// The `nat` section of `wingress status`.
-    pub fn status(&self) -> NatStatus {
+    pub(crate) fn status(&self) -> NatStatus {
         lock(&self.state).status(Instant::now())
     }
 
     /// The endpoint clients should use, when one is known (else the node's
     /// own address and port, or `[nat].advertise`, are the fallback).
-    pub fn public_endpoint(&self) -> Option<PublicEndpoint> {
+    pub(crate) fn public_endpoint(&self) -> Option<PublicEndpoint> {
         lock(&self.state).public_endpoint(Instant::now())
     }
 
     /// Deletes the port mapping; returns when it is deleted or the router
     /// did not answer. The shutdown hook.
-    pub async fn release(&self) {
+    pub(crate) async fn release(&self) {
         let Some(c) = &self.control else { return };
         let (done, wait) = oneshot::channel();
         if c.send(done).is_ok() {
@@ -73,7 +54,7 @@ impl NatHandle {
 }
 
 /// Starts NAT traversal as a task on the current `LocalSet`.
-fn start(setup: NatSetup) -> NatHandle {
+pub(crate) fn start(setup: NatSetup) -> NatHandle {
     let now = Instant::now();
     let ip = setup.node.as_ref().map_or(Ipv4Addr::UNSPECIFIED, |n| n.ip);
     let local = SocketAddrV4::new(ip, setup.local_port);

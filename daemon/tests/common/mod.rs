@@ -1,7 +1,10 @@
 //! Helpers for the daemon's end-to-end tests: temp dirs, keys, and the
 //! `wingress` binary as a child process that dies with the test.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test crate that includes this module uses a part of it"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

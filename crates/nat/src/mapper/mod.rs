@@ -113,15 +113,18 @@ impl PortMapper {
         self.mapping.as_ref()
     }
 
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }
 
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// When [`PortMapper::handle_timeout`] wants to run next.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Idle { start_at } => Some(*start_at),

@@ -9,7 +9,10 @@
 //! matches it, and nothing after it on the connection. Std only, so both
 //! test crates can include it.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test crate that includes this module uses a part of it"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,432 @@
+//! `wingress status`: asks a running daemon's admin socket for its status
+//! document and prints it like `wg show` plus `tailscale serve status`, or
+//! as JSON with `--json`. Unknown sections and fields are ignored, so an
+//! older CLI reads a newer daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use wingress_config::Env;
+
+use super::config_file::{report, server_config_source};
+
+pub(crate) fn run(
+    json: bool,
+    config: Option<PathBuf>,
+    socket: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let socket = match socket {
+        Some(s) => s,
+        None => {
+            let (path, text, _) = server_config_source(config)?;
+            match wingress_config::parse_server(&path, &text, &Env::from_process()) {
+                Ok(cfg) => cfg.admin.socket,
+                Err(e) => return Ok(report(&e)),
+            }
+        }
+    };
+    let doc = fetch(&socket, "/status")?;
+    let value: Value = serde_json::from_str(&doc).context("the daemon's status is not JSON")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", render(&value));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One GET over the admin socket; the body of a 200.
+pub(crate) fn fetch(socket: &std::path::Path, path: &str) -> Result<String> {
+    let r = super::admin_client::request(socket, "GET", path)
+        .with_context(|| "is `wingress run` running? (pass --socket or --config)".to_string())?;
+    if r.status != 200 {
+        bail!("the daemon answered {}: {}", r.status, r.body.trim());
+    }
+    Ok(r.body)
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn n(v: &Value, key: &str) -> Option<i64> {
+    v.get(key).and_then(Value::as_i64)
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    list(v, key)
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// `3 minutes, 12 seconds`, the way `wg show` counts.
+pub(crate) fn duration(secs: u64) -> String {
+    let units = [
+        (86_400, "day"),
+        (3_600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ];
+    let mut parts = Vec::new();
+    let mut left = secs;
+    for (size, name) in units {
+        let count = left / size;
+        if count > 0 {
+            left -= count * size;
+            parts.push(format!(
+                "{count} {name}{}",
+                if count == 1 { "" } else { "s" }
+            ));
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        "0 seconds".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `1.21 MiB`.
+pub(crate) fn bytes(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = b as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} B")
+    } else {
+        format!("{value:.2} {}", units[unit])
+    }
+}
+
+fn ago_since(unix: Option<i64>, now: i64) -> String {
+    match unix {
+        Some(t) => format!("{} ago", duration(now.saturating_sub(t).max(0) as u64)),
+        None => "never".to_string(),
+    }
+}
+
+pub(crate) fn render(v: &Value) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let node = &v["node"];
+    let state = if v["draining"].as_bool() == Some(true) {
+        "draining"
+    } else if v["ready"].as_bool() == Some(true) {
+        "ready"
+    } else {
+        "starting"
+    };
+    line(format!(
+        "node: {}  (wingress {}, up {}, {state})",
+        node.get("ip")
+            .and_then(Value::as_str)
+            .unwrap_or("address unknown"),
+        s(v, "version"),
+        duration(n(node, "uptime_secs").unwrap_or(0) as u64),
+    ));
+    line(format!("  public key: {}", s(node, "public_key")));
+    line(format!(
+        "  listening port: {}/udp",
+        n(node, "port").unwrap_or(0)
+    ));
+    line(format!("  tunnel address: {}", s(node, "tunnel_address")));
+    let endpoint = match &v["public_endpoint"] {
+        Value::Object(_) => {
+            let ep = &v["public_endpoint"];
+            let age = n(ep, "age_secs")
+                .map_or(String::new(), |a| format!(", {} ago", duration(a as u64)));
+            format!("{} ({}{age})", s(ep, "address"), s(ep, "source"))
+        }
+        _ => "unknown".to_string(),
+    };
+    line(format!("  public endpoint: {endpoint}"));
+    if let Value::Object(_) = &v["nat"] {
+        nat_lines(&v["nat"], &mut line);
+    }
+    let config = &v["config"];
+    line(format!(
+        "  config: {} (loaded {})",
+        s(config, "path"),
+        ago_since(n(config, "loaded_at"), now)
+    ));
+    let reload = match (
+        config["last_reload_error"].as_str(),
+        n(config, "last_reload_at"),
+    ) {
+        (Some(err), at) => format!(
+            "FAILED {}, old config still serving:\n    {}",
+            ago_since(at, now),
+            err.replace('\n', "\n    ")
+        ),
+        (None, Some(at)) => format!("ok, {}", ago_since(Some(at), now)),
+        (None, None) => "none yet".to_string(),
+    };
+    line(format!("  last reload: {reload}"));
+    for why in strings(config, "restart_required") {
+        line(format!("  needs a restart: {why}"));
+    }
+
+    for p in list(v, "peers") {
+        line(String::new());
+        let tags = strings(p, "tags");
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!("  (tags: {})", tags.join(", "))
+        };
+        line(format!("peer: {}{tags}", s(p, "name")));
+        line(format!("  public key: {}", s(p, "public_key")));
+        line(format!(
+            "  endpoint: {}",
+            p.get("endpoint")
+                .and_then(Value::as_str)
+                .unwrap_or("(none)")
+        ));
+        line(format!(
+            "  allowed ips: {}",
+            strings(p, "allowed_ips").join(", ")
+        ));
+        let handshake = n(p, "latest_handshake_secs").map_or("never".to_string(), |t| {
+            format!("{} ago", duration(t as u64))
+        });
+        line(format!("  latest handshake: {handshake}"));
+        line(format!(
+            "  transfer: {} received, {} sent",
+            bytes(n(p, "rx_bytes").unwrap_or(0) as u64),
+            bytes(n(p, "tx_bytes").unwrap_or(0) as u64)
+        ));
+        if let Some(k) = n(p, "persistent_keepalive") {
+            line(format!(
+                "  persistent keepalive: every {}",
+                duration(k as u64)
+            ));
+        }
+    }
+
+    let listeners = list(v, "listeners");
+    if !listeners.is_empty() {
+        line(String::new());
+        line("listeners:".to_string());
+        for l in listeners {
+            let what = match l.get("backend").and_then(Value::as_str) {
+                Some(b) => format!("-> {b}"),
+                None => format!("entrypoint {}", s(l, "name")),
+            };
+            let open = n(l, "open_connections").map_or(String::new(), |o| format!("  {o} open"));
+            line(format!(
+                "  {:<22} {:<5} {what}{open}",
+                s(l, "listen"),
+                s(l, "kind")
+            ));
+        }
+    }
+
+    let routes = list(v, "routes");
+    if !routes.is_empty() {
+        line(String::new());
+        line("routes:".to_string());
+        for r in routes {
+            let eps = strings(r, "entrypoints");
+            let eps = if eps.is_empty() {
+                "all entrypoints".to_string()
+            } else {
+                eps.join(", ")
+            };
+            let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+            let counts: Vec<String> = list(&r["stats"], "requests")
+                .iter()
+                .zip(classes)
+                .filter_map(|(c, class)| {
+                    c.as_u64()
+                        .filter(|c| *c > 0)
+                        .map(|c| format!("{class} {c}"))
+                })
+                .collect();
+            let counts = if counts.is_empty() {
+                "no requests".to_string()
+            } else {
+                counts.join(", ")
+            };
+            line(format!(
+                "  https://{}{}  access {}, on {eps}; {counts}",
+                s(r, "host"),
+                s(r, "path_prefix"),
+                s(r, "access")
+            ));
+            for b in list(r, "backends") {
+                let health = match (b["healthy"].as_bool(), b["health_checked"].as_bool()) {
+                    (Some(true), Some(true)) => "up (health checked)",
+                    (Some(true), _) => "up",
+                    _ => "DOWN",
+                };
+                line(format!(
+                    "    |-- http://{}  {health}, {} requests",
+                    s(b, "address"),
+                    n(b, "requests").unwrap_or(0)
+                ));
+            }
+        }
+    }
+
+    let certs = list(v, "certificates");
+    if !certs.is_empty() {
+        line(String::new());
+        line("certificates:".to_string());
+        for c in certs {
+            if c.get("not_after").is_none_or(Value::is_null) {
+                // An ACME certificate not issued yet.
+                let next = c
+                    .get("next_renewal")
+                    .and_then(Value::as_str)
+                    .map_or(String::new(), |r| format!("; next try {r}"));
+                line(format!(
+                    "  {}  [{}, {}] no certificate yet{next}",
+                    strings(c, "names").join(", "),
+                    s(c, "source"),
+                    s(c, "state"),
+                ));
+                if let Some(err) = c.get("last_error").and_then(Value::as_str) {
+                    line(format!("    last error: {err}"));
+                }
+                continue;
+            }
+            let left = n(c, "expires_in_secs").unwrap_or(0);
+            let when = if left >= 0 {
+                format!("in {}", duration(left as u64))
+            } else {
+                format!("EXPIRED {} ago", duration(left.unsigned_abs()))
+            };
+            let renew = c
+                .get("next_renewal")
+                .and_then(Value::as_str)
+                .map_or(String::new(), |r| format!(", renews {r}"));
+            line(format!(
+                "  {}  [{}, {}] issuer {}; expires {} ({when}){renew}",
+                strings(c, "names").join(", "),
+                s(c, "source"),
+                s(c, "state"),
+                s(c, "issuer"),
+                s(c, "not_after"),
+            ));
+            if let Some(err) = c.get("last_error").and_then(Value::as_str) {
+                line(format!("    last error: {err}"));
+            }
+        }
+    }
+    out
+}
+
+/// The `nat` section in a line, then its notes: the port mapping, what
+/// STUN sees.
+fn nat_lines(nat: &Value, line: &mut impl FnMut(String)) {
+    let pm = &nat["port_mapping"];
+    let mapping = match s(pm, "state") {
+        "mapped" => format!(
+            "mapped with {} ({}{})",
+            s(pm, "protocol"),
+            s(pm, "external"),
+            n(pm, "renews_in_secs").map_or(String::new(), |r| format!(
+                ", renews in {}",
+                duration(r as u64)
+            ))
+        ),
+        state => match pm["last_error"].as_str() {
+            Some(e) => format!("{state} ({e})"),
+            None => state.to_string(),
+        },
+    };
+    let stun = &nat["stun"];
+    let seen = match s(stun, "state") {
+        "ok" => format!(
+            "{}, {} mapping, {} filtering{}",
+            s(stun, "public"),
+            s(stun, "mapping"),
+            s(stun, "filtering"),
+            if stun["static_forward"].as_bool() == Some(true) {
+                ", a static forward"
+            } else {
+                ""
+            }
+        ),
+        state => state.to_string(),
+    };
+    line(format!("  nat: port mapping {mapping}; STUN {seen}"));
+    for note in list(nat, "notes").iter().filter_map(Value::as_str) {
+        line(format!("  note: {note}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_read_like_wg_show() {
+        assert_eq!(duration(0), "0 seconds");
+        assert_eq!(duration(1), "1 second");
+        assert_eq!(duration(192), "3 minutes, 12 seconds");
+        assert_eq!(duration(90_061), "1 day, 1 hour");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1_268_777), "1.21 MiB");
+    }
+
+    #[test]
+    fn renders_a_document_and_ignores_what_it_does_not_know() {
+        let doc = serde_json::json!({
+            "version": "0.1.0", "ready": true, "draining": false, "future_section": {"x": 1},
+            "node": {"ip": "10.99.0.2", "port": 41602, "public_key": "PUB=", "tunnel_address": "100.64.0.2/24", "uptime_secs": 61},
+            "public_endpoint": {"address": "203.0.113.2:41602", "source": "mapped", "age_secs": 75},
+            "nat": {"port_mapping": {"state": "mapped", "protocol": "pcp", "external": "203.0.113.2:41602", "renews_in_secs": 3540},
+                    "stun": {"state": "ok", "public": "203.0.113.2:41602", "mapping": "endpoint-independent", "filtering": "open", "static_forward": true},
+                    "notes": ["the router refused external port 41602"]},
+            "peers": [{"name": "laptop", "tags": ["admin"], "public_key": "K=", "endpoint": "10.99.0.1:51820",
+                       "allowed_ips": ["100.64.0.1/32"], "latest_handshake_secs": 12, "rx_bytes": 2048, "tx_bytes": 10}],
+            "listeners": [{"name": "tcp:5201", "kind": "tcp", "listen": "tunnel:5201", "backend": "127.0.0.1:5201", "open_connections": 1}],
+            "routes": [{"host": "app.home.arpa", "path_prefix": "/", "access": "tunnel", "entrypoints": [],
+                        "backends": [{"address": "127.0.0.1:8080", "healthy": false, "health_checked": true, "requests": 3}],
+                        "stats": {"requests": [0, 3, 0, 1, 0]}}],
+            "certificates": [],
+            "config": {"path": "/etc/w.toml", "loaded_at": 0, "last_reload_error": "w.toml:3:1: error: bad", "last_reload_at": 0, "restart_required": ["UDP port 1 -> 2"]}
+        });
+        let text = render(&doc);
+        for want in [
+            "node: 10.99.0.2  (wingress 0.1.0, up 1 minute, 1 second, ready)",
+            "  public endpoint: 203.0.113.2:41602 (mapped, 1 minute, 15 seconds ago)",
+            "  nat: port mapping mapped with pcp (203.0.113.2:41602, renews in 59 minutes); STUN 203.0.113.2:41602, endpoint-independent mapping, open filtering, a static forward",
+            "  note: the router refused external port 41602",
+            "  last reload: FAILED",
+            "    w.toml:3:1: error: bad",
+            "  needs a restart: UDP port 1 -> 2",
+            "peer: laptop  (tags: admin)",
+            "  latest handshake: 12 seconds ago",
+            "  transfer: 2.00 KiB received, 10 B sent",
+            "  tunnel:5201            tcp   -> 127.0.0.1:5201  1 open",
+            "  https://app.home.arpa/  access tunnel, on all entrypoints; 2xx 3, 4xx 1",
+            "    |-- http://127.0.0.1:8080  DOWN, 3 requests",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Datagrams on the WireGuard socket that are not WireGuard: STUN requests
+//! out, STUN answers in. STUN is sent from this socket so that what the
+//! servers see (and what the router maps) is the port peers use.
+//!
+//! Anyone can send STUN-shaped datagrams to the port, so only answers to a
+//! transaction we sent are delivered: the side channel notes the
+//! transaction id of every request as it leaves (ids are random, 96 bits)
+//! and forgets it once no answer can still come. Junk is counted, never
+//! queued, so it cannot crowd out real answers.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use wingress_nat::stun::{transaction_id, TransactionId};
+
+/// Answers waiting to be read at most; beyond that they are dropped (the
+/// reader is stalled, and memory must not grow).
+const INBOX: usize = 64;
+
+/// Transactions awaited at most; a probe has a few in flight.
+const EXPECTED: usize = 64;
+
+/// How long an answer to a request is awaited: a STUN transaction gives
+/// up after 39.5 s (RFC 8489 §6.2.1), and a retransmission renews it.
+const ANSWER_WAIT: Duration = Duration::from_secs(40);
+
+#[derive(Default)]
+pub(crate) struct SideChannel {
+    inbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    outbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Transactions sent, until when their answers are welcome.
+    expected: Vec<(TransactionId, Instant)>,
+    reader: Option<Waker>,
+    /// Answers dropped because nobody read them in time.
+    pub(crate) dropped: u64,
+    /// STUN-shaped datagrams that answer no transaction of ours.
+    pub(crate) unsolicited: u64,
+}
+
+impl SideChannel {
+    /// The data plane received a STUN-shaped datagram.
+    pub(crate) fn deliver(&mut self, now: Instant, from: SocketAddr, d: &[u8]) {
+        self.expected.retain(|(_, until)| now < *until);
+        let ours = transaction_id(d).is_some_and(|id| self.expected.iter().any(|(e, _)| *e == id));
+        if !ours {
+            self.unsolicited += 1;
+            tracing::trace!(%from, "unsolicited STUN-shaped datagram dropped");
+            return;
+        }
+        if self.inbox.len() >= INBOX {
+            self.dropped += 1;
+            return;
+        }
+        self.inbox.push_back((from, d.to_vec()));
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+    }
+
+    /// Queues `bytes` to go out of the WireGuard socket; the caller then
+    /// kicks the loop.
+    pub(crate) fn send(&mut self, to: SocketAddr, bytes: Vec<u8>) {
+        self.outbox.push_back((to, bytes));
+    }
+
+    /// The next datagram to send; its transaction's answer is awaited from
+    /// `now` on.
+    pub(crate) fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+        let (to, bytes) = self.outbox.pop_front()?;
+        if let Some(id) = transaction_id(&bytes) {
+            self.expect(now, id);
+        }
+        Some((to, bytes))
+    }
+
+    fn expect(&mut self, now: Instant, id: TransactionId) {
+        let until = now + ANSWER_WAIT;
+        if let Some(e) = self.expected.iter_mut().find(|(e, _)| *e == id) {
+            e.1 = until;
+            return;
+        }
+        if self.expected.len() >= EXPECTED {
+            // Forget the transaction closest to giving up.
+            if let Some(i) = (0..self.expected.len()).min_by_key(|&i| self.expected[i].1) {
+                self.expected.swap_remove(i);
+            }
+        }
+        self.expected.push((id, until));
+    }
+
+    /// The next received answer, or `Pending` (woken on arrival).
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<(SocketAddr, Vec<u8>)> {
+        match self.inbox.pop_front() {
+            Some(d) => Poll::Ready(d),
+            None => {
+                self.reader = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn try_recv(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.inbox.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wingress_nat::stun::{binding_request, binding_success};
+
+    use super::*;
+
+    fn server() -> SocketAddr {
+        "192.0.2.1:3478".parse().unwrap()
+    }
+
+    /// Junk shaped like STUN answers floods the port while a real answer
+    /// is on its way: the real one is delivered, the junk counted.
+    #[test]
+    fn only_answers_to_our_transactions_are_delivered() {
+        let now = Instant::now();
+        let mut side = SideChannel::default();
+        let id = [7u8; 12];
+        side.send(server(), binding_request(&id, None));
+        let (to, _) = side.poll_transmit(now).unwrap();
+        assert_eq!(to, server());
+        let attacker: SocketAddr = "203.0.113.9:1".parse().unwrap();
+        let public: SocketAddr = "198.51.100.4:41621".parse().unwrap();
+        for i in 0..1000u32 {
+            let mut junk_id = [0u8; 12];
+            junk_id[..4].copy_from_slice(&i.to_le_bytes());
+            side.deliver(now, attacker, &binding_success(&junk_id, public, None));
+        }
+        side.deliver(now, server(), &binding_success(&id, public, None));
+        let (from, d) = side.try_recv().expect("the real answer");
+        assert_eq!(from, server());
+        assert_eq!(transaction_id(&d), Some(id));
+        assert!(side.try_recv().is_none());
+        assert_eq!(side.unsolicited, 1000);
+        assert_eq!(side.dropped, 0);
+    }
+
+    #[test]
+    fn awaited_transactions_expire_and_stay_bounded() {
+        let t0 = Instant::now();
+        let mut side = SideChannel::default();
+        let id = [1u8; 12];
+        side.send(server(), binding_request(&id, None));
+        side.poll_transmit(t0).unwrap();
+        let public: SocketAddr = "198.51.100.4:41621".parse().unwrap();
+        // A retransmission 30 s later renews the wait.
+        side.send(server(), binding_request(&id, None));
+        side.poll_transmit(t0 + Duration::from_secs(30)).unwrap();
+        side.deliver(
+            t0 + Duration::from_secs(60),
+            server(),
+            &binding_success(&id, public, None),
+        );
+        assert!(side.try_recv().is_some());
+        // Past the wait the answer is junk.
+        side.deliver(
+            t0 + Duration::from_secs(71),
+            server(),
+            &binding_success(&id, public, None),
+        );
+        assert!(side.try_recv().is_none());
+        assert_eq!(side.unsolicited, 1);
+        for i in 0..1000u32 {
+            let mut id = [0u8; 12];
+            id[..4].copy_from_slice(&i.to_le_bytes());
+            side.send(server(), binding_request(&id, None));
+            side.poll_transmit(t0).unwrap();
+        }
+        assert_eq!(side.expected.len(), EXPECTED);
+    }
+}
