@@ -13,7 +13,9 @@ mod stats;
 pub use device::BufferPool;
 pub use limits::{LimitHit, PeerKey, PeerUsage, TcpLimits, SMALL_RING};
 pub use smoltcp::socket::tcp::{RecvError, SendError, Socket as TcpSocket, State as TcpState};
-pub use stack::{Accepted, ConnectError, Ingress, Stack, StackConfig, TcpId, UdpDatagram};
+pub use stack::{
+    Accepted, ConnectError, Ingress, Stack, StackConfig, TcpId, UdpDatagram, EGRESS_BUDGET,
+};
 pub use stats::{NetDrop, NetStats};
 
 #[cfg(test)]

@@ -128,6 +128,12 @@ const STALL_CHECK_EVERY: Duration = Duration::from_millis(50);
 /// that `Conn::take_hole` and [`Stack::repair_stalls`] replay.
 const DUP_ACKS: usize = 3;
 
+/// Packets one [`Stack::poll`] sends at most (and one more per socket):
+/// 11 MiB of 1,420-byte packets, more than every window of a few
+/// connections in flight at once, so it bounds a runaway socket without
+/// slowing real ones.
+pub const EGRESS_BUDGET: usize = 8192;
+
 /// Keep-alive probes on idle connections, and how long an unanswered
 /// connection lives: detects peers that vanished without a FIN.
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
@@ -559,11 +565,37 @@ impl Stack {
 
     /// Runs the TCP/IP stack: processes queued packets, timers and socket
     /// output. Returns whether any socket changed state.
+    ///
+    /// Sends at most [`EGRESS_BUDGET`] packets (plus one per socket) per
+    /// call: the rest waits for the next poll, which [`Stack::poll_delay`]
+    /// asks for at once. smoltcp's own `Interface::poll` sends until no
+    /// socket has anything left, and a TCP socket that a peer's segments
+    /// have put in a state where it emits the same pure ACK on every pass
+    /// never stops: the device queue grew without bound (found by the
+    /// `netstack` fuzz target; its input is in the corpus). With the budget
+    /// such a socket costs one budget of packets per poll, not the daemon.
     pub fn poll(&mut self, now: Instant) -> bool {
+        use smoltcp::iface::{PollIngressSingleResult, PollResult};
         self.repair_stalls(now);
         let t = self.smol_now(now);
-        let changed = self.iface.poll(t, &mut self.device, &mut self.sockets)
-            == smoltcp::iface::PollResult::SocketStateChanged;
+        let (iface, device, sockets) = (&mut self.iface, &mut self.device, &mut self.sockets);
+        iface.poll_maintenance(t);
+        let mut changed = false;
+        loop {
+            match iface.poll_ingress_single(t, device, sockets) {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => changed = true,
+            }
+        }
+        let queued = device.tx.len();
+        while iface.poll_egress(t, device, sockets) == PollResult::SocketStateChanged {
+            changed = true;
+            if device.tx.len() - queued >= EGRESS_BUDGET {
+                self.stats.egress_budget_hits += 1;
+                break;
+            }
+        }
         self.device.recycle();
         if !self.pending.is_empty() || !self.released.is_empty() {
             self.sweep(now);

@@ -54,6 +54,8 @@ pub struct NetStats {
     pub hole_repairs: u64,
     /// Stalled connections made to retransmit (see `Stack::repair_stalls`).
     pub stall_repairs: u64,
+    /// Polls that stopped sending at [`crate::EGRESS_BUDGET`] packets.
+    pub egress_budget_hits: u64,
 }
 
 impl NetStats {
