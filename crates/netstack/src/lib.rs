@@ -19,6 +19,8 @@ pub use stack::{
 pub use stats::{NetDrop, NetStats};
 
 #[cfg(test)]
+mod egress_tests;
+#[cfg(test)]
 mod limits_tests;
 #[cfg(test)]
 mod tests;

@@ -571,9 +571,10 @@ impl Stack {
     /// asks for at once. smoltcp's own `Interface::poll` sends until no
     /// socket has anything left, and a TCP socket that a peer's segments
     /// have put in a state where it emits the same pure ACK on every pass
-    /// never stops: the device queue grew without bound (found by the
-    /// `netstack` fuzz target; its input is in the corpus). With the budget
-    /// such a socket costs one budget of packets per poll, not the daemon.
+    /// never stops (see `Stack::end_runaways`): the device queue grew
+    /// without bound (found by the `netstack` fuzz target; its input is in
+    /// the corpus). With the budget such a socket costs one budget of
+    /// packets, and is then reset.
     pub fn poll(&mut self, now: Instant) -> bool {
         use smoltcp::iface::{PollIngressSingleResult, PollResult};
         self.repair_stalls(now);
@@ -593,6 +594,7 @@ impl Stack {
             changed = true;
             if device.tx.len() - queued >= EGRESS_BUDGET {
                 self.stats.egress_budget_hits += 1;
+                self.end_runaways();
                 break;
             }
         }

@@ -56,6 +56,9 @@ pub struct NetStats {
     pub stall_repairs: u64,
     /// Polls that stopped sending at [`crate::EGRESS_BUDGET`] packets.
     pub egress_budget_hits: u64,
+    /// Connections reset because smoltcp kept sending bare ACKs on them
+    /// (see `Stack::poll`).
+    pub runaway_resets: u64,
 }
 
 impl NetStats {

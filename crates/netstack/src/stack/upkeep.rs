@@ -11,7 +11,7 @@ use smoltcp::socket::tcp::{self, State};
 use super::{from_endpoint, Accepted, Stack, TcpId, DUP_ACKS, STALL_CHECK_EVERY};
 use crate::conn::Owner;
 use crate::limits::{LimitHit, PeerKey};
-use crate::packet::shrink_window;
+use crate::packet::{self, shrink_window};
 
 /// A connection with bytes to deliver whose acknowledgement has not moved
 /// for this long (doubling per attempt) gets its first unacknowledged
@@ -180,6 +180,28 @@ impl Stack {
                 self.remove(h);
             } else {
                 i += 1;
+            }
+        }
+    }
+
+    /// After a poll hit the egress budget: resets the connections smoltcp
+    /// (0.14) keeps sending bare ACKs on. Its zero-window-probe timer
+    /// stays armed when the peer acknowledges everything we sent, FIN
+    /// included, while advertising a zero window; in FIN-WAIT-2 a probe has
+    /// nothing to carry, so the timer is never rewound and every egress
+    /// pass sends the same ACK. Such a connection has sent all it will
+    /// (FIN-WAIT-2, nothing queued) and its peer's latest ACK shuts the
+    /// window: nothing is lost by resetting it. Counted in
+    /// [`crate::NetStats::runaway_resets`].
+    pub(super) fn end_runaways(&mut self) {
+        for (h, conn) in &self.conns {
+            let s = self.sockets.get_mut::<tcp::Socket<'static>>(*h);
+            if s.state() == State::FinWait2
+                && s.send_queue() == 0
+                && packet::tcp_window(&conn.last_ack) == Some(0)
+            {
+                s.abort();
+                self.stats.runaway_resets += 1;
             }
         }
     }
