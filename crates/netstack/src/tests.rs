@@ -57,8 +57,10 @@ fn run(a: &mut Stack, b: &mut Stack, now: &mut Instant, rounds: usize) {
     }
 }
 
-#[test]
-fn tcp_connect_accept_and_bulk_transfer() {
+/// A client stack connected to a server stack listening on 5201: the
+/// clock, both stacks, the client's connection and the server's accepted
+/// one.
+fn connected() -> (Instant, Stack, Stack, TcpId, Accepted) {
     let mut now = Instant::now();
     let mut client = stack("100.64.0.1", now);
     let mut server = stack("100.64.0.2", now);
@@ -66,6 +68,12 @@ fn tcp_connect_accept_and_bulk_transfer() {
     let id = client.connect("100.64.0.2:5201".parse().unwrap()).unwrap();
     run(&mut client, &mut server, &mut now, 10);
     let acc = server.accept().expect("accepted");
+    (now, client, server, id, acc)
+}
+
+#[test]
+fn tcp_connect_accept_and_bulk_transfer() {
+    let (mut now, mut client, mut server, id, acc) = connected();
     assert_eq!(acc.local, "100.64.0.2:5201".parse::<SocketAddr>().unwrap());
     assert_eq!(
         acc.remote.ip(),
@@ -107,13 +115,7 @@ fn tcp_connect_accept_and_bulk_transfer() {
 
 #[test]
 fn an_aborted_connection_resets_the_remote_and_is_freed() {
-    let mut now = Instant::now();
-    let mut client = stack("100.64.0.1", now);
-    let mut server = stack("100.64.0.2", now);
-    server.listen_tcp(5201);
-    let id = client.connect("100.64.0.2:5201".parse().unwrap()).unwrap();
-    run(&mut client, &mut server, &mut now, 10);
-    let acc = server.accept().expect("accepted");
+    let (mut now, mut client, mut server, id, acc) = connected();
     assert_eq!(server.connections(), 1);
 
     server.abort(acc.id);
@@ -259,13 +261,7 @@ fn stale_listener_is_swept() {
 /// simulated time the transfer took, the number of segments lost and the
 /// client's stack (for its counters).
 fn lossy_transfer(len: usize, lose: impl Fn(usize, Duration) -> bool) -> (Duration, usize, Stack) {
-    let mut now = Instant::now();
-    let mut client = stack("100.64.0.1", now);
-    let mut server = stack("100.64.0.2", now);
-    server.listen_tcp(5201);
-    let id = client.connect("100.64.0.2:5201".parse().unwrap()).unwrap();
-    run(&mut client, &mut server, &mut now, 10);
-    let acc = server.accept().expect("accepted");
+    let (mut now, mut client, mut server, id, acc) = connected();
 
     let data: Vec<u8> = (0..len as u32).map(|i| (i % 253) as u8).collect();
     let (mut sent, mut got) = (0, Vec::new());

@@ -296,6 +296,28 @@ fn drops(d: &Daemon, m: &mut Exposition) {
             n as f64,
         );
     }
+    // The netstack's egress budget: polls that stopped at it, and the
+    // connections smoltcp kept sending bare ACKs on, reset for it.
+    m.family(
+        "wingress_netstack_egress_budget_hits_total",
+        "counter",
+        "Polls of the tunnel's TCP/IP stack that stopped sending at their budget of packets.",
+    );
+    m.sample(
+        "wingress_netstack_egress_budget_hits_total",
+        &[],
+        net.stack.stats().egress_budget_hits as f64,
+    );
+    m.family(
+        "wingress_netstack_runaway_resets_total",
+        "counter",
+        "Connections reset because the stack kept sending bare ACKs on them (see docs/threat-model.md).",
+    );
+    m.sample(
+        "wingress_netstack_runaway_resets_total",
+        &[],
+        net.stack.stats().runaway_resets as f64,
+    );
 }
 
 fn certificates(d: &Daemon, m: &mut Exposition) {
