@@ -121,7 +121,7 @@ fn closed_by_server(c: &mut TcpStream, limit: Duration) -> bool {
     c.set_read_timeout(Some(limit)).unwrap();
     let mut buf = [0u8; 512];
     loop {
-        match c.read(&mut buf) {
+        match read_some(c, &mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,

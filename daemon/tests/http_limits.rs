@@ -138,7 +138,7 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let mut buf = [0u8; 16];
     // Any answer at all (an EOF, or bytes: none are expected) means the
     // daemon is not waiting for a handshake.
-    match stream.read(&mut buf) {
+    match read_some(stream, &mut buf) {
         Ok(_n) => true,
         Err(e) => !matches!(
             e.kind(),

@@ -182,7 +182,7 @@ fn unconfigured_tunnel_port_is_refused() {
     let mut buf = [0u8; 16];
     // The daemon answers the SYN with RST; the forwarder then closes the
     // host-side connection.
-    let n = s.read(&mut buf).unwrap_or(0);
+    let n = read_some(&mut s, &mut buf).unwrap_or(0);
     assert_eq!(n, 0);
     assert!(started.elapsed() < Duration::from_secs(10));
     drop(p.server);

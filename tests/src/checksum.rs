@@ -47,7 +47,11 @@ pub fn serve_hash_once(listener: TcpListener) -> JoinHandle<std::io::Result<(u64
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {
-            let n = stream.read(&mut buf)?;
+            let n = match stream.read(&mut buf) {
+                // A signal, not the stream: read again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => r?,
+            };
             if n == 0 {
                 return Ok((total, hex(&h.finalize())));
             }

@@ -49,6 +49,18 @@ impl Drop for TempDir {
 }
 
 /// Runs `wingress ARGS` with `stdin`, returning (status code, stdout, stderr).
+/// `read`, retried when a signal interrupts it: the test process does get
+/// signals while it waits (seen as EINTR under load in the admin test), and
+/// an interrupted read says nothing about the connection.
+pub fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            done => return done,
+        }
+    }
+}
+
 pub fn wingress(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut c = Command::new(BIN)
         .args(args)

@@ -411,6 +411,8 @@ pub fn read_statuses(stream: &mut impl Read) -> Vec<u16> {
             buf.drain(..end + 4 + length);
         }
         match stream.read(&mut chunk) {
+            // A signal, not the stream: read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Ok(0) | Err(_) => return statuses,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
