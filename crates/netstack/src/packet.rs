@@ -123,16 +123,6 @@ fn is_pure_ack(tcp: &TcpPacket<&[u8]>) -> bool {
 /// unit (keeping the checksum valid). A replayed ACK with a changed window
 /// counts as a window update, which restarts smoltcp's duplicate-ACK count.
 /// `false` if the packet is not TCP or its window is already zero.
-/// The window field of a TCP segment in an IP packet.
-pub(crate) fn tcp_window(buf: &[u8]) -> Option<u16> {
-    let start = match buf.first().map(|b| b >> 4) {
-        Some(4) => usize::from(Ipv4Packet::new_checked(buf).ok()?.header_len()),
-        Some(6) => Ipv6Packet::new_checked(buf).ok()?.header_len(),
-        _ => return None,
-    };
-    Some(TcpPacket::new_checked(buf.get(start..)?).ok()?.window_len())
-}
-
 pub(crate) fn shrink_window(buf: &mut [u8]) -> bool {
     let start = match buf.first().map(|b| b >> 4) {
         Some(4) => match Ipv4Packet::new_checked(&buf[..]) {

@@ -134,6 +134,12 @@ const DUP_ACKS: usize = 3;
 /// slowing real ones.
 pub const EGRESS_BUDGET: usize = 8192;
 
+/// Bare ACKs one connection sends within one poll that hit the budget
+/// before it is taken for a runaway and reset (see `Stack::end_runaways`):
+/// a working connection sends one when it has a new acknowledgement or
+/// window to announce, and nothing arrives while a poll sends.
+const RUNAWAY_ACKS: usize = 64;
+
 /// Keep-alive probes on idle connections, and how long an unanswered
 /// connection lives: detects peers that vanished without a FIN.
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
@@ -594,7 +600,7 @@ impl Stack {
             changed = true;
             if device.tx.len() - queued >= EGRESS_BUDGET {
                 self.stats.egress_budget_hits += 1;
-                self.end_runaways();
+                self.end_runaways(queued);
                 break;
             }
         }

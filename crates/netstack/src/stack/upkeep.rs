@@ -2,16 +2,17 @@
 //! send-stall timeout, moving handshaken connections to the accept queue,
 //! freeing finished ones, and counting the bytes each peer has queued.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
 
-use super::{from_endpoint, Accepted, Stack, TcpId, DUP_ACKS, STALL_CHECK_EVERY};
+use super::{from_endpoint, Accepted, Stack, TcpId, DUP_ACKS, RUNAWAY_ACKS, STALL_CHECK_EVERY};
 use crate::conn::Owner;
 use crate::limits::{LimitHit, PeerKey};
-use crate::packet::{self, shrink_window};
+use crate::packet::{classify, shrink_window, Header};
 
 /// A connection with bytes to deliver whose acknowledgement has not moved
 /// for this long (doubling per attempt) gets its first unacknowledged
@@ -184,24 +185,58 @@ impl Stack {
         }
     }
 
-    /// After a poll hit the egress budget: resets the connections smoltcp
-    /// (0.14) keeps sending bare ACKs on. Its zero-window-probe timer
-    /// stays armed when the peer acknowledges everything we sent, FIN
-    /// included, while advertising a zero window; in FIN-WAIT-2 a probe has
-    /// nothing to carry, so the timer is never rewound and every egress
-    /// pass sends the same ACK. Such a connection has sent all it will
-    /// (FIN-WAIT-2, nothing queued) and its peer's latest ACK shuts the
-    /// window: nothing is lost by resetting it. Counted in
+    /// After a poll hit the egress budget: resets the connections that
+    /// sent [`RUNAWAY_ACKS`] or more bare ACKs in it (the packets queued
+    /// from `from` on), and takes all but the first of those ACKs out of
+    /// the queue, so they are neither encrypted nor sent.
+    ///
+    /// smoltcp (0.14) sends a bare ACK only when it has an acknowledgement
+    /// or a window to announce, once per pass; a socket that sends one on
+    /// every pass is stuck, and `Interface::poll` would go round until it
+    /// ran out of memory. Two ways in are known, both found by the
+    /// `netstack` fuzz target and replayed in `egress_tests`: the
+    /// zero-window-probe timer stays armed when the peer acknowledges our
+    /// data and FIN with a zero window, and in FIN-WAIT-2 the probe has
+    /// nothing to carry, so the timer is never rewound; the same after the
+    /// peer's acknowledgement came with out-of-order data. Judging by what
+    /// a socket sends, not by its state, also covers ways not yet found.
+    /// Such a connection has nothing left to deliver that would arrive:
+    /// nothing is lost by resetting it. Counted in
     /// [`crate::NetStats::runaway_resets`].
-    pub(super) fn end_runaways(&mut self) {
-        for (h, conn) in &self.conns {
-            let s = self.sockets.get_mut::<tcp::Socket<'static>>(*h);
-            if s.state() == State::FinWait2
-                && s.send_queue() == 0
-                && packet::tcp_window(&conn.last_ack) == Some(0)
+    pub(super) fn end_runaways(&mut self, from: usize) {
+        let mut acks: HashMap<(u16, SocketAddr), usize> = HashMap::new();
+        for pkt in self.device.tx.iter().skip(from) {
+            if let Some(Header::Tcp {
+                src,
+                dst,
+                pure_ack: true,
+                ..
+            }) = classify(pkt)
             {
-                s.abort();
+                *acks.entry((src.port(), dst)).or_default() += 1;
+            }
+        }
+        acks.retain(|_, n| *n >= RUNAWAY_ACKS);
+        if acks.is_empty() {
+            return;
+        }
+        for key in acks.keys() {
+            if let Some(h) = self.by_key.get(key) {
+                self.sockets.get_mut::<tcp::Socket<'static>>(*h).abort();
                 self.stats.runaway_resets += 1;
+            }
+        }
+        // Keep each runaway's first ACK (and everything else) in order.
+        let mut kept: HashSet<(u16, SocketAddr)> = HashSet::new();
+        let queue = std::mem::take(&mut self.device.tx);
+        for (i, pkt) in queue.into_iter().enumerate() {
+            let drop = i >= from
+                && matches!(classify(&pkt), Some(Header::Tcp { src, dst, pure_ack: true, .. })
+                    if acks.contains_key(&(src.port(), dst)) && !kept.insert((src.port(), dst)));
+            if drop {
+                self.device.pool.put(pkt);
+            } else {
+                self.device.tx.push_back(pkt);
             }
         }
     }
