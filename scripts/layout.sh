@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The daemon's dependency rules (docs/architecture.md): each folder of
 # daemon/src imports only the folders below it, and the control plane's
-# leaf modules import nothing of the daemon. Prints every import that
-# breaks a rule and exits 1; grep over `crate::` paths, comments skipped.
+# leaf modules import nothing of the daemon; and no source file in the
+# workspace holds an inline test module. Prints every breach and exits 1;
+# grep over `crate::` paths, comments skipped.
 set -euo pipefail
 cd "$(dirname "$0")/../daemon/src"
 
@@ -31,4 +32,12 @@ forbid 'crate::control::(server|reload|admin|status|metrics|shutdown|nat_wiring)
   "control/state.rs holds the daemon's state and imports only the leaves" control/state.rs
 forbid 'crate::control::(state|server|reload|status|metrics|shutdown|nat_wiring)\b' \
   "the admin API gets narrow inputs, never the daemon" control/admin
+# The test layout (docs/architecture.md, "Where the tests are"): unit
+# tests live in <module>_tests.rs beside the module, never inline.
+inline=$(cd .. && cd .. && grep -rnE --include='*.rs' '^\s*mod tests \{' crates daemon tests fuzz/fuzz_targets fuzz/src 2>/dev/null || true)
+if [[ -n $inline ]]; then
+  echo "layout: unit tests go in <module>_tests.rs beside the module, not inline" >&2
+  echo "$inline" >&2
+  status=1
+fi
 exit $status
