@@ -17,12 +17,12 @@ use wingress_lab::Netns;
 use super::topology::LAN_HOST_IP;
 
 /// The external address the rogue's SOAP answers claim.
-pub const ROGUE_EXTERNAL: &str = "198.51.100.66";
+pub(crate) const ROGUE_EXTERNAL: &str = "198.51.100.66";
 const HTTP_PORT: u16 = 5000;
 const SSDP_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
 
 /// The running responder; it stops when dropped.
-pub struct Rogue {
+pub(crate) struct Rogue {
     stop: Arc<AtomicBool>,
     /// SSDP answers sent.
     pub answers: Arc<AtomicUsize>,
@@ -35,7 +35,7 @@ pub struct Rogue {
 impl Rogue {
     /// The SSDP responder and an HTTP server in `lan_host`, and an HTTP
     /// server on 127.0.0.1:5000 in `node`.
-    pub fn start(lan_host: &Netns, node: &Netns) -> Result<Rogue> {
+    pub(crate) fn start(lan_host: &Netns, node: &Netns) -> Result<Rogue> {
         let rogue = Rogue {
             stop: Arc::new(AtomicBool::new(false)),
             answers: Arc::default(),
@@ -63,12 +63,12 @@ impl Rogue {
         Ok(rogue)
     }
 
-    pub fn answers(&self) -> usize {
+    pub(crate) fn answers(&self) -> usize {
         self.answers.load(Ordering::Relaxed)
     }
 
     /// HTTP requests that reached the rogue or the node's loopback.
-    pub fn hits(&self) -> (usize, usize) {
+    pub(crate) fn hits(&self) -> (usize, usize) {
         (
             self.own_hits.load(Ordering::Relaxed),
             self.loopback_hits.load(Ordering::Relaxed),

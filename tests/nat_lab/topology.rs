@@ -25,23 +25,23 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use wingress_lab::{veth, Lab, Netns, Process};
 
-pub const NODE_IP: &str = "192.168.10.2";
+pub(crate) const NODE_IP: &str = "192.168.10.2";
 /// Another host on the node's LAN ([`Topology::with_lan_host`]).
-pub const LAN_HOST_IP: &str = "192.168.10.3";
-pub const NODE_PORT: u16 = 41602;
-pub const ROUTER_WAN: &str = "203.0.113.2";
-pub const STUN_A: &str = "192.0.2.1:3478";
-pub const STUN_B: &str = "192.0.2.2:3478";
-pub const CLIENT_TUNNEL: &str = "100.64.0.1";
-pub const NODE_TUNNEL: &str = "100.64.0.2";
+pub(crate) const LAN_HOST_IP: &str = "192.168.10.3";
+pub(crate) const NODE_PORT: u16 = 41602;
+pub(crate) const ROUTER_WAN: &str = "203.0.113.2";
+pub(crate) const STUN_A: &str = "192.0.2.1:3478";
+pub(crate) const STUN_B: &str = "192.0.2.2:3478";
+pub(crate) const CLIENT_TUNNEL: &str = "100.64.0.1";
+pub(crate) const NODE_TUNNEL: &str = "100.64.0.2";
 /// The client NAT's source ports after the first and second "rebinding".
-pub const REBIND_PORTS: (u16, u16) = (30001, 30002);
+pub(crate) const REBIND_PORTS: (u16, u16) = (30001, 30002);
 
 const READY: Duration = Duration::from_secs(20);
 
 /// What the node's router does with inbound traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Router {
+pub(crate) enum Router {
     /// miniupnpd (UPnP IGD, NAT-PMP, PCP) opens ports on request. With
     /// `secure_mode` a LAN host may only map ports to itself.
     Miniupnpd { secure_mode: bool },
@@ -52,7 +52,7 @@ pub enum Router {
     MasqueradeOnly,
 }
 
-pub struct Topology {
+pub(crate) struct Topology {
     /// Kept for its lifetime: the "internet" (routes, coturn).
     _public: Netns,
     pub router: Netns,
@@ -70,13 +70,13 @@ pub struct Topology {
 }
 
 impl Topology {
-    pub fn new(lab: &Lab, kind: Router) -> Result<Topology> {
+    pub(crate) fn new(lab: &Lab, kind: Router) -> Result<Topology> {
         Topology::build(lab, kind, false)
     }
 
     /// [`Topology::new`] with another host ([`LAN_HOST_IP`]) on the node's
     /// LAN, bridged by the router.
-    pub fn with_lan_host(lab: &Lab, kind: Router) -> Result<Topology> {
+    pub(crate) fn with_lan_host(lab: &Lab, kind: Router) -> Result<Topology> {
         Topology::build(lab, kind, true)
     }
 
@@ -174,7 +174,7 @@ impl Topology {
     /// Adds the static forward to a masquerade-only router, and forgets the
     /// connections the router tracked so far (a router does not apply a new
     /// DNAT rule to flows it already tracks).
-    pub fn add_static_forward(&self) -> Result<()> {
+    pub(crate) fn add_static_forward(&self) -> Result<()> {
         let wan = &self.router_wan;
         self.router.exec(
             "nft",
@@ -263,7 +263,7 @@ impl Topology {
     /// The router reboots: miniupnpd dies, its forwards and the flows the
     /// router tracked are gone, and it starts afresh (its PCP and NAT-PMP
     /// epoch starts again from zero).
-    pub fn reboot_router(&mut self, lab: &Lab) -> Result<()> {
+    pub(crate) fn reboot_router(&mut self, lab: &Lab) -> Result<()> {
         let (mut old, secure_mode) = self.miniupnpd.take().context("no miniupnpd here")?;
         old.kill();
         for chain in ["miniupnpd", "prerouting_miniupnpd", "postrouting_miniupnpd"] {
@@ -281,7 +281,7 @@ impl Topology {
     /// The router stops hearing SSDP (it drops what arrives for port 1900)
     /// until [`Topology::release_ssdp`]: another LAN host's answer is then
     /// surely the first the node gets.
-    pub fn hold_ssdp(&self) -> Result<()> {
+    pub(crate) fn hold_ssdp(&self) -> Result<()> {
         self.nft(
             &self.router,
             "table inet ssdp_hold {\n chain input {\n  type filter hook input priority -50; policy accept;\n  \
@@ -289,14 +289,14 @@ impl Topology {
         )
     }
 
-    pub fn release_ssdp(&self) -> Result<()> {
+    pub(crate) fn release_ssdp(&self) -> Result<()> {
         self.router
             .exec("nft", &["delete", "table", "inet", "ssdp_hold"])
             .map(drop)
     }
 
     /// The router's DNAT rules that miniupnpd made.
-    pub fn miniupnpd_rules(&self) -> Result<String> {
+    pub(crate) fn miniupnpd_rules(&self) -> Result<String> {
         self.router.exec(
             "nft",
             &["list", "chain", "inet", "filter", "prerouting_miniupnpd"],
@@ -306,7 +306,7 @@ impl Topology {
     /// The client NAT "rebinds": new UDP flows get source port `port`, and
     /// the flows it tracked are forgotten, so the client's next packet
     /// leaves from a new public port.
-    pub fn rebind_client_nat(&self, port: u16) -> Result<()> {
+    pub(crate) fn rebind_client_nat(&self, port: u16) -> Result<()> {
         // One transaction: a moment without the masquerade rule would let
         // the client's packets out with their private source address.
         let wan = &self.crouter_wan;
@@ -325,7 +325,7 @@ impl Topology {
     }
 
     /// The client NAT's tracked UDP flows (`conntrack -L -p udp`).
-    pub fn client_nat_flows(&self) -> Result<String> {
+    pub(crate) fn client_nat_flows(&self) -> Result<String> {
         self.crouter.exec("conntrack", &["-L", "-p", "udp"])
     }
 }

@@ -210,7 +210,7 @@ pub(crate) mod testing {
     use super::*;
 
     /// A handshake-shaped message with a valid mac1 and zero mac2.
-    pub fn message(public: &PublicKey, len: usize, sender: u32) -> Vec<u8> {
+    pub(crate) fn message(public: &PublicKey, len: usize, sender: u32) -> Vec<u8> {
         let mut m = vec![0x5a; len];
         m[..4].copy_from_slice(&[1, 0, 0, 0]);
         m[4..8].copy_from_slice(&sender.to_le_bytes());
@@ -223,7 +223,7 @@ pub(crate) mod testing {
 
     /// Decrypts our cookie reply with the key a sender derives from our
     /// public key and sets mac2 on `msg` with the cookie.
-    pub fn add_mac2(public: &PublicKey, reply: &[u8], msg: &mut [u8]) {
+    pub(crate) fn add_mac2(public: &PublicKey, reply: &[u8], msg: &mut [u8]) {
         let key = labelled_hash(LABEL_COOKIE, public);
         let n = msg.len();
         let cookie = XChaCha20Poly1305::new((&key).into())

@@ -1,4 +1,3 @@
-
 use wingress_nat::stun::{binding_request, binding_success};
 
 use super::*;

@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// Sends everything `batch` holds from `b`, waiting for the socket

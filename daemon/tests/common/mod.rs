@@ -14,12 +14,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_wingress");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_wingress");
 
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub PathBuf);
 
 impl TempDir {
-    pub fn new(tag: &str) -> Self {
+    pub(crate) fn new(tag: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let p = std::env::temp_dir().join(format!(
             "wingress-test-{tag}-{}-{}",
@@ -31,11 +31,11 @@ impl TempDir {
         Self(p)
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, text).unwrap();
         p
@@ -52,7 +52,7 @@ impl Drop for TempDir {
 /// `read`, retried when a signal interrupts it: the test process does get
 /// signals while it waits (seen as EINTR under load in the admin test), and
 /// an interrupted read says nothing about the connection.
-pub fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         match r.read(buf) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -61,7 +61,7 @@ pub fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
-pub fn wingress(args: &[&str], stdin: &str) -> (i32, String, String) {
+pub(crate) fn wingress(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut c = Command::new(BIN)
         .args(args)
         .stdin(Stdio::piped())
@@ -79,7 +79,7 @@ pub fn wingress(args: &[&str], stdin: &str) -> (i32, String, String) {
 }
 
 /// A key pair written as `<name>.key` (0600); returns (path, public key).
-pub fn keypair(dir: &TempDir, name: &str) -> (PathBuf, String) {
+pub(crate) fn keypair(dir: &TempDir, name: &str) -> (PathBuf, String) {
     let (_, private, _) = wingress(&["genkey"], "");
     let (_, public, _) = wingress(&["pubkey"], &private);
     let p = dir.write(&format!("{name}.key"), &private);
@@ -89,7 +89,7 @@ pub fn keypair(dir: &TempDir, name: &str) -> (PathBuf, String) {
 
 /// A free port on 127.0.0.1 (for UDP when `udp`, else TCP). Racy in
 /// principle; fine for tests that bind it immediately.
-pub fn free_port(udp: bool) -> u16 {
+pub(crate) fn free_port(udp: bool) -> u16 {
     if udp {
         UdpSocket::bind("127.0.0.1:0")
             .unwrap()
@@ -106,13 +106,13 @@ pub fn free_port(udp: bool) -> u16 {
 }
 
 /// A child process killed on drop; its stderr is kept for failure reports.
-pub struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     log: PathBuf,
 }
 
 impl Daemon {
-    pub fn spawn(dir: &TempDir, name: &str, args: &[&str]) -> Self {
+    pub(crate) fn spawn(dir: &TempDir, name: &str, args: &[&str]) -> Self {
         let log = dir.path(&format!("{name}.log"));
         let f = std::fs::File::create(&log).unwrap();
         let child = Command::new(BIN)
@@ -126,20 +126,20 @@ impl Daemon {
         Self { child, log }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
     /// Sends a signal by name (`HUP`, `TERM`).
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
@@ -149,7 +149,7 @@ impl Daemon {
     }
 
     /// Waits up to `limit` for the process to exit; its exit code.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -160,7 +160,7 @@ impl Daemon {
         None
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if !self.is_running() {
             return;
         }
@@ -187,7 +187,7 @@ impl Drop for Daemon {
 }
 
 /// A TCP echo server on 127.0.0.1; returns its port.
-pub fn tcp_echo() -> u16 {
+pub(crate) fn tcp_echo() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -204,7 +204,7 @@ pub fn tcp_echo() -> u16 {
 }
 
 /// A UDP echo server on 127.0.0.1; returns its port.
-pub fn udp_echo() -> u16 {
+pub(crate) fn udp_echo() -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = s.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -217,7 +217,7 @@ pub fn udp_echo() -> u16 {
 }
 
 /// A DNS query (RD set) for `name` and record type `qtype`.
-pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+pub(crate) fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     let mut m = id.to_be_bytes().to_vec();
     m.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
     for l in name.split('.') {
@@ -229,7 +229,7 @@ pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
 }
 
 /// Sends `q` from a fresh UDP socket and waits up to `limit` for one reply.
-pub fn udp_ask(to: SocketAddr, q: &[u8], limit: Duration) -> Option<Vec<u8>> {
+pub(crate) fn udp_ask(to: SocketAddr, q: &[u8], limit: Duration) -> Option<Vec<u8>> {
     let s = UdpSocket::bind("127.0.0.1:0").ok()?;
     s.set_read_timeout(Some(limit)).ok()?;
     s.send_to(q, to).ok()?;
@@ -239,7 +239,7 @@ pub fn udp_ask(to: SocketAddr, q: &[u8], limit: Duration) -> Option<Vec<u8>> {
 }
 
 /// Retries `f` until it succeeds or `limit` passes.
-pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = f() {
@@ -253,7 +253,7 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 }
 
 /// One echo round trip over a fresh TCP connection.
-pub fn tcp_round_trip(addr: SocketAddr, msg: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn tcp_round_trip(addr: SocketAddr, msg: &[u8]) -> Option<Vec<u8>> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     s.write_all(msg).ok()?;
@@ -263,7 +263,7 @@ pub fn tcp_round_trip(addr: SocketAddr, msg: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Reads lines of `path` until one contains `needle`.
-pub fn log_has(path: &Path, needle: &str) -> bool {
+pub(crate) fn log_has(path: &Path, needle: &str) -> bool {
     std::fs::File::open(path)
         .map(|f| {
             BufReader::new(f)
@@ -275,7 +275,7 @@ pub fn log_has(path: &Path, needle: &str) -> bool {
 }
 
 /// One HTTP/1.1 request over the admin unix socket: (status, body).
-pub fn admin(socket: &Path, method: &str, path: &str) -> (u16, String) {
+pub(crate) fn admin(socket: &Path, method: &str, path: &str) -> (u16, String) {
     let mut s = std::os::unix::net::UnixStream::connect(socket)
         .unwrap_or_else(|e| panic!("admin socket {}: {e}", socket.display()));
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -293,7 +293,7 @@ pub fn admin(socket: &Path, method: &str, path: &str) -> (u16, String) {
 
 /// Writes `text` to `path` the way editors and deploy tools replace a
 /// file: a temporary file beside it, renamed over it.
-pub fn replace_file(path: &Path, text: &str) {
+pub(crate) fn replace_file(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
@@ -302,7 +302,7 @@ pub fn replace_file(path: &Path, text: &str) {
 /// Writes `client.toml` for `wingress forward`: key `key`, the server with
 /// public key `server_pub` on 127.0.0.1:`wg` (tunnel 100.64.0.0/24), and
 /// each `(port, target)` forwarding 127.0.0.1:port to a tunnel address.
-pub fn forward_config(
+pub(crate) fn forward_config(
     dir: &TempDir,
     key: &Path,
     server_pub: &str,
@@ -316,7 +316,7 @@ pub fn forward_config(
 /// Writes `<name>.toml` for `wingress forward` with tunnel address
 /// `address`: as [`forward_config`], each forward a
 /// `(port, target, protocol)`.
-pub fn client_config(
+pub(crate) fn client_config(
     dir: &TempDir,
     name: &str,
     key: &Path,

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// One corpus entry: what the client sends, and the statuses it gets, in
 /// order, before the proxy closes the connection or goes quiet.
-pub struct Case {
+pub(crate) struct Case {
     pub name: &'static str,
     pub request: &'static [u8],
     pub statuses: &'static [u16],
@@ -35,7 +35,7 @@ const fn case(name: &'static str, request: &'static [u8], statuses: &'static [u1
     }
 }
 
-pub const CORPUS: &[Case] = &[
+pub(crate) const CORPUS: &[Case] = &[
     case(
         "plain body",
         b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
@@ -202,7 +202,7 @@ pub const CORPUS: &[Case] = &[
 
 /// What the backend found on one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub request_line: String,
     /// `None`: one clean framing; otherwise what was wrong.
     pub problem: Option<String>,
@@ -211,13 +211,13 @@ pub struct Seen {
 /// A raw HTTP/1.1 backend that parses strictly, answers each connection's
 /// one request with 200 (`Connection: close`), and records what it saw,
 /// including any byte after the request.
-pub struct Recorder {
+pub(crate) struct Recorder {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Recorder {
-    pub fn start() -> Recorder {
+    pub(crate) fn start() -> Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -237,13 +237,13 @@ impl Recorder {
     }
 
     /// Takes what was recorded so far.
-    pub fn take(&self) -> Vec<Seen> {
+    pub(crate) fn take(&self) -> Vec<Seen> {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }
 
     /// Waits (up to 2 s) until `n` connections are recorded (each once the
     /// proxy has closed it), then takes what was recorded. Blocks.
-    pub fn wait_for(&self, n: usize) -> Vec<Seen> {
+    pub(crate) fn wait_for(&self, n: usize) -> Vec<Seen> {
         for _ in 0..100 {
             if self.seen.lock().unwrap().len() >= n {
                 break;
@@ -257,7 +257,10 @@ impl Recorder {
 /// Runs the corpus: `exchange` sends a case's bytes on a new connection
 /// and returns the statuses (see [`read_statuses`]). Every failure, then
 /// any backend request that arrived late.
-pub fn run_corpus(recorder: &Recorder, mut exchange: impl FnMut(&[u8]) -> Vec<u16>) -> Vec<String> {
+pub(crate) fn run_corpus(
+    recorder: &Recorder,
+    mut exchange: impl FnMut(&[u8]) -> Vec<u16>,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for case in CORPUS {
         let statuses = exchange(case.request);
@@ -389,7 +392,7 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<(), String> {
 
 /// Reads the responses of one corpus exchange: their statuses, until the
 /// proxy closes the connection or sends nothing more for a moment.
-pub fn read_statuses(stream: &mut impl Read) -> Vec<u16> {
+pub(crate) fn read_statuses(stream: &mut impl Read) -> Vec<u16> {
     let mut buf = Vec::new();
     let mut statuses = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -421,7 +424,7 @@ pub fn read_statuses(stream: &mut impl Read) -> Vec<u16> {
 
 /// Checks one exchange: the statuses, and that every request the backend
 /// saw had one clean framing; one backend request per 200.
-pub fn check(case: &Case, statuses: &[u16], seen: &[Seen]) -> Result<(), String> {
+pub(crate) fn check(case: &Case, statuses: &[u16], seen: &[Seen]) -> Result<(), String> {
     if statuses != case.statuses {
         return Err(format!(
             "{}: statuses {statuses:?}, expected {:?}",

@@ -24,11 +24,11 @@ use wingress_proxy::{
     Access, BackendAddr, ConnInfo, HostMatch, PeerIdentity, Proxy, RouteSpec, Scheme,
 };
 
-pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+pub(crate) type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// Runs a test on a current-thread runtime inside a `LocalSet`, as the
 /// daemon does.
-pub fn run<F: Future>(test: F) -> F::Output {
+pub(crate) fn run<F: Future>(test: F) -> F::Output {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -43,10 +43,10 @@ pub fn run<F: Future>(test: F) -> F::Output {
 /// Log lines captured on the test's thread (the proxy, its backends and the
 /// clients all run there): `let (log, _guard) = capture_log();`.
 #[derive(Clone, Default)]
-pub struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl CapturedLog {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
@@ -70,7 +70,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
 
 /// Routes this thread's INFO-and-above events to a [`CapturedLog`] until
 /// the guard is dropped.
-pub fn capture_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
+pub(crate) fn capture_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
     let log = CapturedLog::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(log.clone())
@@ -82,7 +82,7 @@ pub fn capture_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
 
 /// Knobs and counters shared with a running backend.
 #[derive(Default)]
-pub struct BackendState {
+pub(crate) struct BackendState {
     pub healthy: AtomicBool,
     pub hits: AtomicUsize,
     pub auth_calls: AtomicUsize,
@@ -91,13 +91,13 @@ pub struct BackendState {
     pub stream_release: Notify,
 }
 
-pub struct Backend {
+pub(crate) struct Backend {
     pub addr: SocketAddr,
     pub state: Arc<BackendState>,
 }
 
 impl Backend {
-    pub fn spec(&self) -> BackendAddr {
+    pub(crate) fn spec(&self) -> BackendAddr {
         BackendAddr {
             host: self.addr.ip().to_string(),
             port: self.addr.port(),
@@ -112,7 +112,7 @@ impl Backend {
 /// bytes, notifying `upload_started` at the first), `/ws` (101, then echoes
 /// bytes), `/auth` (forward-auth: `Authorization: Bearer good` passes), and
 /// everything else echoes the request.
-pub async fn backend(name: &'static str) -> Backend {
+pub(crate) async fn backend(name: &'static str) -> Backend {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = Arc::new(BackendState::default());
@@ -141,7 +141,7 @@ pub async fn backend(name: &'static str) -> Backend {
 /// its port stays bound (without SO_REUSEADDR) but never listens, so no
 /// other test's listener, nor an outgoing connection's source port, can
 /// take it over (a released port could be handed out again at once).
-pub async fn dead_addr() -> BackendAddr {
+pub(crate) async fn dead_addr() -> BackendAddr {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = socket.local_addr().unwrap().port();
@@ -293,12 +293,12 @@ async fn handle(
 }
 
 /// `/big` is this many chunks of this size.
-pub const BIG_CHUNK: usize = 64 * 1024;
-pub const BIG_CHUNKS: usize = 1024;
+pub(crate) const BIG_CHUNK: usize = 64 * 1024;
+pub(crate) const BIG_CHUNKS: usize = 1024;
 
 /// The echo endpoint's view of a request.
 #[derive(Debug)]
-pub struct Echo {
+pub(crate) struct Echo {
     pub backend: String,
     pub method: String,
     pub path: String,
@@ -307,7 +307,7 @@ pub struct Echo {
 }
 
 impl Echo {
-    pub fn parse(body: &str) -> Echo {
+    pub(crate) fn parse(body: &str) -> Echo {
         let mut echo = Echo {
             backend: String::new(),
             method: String::new(),
@@ -332,7 +332,7 @@ impl Echo {
         echo
     }
 
-    pub fn header(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn header(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(k, _)| k == name)
@@ -341,7 +341,11 @@ impl Echo {
     }
 }
 
-pub fn conn_info(entrypoint: &str, scheme: Scheme, peer: Option<(&str, &[&str])>) -> ConnInfo {
+pub(crate) fn conn_info(
+    entrypoint: &str,
+    scheme: Scheme,
+    peer: Option<(&str, &[&str])>,
+) -> ConnInfo {
     ConnInfo {
         remote: "127.0.0.1:1".parse().unwrap(),
         entrypoint: entrypoint.into(),
@@ -358,17 +362,17 @@ pub fn conn_info(entrypoint: &str, scheme: Scheme, peer: Option<(&str, &[&str])>
     }
 }
 
-pub fn host_client() -> ConnInfo {
+pub(crate) fn host_client() -> ConnInfo {
     conn_info("web", Scheme::Https, None)
 }
 
-pub fn peer(name: &str, tags: &[&str]) -> ConnInfo {
+pub(crate) fn peer(name: &str, tags: &[&str]) -> ConnInfo {
     conn_info("web", Scheme::Https, Some((name, tags)))
 }
 
 /// Serves `proxy` on a loopback listener; every connection gets `template`
 /// with its real remote address. Call inside the test's `LocalSet`.
-pub async fn listen(proxy: &Arc<Proxy>, template: ConnInfo) -> SocketAddr {
+pub(crate) async fn listen(proxy: &Arc<Proxy>, template: ConnInfo) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let proxy = proxy.clone();
@@ -385,7 +389,7 @@ pub async fn listen(proxy: &Arc<Proxy>, template: ConnInfo) -> SocketAddr {
     addr
 }
 
-pub fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> RouteSpec {
+pub(crate) fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> RouteSpec {
     RouteSpec {
         host,
         path_prefix: prefix.into(),
@@ -402,31 +406,31 @@ pub fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> RouteSpec 
     }
 }
 
-pub fn exact(host: &str) -> HostMatch {
+pub(crate) fn exact(host: &str) -> HostMatch {
     HostMatch::Exact(host.into())
 }
 
-pub type TestClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type TestClient = Client<HttpConnector, Full<Bytes>>;
 
-pub fn client() -> TestClient {
+pub(crate) fn client() -> TestClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
 }
 
 impl Reply {
-    pub fn echo(&self) -> Echo {
+    pub(crate) fn echo(&self) -> Echo {
         assert_eq!(self.status, 200, "body: {}", self.body);
         Echo::parse(&self.body)
     }
 }
 
 /// Sends a request through the proxy at `proxy` with the given Host.
-pub async fn send(
+pub(crate) async fn send(
     client: &TestClient,
     proxy: SocketAddr,
     method: &str,
@@ -457,13 +461,13 @@ pub async fn send(
     }
 }
 
-pub async fn get(client: &TestClient, proxy: SocketAddr, host: &str, path: &str) -> Reply {
+pub(crate) async fn get(client: &TestClient, proxy: SocketAddr, host: &str, path: &str) -> Reply {
     send(client, proxy, "GET", host, path, &[], "").await
 }
 
 /// Reads one HTTP/1.1 response with a Content-Length (or up to EOF) from a
 /// raw stream; returns the head and body.
-pub async fn read_response(stream: &mut TcpStream) -> (String, String) {
+pub(crate) async fn read_response(stream: &mut TcpStream) -> (String, String) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {

@@ -229,7 +229,7 @@ impl Rfc2136 {
 /// The TXT values at `name` on `server`, as that server answers from its
 /// own zone data (no recursion asked; the answer must be authoritative).
 /// NXDOMAIN is no values: the record is not there yet.
-pub async fn txt_values(server: SocketAddr, name: &str) -> Result<Vec<String>, DnsError> {
+pub(super) async fn txt_values(server: SocketAddr, name: &str) -> Result<Vec<String>, DnsError> {
     let query = update::txt_query(random_id(), name)?;
     let reply = exchange(server, query).await?;
     let parsed = Message::parse_response(&reply)?;

@@ -123,7 +123,7 @@ impl Round {
     }
 }
 
-pub struct AttackBench<'a> {
+pub(crate) struct AttackBench<'a> {
     pub lab: &'a Lab,
     pub bins: Binaries,
     pub rounds: usize,
@@ -132,7 +132,7 @@ pub struct AttackBench<'a> {
 }
 
 impl AttackBench<'_> {
-    pub fn run(&self) -> Result<ExitCode> {
+    pub(crate) fn run(&self) -> Result<ExitCode> {
         let started = Instant::now();
         let mut t = Topology::start(self.lab, &self.bins.wingress, &self.bins.attack)?;
         let _server = t.iperf3_server()?;
@@ -422,7 +422,7 @@ fn wireguard_drops(t: &Topology) -> BTreeMap<String, u64> {
 }
 
 /// `/proc/loadavg`'s first three fields.
-pub fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()

@@ -37,7 +37,7 @@ impl Run {
     }
 }
 
-pub fn run(lab: &Lab, wingress: &Path, connects: usize, rate: u32) -> Result<()> {
+pub(crate) fn run(lab: &Lab, wingress: &Path, connects: usize, rate: u32) -> Result<()> {
     let t = TwoPeers::start(lab, wingress, "")?;
     // Warm-up: ARP, the first handshakes, the backend's threads.
     measure(&t, 20)?;

@@ -24,7 +24,7 @@ const SINK_PORT: u16 = 7000;
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 const B_TUNNEL: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 2);
 
-pub fn run(lab: &Lab, wingress: &Path, conns: usize) -> Result<()> {
+pub(crate) fn run(lab: &Lab, wingress: &Path, conns: usize) -> Result<()> {
     let a = lab.netns()?;
     let b = lab.netns()?;
     veth(&a, "10.99.0.1/24", &b, "10.99.0.2/24")?;

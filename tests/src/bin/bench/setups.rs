@@ -27,10 +27,10 @@ const IPERF_PORT: u16 = 5201;
 /// The host-side listener of `wingress forward` and onetun in A.
 const FORWARD_PORT: u16 = 15201;
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-pub const READY: Duration = Duration::from_secs(20);
+pub(crate) const READY: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setup {
+pub(crate) enum Setup {
     A,
     B,
     C,
@@ -76,7 +76,7 @@ struct Measured {
     down: Result<f64, String>,
 }
 
-pub struct Bench<'a> {
+pub(crate) struct Bench<'a> {
     pub lab: &'a Lab,
     pub runs: usize,
     pub seconds: u32,
@@ -87,7 +87,7 @@ pub struct Bench<'a> {
 impl Bench<'_> {
     /// Measures every setup (a failing one is reported and skipped), prints
     /// a table and its markdown form. Fails if any setup failed.
-    pub fn run(&self, setups: &[Setup]) -> Result<ExitCode> {
+    pub(crate) fn run(&self, setups: &[Setup]) -> Result<ExitCode> {
         let mut results = Vec::new();
         for &setup in setups {
             eprintln!("== {} ==", setup.label());
@@ -409,7 +409,12 @@ fn wg_server(b: &Netns, keys: &KeyPair, client_pub: &str) -> Result<WgGo> {
 }
 
 /// wireguard-go in `a` on 100.64.0.1/24, talking to `server_pub` at `endpoint`.
-pub fn wg_client(a: &Netns, keys: KeyPair, server_pub: &str, endpoint: SocketAddr) -> Result<WgGo> {
+pub(crate) fn wg_client(
+    a: &Netns,
+    keys: KeyPair,
+    server_pub: &str,
+    endpoint: SocketAddr,
+) -> Result<WgGo> {
     let peer = WgPeer::new(server_pub, &[&format!("{B_TUNNEL}/32")])
         .endpoint(endpoint)
         .keepalive(25);
@@ -420,7 +425,7 @@ pub fn wg_client(a: &Netns, keys: KeyPair, server_pub: &str, endpoint: SocketAdd
 }
 
 /// Pings the far end until the handshake is done and a reply comes back.
-pub fn wait_tunnel(a: &Netns, wg: &WgGo, server_pub: &str) -> Result<()> {
+pub(crate) fn wait_tunnel(a: &Netns, wg: &WgGo, server_pub: &str) -> Result<()> {
     a.wait_ping(&B_TUNNEL.to_string(), READY)?;
     wg.wait_for_handshake(server_pub, READY)
 }

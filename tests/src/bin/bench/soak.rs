@@ -15,7 +15,7 @@ use wingress_lab::Lab;
 use crate::attack::load_average;
 use crate::Binaries;
 
-pub fn run(lab: &Lab, bins: &Binaries, minutes: f64, nice: i32) -> Result<ExitCode> {
+pub(crate) fn run(lab: &Lab, bins: &Binaries, minutes: f64, nice: i32) -> Result<ExitCode> {
     let duration = Duration::from_secs_f64((minutes * 60.0).max(5.0));
     let plan = SoakPlan {
         flood_nice: nice,
