@@ -181,12 +181,18 @@ impl Core {
 
     // === outputs ===
 
-    /// When [`Core::handle_timeout`] must run next: at once if the stack
-    /// has work or a STUN request waits, else the earlier of the stack's
-    /// next timer and WireGuard's next tick.
+    /// When [`Core::handle_timeout`] (then [`Core::poll_transmit`]) must
+    /// run next: at once if the stack has work or anything waits to be
+    /// sent, else the earlier of the stack's next timer and WireGuard's
+    /// next tick.
     #[must_use]
     pub(crate) fn poll_timeout(&mut self, now: Instant) -> Instant {
-        if self.dirty || self.side.has_outgoing() {
+        if self.dirty
+            || self.side.has_outgoing()
+            || !self.initiate.is_empty()
+            || !self.queued.is_empty()
+            || !self.flush_peers.is_empty()
+        {
             return now;
         }
         match self.stack.poll_delay(now) {

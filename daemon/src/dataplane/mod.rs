@@ -1,8 +1,22 @@
-//! The data-plane event loop: one thread owns the WireGuard UDP socket, the
-//! peer table and the TCP/IP stack, with no locks and no per-packet hand-off
-//! between tasks. Application tasks (backend connections) run on the same
-//! thread and reach the stack through [`NetRef`]; after touching a socket
-//! they [`Net::kick`] the loop so it polls the stack again.
+//! The data-plane event loop: one thread owns the WireGuard UDP socket and
+//! the sans-IO [`Core`] (peer table, TCP/IP stack, STUN side channel), with
+//! no locks and no per-packet hand-off between tasks. [`Driver`] is the
+//! core's one driver, for `wingress run` and `wingress forward` alike.
+//!
+//! Call order, per turn ([`Driver::turn`]):
+//! 1. release connections dropped while the core was borrowed;
+//! 2. up to [`RX_BATCHES_PER_TURN`] receive batches into
+//!    [`Core::handle_datagram`], the core's events handed to the
+//!    [`Handler`] after each batch (the core not borrowed);
+//! 3. [`Core::handle_timeout`], then its events to the handler;
+//! 4. [`Core::poll_transmit`] into the send batch until empty, then flush;
+//! 5. if anything moved, yield to the tasks it woke and go round again;
+//!    else sleep until [`Core::poll_timeout`], a readable socket or a kick.
+//!
+//! Application tasks (backend connections, reloads) run on the same thread
+//! and reach the core through [`NetRef`]: [`NetCell::act`] borrows, acts
+//! and kicks the loop; hot paths that may find nothing to do borrow and
+//! [`Net::kick`] themselves.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
