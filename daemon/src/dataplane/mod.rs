@@ -269,7 +269,9 @@ impl<H: Handler> Driver<H> {
     /// Hands the core's events to the handler, the core not borrowed.
     fn dispatch(&mut self) {
         loop {
-            let Some(event) = self.net.borrow_mut().poll_event() else {
+            // The borrow ends here: the handler may borrow the core.
+            let event = self.net.borrow_mut().poll_event();
+            let Some(event) = event else {
                 return;
             };
             match event {
