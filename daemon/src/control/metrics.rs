@@ -85,7 +85,7 @@ fn peers(d: &Daemon, m: &mut Exposition) {
     let mut peers: Vec<_> = tables
         .peers
         .values()
-        .filter_map(|p| Some((p.name.as_str(), net.wg.peer_status(p.id)?)))
+        .filter_map(|p| Some((p.name.as_str(), net.wg().peer_status(p.id)?)))
         .collect();
     peers.sort_by(|a, b| a.0.cmp(b.0));
     m.family(
@@ -244,7 +244,7 @@ fn connections(d: &Daemon, m: &mut Exposition) {
     m.sample(
         "wingress_tunnel_tcp_connections",
         &[],
-        d.net.borrow().stack.connections() as f64,
+        d.net.borrow().stack().connections() as f64,
     );
     m.family("wingress_udp_flows", "gauge", "Forwarded UDP flows.");
     m.sample("wingress_udp_flows", &[], d.flows.borrow().len() as f64);
@@ -269,14 +269,14 @@ fn drops(d: &Daemon, m: &mut Exposition) {
         "counter",
         "Packets dropped, by layer and reason.",
     );
-    for (reason, n) in net.wg.drops().iter() {
+    for (reason, n) in net.wg().drops().iter() {
         m.sample(
             "wingress_dropped_packets_total",
             &[("layer", "wireguard"), ("reason", reason.as_str())],
             n as f64,
         );
     }
-    for (reason, n) in net.stack.stats().iter() {
+    for (reason, n) in net.stack().stats().iter() {
         m.sample(
             "wingress_dropped_packets_total",
             &[("layer", "netstack"), ("reason", reason.as_str())],
@@ -286,8 +286,8 @@ fn drops(d: &Daemon, m: &mut Exposition) {
     // STUN-shaped datagrams on the WireGuard port, and datagrams we could
     // not send because the socket stayed blocked.
     for (layer, reason, n) in [
-        ("stun", "unsolicited", net.side.unsolicited),
-        ("stun", "inbox_full", net.side.dropped),
+        ("stun", "unsolicited", net.side().unsolicited),
+        ("stun", "inbox_full", net.side().dropped),
         ("udp", "send_queue_full", net.tx_dropped),
     ] {
         m.sample(
@@ -306,7 +306,7 @@ fn drops(d: &Daemon, m: &mut Exposition) {
     m.sample(
         "wingress_netstack_egress_budget_hits_total",
         &[],
-        net.stack.stats().egress_budget_hits as f64,
+        net.stack().stats().egress_budget_hits as f64,
     );
     m.family(
         "wingress_netstack_runaway_resets_total",
@@ -316,7 +316,7 @@ fn drops(d: &Daemon, m: &mut Exposition) {
     m.sample(
         "wingress_netstack_runaway_resets_total",
         &[],
-        net.stack.stats().runaway_resets as f64,
+        net.stack().stats().runaway_resets as f64,
     );
 }
 
@@ -426,7 +426,7 @@ type PeerGauge<'a> = (&'static str, &'static str, &'a dyn Fn(PeerId) -> usize);
 
 fn limit_families(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], caps: &PeerCaps) {
     let usage = |id| {
-        net.stack
+        net.stack()
             .peer_usage(peer_key(id))
             .cloned()
             .unwrap_or_default()
@@ -491,12 +491,12 @@ fn limit_families(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], cap
     m.sample(
         "wingress_tcp_buffered_bytes",
         &[],
-        net.stack.buffered() as f64,
+        net.stack().buffered() as f64,
     );
     m.family(
         "wingress_tcp_ring_bytes",
         "gauge",
         "Size of the buffers of all peers' TCP connections, both directions.",
     );
-    m.sample("wingress_tcp_ring_bytes", &[], net.stack.rings() as f64);
+    m.sample("wingress_tcp_ring_bytes", &[], net.stack().rings() as f64);
 }

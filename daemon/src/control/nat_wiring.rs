@@ -25,7 +25,7 @@ pub(crate) fn attach(d: &DaemonRef, node: Option<NodeAddr>, port: u16) -> NatHan
                 .values()
                 .map(|p| {
                     let since: Option<Duration> =
-                        net.wg.peer_stats(p.id).and_then(|s| s.since_handshake);
+                        net.wg().peer_stats(p.id).and_then(|s| s.since_handshake);
                     (p.name.clone(), since)
                 })
                 .collect()

@@ -330,11 +330,11 @@ pub(crate) fn apply(d: &Daemon, plan: Plan) -> Applied {
             .chain(dns_port(dns_now))
             .collect();
         for p in old_tcp.difference(&new_tcp) {
-            net.stack.unlisten_tcp(*p);
+            net.stack_mut().unlisten_tcp(*p);
             changes.push(format!("tunnel tcp port {p} closed"));
         }
         for p in new_tcp.difference(&old_tcp) {
-            net.stack.listen_tcp(*p);
+            net.stack_mut().listen_tcp(*p);
             changes.push(format!("tunnel tcp port {p} listening"));
         }
         let old_udp: BTreeSet<u16> = tables
@@ -345,17 +345,17 @@ pub(crate) fn apply(d: &Daemon, plan: Plan) -> Applied {
             .collect();
         let new_udp: BTreeSet<u16> = udp.keys().copied().chain(dns_port(dns_now)).collect();
         for p in old_udp.difference(&new_udp) {
-            net.stack.unbind_udp(*p);
+            net.stack_mut().unbind_udp(*p);
             changes.push(format!("tunnel udp port {p} closed"));
         }
         for p in new_udp.difference(&old_udp) {
-            net.stack.bind_udp(*p);
+            net.stack_mut().bind_udp(*p);
             changes.push(format!("tunnel udp port {p} bound"));
         }
         tables.tcp = tcp;
         tables.udp = udp;
         if old.limits != plan.config.limits {
-            net.stack
+            net.stack_mut()
                 .set_limits(crate::ingress::limits::tcp_limits(&plan.config.limits));
             d.caps.apply(&plan.config.limits);
             changes.push("[limits] changed".to_string());
@@ -421,10 +421,10 @@ fn apply_peers(
         let has_endpoint = spec.endpoint.is_some();
         let id = match old.remove(&p.public_key) {
             None => {
-                let id = net.wg.add_peer(spec);
+                let id = net.wg_mut().add_peer(spec);
                 changes.push(format!("peer {} added", p.name));
                 if has_endpoint {
-                    net.initiate.push(id);
+                    net.initiate(id);
                 }
                 id
             }
@@ -433,23 +433,23 @@ fn apply_peers(
                 if was.preshared_key != psk
                     || was.config.persistent_keepalive != p.persistent_keepalive
                 {
-                    id = net.wg.add_peer(spec);
+                    id = net.wg_mut().add_peer(spec);
                     changes.push(format!(
                         "peer {}: new session (preshared key or keepalive changed)",
                         p.name
                     ));
                     if has_endpoint {
-                        net.initiate.push(id);
+                        net.initiate(id);
                     }
                 } else {
                     if was.config.allowed_ips != p.allowed_ips {
-                        net.wg.set_allowed_ips(id, spec.allowed_ips);
+                        net.wg_mut().set_allowed_ips(id, spec.allowed_ips);
                         changes.push(format!("peer {}: allowed_ips changed", p.name));
                     }
                     if was.config.endpoint != p.endpoint {
                         if let Some(ep) = spec.endpoint {
-                            net.wg.set_peer_endpoint(id, ep);
-                            net.initiate.push(id);
+                            net.wg_mut().set_peer_endpoint(id, ep);
+                            net.initiate(id);
                         }
                         changes.push(format!("peer {}: endpoint changed", p.name));
                     }
@@ -467,11 +467,10 @@ fn apply_peers(
         peers.insert(id, PeerMeta::new(id, &p, psk));
     }
     for (_, gone) in old {
-        net.wg.remove_peer(gone.id);
+        net.wg_mut().remove_peer(gone.id);
         changes.push(format!("peer {} removed", gone.name));
     }
-    let Net { wg, stack, .. } = net;
-    let aborted = stack.abort_connections(|remote| match wg.peer_for_addr(remote.ip()) {
+    let aborted = net.abort_connections(|wg, remote| match wg.peer_for_addr(remote.ip()) {
         None => true,
         Some(id) => reset.contains(&id),
     });

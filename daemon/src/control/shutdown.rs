@@ -73,10 +73,10 @@ pub(crate) async fn run(d: &Daemon, why: &str, mut signals: StopSignals) {
             .chain(gen.tunnel_ports())
             .chain(dns)
         {
-            net.stack.unlisten_tcp(port);
+            net.stack_mut().unlisten_tcp(port);
         }
         for port in tables.udp.keys().copied().chain(dns) {
-            net.stack.unbind_udp(port);
+            net.stack_mut().unbind_udp(port);
         }
         net.kick();
     }

@@ -136,7 +136,7 @@ pub(crate) fn gather(d: &Daemon) -> Status {
             Some(PeerEntry {
                 name: m.name.clone(),
                 tags: m.config.tags.clone(),
-                wg: net.wg.peer_status(m.id)?,
+                wg: net.wg().peer_status(m.id)?,
             })
         })
         .collect();
@@ -212,19 +212,19 @@ pub(crate) fn gather(d: &Daemon) -> Status {
             reloads_failed: record.reloads_failed,
         },
         connections: ConnectionCounts {
-            tunnel_tcp: net.stack.connections(),
+            tunnel_tcp: net.stack().connections(),
             udp_flows: d.flows.borrow().len(),
         },
         dns: tables.dns.as_ref().map(|dns| dns.stats().into()),
         drops: DropCounts {
             wireguard: net
-                .wg
+                .wg()
                 .drops()
                 .iter()
                 .map(|(r, n)| (r.as_str(), n))
                 .collect(),
             netstack: net
-                .stack
+                .stack()
                 .stats()
                 .iter()
                 .map(|(r, n)| (r.as_str(), n))

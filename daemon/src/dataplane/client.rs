@@ -80,12 +80,7 @@ async fn accept_loop(net: NetRef, listener: TcpListener, target: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let net = net.clone();
         tokio::task::spawn_local(async move {
-            let id = {
-                let mut n = net.borrow_mut();
-                let id = n.stack.connect(target);
-                n.kick();
-                id
-            };
+            let id = net.act(|core| core.stack_mut().connect(target));
             let id = match id {
                 Ok(id) => id,
                 Err(e) => {
@@ -97,7 +92,7 @@ async fn accept_loop(net: NetRef, listener: TcpListener, target: SocketAddr) {
                 CONNECT_TIMEOUT,
                 poll_fn(|cx| {
                     let mut n = net.borrow_mut();
-                    let Some(s) = n.stack.tcp(id) else {
+                    let Some(s) = n.stack_mut().tcp(id) else {
                         return Poll::Ready(false);
                     };
                     match s.state() {
@@ -114,9 +109,7 @@ async fn accept_loop(net: NetRef, listener: TcpListener, target: SocketAddr) {
             .unwrap_or(false);
             if !established {
                 tracing::info!(%from, %target, "tunnel connection refused or timed out");
-                let mut n = net.borrow_mut();
-                n.stack.abort(id);
-                n.kick();
+                net.act(|core| core.stack_mut().abort(id));
                 // Dropping `stream` closes the client's connection.
                 return;
             }
@@ -139,11 +132,11 @@ async fn udp_loop(net: NetRef, flows: UdpFlows, sock: Rc<UdpSocket>, target: Soc
             r = sock.recv_from(&mut buf) => {
                 let Ok((n, client)) = r else { continue };
                 let mut net = net.borrow_mut();
-                let Some(local) = net.stack.local_addr(target.is_ipv6()) else { continue };
+                let Some(local) = net.stack().local_addr(target.is_ipv6()) else { continue };
                 let (port, last) = match by_client.get(&client) {
                     Some(f) => f.clone(),
                     None => {
-                        let Some(port) = net.stack.bind_udp_ephemeral() else { continue };
+                        let Some(port) = net.stack_mut().bind_udp_ephemeral() else { continue };
                         let last = Rc::new(Cell::new(Instant::now()));
                         flows.borrow_mut().insert(port, (sock.clone(), client, last.clone()));
                         by_client.insert(client, (port, last.clone()));
@@ -151,7 +144,7 @@ async fn udp_loop(net: NetRef, flows: UdpFlows, sock: Rc<UdpSocket>, target: Soc
                     }
                 };
                 last.set(Instant::now());
-                net.stack.send_udp(SocketAddr::new(local, port), target, &buf[..n]);
+                net.stack_mut().send_udp(SocketAddr::new(local, port), target, &buf[..n]);
                 net.kick();
             }
             _ = sweep.tick() => {
@@ -159,7 +152,7 @@ async fn udp_loop(net: NetRef, flows: UdpFlows, sock: Rc<UdpSocket>, target: Soc
                 by_client.retain(|_, (port, last)| {
                     let keep = last.get().elapsed() < UDP_IDLE;
                     if !keep {
-                        net.stack.unbind_udp(*port);
+                        net.stack_mut().unbind_udp(*port);
                         flows.borrow_mut().remove(port);
                     }
                     keep
@@ -177,7 +170,7 @@ impl Handler for Forwarder {
     fn accepted(&mut self, net: &NetRef, conn: Accepted, _peer: Option<PeerId>) {
         // The client listens on no tunnel ports; refuse anything that
         // arrives anyway.
-        net.borrow_mut().stack.abort(conn.id);
+        net.act(|core| core.stack_mut().abort(conn.id));
     }
 
     fn datagram(&mut self, _net: &NetRef, d: &UdpDatagram, _peer: PeerId) {

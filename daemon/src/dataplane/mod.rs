@@ -1,42 +1,68 @@
-//! The data-plane event loop: one thread owns the WireGuard UDP socket, the
-//! peer table and the TCP/IP stack, with no locks and no per-packet hand-off
-//! between tasks. Application tasks (backend connections) run on the same
-//! thread and reach the stack through [`NetRef`]; after touching a socket
-//! they [`Net::kick`] the loop so it polls the stack again.
+//! The data-plane event loop: one thread owns the WireGuard UDP socket and
+//! the sans-IO [`Core`] (peer table, TCP/IP stack, STUN side channel), with
+//! no locks and no per-packet hand-off between tasks. [`Driver`] is the
+//! core's one driver, for `wingress run` and `wingress forward` alike.
+//!
+//! Call order, per turn ([`Driver::turn`]):
+//! 1. release connections dropped while the core was borrowed;
+//! 2. up to [`RX_BATCHES_PER_TURN`] receive batches into
+//!    [`Core::handle_datagram`], the core's events handed to the
+//!    [`Handler`] after each batch (the core not borrowed);
+//! 3. [`Core::handle_timeout`], then its events to the handler;
+//! 4. [`Core::poll_transmit`] into the send batch until empty, then flush;
+//! 5. if anything moved, yield to the tasks it woke and go round again;
+//!    else sleep until [`Core::poll_timeout`], a readable socket or a kick.
+//!
+//! Application tasks (backend connections, reloads) run on the same thread
+//! and reach the core through [`NetRef`]: [`NetCell::act`] borrows, acts
+//! and kicks the loop; hot paths that may find nothing to do borrow and
+//! [`Net::kick`] themselves.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
-use std::net::SocketAddr;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use wingress_netstack::{Accepted, Ingress, PeerKey, Stack, TcpId, UdpDatagram};
-use wingress_wg::{Device, Incoming, Outgoing, PeerId, MIN_OUT, OVERHEAD, TIMER_TICK};
+use wingress_netstack::{Accepted, Stack, TcpId, UdpDatagram};
+use wingress_wg::{Device, PeerId};
 
 pub(crate) mod client;
+pub(crate) mod core;
 pub(crate) mod side_channel;
 pub(crate) mod tcp_pump;
 pub(crate) mod tunnel;
 pub(crate) mod tunnel_stream;
 pub(crate) mod udp_io;
 
+pub(crate) use self::core::peer_key;
+use self::core::{Core, Event, TRANSMIT_ROOM};
 pub(crate) use side_channel::SideChannel;
 use udp_io::{TxBatch, UdpIo};
 
-/// The state one data-plane thread owns.
+/// The state one data-plane thread owns: the sans-IO [`Core`] (reached
+/// through `Deref`) and what the driver adds around it.
 pub(crate) struct Net {
-    pub(crate) wg: Device,
-    pub(crate) stack: Stack,
-    /// Peers to start a handshake with on the next turn (added by a reload).
-    pub(crate) initiate: Vec<PeerId>,
-    /// STUN on the WireGuard socket (the NAT driver's).
-    pub(crate) side: SideChannel,
+    core: Core,
     /// Outgoing datagrams dropped because the socket stayed blocked.
     pub(crate) tx_dropped: u64,
     kicked: bool,
     waker: Option<Waker>,
+}
+
+impl Deref for Net {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl DerefMut for Net {
+    fn deref_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
 }
 
 /// The shared handle on a data plane: the [`Net`] (borrowed by the loop
@@ -62,10 +88,7 @@ impl NetCell {
     pub(crate) fn new(wg: Device, stack: Stack) -> NetRef {
         Rc::new(NetCell {
             net: RefCell::new(Net {
-                wg,
-                stack,
-                initiate: Vec::new(),
-                side: SideChannel::default(),
+                core: Core::new(wg, stack, Instant::now()),
                 tx_dropped: 0,
                 kicked: false,
                 waker: None,
@@ -74,12 +97,25 @@ impl NetCell {
         })
     }
 
+    /// Runs `f` on the core, then wakes the loop so that whatever `f`
+    /// changed (a socket opened, closed or written, a datagram queued, a
+    /// peer added) is acted on: the one way for code off the loop to change
+    /// the data plane without forgetting [`Net::kick`]. Hot paths that
+    /// only sometimes change anything (a read that may find no data) borrow
+    /// and kick themselves, so as not to wake the loop for nothing.
+    pub(crate) fn act<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let mut n = self.net.borrow_mut();
+        let r = f(&mut n.core);
+        n.kick();
+        r
+    }
+
     /// Releases a connection the application is done with: now when the
     /// stack is free, else on the loop's next turn; never skipped.
     pub(crate) fn release(&self, id: TcpId) {
         match self.net.try_borrow_mut() {
             Ok(mut n) => {
-                n.stack.release(id);
+                n.stack_mut().release(id);
                 n.kick();
             }
             Err(_) => {
@@ -90,9 +126,9 @@ impl NetCell {
         }
     }
 
-    fn release_deferred(&self, net: &mut Net) {
+    fn release_deferred(&self, core: &mut Core) {
         for id in self.deferred.take() {
-            net.stack.release(id);
+            core.stack_mut().release(id);
         }
     }
 }
@@ -112,30 +148,27 @@ impl Net {
     }
 }
 
-/// What the application does with traffic the stack delivers.
+/// What the application does with traffic the stack delivers. Both are
+/// called while the loop does not hold `net`: borrow it to answer at once.
 pub(crate) trait Handler {
     /// A TCP connection completed its handshake on a listened port.
     fn accepted(&mut self, net: &NetRef, conn: Accepted, peer: Option<PeerId>);
-    /// A datagram for a bound UDP port. Called while the loop holds `net`:
-    /// do not borrow it; clone `net_ref` into tasks instead.
-    fn datagram(&mut self, net_ref: &NetRef, d: &UdpDatagram, peer: PeerId);
+    /// A datagram for a bound UDP port.
+    fn datagram(&mut self, net: &NetRef, d: &UdpDatagram, peer: PeerId);
 }
-
-/// Room for one queued packet: the largest MTU plus WireGuard overhead.
-const QUEUED_ROOM: usize = 9000 + OVERHEAD + MIN_OUT;
 
 /// Receive batches per turn before the stack is polled and output flushed.
 const RX_BATCHES_PER_TURN: usize = 8;
 
+/// The one driver of a [`Core`]: owns the WireGuard UDP socket and the
+/// clock, feeds received batches to the core, sends what it transmits,
+/// hands its events to the [`Handler`], and sleeps until the core's
+/// timeout, a datagram, or a [`Net::kick`].
 pub(crate) struct Driver<H> {
     net: NetRef,
     io: UdpIo,
     tx: TxBatch,
     handler: H,
-    next_timers: Instant,
-    accepted: Vec<(Accepted, Option<PeerId>)>,
-    /// Scratch for WireGuard timer output.
-    scratch: Vec<u8>,
 }
 
 impl<H: Handler> Driver<H> {
@@ -145,23 +178,16 @@ impl<H: Handler> Driver<H> {
             io,
             tx: TxBatch::default(),
             handler,
-            next_timers: Instant::now(),
-            accepted: Vec::new(),
-            scratch: vec![0u8; MIN_OUT.max(256)],
         }
     }
 
     /// Starts handshakes with every peer whose endpoint is known, so the
     /// first connection does not wait for one and the peer learns where we are.
     pub(crate) fn initiate_handshakes(&mut self) {
-        let mut net = self.net.borrow_mut();
-        let ids: Vec<PeerId> = net.wg.peer_ids().collect();
-        for id in ids {
-            let wg = &mut net.wg;
-            self.tx.push_with(MIN_OUT, |out| {
-                wg.initiate(id, out).map(|t| (t.to, t.bytes.len()))
-            });
-        }
+        let net_rc = self.net.clone();
+        let mut net = net_rc.borrow_mut();
+        net.initiate_all();
+        self.transmit(&mut net);
         drop(net);
         let _ = self.flush();
     }
@@ -172,9 +198,6 @@ impl<H: Handler> Driver<H> {
         tokio::pin!(sleep);
         loop {
             let work = self.turn();
-            for (conn, peer) in self.accepted.drain(..) {
-                self.handler.accepted(&self.net, conn, peer);
-            }
             if !self.tx.is_empty() {
                 // The socket's send buffer is full: wait, then finish.
                 let _ = self.io.writable().await;
@@ -185,7 +208,7 @@ impl<H: Handler> Driver<H> {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let deadline = self.deadline();
+            let deadline = self.net.borrow_mut().poll_timeout(Instant::now());
             sleep
                 .as_mut()
                 .reset(tokio::time::Instant::from_std(deadline));
@@ -204,40 +227,26 @@ impl<H: Handler> Driver<H> {
         }
     }
 
-    fn deadline(&self) -> Instant {
-        let now = Instant::now();
-        let mut net = self.net.borrow_mut();
-        let stack = net
-            .stack
-            .poll_delay(now)
-            .map_or(self.next_timers, |d| now + d);
-        stack.min(self.next_timers)
-    }
-
-    /// One pass: receive, run the stack, send. Returns whether anything
-    /// happened (so the loop should go round again before sleeping).
+    /// One pass: receive, run the core, hand out its events, send. Returns
+    /// whether anything was received or sent (so the loop should go round
+    /// again before sleeping).
     fn turn(&mut self) -> bool {
         let now = Instant::now();
-        let net_rc = self.net.clone();
-        let mut net_guard = net_rc.borrow_mut();
-        let net = &mut *net_guard;
-        net.kicked = false;
-        net_rc.release_deferred(net);
-        for id in std::mem::take(&mut net.initiate) {
-            let wg = &mut net.wg;
-            self.tx.push_with(MIN_OUT, |out| {
-                wg.initiate(id, out).map(|t| (t.to, t.bytes.len()))
-            });
+        {
+            let mut net = self.net.borrow_mut();
+            net.kicked = false;
+            self.net.release_deferred(&mut net);
         }
         let mut received = 0;
         for _ in 0..RX_BATCHES_PER_TURN {
-            let tx = &mut self.tx;
-            let handler = &mut self.handler;
-            let net_ref = &self.net;
-            match self
+            let mut net = self.net.borrow_mut();
+            let r = self
                 .io
-                .recv_batch(|from, d| on_datagram(net, net_ref, handler, tx, now, from, d))
-            {
+                .recv_batch(|from, d| net.handle_datagram(now, from, d));
+            drop(net);
+            // Datagrams for bound ports, answered while the core is free.
+            self.dispatch();
+            match r {
                 Ok(0) => break,
                 Ok(n) => received += n,
                 Err(e) => {
@@ -246,109 +255,62 @@ impl<H: Handler> Driver<H> {
                 }
             }
         }
-        while let Some((to, bytes)) = net.side.poll_transmit(now) {
-            self.tx.push(to, &bytes);
-        }
-        net.stack.poll(now);
-        while let Some(conn) = net.stack.accept() {
-            let peer = net.wg.peer_for_addr(conn.remote.ip());
-            self.accepted.push((conn, peer));
-        }
-        if now >= self.next_timers {
-            self.next_timers = now + TIMER_TICK;
-            let tx = &mut self.tx;
-            net.wg
-                .poll_timers(now, &mut self.scratch, |t| tx.push(t.to, t.bytes));
-        }
-        let mut sent = 0;
-        loop {
-            if self.tx.is_full() && self.tx.flush(&self.io).is_err() {
-                // Blocked: the rest stays in the stack's queue.
-                return true;
-            }
-            let Some(pkt) = net.stack.poll_transmit() else {
-                break;
-            };
-            sent += 1;
-            let wg = &mut net.wg;
-            self.tx.push_with(pkt.len() + OVERHEAD + MIN_OUT, |out| {
-                match wg.encapsulate(&pkt, out) {
-                    Outgoing::Send(t) => Some((t.to, t.bytes.len())),
-                    Outgoing::Queued | Outgoing::Dropped(_) => None,
-                }
-            });
-            net.stack.recycle(pkt);
-        }
+        self.net.borrow_mut().handle_timeout(now);
+        self.dispatch();
+        let net_rc = self.net.clone();
+        let mut net = net_rc.borrow_mut();
+        let sent = self.transmit(&mut net);
         net.tx_dropped = self.tx.dropped;
-        drop(net_guard);
+        drop(net);
         let _ = self.flush();
         received > 0 || sent > 0
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.tx.flush(&self.io)
-    }
-}
-
-/// Decrypts one datagram and hands the packet inside to the stack or the
-/// application.
-fn on_datagram<H: Handler>(
-    net: &mut Net,
-    net_ref: &NetRef,
-    handler: &mut H,
-    tx: &mut TxBatch,
-    now: Instant,
-    from: SocketAddr,
-    datagram: &[u8],
-) {
-    if datagram.len() > net.wg.max_datagram() {
-        // Junk: refused before it takes (and grows) a pooled buffer.
-        net.wg.refuse_oversized();
-        return;
-    }
-    // Data messages (type 4) are nearly all traffic: one compare, then
-    // straight to WireGuard.
-    if datagram.first() != Some(&4) && wingress_nat::stun::looks_like_stun(datagram) {
-        net.side.deliver(now, from, datagram);
-        return;
-    }
-    let mut out = net.stack.take_buffer();
-    out.resize(datagram.len().max(MIN_OUT), 0);
-    let (flush_peer, packet) = match net.wg.handle_datagram(now, from, datagram, &mut out) {
-        Incoming::Packet { peer, packet } => {
-            let n = packet.len();
-            (None, Some((peer, n)))
-        }
-        Incoming::Reply { peer, bytes } => {
-            tx.push(from, bytes);
-            (peer, None)
-        }
-        Incoming::Handled { peer } => (Some(peer), None),
-        Incoming::CookieStored { .. } | Incoming::Dropped(_) => (None, None),
-    };
-    if let Some(peer) = flush_peer {
-        // Packets that waited for this handshake can go now.
-        let wg = &mut net.wg;
+    /// Hands the core's events to the handler, the core not borrowed.
+    fn dispatch(&mut self) {
         loop {
-            let mut more = false;
-            tx.push_with(QUEUED_ROOM, |buf| {
-                let t = wg.poll_queued(peer, buf)?;
-                more = true;
-                Some((t.to, t.bytes.len()))
-            });
-            if !more {
-                break;
+            // The borrow ends here: the handler may borrow the core.
+            let event = self.net.borrow_mut().poll_event();
+            let Some(event) = event else {
+                return;
+            };
+            match event {
+                Event::Accepted { conn, peer } => self.handler.accepted(&self.net, conn, peer),
+                Event::Datagram { datagram, peer } => {
+                    self.handler.datagram(&self.net, &datagram, peer);
+                    self.net.borrow_mut().recycle(datagram.into_buffer());
+                }
             }
         }
     }
-    let Some((peer, n)) = packet else {
-        net.stack.recycle(out);
-        return;
-    };
-    out.truncate(n);
-    if let Ingress::Udp(d) = net.stack.handle_packet(now, peer_key(peer), out) {
-        handler.datagram(net_ref, &d, peer);
-        net.stack.recycle(d.into_buffer());
+
+    /// Moves the core's datagrams into the send batch, each encrypted
+    /// straight into the batch's buffer, flushing whenever the batch is
+    /// full. Returns how many; stops early while the socket is blocked
+    /// (the rest waits in the core).
+    fn transmit(&mut self, net: &mut Net) -> usize {
+        let mut sent = 0;
+        loop {
+            if self.tx.is_full() && self.tx.flush(&self.io).is_err() {
+                // Blocked: the rest stays in the core.
+                return sent.max(1);
+            }
+            let mut more = false;
+            let core = &mut net.core;
+            self.tx.push_with(TRANSMIT_ROOM, |buf| {
+                let t = core.poll_transmit(buf);
+                more = t.is_some();
+                t
+            });
+            if !more {
+                return sent;
+            }
+            sent += 1;
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tx.flush(&self.io)
     }
 }
 
@@ -364,11 +326,6 @@ fn kicked(net: &NetRef) -> impl std::future::Future<Output = ()> + '_ {
             Poll::Pending
         }
     })
-}
-
-/// The netstack's name for a WireGuard peer.
-pub(crate) fn peer_key(id: PeerId) -> PeerKey {
-    PeerKey(id.0)
 }
 
 #[cfg(test)]
@@ -398,7 +355,7 @@ mod tests {
         let net = NetCell::new(Device::new(PrivateKey::generate()), stack);
         let id = net
             .borrow_mut()
-            .stack
+            .stack_mut()
             .connect("100.64.0.1:80".parse().unwrap())
             .unwrap();
         let stream = TunnelStream::new(net.clone(), id);
@@ -408,7 +365,7 @@ mod tests {
         let mut driver = Driver::new(net.clone(), UdpIo::bind(0).unwrap(), Nothing);
         driver.turn();
         assert!(
-            net.borrow_mut().stack.tcp(id).is_none(),
+            net.borrow_mut().stack_mut().tcp(id).is_none(),
             "the connection is still owned by a stream that no longer exists"
         );
     }

@@ -65,6 +65,11 @@ impl SideChannel {
         self.outbox.push_back((to, bytes));
     }
 
+    /// Whether a datagram waits to be sent.
+    pub(crate) fn has_outgoing(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     /// The next datagram to send; its transaction's answer is awaited from
     /// `now` on.
     pub(crate) fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {

@@ -73,7 +73,7 @@ pub(crate) async fn pump(
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
             }
             let mut n = net.borrow_mut();
-            if let Some(s) = n.stack.tcp(id) {
+            if let Some(s) = n.stack_mut().tcp(id) {
                 // Tell the tunnel side the connection is gone, rather than
                 // letting it wait for bytes that will never come.
                 s.abort();
@@ -93,7 +93,7 @@ pub(crate) async fn pump(
         }
     };
     let mut n = net.borrow_mut();
-    n.stack.release(id);
+    n.stack_mut().release(id);
     n.kick();
     end
 }
@@ -110,7 +110,7 @@ async fn tunnel_to_kernel(
         // Wait for bytes, or for the peer's FIN.
         let open = poll_fn(|cx| {
             let mut n = net.borrow_mut();
-            let Some(s) = n.stack.tcp(id) else {
+            let Some(s) = n.stack_mut().tcp(id) else {
                 return Poll::Ready(Err(reset()));
             };
             if s.can_recv() {
@@ -131,7 +131,7 @@ async fn tunnel_to_kernel(
         }
         stream.writable().await?;
         let mut n = net.borrow_mut();
-        let Some(s) = n.stack.tcp(id) else {
+        let Some(s) = n.stack_mut().tcp(id) else {
             return Err(reset());
         };
         let r = s.recv(|buf| match stream.try_write(buf) {
@@ -165,20 +165,20 @@ async fn kernel_to_tunnel(
         // Wait for room in the send buffer, within the peer's buffer budget.
         let room = poll_fn(|cx| {
             let mut n = net.borrow_mut();
-            let Some(s) = n.stack.tcp(id) else {
+            let Some(s) = n.stack_mut().tcp(id) else {
                 return Poll::Ready(Err(reset()));
             };
             if !s.may_send() {
                 return Poll::Ready(Err(reset()));
             }
-            match n.stack.send_room(id, cx.waker()) {
+            match n.stack_mut().send_room(id, cx.waker()) {
                 0 => Poll::Pending,
                 room => Poll::Ready(Ok(room)),
             }
         })
         .await?;
         let mut n = net.borrow_mut();
-        let Some(s) = n.stack.tcp(id) else {
+        let Some(s) = n.stack_mut().tcp(id) else {
             return Err(reset());
         };
         let r = s.send(|buf| {

@@ -36,7 +36,7 @@ impl TunnelStream {
     pub(crate) fn abort(&mut self) {
         self.write_closed = true;
         let mut n = self.net.borrow_mut();
-        if let Some(s) = n.stack.tcp(self.id) {
+        if let Some(s) = n.stack_mut().tcp(self.id) {
             s.abort();
         }
         n.kick();
@@ -66,7 +66,7 @@ impl AsyncRead for TunnelStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let mut n = this.net.borrow_mut();
-        let Some(s) = n.stack.tcp(this.id) else {
+        let Some(s) = n.stack_mut().tcp(this.id) else {
             return Poll::Ready(Err(reset()));
         };
         if s.can_recv() {
@@ -103,18 +103,18 @@ impl AsyncWrite for TunnelStream {
             )));
         }
         let mut n = this.net.borrow_mut();
-        let Some(s) = n.stack.tcp(this.id) else {
+        let Some(s) = n.stack_mut().tcp(this.id) else {
             return Poll::Ready(Err(reset()));
         };
         if !s.may_send() {
             return Poll::Ready(Err(reset()));
         }
         // Within the socket's free space and the peer's buffer budget.
-        let room = n.stack.send_room(this.id, cx.waker());
+        let room = n.stack_mut().send_room(this.id, cx.waker());
         if room == 0 {
             return Poll::Pending;
         }
-        let Some(s) = n.stack.tcp(this.id) else {
+        let Some(s) = n.stack_mut().tcp(this.id) else {
             return Poll::Ready(Err(reset()));
         };
         match s.send_slice(&data[..room.min(data.len())]) {
@@ -137,7 +137,7 @@ impl AsyncWrite for TunnelStream {
         if !this.write_closed {
             this.write_closed = true;
             let mut n = this.net.borrow_mut();
-            if let Some(s) = n.stack.tcp(this.id) {
+            if let Some(s) = n.stack_mut().tcp(this.id) {
                 s.close();
             }
             n.kick();

@@ -216,6 +216,9 @@ impl TxBatch {
         }
     }
 
+    /// Appends a copy of `bytes` (tests; the data plane writes in place
+    /// with [`TxBatch::push_with`]).
+    #[cfg(test)]
     pub(crate) fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
         self.push_with(bytes.len(), |out| {
             out.copy_from_slice(bytes);

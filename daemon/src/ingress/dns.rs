@@ -183,8 +183,9 @@ impl DnsServer {
         });
     }
 
-    /// A query over UDP from `peer`. Called while the event loop holds
-    /// `net`, so the reply goes out from a task.
+    /// A query over UDP from `peer`. The event loop does not hold `net`
+    /// while this runs, so an answer in hand is sent at once; a forwarded
+    /// query is answered from a task when the upstream replies.
     pub(crate) fn on_datagram(self: &Rc<Self>, net: &NetRef, d: &UdpDatagram, peer: PeerId) {
         let action = self.responder.borrow_mut().handle(
             d.payload(),
@@ -194,17 +195,12 @@ impl DnsServer {
         );
         let (client, local) = (d.src, d.dst);
         tracing::trace!(%client, ?action, "dns query over udp");
-        let reply_to = move |net: NetRef, bytes: Vec<u8>| {
-            let mut n = net.borrow_mut();
-            n.stack.send_udp(local, client, &bytes);
-            n.kick();
+        let reply_to = move |net: &NetRef, bytes: Vec<u8>| {
+            net.act(|core| core.stack_mut().send_udp(local, client, &bytes));
         };
         match action {
             Action::Drop => {}
-            Action::Reply(bytes) => {
-                let net = net.clone();
-                tokio::task::spawn_local(async move { reply_to(net, bytes) });
-            }
+            Action::Reply(bytes) => reply_to(net, bytes),
             Action::Forward(f) => {
                 let Some(slot) = self.caps.dns_forwards.take(Some(peer)) else {
                     self.responder.borrow_mut().shed();
@@ -215,7 +211,7 @@ impl DnsServer {
                     let reply = this.forward(&query, f, false).await;
                     drop(slot);
                     if let Some(bytes) = reply {
-                        reply_to(net, bytes);
+                        reply_to(&net, bytes);
                     }
                 });
             }

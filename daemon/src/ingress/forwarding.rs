@@ -134,9 +134,7 @@ impl Ingress {
                 match tokio::time::timeout(UDP_IDLE, reply_sock.recv(&mut buf)).await {
                     Ok(Ok(n)) => {
                         last.set(Instant::now());
-                        let mut net = net.borrow_mut();
-                        net.stack.send_udp(local, client, &buf[..n]);
-                        net.kick();
+                        net.act(|core| core.stack_mut().send_udp(local, client, &buf[..n]));
                     }
                     // ICMP unreachable from the backend shows up as an
                     // error; the flow stays, the client may retry.
@@ -180,7 +178,7 @@ impl Handler for Ingress {
         let name = self.peer_name(peer);
         let forward = self.tables.borrow().tcp.get(&port).cloned();
         let Some(forward) = forward else {
-            net.borrow_mut().stack.abort(conn.id);
+            net.act(|core| core.stack_mut().abort(conn.id));
             return;
         };
         let net = net.clone();
@@ -193,9 +191,7 @@ impl Handler for Ingress {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::info!(peer = %name, port, backend = backend.name(), error = %e, "backend unreachable; connection reset");
-                    let mut n = net.borrow_mut();
-                    n.stack.abort(conn.id);
-                    n.kick();
+                    net.act(|core| core.stack_mut().abort(conn.id));
                     return;
                 }
             };

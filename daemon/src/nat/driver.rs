@@ -152,7 +152,7 @@ impl Driver {
                         m.mapper.handle_http(Instant::now(), id, result);
                     }
                 }
-                (from, d) = poll_fn(|cx| net.borrow_mut().side.poll_recv(cx)) => {
+                (from, d) = poll_fn(|cx| net.borrow_mut().side_mut().poll_recv(cx)) => {
                     if let Some(p) = &mut self.probe {
                         if !p.handle_datagram(Instant::now(), from, &d) {
                             tracing::trace!(%from, "STUN-shaped datagram matched no request; dropped");
@@ -314,7 +314,7 @@ impl Driver {
         if let Some(p) = &mut self.probe {
             let mut sent = false;
             while let Some((to, bytes)) = p.poll_transmit() {
-                self.net.borrow_mut().side.send(to, bytes);
+                self.net.borrow_mut().side_mut().send(to, bytes);
                 sent = true;
             }
             if sent {
