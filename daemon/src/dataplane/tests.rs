@@ -1,4 +1,3 @@
-
 use wingress_netstack::StackConfig;
 use wingress_wg::PrivateKey;
 
