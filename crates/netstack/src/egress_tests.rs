@@ -49,9 +49,8 @@ fn seq_of(pkt: &[u8]) -> u32 {
     TcpPacket::new_checked(ip.payload()).unwrap().seq_number().0 as u32
 }
 
-#[test]
-fn a_peer_that_acknowledges_our_fin_with_a_zero_window_gets_no_ack_storm() {
-    let mut now = Instant::now();
+/// A stack at 100.64.0.1 listening on port 443.
+fn listening(now: Instant) -> Stack {
     let mut s = Stack::new(
         StackConfig {
             addresses: vec![("100.64.0.1".parse().unwrap(), 24)],
@@ -60,6 +59,13 @@ fn a_peer_that_acknowledges_our_fin_with_a_zero_window_gets_no_ack_storm() {
         now,
     );
     s.listen_tcp(443);
+    s
+}
+
+#[test]
+fn a_peer_that_acknowledges_our_fin_with_a_zero_window_gets_no_ack_storm() {
+    let mut now = Instant::now();
+    let mut s = listening(now);
     let isn = 1000u32;
     deliver(&mut s, now, &from_peer(TcpControl::Syn, isn, None));
     let syn_ack = poll(&mut s, now);
@@ -154,14 +160,7 @@ fn replayed(hex: &str, isn: u32) -> Vec<u8> {
 #[test]
 fn a_zero_window_acknowledgement_carrying_data_gets_no_ack_storm() {
     let mut now = Instant::now();
-    let mut s = Stack::new(
-        StackConfig {
-            addresses: vec![("100.64.0.1".parse().unwrap(), 24)],
-            ..StackConfig::default()
-        },
-        now,
-    );
-    s.listen_tcp(443);
+    let mut s = listening(now);
     deliver(&mut s, now, &replayed(SYN, 0));
     let ours = seq_of(&poll(&mut s, now)[0]);
     deliver(&mut s, now, &replayed(ACK, ours));

@@ -204,17 +204,25 @@ impl Stack {
     /// nothing is lost by resetting it. Counted in
     /// [`crate::NetStats::runaway_resets`].
     pub(super) fn end_runaways(&mut self, from: usize) {
+        // Each packet of this poll's: its connection, if it is a bare ACK.
+        let keys: Vec<Option<(u16, SocketAddr)>> = self
+            .device
+            .tx
+            .iter()
+            .skip(from)
+            .map(|pkt| match classify(pkt) {
+                Some(Header::Tcp {
+                    src,
+                    dst,
+                    pure_ack: true,
+                    ..
+                }) => Some((src.port(), dst)),
+                _ => None,
+            })
+            .collect();
         let mut acks: HashMap<(u16, SocketAddr), usize> = HashMap::new();
-        for pkt in self.device.tx.iter().skip(from) {
-            if let Some(Header::Tcp {
-                src,
-                dst,
-                pure_ack: true,
-                ..
-            }) = classify(pkt)
-            {
-                *acks.entry((src.port(), dst)).or_default() += 1;
-            }
+        for key in keys.iter().flatten() {
+            *acks.entry(*key).or_default() += 1;
         }
         acks.retain(|_, n| *n >= RUNAWAY_ACKS);
         if acks.is_empty() {
@@ -230,9 +238,10 @@ impl Stack {
         let mut kept: HashSet<(u16, SocketAddr)> = HashSet::new();
         let queue = std::mem::take(&mut self.device.tx);
         for (i, pkt) in queue.into_iter().enumerate() {
-            let drop = i >= from
-                && matches!(classify(&pkt), Some(Header::Tcp { src, dst, pure_ack: true, .. })
-                    if acks.contains_key(&(src.port(), dst)) && !kept.insert((src.port(), dst)));
+            let key = i
+                .checked_sub(from)
+                .and_then(|k| keys.get(k).copied().flatten());
+            let drop = key.is_some_and(|k| acks.contains_key(&k) && !kept.insert(k));
             if drop {
                 self.device.pool.put(pkt);
             } else {
