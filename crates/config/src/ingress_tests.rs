@@ -8,7 +8,7 @@ use crate::entrypoint::{
     EntrypointProtocol, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 };
 use crate::ingress_values::{BackendUrl, Listen};
-use crate::route::{Access, AllowRule, HealthCheck};
+use crate::route::{Access, AllowRule, HealthCheck, PathMatch};
 use crate::test_keys::{KEY_A, KEY_B};
 use crate::{parse_server, ConfigErrors, Env, ServerConfig};
 
@@ -146,6 +146,7 @@ allow = ["peer:laptop", "tag:admin"]   # optional; default: every tunnel peer
         [RouteConfig {
             host: HostPattern::Exact("grafana.home.arpa".into()),
             path_prefix: "/".into(),
+            path_match: PathMatch::Prefix,
             backends: vec![
                 backend("grafana.monitoring.svc.cluster.local", 3000),
                 backend("10.0.0.5", 3000),

@@ -65,7 +65,7 @@ pub use node::{node_ip_from_env, NodeConfig, NodeIpSource, DEFAULT_STATE_DIR};
 pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };
-pub use route::{Access, AllowRule, HealthCheck, RouteConfig};
+pub use route::{Access, AllowRule, HealthCheck, PathMatch, RouteConfig};
 pub use server::{parse_server, ServerConfig, TcpService, UdpService, DEFAULT_TCP_IDLE_TIMEOUT};
 pub use shutdown::{ShutdownConfig, DEFAULT_DRAIN_TIMEOUT};
 pub use types::{

@@ -30,7 +30,12 @@ pub struct RouteConfig {
     pub host: HostPattern,
     /// Starts with `/`; `/` unless set. The longest matching prefix wins.
     pub path_prefix: String,
-    /// At least one.
+    /// How `path_prefix` matches a request path: as a string prefix for
+    /// routes from the file, as Kubernetes defines its path types for
+    /// routes from Ingresses.
+    pub path_match: PathMatch,
+    /// At least one for routes from the file. A route from a Kubernetes
+    /// Service with no ready endpoint has none and answers 503.
     pub backends: Vec<BackendUrl>,
     /// Empty: equal weights. Otherwise one weight (at least 1) per backend,
     /// for weighted round robin.
@@ -68,6 +73,22 @@ pub struct RouteConfig {
     /// 1-based `(line, col)` of the `[[route]]` header, for messages about
     /// this route at run time (no certificate, backend unresolvable).
     pub location: (usize, usize),
+}
+
+/// How a route's `path_prefix` matches a request's path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PathMatch {
+    /// The path starts with the prefix, as a string (`/api` matches
+    /// `/api`, `/api/v1` and `/apis`): routes from the file, like Traefik's
+    /// `PathPrefix`.
+    #[default]
+    Prefix,
+    /// Kubernetes' `Prefix` path type: the prefix's segments are the
+    /// path's first segments (`/foo` matches `/foo` and `/foo/bar`, not
+    /// `/foobar`; a trailing `/` in the prefix is ignored).
+    Segments,
+    /// Kubernetes' `Exact` path type: the path is the prefix.
+    Exact,
 }
 
 /// `health_check = { path = "/api/health", interval = "5s" }` of a route.
@@ -273,6 +294,7 @@ fn parse_route(
     let route = RouteConfig {
         host: host.value,
         path_prefix: path_prefix.map_or_else(|| "/".to_string(), |p| p.value),
+        path_match: PathMatch::Prefix,
         backends: backends?,
         weights,
         health_check,
