@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use wingress_lab::attack_lab::{flood_summary, Topology, C_ENDPOINT, X_SOURCES};
 use wingress_lab::soak::{self, SoakPlan};
+use wingress_lab::wingress::metric;
 use wingress_lab::{lab_or_skip, status_kib, Lab, Process};
 
 /// The issue's bound for a new handshake during a flood: a correctness
@@ -122,6 +123,11 @@ fn floods_in(lab: &Lab) -> Result<()> {
         // Let the flood put the daemon under load first.
         std::thread::sleep(Duration::from_secs(2));
         let took = t.new_handshake(HANDSHAKE_LIMIT);
+        // The flood is far past the kernel filter's threshold: the filter
+        // is on, and the handshake above went through it (the real peer's
+        // address is allowed).
+        let metrics = t.metrics()?;
+        let one_in = metric(&metrics, "wingress_wireguard_shed_one_in", "");
         let sent = finish(flood)?;
         let rss = status_kib(pid, "VmRSS")?;
         eprintln!(
@@ -129,6 +135,11 @@ fn floods_in(lab: &Lab) -> Result<()> {
             t.status()?["drops"]["wireguard"]
         );
         took.with_context(|| format!("during the flood from {name}"))?;
+        ensure!(
+            one_in.is_some_and(|n| n >= 2.0),
+            "the kernel's load-shedding filter was not on during the flood from {name} \
+             (wingress_wireguard_shed_one_in = {one_in:?}; {sent})"
+        );
         ensure!(
             rss <= rss0 + RSS_CEILING_KIB,
             "VmRSS grew from {rss0} to {rss} KiB during the flood from {name}"

@@ -296,6 +296,27 @@ fn drops(d: &Daemon, m: &mut Exposition) {
             n as f64,
         );
     }
+    // The kernel's load shedding on the WireGuard port (dataplane/shed.rs).
+    m.family(
+        "wingress_wireguard_shed_one_in",
+        "gauge",
+        "While the WireGuard port is flooded, the kernel passes 1 in this many datagrams from addresses that are not a peer's endpoint; 0 when no filter is attached.",
+    );
+    m.sample(
+        "wingress_wireguard_shed_one_in",
+        &[],
+        f64::from(net.shed().one_in().unwrap_or(0)),
+    );
+    m.family(
+        "wingress_wireguard_shed_engaged_total",
+        "counter",
+        "Times a flood made the daemon attach the kernel's load-shedding filter.",
+    );
+    m.sample(
+        "wingress_wireguard_shed_engaged_total",
+        &[],
+        net.shed().engaged() as f64,
+    );
     // The netstack's egress budget: polls that stopped at it, and the
     // connections smoltcp kept sending bare ACKs on, reset for it.
     m.family(

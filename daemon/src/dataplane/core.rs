@@ -14,7 +14,9 @@
 //! 3. [`Core::poll_event`] until `None`: connections accepted and datagrams
 //!    for bound UDP ports, handled while the core is *not* borrowed, so the
 //!    application can answer through it at once; give a datagram's buffer
-//!    back with [`Core::recycle`];
+//!    back with [`Core::recycle`]; and [`Core::poll_filter`]: a change of
+//!    the kernel's load-shedding filter for the WireGuard socket (see
+//!    `shed.rs`);
 //! 4. [`Core::poll_transmit`] until `None`, each into a buffer of at least
 //!    [`TRANSMIT_ROOM`] bytes: handshake initiations, replies and timer
 //!    output, STUN, packets that waited for a handshake, then the stack's
@@ -35,6 +37,7 @@ use std::time::Instant;
 use wingress_netstack::{Accepted, Ingress, PeerKey, Stack, UdpDatagram};
 use wingress_wg::{Device, Incoming, Outgoing, PeerId, MIN_OUT, OVERHEAD, TIMER_TICK};
 
+use crate::dataplane::shed::{Filter, Shed};
 use crate::dataplane::SideChannel;
 
 /// Room [`Core::poll_transmit`] needs in the caller's buffer: the largest
@@ -85,6 +88,8 @@ pub(crate) struct Core {
     dirty: bool,
     /// Scratch for WireGuard timer output and handshake initiations.
     scratch: Vec<u8>,
+    /// When to have the kernel drop most of a flood (see `shed.rs`).
+    shed: Shed,
 }
 
 impl Core {
@@ -102,6 +107,7 @@ impl Core {
             next_timers: now,
             dirty: true,
             scratch: vec![0u8; MIN_OUT.max(256)],
+            shed: Shed::new(now),
         }
     }
 
@@ -113,6 +119,12 @@ impl Core {
     /// [`Event::Datagram`] for a bound UDP port. Replies are queued for
     /// [`Core::poll_transmit`].
     pub(crate) fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        if datagram.first() != Some(&4) {
+            // Not a data message: what a flood is made of. Counted so the
+            // kernel can be told to shed it (data is not counted: no cost
+            // on the hot path).
+            self.shed.count();
+        }
         if datagram.len() > self.wg.max_datagram() {
             // Junk: refused before it takes (and grows) a pooled buffer.
             self.wg.refuse_oversized();
@@ -167,6 +179,13 @@ impl Core {
             let peer = self.wg.peer_for_addr(conn.remote.ip());
             self.events.push_back(Event::Accepted { conn, peer });
         }
+        let wg = &self.wg;
+        self.shed.tick(now, || {
+            wg.peer_ids()
+                .filter_map(|id| wg.peer_endpoint(id))
+                .map(|e| e.ip())
+                .collect()
+        });
         if now >= self.next_timers {
             self.next_timers = now + TIMER_TICK;
             let (queued, spare) = (&mut self.queued, &mut self.spare);
@@ -195,10 +214,11 @@ impl Core {
         {
             return now;
         }
-        match self.stack.poll_delay(now) {
+        let next = match self.stack.poll_delay(now) {
             Some(d) => (now + d).min(self.next_timers),
             None => self.next_timers,
-        }
+        };
+        self.shed.poll_timeout().map_or(next, |t| t.min(next))
     }
 
     /// Writes the next datagram to send into `buf` (at least
@@ -249,6 +269,13 @@ impl Core {
     }
 
     /// The next thing for the application; see [`Event`].
+    /// A change to the socket's load-shedding filter: `Some(Some(f))`
+    /// attach `f`, `Some(None)` detach it.
+    #[must_use]
+    pub(crate) fn poll_filter(&mut self) -> Option<Option<Filter>> {
+        self.shed.poll_filter()
+    }
+
     #[must_use]
     pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -298,6 +325,11 @@ impl Core {
     }
 
     /// The STUN side channel (the NAT driver's), and its counters.
+    /// The load-shedding policy, for metrics.
+    pub(crate) fn shed(&self) -> &Shed {
+        &self.shed
+    }
+
     pub(crate) fn side(&self) -> &SideChannel {
         &self.side
     }

@@ -9,6 +9,7 @@ use wingress_netstack::{StackConfig, TcpId, TcpState};
 use wingress_wg::{PeerSpec, Prefix, PrivateKey, TIMER_TICK};
 
 use super::*;
+use crate::dataplane::shed::CALM_FOR;
 
 const SERVER_UDP: &str = "192.0.2.1:51820";
 const CLIENT_UDP: &str = "192.0.2.2:40000";
@@ -326,4 +327,41 @@ fn poll_timeout_follows_the_wireguard_tick() {
     let due = now + TIMER_TICK;
     server.core.handle_timeout(due);
     assert_eq!(server.core.poll_timeout(due), due + TIMER_TICK);
+}
+
+#[test]
+fn a_handshake_flood_asks_for_the_kernel_filter_with_the_peers_endpoint_allowed() {
+    // A session, so the server knows the client's endpoint.
+    let (mut server, client, mut now, ..) = echo_connection();
+    assert!(server.core.poll_filter().is_none());
+
+    // 20,000 forged initiations (mac1 does not verify) in one second from
+    // an address that is no peer's endpoint.
+    let attacker: SocketAddr = "198.51.100.7:1234".parse().unwrap();
+    let mut forged = vec![0u8; 148];
+    forged[0] = 1;
+    for _ in 0..20_000 {
+        server.core.handle_datagram(now, attacker, &forged);
+    }
+    now += Duration::from_secs(1);
+    server.core.handle_timeout(now);
+    let Some(Some(filter)) = server.core.poll_filter() else {
+        panic!("no filter asked for");
+    };
+    // The client's endpoint passes; the attacker is sampled.
+    assert_eq!(filter.allow, [client.addr.ip()]);
+    assert!(filter.one_in >= 4, "{filter:?}");
+    // The flood is over: the filter comes off after the calm period, with
+    // no datagram to wake the core (poll_timeout schedules the ticks).
+    let mut changes = Vec::new();
+    let end = now + CALM_FOR + Duration::from_secs(5);
+    while now < end {
+        now = server
+            .core
+            .poll_timeout(now)
+            .max(now + Duration::from_millis(10));
+        server.core.handle_timeout(now);
+        changes.extend(server.core.poll_filter());
+    }
+    assert_eq!(changes, [None]);
 }

@@ -8,7 +8,9 @@
 //! 2. up to [`RX_BATCHES_PER_TURN`] receive batches into
 //!    [`Core::handle_datagram`], the core's events handed to the
 //!    [`Handler`] after each batch (the core not borrowed);
-//! 3. [`Core::handle_timeout`], then its events to the handler;
+//! 3. [`Core::handle_timeout`], a change of the kernel's load-shedding
+//!    filter to the socket ([`Core::poll_filter`]), then the core's events
+//!    to the handler;
 //! 4. [`Core::poll_transmit`] into the send batch until empty, then flush;
 //! 5. if anything moved, yield to the tasks it woke and go round again;
 //!    else sleep until [`Core::poll_timeout`], a readable socket or a kick.
@@ -30,6 +32,7 @@ use wingress_wg::{Device, PeerId};
 
 pub(crate) mod client;
 pub(crate) mod core;
+pub(crate) mod shed;
 pub(crate) mod side_channel;
 pub(crate) mod tcp_pump;
 pub(crate) mod tunnel;
@@ -255,7 +258,16 @@ impl<H: Handler> Driver<H> {
                 }
             }
         }
-        self.net.borrow_mut().handle_timeout(now);
+        let filter = {
+            let mut net = self.net.borrow_mut();
+            net.handle_timeout(now);
+            net.poll_filter()
+        };
+        if let Some(filter) = filter {
+            if let Err(e) = self.io.set_filter(filter.as_ref()) {
+                tracing::warn!(error = %e, "could not change the kernel's load-shedding filter");
+            }
+        }
         self.dispatch();
         let net_rc = self.net.clone();
         let mut net = net_rc.borrow_mut();

@@ -9,6 +9,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use crate::dataplane::shed::{program, Filter};
+
 /// One receive buffer holds a whole GRO train (up to 64 KiB).
 const RX_BUF: usize = 64 * 1024;
 /// Kernel socket buffers: several MB, so bursts are not dropped.
@@ -93,6 +95,21 @@ impl UdpIo {
             }
         }
         Ok(count)
+    }
+
+    /// Attaches the kernel's load-shedding filter (see `super::shed`), or
+    /// detaches it with `None`. Replaces any filter attached before, in
+    /// one system call: no datagram sees neither.
+    pub(crate) fn set_filter(&self, filter: Option<&Filter>) -> io::Result<()> {
+        let sock = socket2::SockRef::from(&self.sock);
+        match filter {
+            Some(f) => sock.attach_filter(&program(f)),
+            None => match sock.detach_filter() {
+                // Nothing attached: already the wanted state.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+                r => r,
+            },
+        }
     }
 
     fn send(&self, to: SocketAddr, contents: &[u8], segment_size: Option<usize>) -> io::Result<()> {
