@@ -27,6 +27,7 @@ mod error;
 mod http;
 mod ingress;
 mod ingress_values;
+mod kubernetes;
 mod limits;
 mod log;
 mod nat;
@@ -58,6 +59,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use http::HttpConfig;
 pub use ingress::{CertificateFiles, TlsConfig};
 pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
+pub use kubernetes::{
+    BackendSource, KubernetesConfig, StatusAddress, DEFAULT_DEBOUNCE, DEFAULT_INGRESS_CLASS,
+};
 pub use limits::{LimitsConfig, MAX_DNS_FORWARDS, MAX_DNS_TCP, MAX_TCP_HALF_OPEN, MAX_UDP_FLOWS};
 pub use log::{check_level, LogConfig, LogFormat};
 pub use nat::{Advertise, MappingProtocol, NatConfig, DEFAULT_LEASE, DEFAULT_STUN_SERVERS};
