@@ -445,10 +445,7 @@ impl<'a> Table<'a> {
                 .unwrap_or_else(|| span.clone());
             let value_span = value.span().unwrap_or_else(|| name_span.clone());
             match value.as_str() {
-                Some(v) => out.push((
-                    Spanned::new(name, name_span),
-                    Spanned::new(v, value_span),
-                )),
+                Some(v) => out.push((Spanned::new(name, name_span), Spanned::new(v, value_span))),
                 None => d.error(
                     &value_span,
                     type_error(&format!("{key}.{name}"), "a string", describe(value)),

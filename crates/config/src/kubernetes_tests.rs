@@ -7,7 +7,11 @@ const PATH: &str = "/etc/wingress/wingress.toml";
 const BASE: &str = "[wireguard]\naddress = \"100.64.0.1/24\"\n";
 
 fn parse(section: &str) -> Result<ServerConfig, ConfigErrors> {
-    parse_server(Path::new(PATH), &format!("{BASE}{section}"), &Env::default())
+    parse_server(
+        Path::new(PATH),
+        &format!("{BASE}{section}"),
+        &Env::default(),
+    )
 }
 
 fn kube(text: &str) -> KubernetesConfig {
@@ -58,12 +62,18 @@ debounce = "250ms"
     assert_eq!(k.ingress_classes, ["wingress", "tailscale"]);
     assert_eq!(k.namespaces, ["default", "argocd"]);
     assert_eq!(k.backends, BackendSource::Service);
-    assert_eq!(k.host_suffixes, ["home.arpa", "lab.example", "test.example"]);
+    assert_eq!(
+        k.host_suffixes,
+        ["home.arpa", "lab.example", "test.example"]
+    );
     assert_eq!(k.access_modes, [Access::Tunnel, Access::Public]);
     assert_eq!(
         k.client_cas,
         [
-            ("home".to_string(), PathBuf::from("/etc/wingress/ca/home.pem")),
+            (
+                "home".to_string(),
+                PathBuf::from("/etc/wingress/ca/home.pem")
+            ),
             ("ops".to_string(), PathBuf::from("/etc/ops.pem")),
         ]
     );
@@ -73,7 +83,10 @@ debounce = "250ms"
         k.status_address,
         Some(StatusAddress::Ip("192.168.1.10".parse().unwrap()))
     );
-    assert_eq!(k.kubeconfig, Some(PathBuf::from("/etc/wingress/kube/config")));
+    assert_eq!(
+        k.kubeconfig,
+        Some(PathBuf::from("/etc/wingress/kube/config"))
+    );
     assert_eq!(k.debounce, Duration::from_millis(250));
 }
 

@@ -35,6 +35,7 @@ mod node;
 mod node_octet;
 mod peer_edit;
 mod route;
+mod route_rules;
 mod server;
 mod shutdown;
 mod suggest;
@@ -51,14 +52,17 @@ pub use admin::{AdminConfig, DEFAULT_ADMIN_SOCKET};
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
 pub use entrypoint::{
-    EntrypointConfig, EntrypointProtocol, DEFAULT_MAX_CONNECTIONS,
+    default_entrypoints, EntrypointConfig, EntrypointProtocol, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 };
 pub use env::{Env, EnvVar, NODE_IP_VARS};
 pub use error::{ConfigError, ConfigErrors};
 pub use http::HttpConfig;
 pub use ingress::{CertificateFiles, TlsConfig};
-pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
+pub use ingress_values::{
+    parse_duration, parse_path_prefix, parse_request_path, BackendUrl, ForwardAuthUrl, HostPattern,
+    Listen,
+};
 pub use kubernetes::{
     BackendSource, KubernetesConfig, StatusAddress, DEFAULT_DEBOUNCE, DEFAULT_INGRESS_CLASS,
 };
@@ -70,6 +74,11 @@ pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };
 pub use route::{Access, AllowRule, HealthCheck, PathMatch, RouteConfig};
+pub use route_rules::{
+    access_problems, check_health_interval, check_route_entrypoint, parse_allow_rule, AccessKeys,
+    RouteKey, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_ROUTE_TIMEOUT, MIN_HEALTH_INTERVAL,
+};
 pub use server::{parse_server, ServerConfig, TcpService, UdpService, DEFAULT_TCP_IDLE_TIMEOUT};
 pub use shutdown::{ShutdownConfig, DEFAULT_DRAIN_TIMEOUT};
 pub use types::{
