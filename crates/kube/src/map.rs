@@ -5,8 +5,10 @@
 //! parsers and rules of `[[route]]`. Any mistake skips the whole Ingress
 //! (a half-served Ingress would be harder to notice than a missing one).
 //! The candidate's routes then meet the routes already taken: a host the
-//! config file serves is the file's, and a `(host, path, path type)` an
-//! older Ingress took is the older one's. Certificates follow the routes:
+//! config file serves is the file's; a host an older Ingress took belongs
+//! to that Ingress's namespace (other Ingresses there may add paths, other
+//! namespaces may not); and a `(host, path, path type)` an older Ingress
+//! took is the older one's. Certificates follow the routes:
 //! an Ingress only gives a certificate for a host it won a route for.
 
 use std::collections::HashMap;
@@ -59,6 +61,7 @@ pub fn map(snapshot: &Snapshot, policy: &Policy) -> Mapping {
     let mut out = Mapping::default();
     let mut owners: HashMap<(HostPattern, String, PathMatch), ObjectRef> = HashMap::new();
     let mut cert_owners: HashMap<HostPattern, ObjectRef> = HashMap::new();
+    let mut host_owners: HashMap<HostPattern, ObjectRef> = HashMap::new();
     for ingress in ingresses {
         let me = ObjectRef::of(&ingress.metadata);
         let mut problem = |message: String| {
@@ -87,6 +90,18 @@ pub fn map(snapshot: &Snapshot, policy: &Policy) -> Mapping {
                 ));
                 continue;
             }
+            if let Some(owner) = host_owners
+                .get(&route.host)
+                .filter(|o| o.namespace != me.namespace)
+            {
+                problem(format!(
+                    "{}: host `{}` belongs to namespace {} (its older Ingress {owner})",
+                    describe(&route),
+                    route.host,
+                    owner.namespace
+                ));
+                continue;
+            }
             let key = (
                 route.host.clone(),
                 route.path_prefix.clone(),
@@ -105,6 +120,9 @@ pub fn map(snapshot: &Snapshot, policy: &Policy) -> Mapping {
                 )),
                 None => {
                     owners.insert(key, me.clone());
+                    host_owners
+                        .entry(route.host.clone())
+                        .or_insert_with(|| me.clone());
                     if !won.contains(&route.host) {
                         won.push(route.host.clone());
                     }
