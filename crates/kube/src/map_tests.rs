@@ -388,3 +388,71 @@ spec:
         ]
     );
 }
+
+#[test]
+fn forward_auth_entrypoints_and_tls_without_hosts() {
+    let yaml = r#"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: grafana
+  annotations:
+    wingress.dev/access: forward-auth
+    wingress.dev/forward-auth: http://authelia:9091/api/verify
+    wingress.dev/entrypoints: tunnel-https
+spec:
+  ingressClassName: wingress
+  tls:
+    - secretName: grafana-tls
+  rules:
+    - host: grafana.home.arpa
+      http:
+        paths:
+          - { path: /, pathType: Prefix, backend: { service: { name: grafana, port: { number: 80 } } } }
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: wrong
+  annotations:
+    wingress.dev/entrypoints: "tunnel-http"
+    wingress.dev/forward-auth: http://authelia:9091/api/verify
+    wingress.dev/health-check: "/healthz, interval=10ms"
+spec:
+  ingressClassName: wingress
+  defaultBackend: { service: { name: grafana, port: { number: 80 } } }
+  tls: [{ hosts: [wrong.home.arpa] }]
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: grafana-tls }
+type: kubernetes.io/tls
+stringData: { tls.crt: cert, tls.key: key }
+"#;
+    let m = map(&snapshot(yaml), &policy(""));
+    assert_eq!(m.routes.len(), 1);
+    let r = &m.routes[0].route;
+    assert_eq!(r.access, Access::ForwardAuth);
+    assert_eq!(
+        r.forward_auth.as_ref().map(ToString::to_string).as_deref(),
+        Some("http://authelia:9091/api/verify")
+    );
+    assert_eq!(r.entrypoints, ["tunnel-https"]);
+    // A TLS entry without hosts covers the rules' hosts.
+    assert_eq!(m.certificates.len(), 1);
+    assert_eq!(
+        m.certificates[0].names,
+        [HostPattern::Exact("grafana.home.arpa".into())]
+    );
+    assert_eq!(
+        problems(&m),
+        [
+            "default/grafana: Service default/grafana not found; its routes answer 503",
+            "default/wrong: skipped: wingress.dev/entrypoints: `tunnel-http` is an http \
+             entrypoint, which only redirects to https; routes are served on https entrypoints",
+            "default/wrong: skipped: wingress.dev/health-check: interval: must be at least 100ms",
+            "default/wrong: skipped: wingress.dev/forward-auth: only used with \
+             wingress.dev/access = \"forward-auth\"",
+        ]
+    );
+}
