@@ -201,3 +201,29 @@ fn embedded_default_creates_a_key_and_explains_how_to_add_a_peer() {
     let (_, public, _) = wingress(&["pubkey"], &std::fs::read_to_string(&key).unwrap());
     assert!(log.contains(public.trim()), "{log}");
 }
+
+#[test]
+fn kube_render_maps_manifests_offline() {
+    let dir = TempDir::new("kube-render");
+    let cfg = dir.write(
+        "wingress.toml",
+        "[wireguard]\naddress = \"100.64.0.1/24\"\n\n[kubernetes]\nbackends = \"service\"\n",
+    );
+    let manifests = include_str!("../../crates/kube/tests/manifests/tailscale.yaml");
+    let cfg = cfg.to_str().unwrap();
+    let (code, out, err) = wingress(&["kube", "render", "-f", "-", "--config", cfg], manifests);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("grafana.home.arpa  /     Prefix  tunnel  10.43.0.17:80"),
+        "{out}"
+    );
+    let (code, out, err) = wingress(
+        &["kube", "render", "-f", "-", "--config", cfg, "--json"],
+        manifests,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"host\": \"grafana.home.arpa\""), "{out}");
+    let (code, _, err) = wingress(&["kube", "render", "-f", "-", "--config", cfg], "kind: [");
+    assert_ne!(code, 0);
+    assert!(err.contains("-:"), "{err}");
+}

@@ -422,6 +422,39 @@ impl<'a> Table<'a> {
         self.optional_array(d, key, "an integer", |v| v.as_integer())
     }
 
+    /// A table of string values under names the user chooses
+    /// (`client_cas = { home = "home-ca.pem" }`): each `(name, value)`
+    /// with the value's location, in the order written. Values that are not
+    /// strings are reported and skipped; `None` only when the key is absent
+    /// or not a table.
+    pub(crate) fn optional_str_map(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        key: &'static str,
+    ) -> Option<Vec<(Spanned<&'a str>, Spanned<&'a str>)>> {
+        let (item, span) = self.entry(key)?;
+        let Some(entries) = item.as_table_like() else {
+            d.error(&span, type_error(key, "a table", describe(item)));
+            return None;
+        };
+        let mut out = Vec::new();
+        for (name, value) in entries.iter() {
+            let name_span = entries
+                .key(name)
+                .and_then(|k| k.span())
+                .unwrap_or_else(|| span.clone());
+            let value_span = value.span().unwrap_or_else(|| name_span.clone());
+            match value.as_str() {
+                Some(v) => out.push((Spanned::new(name, name_span), Spanned::new(v, value_span))),
+                None => d.error(
+                    &value_span,
+                    type_error(&format!("{key}.{name}"), "a string", describe(value)),
+                ),
+            }
+        }
+        Some(out)
+    }
+
     // --- tables ---
 
     /// A sub-table: `[key]`, a dotted `key.x = …`, or an inline `key = {…}`.

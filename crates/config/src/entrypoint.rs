@@ -46,7 +46,7 @@ pub enum EntrypointProtocol {
 
 /// The entrypoints used when routes exist but no `[[entrypoint]]` is
 /// written: HTTPS on tunnel port 443, and the redirect on tunnel port 80.
-pub(crate) fn default_entrypoints() -> Vec<EntrypointConfig> {
+pub fn default_entrypoints() -> Vec<EntrypointConfig> {
     vec![
         EntrypointConfig {
             name: "tunnel-https".to_string(),

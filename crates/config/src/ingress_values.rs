@@ -396,7 +396,7 @@ pub(crate) fn duration_unit_hint(n: impl fmt::Display) -> String {
 /// A duration such as `500ms`, `5s`, `2m`, `1h` or `1m30s`: one or more
 /// `<digits><unit>` parts, units `ms`, `s`, `m`, `h`. Zero is rejected: every
 /// duration in the schema is a timeout or an interval.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("the duration is empty (write e.g. \"5s\")".to_string());
     }
@@ -448,7 +448,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Characters that a client may send escaped or not and that backends read
 /// alike (`:`, `@`, `;`, `+`, ...) are refused: a request spelling them the
 /// other way would miss the route.
-pub(crate) fn parse_path_prefix(s: &str) -> Result<String, String> {
+pub fn parse_path_prefix(s: &str) -> Result<String, String> {
     let path = parse_request_path(s)?;
     if path.contains('?') {
         return Err(format!("`{s}` contains a query; a prefix is a path only"));
@@ -501,7 +501,7 @@ fn stays_escaped(b: u8) -> bool {
 }
 
 /// A request path (and query) as sent on the wire: starts with `/`.
-pub(crate) fn parse_request_path(s: &str) -> Result<String, String> {
+pub fn parse_request_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') {
         return Err(format!("`{s}` does not start with `/`"));
     }

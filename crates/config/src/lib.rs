@@ -27,6 +27,7 @@ mod error;
 mod http;
 mod ingress;
 mod ingress_values;
+mod kubernetes;
 mod limits;
 mod log;
 mod nat;
@@ -34,6 +35,7 @@ mod node;
 mod node_octet;
 mod peer_edit;
 mod route;
+mod route_rules;
 mod server;
 mod shutdown;
 mod suggest;
@@ -50,14 +52,20 @@ pub use admin::{AdminConfig, DEFAULT_ADMIN_SOCKET};
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
 pub use entrypoint::{
-    EntrypointConfig, EntrypointProtocol, DEFAULT_MAX_CONNECTIONS,
+    default_entrypoints, EntrypointConfig, EntrypointProtocol, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 };
 pub use env::{Env, EnvVar, NODE_IP_VARS};
 pub use error::{ConfigError, ConfigErrors};
 pub use http::HttpConfig;
 pub use ingress::{CertificateFiles, TlsConfig};
-pub use ingress_values::{BackendUrl, ForwardAuthUrl, HostPattern, Listen};
+pub use ingress_values::{
+    parse_duration, parse_path_prefix, parse_request_path, BackendUrl, ForwardAuthUrl, HostPattern,
+    Listen,
+};
+pub use kubernetes::{
+    BackendSource, KubernetesConfig, StatusAddress, DEFAULT_DEBOUNCE, DEFAULT_INGRESS_CLASS,
+};
 pub use limits::{LimitsConfig, MAX_DNS_FORWARDS, MAX_DNS_TCP, MAX_TCP_HALF_OPEN, MAX_UDP_FLOWS};
 pub use log::{check_level, LogConfig, LogFormat};
 pub use nat::{Advertise, MappingProtocol, NatConfig, DEFAULT_LEASE, DEFAULT_STUN_SERVERS};
@@ -66,6 +74,11 @@ pub use peer_edit::{
     add_peer, check_new_name, next_free_address, remove_peer, EditError, NewPeer, SubnetFull,
 };
 pub use route::{Access, AllowRule, HealthCheck, PathMatch, RouteConfig};
+pub use route_rules::{
+    access_problems, check_health_interval, check_route_entrypoint, parse_allow_rule, AccessKeys,
+    RouteKey, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_ROUTE_TIMEOUT, MIN_HEALTH_INTERVAL,
+};
 pub use server::{parse_server, ServerConfig, TcpService, UdpService, DEFAULT_TCP_IDLE_TIMEOUT};
 pub use shutdown::{ShutdownConfig, DEFAULT_DRAIN_TIMEOUT};
 pub use types::{

@@ -6,20 +6,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::cursor::Table;
-use crate::entrypoint::{default_entrypoints, Declared, EntrypointProtocol};
+use crate::entrypoint::{default_entrypoints, Declared};
 use crate::error::{Diagnostics, Span, Spanned};
 use crate::ingress_values::{
     duration_unit_hint, parse_duration, parse_path_prefix, parse_request_path, BackendUrl,
     ForwardAuthUrl, HostPattern, Listen,
 };
-use crate::suggest::suggest;
-use crate::wireguard::is_tag;
-
-const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
-const MIN_HEALTH_INTERVAL: Duration = Duration::from_millis(100);
-const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
-const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::route_rules::{
+    access_problems, check_health_interval, check_route_entrypoint, parse_allow_rule, AccessKeys,
+    RouteKey, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ROUTE_TIMEOUT,
+};
 
 /// A list of strings as the cursor returns it.
 type StrList<'a> = Spanned<Vec<Spanned<&'a str>>>;
@@ -279,13 +275,18 @@ fn parse_route(
         check_access(
             d,
             access.as_ref(),
+            &AccessSpans {
+                client_ca: client_ca.as_ref().map(|c| &c.span),
+                forward_auth: forward_auth.as_ref().map(|f| &f.span),
+                auth_headers: auth_headers.as_ref().map(|h| &h.span),
+                allow: allow.as_ref().map(|a| &a.span),
+            },
             AccessKeys {
+                access: access.as_ref().map(|a| a.value),
                 client_ca: t.contains("client_ca"),
                 forward_auth: t.contains("forward_auth"),
-                client_ca_span: client_ca.as_ref().map(|c| &c.span),
-                forward_auth_span: forward_auth.as_ref().map(|f| &f.span),
-                auth_headers_span: auth_headers.as_ref().map(|h| &h.span),
-                allow_span: allow.as_ref().map(|a| &a.span),
+                forward_auth_headers: t.contains("forward_auth_headers"),
+                allow: t.contains("allow"),
             },
         );
     }
@@ -377,15 +378,17 @@ fn parse_backends(
 fn parse_health_check(h: &mut Table<'_>, d: &mut Diagnostics<'_>) -> Option<HealthCheck> {
     let path = h.required_with(d, "path", parse_request_path);
     let interval = optional_duration(h, d, "interval");
-    if let Some(interval) = interval.as_ref().filter(|i| i.value < MIN_HEALTH_INTERVAL) {
-        d.error(&interval.span, "interval: must be at least 100ms");
+    if let Some(interval) = &interval {
+        if let Err(e) = check_health_interval(interval.value) {
+            d.error(&interval.span, format!("interval: {e}"));
+        }
     }
     let timeout = optional_duration(h, d, "timeout");
-    Some(HealthCheck {
-        path: path?.value,
-        interval: interval.map_or(DEFAULT_HEALTH_INTERVAL, |i| i.value),
-        timeout: timeout.map_or(DEFAULT_HEALTH_TIMEOUT, |t| t.value),
-    })
+    Some(HealthCheck::with_defaults(
+        path?.value,
+        interval.map(|i| i.value),
+        timeout.map(|t| t.value),
+    ))
 }
 
 /// `upgrades`: protocol names (RFC 9110 tokens), lowercased; never `h2c`.
@@ -413,9 +416,7 @@ fn parse_upgrades(d: &mut Diagnostics<'_>, list: Vec<Spanned<&str>>) -> Vec<Stri
     protocols
 }
 
-/// `allow`: `peer:NAME` for a configured peer, `tag:NAME` for a valid tag.
-/// A tag no peer carries is accepted: peers and their tags change more
-/// often than routes.
+/// `allow`: each entry as [`parse_allow_rule`] reads it.
 fn parse_allow(
     d: &mut Diagnostics<'_>,
     list: StrList<'_>,
@@ -429,30 +430,7 @@ fn parse_allow(
     }
     let mut rules = Vec::with_capacity(list.value.len());
     for entry in &list.value {
-        let s = entry.value;
-        let rule = if let Some(name) = s.strip_prefix("peer:") {
-            if peers.iter().any(|p| p == name) {
-                Ok(AllowRule::Peer(name.to_string()))
-            } else {
-                let names: Vec<&str> = peers.iter().map(String::as_str).collect();
-                let hint = suggest(name, &names)
-                    .map(|n| format!("; did you mean `peer:{n}`?"))
-                    .unwrap_or_default();
-                Err(format!("no [[peer]] is named `{name}`{hint}"))
-            }
-        } else if let Some(tag) = s.strip_prefix("tag:") {
-            if is_tag(tag) {
-                Ok(AllowRule::Tag(tag.to_string()))
-            } else {
-                Err(format!(
-                    "`{tag}` is not a valid tag (1 to 63 of a-z, 0-9 and `-`)"
-                ))
-            }
-        } else {
-            Err(format!(
-                "`{s}` is not an allow rule (expected \"peer:NAME\" or \"tag:NAME\")"
-            ))
-        };
+        let rule = parse_allow_rule(entry.value, peers);
         match rule {
             Ok(rule) => rules.push(rule),
             Err(e) => d.error(&entry.span, format!("allow: {e}")),
@@ -504,92 +482,52 @@ fn parse_route_entrypoints(
     }
     let mut names = Vec::with_capacity(list.value.len());
     for entry in &list.value {
-        let name = entry.value;
-        match declared.entrypoints.iter().find(|(n, _)| n == name) {
-            Some((_, Some(EntrypointProtocol::Http))) => d.error(
-                &entry.span,
-                format!(
-                    "entrypoints: `{name}` is an http entrypoint, which only redirects to \
-                     https; routes are served on https entrypoints"
-                ),
-            ),
-            Some(_) => names.push(name.to_string()),
-            None => {
-                let known: Vec<&str> = declared
-                    .entrypoints
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                let hint = match suggest(name, &known) {
-                    Some(n) => format!("; did you mean `{n}`?"),
-                    None if !declared.written => {
-                        " (with no [[entrypoint]] written, the https entrypoint is `tunnel-https`)"
-                            .to_string()
-                    }
-                    None => String::new(),
-                };
-                d.error(
-                    &entry.span,
-                    format!("entrypoints: no entrypoint is named `{name}`{hint}"),
-                );
-            }
+        match check_route_entrypoint(entry.value, &declared.entrypoints, declared.written) {
+            Ok(()) => names.push(entry.value.to_string()),
+            Err(e) => d.error(&entry.span, format!("entrypoints: {e}")),
         }
     }
     Spanned::new(names, list.span)
 }
 
-/// Whether the keys tied to an access mode were written, and where.
-struct AccessKeys<'s> {
-    client_ca: bool,
-    forward_auth: bool,
-    client_ca_span: Option<&'s Span>,
-    forward_auth_span: Option<&'s Span>,
-    auth_headers_span: Option<&'s Span>,
-    allow_span: Option<&'s Span>,
+/// Where the keys tied to an access mode were written, when their values
+/// parsed (a key whose value did not parse is already reported).
+struct AccessSpans<'s> {
+    client_ca: Option<&'s Span>,
+    forward_auth: Option<&'s Span>,
+    auth_headers: Option<&'s Span>,
+    allow: Option<&'s Span>,
 }
 
-/// `mtls` needs `client_ca` and `forward-auth` needs `forward_auth`; those
-/// keys (and `forward_auth_headers`) mean nothing with another mode, and
-/// `allow` means nothing on a public route.
-fn check_access(d: &mut Diagnostics<'_>, access: Option<&Spanned<Access>>, keys: AccessKeys<'_>) {
-    let mode = access.map_or(Access::default(), |a| a.value);
-    if let Some(access) = access {
-        if mode == Access::Mtls && !keys.client_ca {
-            d.error(
-                &access.span,
-                "access: \"mtls\" needs `client_ca`, the CA that signs client certificates",
-            );
-        }
-        if mode == Access::ForwardAuth && !keys.forward_auth {
-            d.error(
-                &access.span,
-                "access: \"forward-auth\" needs `forward_auth`, the URL of the auth service",
-            );
+/// Reports [`access_problems`] at the key each one blames.
+fn check_access(
+    d: &mut Diagnostics<'_>,
+    access: Option<&Spanned<Access>>,
+    spans: &AccessSpans<'_>,
+    keys: AccessKeys,
+) {
+    for (key, message) in access_problems(&keys, file_key) {
+        let span = match key {
+            RouteKey::Access => access.map(|a| &a.span),
+            RouteKey::ClientCa => spans.client_ca,
+            RouteKey::ForwardAuth => spans.forward_auth,
+            RouteKey::ForwardAuthHeaders => spans.auth_headers,
+            RouteKey::Allow => spans.allow,
+        };
+        if let Some(span) = span {
+            d.error(span, message);
         }
     }
-    let mut only_with = |span: Option<&Span>, key: &str, wanted: Access, name: &str| {
-        if let Some(span) = span.filter(|_| mode != wanted) {
-            d.error(span, format!("{key}: only used with access = \"{name}\""));
-        }
-    };
-    only_with(keys.client_ca_span, "client_ca", Access::Mtls, "mtls");
-    only_with(
-        keys.forward_auth_span,
-        "forward_auth",
-        Access::ForwardAuth,
-        "forward-auth",
-    );
-    only_with(
-        keys.auth_headers_span,
-        "forward_auth_headers",
-        Access::ForwardAuth,
-        "forward-auth",
-    );
-    if let Some(span) = keys.allow_span.filter(|_| mode == Access::Public) {
-        d.error(
-            span,
-            "allow: a public route admits everyone; remove `allow` or choose another access",
-        );
+}
+
+/// How the file names a route's keys.
+fn file_key(key: RouteKey) -> &'static str {
+    match key {
+        RouteKey::Access => "access",
+        RouteKey::ClientCa => "client_ca",
+        RouteKey::ForwardAuth => "forward_auth",
+        RouteKey::ForwardAuthHeaders => "forward_auth_headers",
+        RouteKey::Allow => "allow",
     }
 }
 

@@ -15,6 +15,7 @@ use crate::error::{ConfigErrors, Diagnostics, Span};
 use crate::http::{parse_http, HttpConfig};
 use crate::ingress::{parse_ingress, IngressContext, TlsConfig};
 use crate::ingress_values::{duration_unit_hint, parse_duration};
+use crate::kubernetes::{parse_kubernetes, KubernetesConfig};
 use crate::limits::{parse_limits, LimitsConfig};
 use crate::log::{parse_log, LogConfig};
 use crate::nat::{parse_nat, NatConfig};
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     pub nat: NatConfig,
     /// `[limits]`: per-peer caps and shared budgets.
     pub limits: LimitsConfig,
+    /// `[kubernetes]`: Ingress discovery.
+    pub kubernetes: KubernetesConfig,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -148,6 +151,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
     let shutdown = parse_shutdown(&mut root, &mut d);
     let nat = parse_nat(&mut root, &mut d);
     let limits = parse_limits(&mut root, &mut d);
+    let kubernetes = parse_kubernetes(&mut root, &mut d, base);
     root.finish(&mut d);
 
     if let Some(wg) = &wireguard {
@@ -194,6 +198,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         shutdown,
         nat,
         limits,
+        kubernetes,
     });
     d.finish(config)
 }

@@ -108,6 +108,7 @@ fn example_parses_to_the_expected_model() {
         shutdown: ShutdownConfig::default(),
         nat: NatConfig::default(),
         limits: LimitsConfig::default(),
+        kubernetes: KubernetesConfig::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));

@@ -3,24 +3,26 @@
 //! problems that the daemon serves and reports. No client, no socket, no
 //! clock: the daemon's `kube/` folder owns the API connection and hands a
 //! complete snapshot here after every (debounced) change.
+//!
+//! Call order: build a [`Policy`] from the config (again after each
+//! reload), then [`map`] each new snapshot to a [`Mapping`]. Offline,
+//! [`Snapshot::add_object`] fills a snapshot from manifests (`wingress kube
+//! render`).
+//!
+//! Values go through the parsers and rules of `[[route]]`
+//! (`wingress_config`), so an Ingress is held to what a file route is.
 
-use k8s_openapi::api::core::v1::{Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+#![forbid(unsafe_code)]
 
-/// The objects discovery uses, as last listed and watched, each trimmed to
-/// the fields the mapping reads (see the watchers). Built only after the
-/// initial list of every kind completed, so a half-listed cluster never
-/// becomes a route table with holes in it.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Every Ingress in the watched namespaces (of any class: the mapping
-    /// picks the configured classes).
-    pub ingresses: Vec<Ingress>,
-    /// The Services in the watched namespaces.
-    pub services: Vec<Service>,
-    /// The EndpointSlices in the watched namespaces.
-    pub endpoint_slices: Vec<EndpointSlice>,
-    /// The Secrets of type `kubernetes.io/tls` in the watched namespaces.
-    pub secrets: Vec<Secret>,
-}
+mod annotations;
+mod backends;
+mod map;
+mod mapping;
+mod policy;
+mod snapshot;
+
+pub use annotations::ANNOTATION_PREFIX;
+pub use map::{map, CLASS_ANNOTATION};
+pub use mapping::{Certificate, KubeRoute, Mapping, ObjectRef, Problem};
+pub use policy::Policy;
+pub use snapshot::Snapshot;

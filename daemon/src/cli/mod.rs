@@ -15,6 +15,7 @@ use config_file::{read, report, server_config_source};
 mod admin_client;
 mod cluster;
 mod config_file;
+mod kube;
 mod peer;
 mod run;
 mod status;
@@ -87,6 +88,11 @@ enum Command {
         #[command(subcommand)]
         command: cluster::ClusterCommand,
     },
+    /// Kubernetes discovery, offline.
+    Kube {
+        #[command(subcommand)]
+        command: KubeCommand,
+    },
     /// Add, list or remove the clients ([[peer]]s) of a config file.
     Peer {
         #[command(subcommand)]
@@ -139,6 +145,26 @@ enum PeerCommand {
 }
 
 #[derive(Subcommand)]
+enum KubeCommand {
+    /// Print the routes, certificates and problems that Kubernetes
+    /// manifests (Ingress, Service, EndpointSlice, TLS Secret, or Lists of
+    /// them) give under a config, without a cluster.
+    Render {
+        /// A manifest file, multi-document YAML or JSON; `-` for stdin.
+        /// Repeat for more files.
+        #[arg(long = "filename", short = 'f', required = true)]
+        files: Vec<PathBuf>,
+        /// The config whose [kubernetes] section, routes, peers and
+        /// entrypoints the Ingresses are held to (default: as `run`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print routes, certificates and problems as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum CaCommand {
     /// Print the internal CA's root certificate (PEM), for clients to trust.
     /// Creates the CA when the config enables it and none exists yet.
@@ -183,6 +209,18 @@ pub fn run(cli: Cli) -> ExitCode {
             command: CaCommand::Export { config },
         } => ca_export(config),
         Command::Cluster { command } => cluster::run(command),
+        Command::Kube {
+            command:
+                KubeCommand::Render {
+                    files,
+                    config,
+                    json,
+                },
+        } => kube::render(kube::RenderArgs {
+            files,
+            config,
+            json,
+        }),
     };
     match result {
         Ok(code) => code,
