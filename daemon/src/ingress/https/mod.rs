@@ -437,6 +437,11 @@ fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
             config::HostPattern::Any => proxy::HostMatch::Any,
         },
         path_prefix: r.path_prefix.clone(),
+        path_match: match r.path_match {
+            config::PathMatch::Prefix => proxy::PathMatch::Prefix,
+            config::PathMatch::Segments => proxy::PathMatch::Segments,
+            config::PathMatch::Exact => proxy::PathMatch::Exact,
+        },
         backends: r
             .backends
             .iter()
