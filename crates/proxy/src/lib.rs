@@ -15,9 +15,11 @@
 //! - **Routing.** Host (or the absolute-form/`:authority` authority) is
 //!   checked (`host`: 400 for what no DNS name has), lowercased and stripped
 //!   of port and trailing dot. Among the routes whose entrypoint, host and
-//!   plain-string path prefix (Traefik `PathPrefix`: `/api` matches `/apix`)
-//!   all match, the most specific wins: exact host, then the longest
-//!   wildcard suffix (one label), then `Any`; then the longest prefix. A host
+//!   path all match (the path as [`PathMatch`] says: a plain-string prefix
+//!   like Traefik's `PathPrefix`, where `/api` matches `/apix`, or
+//!   Kubernetes' `Prefix` and `Exact` path types), the most specific wins:
+//!   exact host, then the longest wildcard suffix (one label), then `Any`;
+//!   then the longest prefix, `Exact` first at equal length. A host
 //!   whose routes don't cover a path falls through to wildcard and catch-all
 //!   routes. Paths are made canonical first (`path`: unreserved escapes
 //!   decoded, dot segments removed, slashes merged; encoded slashes,
@@ -34,7 +36,9 @@
 //!   first, so they can only come from the auth service.
 //! - **Backends.** A connect failure ejects the backend (until its next good
 //!   health check, or for 10 s) and a bodyless GET/HEAD is retried once on
-//!   another backend; otherwise 502. 503 only when no backend was up to try.
+//!   another backend; otherwise 502. 503 only when no backend was up to try,
+//!   which includes routes without backends (a Kubernetes Service with no
+//!   ready endpoint).
 //!   The response timeout starts once the request body has been sent.
 //! - **Connections.** `header_read_timeout` runs from the first byte of a
 //!   request head; `idle_timeout` from the end of the last response. Requests
@@ -79,7 +83,7 @@ pub use proxy::{Proxy, RequestError};
 pub use redirect::{serve_redirect, Http01Responder};
 pub use spec::{
     Access, AllowRule, BackendAddr, ClientCertCheck, ConnInfo, ForwardAuthSpec, HealthCheckSpec,
-    HostMatch, PeerIdentity, ProxyOptions, RouteSpec, Scheme,
+    HostMatch, PathMatch, PeerIdentity, ProxyOptions, RouteSpec, Scheme,
 };
 pub use stats::{ProxyStats, RouteStats, RouteStatsSnapshot, LATENCY_BUCKETS, STATUS_CLASSES};
 pub use status::{BackendHealth, BackendStatus, RouteStatus};

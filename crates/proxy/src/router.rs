@@ -1,11 +1,19 @@
 //! Route selection by entrypoint, Host and path prefix.
 //!
-//! Every route whose host, prefix and entrypoint all match is a candidate;
+//! Every route whose host, path and entrypoint all match is a candidate;
 //! the most specific one wins: an exact host beats a wildcard (longer
 //! suffixes first) which beats `Any`, and among equal hosts the longest path
-//! prefix wins; config order breaks the remaining ties. Like Traefik, a
-//! request for an exact host whose routes don't cover its path falls through
-//! to a matching wildcard or catch-all route.
+//! prefix wins, [`PathMatch::Exact`] before the others at equal length (as
+//! Kubernetes and ingress-nginx order paths); config order breaks the
+//! remaining ties. Like Traefik, a request for an exact host whose routes
+//! don't cover its path falls through to a matching wildcard or catch-all
+//! route.
+//!
+//! A route's path matches as its [`PathMatch`] says: a string prefix (file
+//! routes; one `starts_with`, as before path types existed), whole `/`
+//! elements (Kubernetes `Prefix`: its prefix is kept without the trailing
+//! `/`, so `/foo` and `/foo/` are the same route and have the same length
+//! for ordering), or the whole path (Kubernetes `Exact`).
 //!
 //! Requests are routed on the canonical path (`path`), and a request is
 //! refused when a backend that reads its path another common way would be
@@ -16,7 +24,7 @@
 use std::borrow::Cow;
 
 use crate::path::{has_encoded_slash, normalize, EncodedSlash, PathError};
-use crate::spec::HostMatch;
+use crate::spec::{HostMatch, PathMatch};
 
 /// A route's host pattern, normalized.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,8 +78,11 @@ fn config_host(host: &str) -> String {
 #[derive(Clone, Debug)]
 pub(crate) struct RouteKey {
     pub(crate) host: HostKey,
-    /// In canonical form (see `path`), so it compares with canonical paths.
+    /// In canonical form (see `path`), so it compares with canonical paths;
+    /// for [`PathMatch::Segments`] without its trailing `/` (`/` is empty).
     pub(crate) prefix: String,
+    /// How `prefix` compares with a path.
+    pub(crate) path_match: PathMatch,
     /// Empty: every entrypoint.
     pub(crate) entrypoints: Vec<String>,
     /// The route takes paths with encoded slashes (kept encoded).
@@ -93,15 +104,43 @@ impl RouteKey {
         RouteKey {
             host: HostKey::new(host),
             prefix,
+            path_match: PathMatch::Prefix,
             entrypoints: entrypoints.to_vec(),
             encoded_slashes,
         }
     }
 
+    /// The same key with its path compared as `path_match` says (the
+    /// default is [`PathMatch::Prefix`]).
+    pub(crate) fn matching(mut self, path_match: PathMatch) -> Self {
+        if path_match == PathMatch::Segments {
+            let trimmed = self.prefix.trim_end_matches('/').len();
+            self.prefix.truncate(trimmed);
+        }
+        self.path_match = path_match;
+        self
+    }
+
     fn matches(&self, host: &str, path: &str, entrypoint: &str) -> bool {
         (self.entrypoints.is_empty() || self.entrypoints.iter().any(|e| e == entrypoint))
             && self.host.matches(host)
-            && path.starts_with(self.prefix.as_str())
+            && self.path_matches(path)
+    }
+
+    fn path_matches(&self, path: &str) -> bool {
+        match self.path_match {
+            PathMatch::Prefix => path.starts_with(self.prefix.as_str()),
+            PathMatch::Segments => path
+                .strip_prefix(self.prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+            PathMatch::Exact => path == self.prefix,
+        }
+    }
+
+    /// Ordering among keys of equally specific hosts: longer prefixes
+    /// first, then `Exact` before the others.
+    fn path_rank(&self) -> (usize, bool) {
+        (self.prefix.len(), self.path_match == PathMatch::Exact)
     }
 }
 
@@ -129,7 +168,7 @@ impl Router {
             b.host
                 .rank()
                 .cmp(&a.host.rank())
-                .then(b.prefix.len().cmp(&a.prefix.len()))
+                .then(b.path_rank().cmp(&a.path_rank()))
         });
         let any_encoded_slashes = ordered.iter().any(|(_, key)| key.encoded_slashes);
         Router {

@@ -146,3 +146,142 @@ fn encoded_slashes_only_where_kept_and_harmless() {
         Err(PathError::EncodedSlash)
     );
 }
+
+fn typed(prefix: &str, path_match: PathMatch) -> RouteKey {
+    key(HostMatch::Exact("a".into()), prefix, &[]).matching(path_match)
+}
+
+#[test]
+fn segments_match_whole_path_elements() {
+    for prefix in ["/foo", "/foo/"] {
+        let router = Router::new([typed(prefix, PathMatch::Segments)]);
+        for path in ["/foo", "/foo/", "/foo/bar", "/foo/bar/"] {
+            assert_eq!(router.find("a", path, "web"), Some(0), "{prefix} {path}");
+        }
+        for path in ["/foobar", "/fo", "/", "/bar/foo", "/FOO"] {
+            assert_eq!(router.find("a", path, "web"), None, "{prefix} {path}");
+        }
+    }
+    let deep = Router::new([typed("/aaa/bb", PathMatch::Segments)]);
+    assert_eq!(deep.find("a", "/aaa/bb/c", "web"), Some(0));
+    assert_eq!(deep.find("a", "/aaa/bbb", "web"), None);
+    let root = Router::new([typed("/", PathMatch::Segments)]);
+    for path in ["/", "/x", "/x/y/"] {
+        assert_eq!(root.find("a", path, "web"), Some(0), "{path}");
+    }
+}
+
+#[test]
+fn exact_matches_only_the_path_itself() {
+    let router = Router::new([typed("/foo", PathMatch::Exact)]);
+    assert_eq!(router.find("a", "/foo", "web"), Some(0));
+    for path in ["/foo/", "/foo/bar", "/foobar", "/", "/FOO"] {
+        assert_eq!(router.find("a", path, "web"), None, "{path}");
+    }
+    let root = Router::new([typed("", PathMatch::Exact)]);
+    assert_eq!(root.find("a", "/", "web"), Some(0));
+    assert_eq!(root.find("a", "/x", "web"), None);
+}
+
+#[test]
+fn string_prefixes_are_unchanged() {
+    let router = Router::new([typed("/foo", PathMatch::Prefix)]);
+    for path in ["/foo", "/foobar", "/foo/bar"] {
+        assert_eq!(router.find("a", path, "web"), Some(0), "{path}");
+    }
+}
+
+#[test]
+fn longest_wins_then_exact_then_config_order() {
+    let router = Router::new([
+        typed("/foo", PathMatch::Segments),
+        typed("/foo/", PathMatch::Segments),
+        typed("/foo", PathMatch::Exact),
+        typed("/foo/bar", PathMatch::Segments),
+        typed("/", PathMatch::Segments),
+    ]);
+    // Same length: Exact beats both Segments routes, whatever the order.
+    assert_eq!(router.find("a", "/foo", "web"), Some(2));
+    // `/foo` and `/foo/` are the same Segments route: the first one wins.
+    assert_eq!(router.find("a", "/foo/", "web"), Some(0));
+    assert_eq!(router.find("a", "/foo/x", "web"), Some(0));
+    // Longest wins.
+    assert_eq!(router.find("a", "/foo/bar/x", "web"), Some(3));
+    assert_eq!(router.find("a", "/foobar", "web"), Some(4));
+    // A longer Segments prefix beats a shorter Exact one where both match
+    // (they cannot here), and an Exact route beats a shorter Segments one.
+    let mixed = Router::new([
+        typed("/a", PathMatch::Segments),
+        typed("/a/b", PathMatch::Exact),
+    ]);
+    assert_eq!(mixed.find("a", "/a/b", "web"), Some(1));
+    assert_eq!(mixed.find("a", "/a/b/c", "web"), Some(0));
+}
+
+/// A tunnel-only route next to a public catch-all: no spelling of a
+/// protected path may reach the catch-all instead, nor may a path reach
+/// the protected route under another reading.
+fn protected(path_match: PathMatch, encoded_slashes: bool) -> Router {
+    let mut admin = typed("/foo/bar", path_match);
+    admin.encoded_slashes = encoded_slashes;
+    let mut public = typed("/", PathMatch::Segments);
+    public.encoded_slashes = encoded_slashes;
+    Router::new([admin, public])
+}
+
+#[test]
+fn typed_routes_keep_the_encoded_path_hardening() {
+    for path_match in [PathMatch::Segments, PathMatch::Exact] {
+        for kept in [false, true] {
+            let router = protected(path_match, kept);
+            let what = format!("{path_match:?} kept={kept}");
+            // The canonical spellings reach the protected route.
+            for path in [
+                "/foo/bar",
+                "/foo/x/../bar",
+                "/%66oo/bar",
+                "/foo//bar",
+                "/x/../foo/bar",
+            ] {
+                assert_eq!(
+                    selected(&router, path),
+                    Ok(Some((0, "/foo/bar".into()))),
+                    "{what} {path}"
+                );
+            }
+            // An encoded slash is refused, whether or not a route keeps
+            // them: decoded, it would be the protected path.
+            let refused = if kept {
+                PathError::Ambiguous
+            } else {
+                PathError::EncodedSlash
+            };
+            assert_eq!(selected(&router, "/foo%2Fbar"), Err(refused), "{what}");
+            assert_eq!(selected(&router, "/foo%2fbar"), Err(refused), "{what}");
+            // Path parameters a servlet backend drops.
+            assert_eq!(
+                selected(&router, "/foo;x/bar"),
+                Err(PathError::Ambiguous),
+                "{what}"
+            );
+            assert_eq!(
+                selected(&router, "/foo/bar;x"),
+                Err(PathError::Ambiguous),
+                "{what}"
+            );
+            assert_eq!(
+                selected(&router, "/x/..;/foo/bar"),
+                Err(PathError::Ambiguous),
+                "{what}"
+            );
+            // Paths are case-sensitive, as in Kubernetes: another path,
+            // served by the catch-all (the backend behind the protected
+            // route never sees it).
+            assert_eq!(
+                selected(&router, "/FOO/bar"),
+                Ok(Some((1, "/FOO/bar".into()))),
+                "{what}"
+            );
+        }
+    }
+}

@@ -183,13 +183,36 @@ pub struct HealthCheckSpec {
     pub timeout: Duration,
 }
 
+/// How a route's `path_prefix` compares with a request's canonical path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PathMatch {
+    /// A plain string prefix, like Traefik's `PathPrefix`: `/api` matches
+    /// `/api`, `/api/x` and `/apix`.
+    #[default]
+    Prefix,
+    /// Kubernetes' `Prefix` path type: the prefix's `/`-separated elements
+    /// are the path's first elements. `/foo` and `/foo/` match `/foo`,
+    /// `/foo/` and `/foo/bar`, not `/foobar`; `/` matches every path.
+    Segments,
+    /// Kubernetes' `Exact` path type: the path is the prefix (`/foo` does
+    /// not match `/foo/`).
+    Exact,
+}
+
 /// One route: which requests it takes, who may use it, where they go.
 #[derive(Clone, Debug)]
 pub struct RouteSpec {
     pub host: HostMatch,
-    /// Plain string prefix of the request path, like Traefik's `PathPrefix`:
-    /// `/api` matches `/api`, `/api/x` and `/apix`. Empty means `/`.
+    /// The request path this route takes, compared as `path_match` says.
+    /// Empty means `/`.
     pub path_prefix: String,
+    /// How `path_prefix` matches: a string prefix for routes from the
+    /// file, Kubernetes' path types for routes from Ingresses. Among
+    /// matching routes of one host the longest `path_prefix` wins, and
+    /// [`PathMatch::Exact`] beats the others at equal length.
+    pub path_match: PathMatch,
+    /// May be empty (a Kubernetes Service with no ready endpoint): the
+    /// route then answers 503, like one whose backends are all down.
     pub backends: Vec<BackendAddr>,
     /// One weight per backend; empty means equal weights. A missing entry
     /// counts as 1; a zero weight takes the backend out of rotation.

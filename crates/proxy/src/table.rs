@@ -42,6 +42,7 @@ impl RouteTable {
                 &r.entrypoints,
                 r.allow_encoded_slashes,
             )
+            .matching(r.path_match)
         }));
         // One cache for all routes: they often share backends.
         let resolver = CachingResolver::new(opts.dns_refresh);

@@ -82,6 +82,11 @@ pub enum TlsError {
     #[error("no ACME certificate possible for `{name}`: {why}")]
     AcmeName { name: String, why: String },
 
+    /// A name a certificate from memory is to be served for is neither a
+    /// DNS name nor `*.` and one.
+    #[error("`{name}` is not a server name a certificate can be chosen for")]
+    BadServerName { name: String },
+
     /// Several independent files failed (one entry each), so all are reported at once.
     #[error("{}", Joined(.0))]
     Multiple(Vec<TlsError>),

@@ -1,9 +1,11 @@
-//! Certificates for wingress: static files chosen by SNI, an internal CA,
+//! Certificates for wingress: static files and certificates from memory
+//! (Kubernetes Secrets) chosen by SNI, an internal CA, ACME,
 //! client-certificate verification.
 //!
 //! The daemon builds one [`CertStore`] at startup, hands
 //! [`server_config`] to its HTTPS listeners, calls
-//! [`CertStore::reload_changed`] periodically (e.g. on SIGHUP or a timer)
+//! [`CertStore::reload_changed`] periodically (e.g. on SIGHUP or a timer),
+//! [`CertStore::set_memory_certs`] whenever the Secrets it watches change,
 //! and checks per-route client certificates with [`ClientCaVerifier`].
 //! Only the *ring* crypto provider is used.
 //!
@@ -31,6 +33,7 @@ mod error;
 mod hostname;
 mod issued;
 mod managed;
+mod memory;
 mod pem;
 mod private_file;
 mod server_config;
@@ -47,6 +50,7 @@ pub use acme::{
 };
 pub use client_auth::ClientCaVerifier;
 pub use error::TlsError;
+pub use memory::{MemoryCert, MemoryCertError};
 pub use private_file::{read_secret, write_atomic, write_atomic_mode};
 pub use server_config::{server_config, ServerTlsOptions};
 pub use status::{CertSource, CertState, CertificateStatus, EXPIRING_WITHIN};

@@ -32,7 +32,9 @@ pub struct CertificateStatus {
     /// The last problem with it, e.g. a replacement file that did not load.
     pub last_error: Option<String>,
     pub source: CertSource,
-    /// The certificate file, for `source = "file"`.
+    /// The certificate file, for `source = "file"`; the item's id
+    /// ([`crate::MemoryCert::id`], e.g. `namespace/name`) for
+    /// `source = "memory"`.
     pub path: Option<PathBuf>,
 }
 
@@ -57,6 +59,8 @@ pub enum CertSource {
     Acme,
     /// `[[tls.certificate]]` files.
     File,
+    /// Handed in from memory ([`crate::MemoryCert`]): a Kubernetes Secret.
+    Memory,
     /// A leaf the internal CA issued.
     InternalCa,
     /// The internal CA's own root (what clients trust).

@@ -15,23 +15,30 @@ use crate::ca::{ca_dir, InternalCa};
 use crate::hostname::HostName;
 use crate::issued::{IssuePolicy, LeafCache, RENEW_BEFORE};
 use crate::managed::{Lookup, ManagedCerts};
+use crate::memory::{MemoryCert, MemoryCertError, MemoryCerts};
 use crate::pem::{self, FileStamp, LoadedCert};
 use crate::status::{describe, CertSource, CertificateStatus};
 use crate::{ring_provider, TlsError};
 
-/// The daemon's certificates: static (cert, key) files from the config, and
-/// optionally an internal CA that issues a leaf for any other name on first
-/// use.
+/// The daemon's certificates: static (cert, key) files from the config,
+/// certificates from memory (Kubernetes Secrets, see
+/// [`CertStore::set_memory_certs`]), ACME's, and optionally an internal CA
+/// that issues a leaf for any other name on first use.
 ///
 /// Selection by SNI, first match wins:
 /// 1. a static certificate with that exact DNS SAN (config order);
 /// 2. a static certificate with the wildcard SAN `*.parent` (one label only);
-/// 3. a managed (ACME) certificate for that name, then for `*.parent`; a
+/// 3. a certificate from memory handed in for that name, then for
+///    `*.parent` (the operator's files win over what the cluster says);
+/// 4. a managed (ACME) certificate for that name, then for `*.parent`; a
 ///    managed name without a certificate yet fails the handshake;
-/// 4. with the internal CA, when a route host covers the name (see
+/// 5. with the internal CA, when a route host covers the name (see
 ///    [`CertStore::set_issue_hosts`]): the leaf for that exact host, or
 ///    the wildcard leaf of a wildcard route;
-/// 5. otherwise none, and the handshake fails with an alert.
+/// 6. otherwise none, and the handshake fails with an alert.
+///
+/// [`CertStore::covers`] says whether 1-3 serve a name, so that ACME and
+/// the internal CA are not asked for it.
 ///
 /// A ClientHello offering only the `acme-tls/1` ALPN protocol gets the
 /// TLS-ALPN-01 challenge certificate for its SNI, if one is pending, and
@@ -50,6 +57,7 @@ pub struct CertStore {
     statics: RwLock<Vec<StaticCert>>,
     issued: Option<LeafCache>,
     managed: ManagedCerts,
+    memory: MemoryCerts,
 }
 
 struct StaticCert {
@@ -119,6 +127,7 @@ impl CertStore {
             statics: RwLock::new(statics),
             issued,
             managed: ManagedCerts::default(),
+            memory: MemoryCerts::default(),
         }))
     }
 
@@ -185,6 +194,51 @@ impl CertStore {
         }
     }
 
+    /// Replaces every certificate from memory with `certs` (an empty list
+    /// removes them all): from the next handshake on, each is served for
+    /// its names, below the static files (see [`CertStore`]). Handshakes
+    /// already made keep their certificate.
+    ///
+    /// Returns the items not served as handed in, one error each: a bad
+    /// PEM, a key that does not match, a name that is no server name. The
+    /// other items are served regardless, and a bad item whose id served
+    /// before keeps serving its previous certificate. When several items
+    /// name one SNI name, the first in `certs` serves it. Items whose PEM
+    /// did not change since the last call are not parsed again.
+    pub fn set_memory_certs(&self, certs: &[MemoryCert]) -> Vec<MemoryCertError> {
+        let errors = self.memory.replace(&self.provider, certs);
+        tracing::debug!(
+            certificates = certs.len(),
+            refused = errors.len(),
+            "certificates from memory replaced"
+        );
+        errors
+    }
+
+    /// Serves the certificates from memory that `previous` serves (a new
+    /// store replacing `previous`), until the next
+    /// [`CertStore::set_memory_certs`].
+    pub fn adopt_memory_certs(&self, previous: &CertStore) {
+        self.memory.adopt(&previous.memory);
+    }
+
+    /// The names the certificates from memory are served for, sorted.
+    pub fn memory_names(&self) -> Vec<String> {
+        self.memory.names()
+    }
+
+    /// Whether a certificate from memory is served for `name`; a wildcard
+    /// name (`*.parent`) only by one handed in for that wildcard.
+    pub fn memory_covers(&self, name: &str) -> bool {
+        self.memory.covers(name)
+    }
+
+    /// Whether a static certificate or one from memory covers `name`, so
+    /// that neither ACME nor the internal CA should provide one.
+    pub fn covers(&self, name: &str) -> bool {
+        self.static_covers(name) || self.memory_covers(name)
+    }
+
     /// The resolver to put into a rustls `ServerConfig`.
     pub fn resolver(self: &Arc<Self>) -> Arc<dyn ResolvesServerCert> {
         Arc::new(SniResolver(Arc::clone(self)))
@@ -237,6 +291,7 @@ impl CertStore {
     }
 
     /// Every certificate being served: the static files (config order),
+    /// those from memory (in the order handed in, `path` holding the id),
     /// then the internal CA's root and the leaves it has issued so far.
     pub fn certificates(&self) -> Vec<CertificateStatus> {
         let now = current_time(&*self.time);
@@ -252,6 +307,16 @@ impl CertStore {
                 out.push(status);
             }
         }
+        self.memory.for_each(|item| {
+            let Some(leaf) = item.key.cert.first() else {
+                return;
+            };
+            let id = Some(PathBuf::from(&item.id));
+            if let Some(mut status) = describe(leaf, CertSource::Memory, id, None, now) {
+                status.last_error = item.last_error.clone();
+                out.push(status);
+            }
+        });
         if let Some(issued) = &self.issued {
             use rustls_pki_types::pem::PemObject;
             let root =
@@ -301,6 +366,9 @@ impl CertStore {
             return None;
         };
         if let Some(key) = self.static_for(&name) {
+            return Some(key);
+        }
+        if let Some(key) = self.memory.lookup(&name) {
             return Some(key);
         }
         match self
@@ -371,6 +439,7 @@ impl fmt::Debug for CertStore {
         f.debug_struct("CertStore")
             .field("state_dir", &self.state_dir)
             .field("static_certs", &read(&self.statics).len())
+            .field("memory_certs", &self.memory.names().len())
             .field("internal_ca", &self.issued.is_some())
             .finish()
     }

@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{HandshakeKind, RootCertStore, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use wingress_tls::{server_config, CertStore, ClientCaVerifier, ServerTlsOptions};
+use wingress_tls::{server_config, CertStore, ClientCaVerifier, MemoryCert, ServerTlsOptions};
 
 // === support ===
 
@@ -235,6 +235,78 @@ async fn static_certs_are_chosen_by_sni_including_wildcards() {
         .await
         .err()
         .unwrap();
+    assert!(
+        err.contains("no server certificate chain resolved"),
+        "{err}"
+    );
+}
+
+/// A self-signed certificate for `name`, as a `kubernetes.io/tls` Secret
+/// holds it, and its PEM for a client to trust.
+fn secret(id: &str, name: &str) -> (MemoryCert, String) {
+    let generated = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+    let cert = MemoryCert {
+        id: id.into(),
+        names: vec![name.into()],
+        cert_pem: generated.cert.pem().into_bytes(),
+        key_pem: generated.signing_key.serialize_pem().into_bytes(),
+    };
+    (cert, generated.cert.pem())
+}
+
+#[tokio::test]
+async fn certificates_from_memory_are_chosen_by_sni_and_replaced_for_new_handshakes() {
+    let dir = TestDir::new("memory");
+    let store = CertStore::new(&dir.0, false, &[]).unwrap();
+    let server = server_config(&store, &options(false, vec![])).unwrap();
+    let (app, app_pem) = secret("default/app", "app.example.com");
+    let (wild, wild_pem) = secret("default/wild", "*.example.net");
+    assert!(store.set_memory_certs(&[app, wild]).is_empty());
+    let trusts_app = client(roots_from_pem(&app_pem), None, &[]);
+    handshake(server.clone(), trusts_app.clone(), "app.example.com")
+        .await
+        .unwrap();
+    handshake(
+        server.clone(),
+        client(roots_from_pem(&wild_pem), None, &[]),
+        "x.example.net",
+    )
+    .await
+    .unwrap();
+    assert!(
+        handshake(server.clone(), trusts_app.clone(), "x.example.net")
+            .await
+            .is_err()
+    );
+
+    // The Secret rotates: new handshakes get the new certificate only.
+    let (rotated, rotated_pem) = secret("default/app", "app.example.com");
+    assert!(store.set_memory_certs(&[rotated]).is_empty());
+    handshake(
+        server.clone(),
+        client(roots_from_pem(&rotated_pem), None, &[]),
+        "app.example.com",
+    )
+    .await
+    .unwrap();
+    // A new client (a resumed session sends no certificate at all)
+    // trusting only the old certificate refuses the new one.
+    assert!(handshake(
+        server.clone(),
+        client(roots_from_pem(&app_pem), None, &[]),
+        "app.example.com",
+    )
+    .await
+    .is_err());
+    // The wildcard's Secret is gone from the set, and so is its name.
+    let err = handshake(
+        server,
+        client(roots_from_pem(&wild_pem), None, &[]),
+        "x.example.net",
+    )
+    .await
+    .err()
+    .unwrap();
     assert!(
         err.contains("no server certificate chain resolved"),
         "{err}"

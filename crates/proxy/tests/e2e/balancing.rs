@@ -154,6 +154,40 @@ fn no_healthy_backend_is_503_quickly() {
     });
 }
 
+/// A route built with no backends (a Kubernetes Service without a ready
+/// endpoint): health checks and weights have nothing to work on, access
+/// is still checked first, and the 503 is counted like any other.
+#[test]
+fn a_route_without_backends_answers_503() {
+    run(async {
+        let mut empty = route(exact("empty.example"), "/", &[]);
+        empty.health_check = health_check();
+        empty.weights = vec![3];
+        let mut tunnel = route(exact("tunnel.example"), "/", &[]);
+        tunnel.access = wingress_proxy::Access::Tunnel;
+        let proxy = Proxy::new(vec![empty, tunnel], ProxyOptions::default());
+        proxy.start_health_checks();
+        let addr = listen(&proxy, host_client()).await;
+        let client = client();
+
+        let reply = get(&client, addr, "empty.example", "/x").await;
+        assert_eq!(reply.status, 503);
+        assert!(reply.body.contains("503 no healthy backend"));
+        let reply = send(&client, addr, "POST", "empty.example", "/", &[], "payload").await;
+        assert_eq!(reply.status, 503);
+        assert_eq!(get(&client, addr, "tunnel.example", "/").await.status, 403);
+
+        assert!(proxy.backend_status().is_empty());
+        let routes = proxy.route_status();
+        assert!(routes[0].backends.is_empty());
+        assert_eq!(routes[0].stats.requests[4], 2);
+        assert_eq!(routes[1].stats.requests[3], 1);
+        // The health checks found nothing to check, and nothing broke.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(get(&client, addr, "empty.example", "/").await.status, 503);
+    });
+}
+
 #[test]
 fn slow_backend_headers_are_504() {
     run(async {

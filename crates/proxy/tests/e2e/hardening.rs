@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use wingress_proxy::{Access, ForwardAuthSpec, HostMatch, Proxy, ProxyOptions};
+use wingress_proxy::{Access, ForwardAuthSpec, HostMatch, PathMatch, Proxy, ProxyOptions};
 
 use crate::support::*;
 
@@ -79,6 +79,69 @@ fn encoded_and_dotted_spellings_of_a_protected_prefix_are_refused() {
             let after = a.state.hits.load(std::sync::atomic::Ordering::SeqCst);
             assert_eq!(before, after, "{target} reached the backend");
         }
+    });
+}
+
+/// Kubernetes path types guard as string prefixes do: with `/foo`
+/// (`Prefix`, whole segments) and `/bar` (`Exact`) tunnel-only on backend
+/// `a` and `/` public on `b`, no spelling of a protected path reaches `a`
+/// from outside the tunnel, and what the protected routes do not cover
+/// (other segments, other case) goes to `b`.
+#[test]
+fn kubernetes_path_types_keep_their_access_rules() {
+    run(async {
+        let (a, b) = (backend("a").await, backend("b").await);
+        let mut foo = route(exact("app.example"), "/foo", &[&a]);
+        foo.path_match = PathMatch::Segments;
+        foo.access = Access::Tunnel;
+        let mut bar = route(exact("app.example"), "/bar", &[&a]);
+        bar.path_match = PathMatch::Exact;
+        bar.access = Access::Tunnel;
+        let mut public = route(exact("app.example"), "/", &[&b]);
+        public.path_match = PathMatch::Segments;
+        let proxy = Proxy::new(vec![foo, bar, public], ProxyOptions::default());
+        let outside = listen(&proxy, host_client()).await;
+        let inside = listen(&proxy, peer("laptop", &[])).await;
+        let host = "Host: app.example\r\n";
+        let protected = [
+            "/foo",
+            "/foo/",
+            "/foo/x",
+            "/%66oo/x",
+            "//foo",
+            "/./foo",
+            "/x/../foo",
+            "/foo%2Fbar",
+            "/foo%2fbar",
+            "/x%2F..%2Ffoo",
+            "/foo;x",
+            "/foo;x/y",
+            "/x/..;/foo",
+            "/bar",
+            "/%62ar",
+            "/foo/../bar",
+            "/x/./../bar",
+            "/bar;x",
+            "/x/..;/bar",
+            "/x%2F..%2Fbar",
+        ];
+        for target in protected {
+            let (status, body) = raw_get(outside, target, host).await;
+            assert!(status == 400 || status == 403, "{target}: {status}\n{body}");
+        }
+        assert_eq!(a.state.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        for (target, path) in [("/foo/x", "/foo/x"), ("/foo/../bar", "/bar")] {
+            let (status, body) = raw_get(inside, target, host).await;
+            assert_eq!(status, 200, "{target}: {body}");
+            assert_eq!(Echo::parse(&body).path, path);
+        }
+        assert_eq!(a.state.hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+        for target in ["/FOO", "/foobar", "/bar/", "/BAR", "/barx", "/"] {
+            let (status, body) = raw_get(outside, target, host).await;
+            assert_eq!(status, 200, "{target}: {body}");
+            assert_eq!(Echo::parse(&body).path, target);
+        }
+        assert_eq!(a.state.hits.load(std::sync::atomic::Ordering::SeqCst), 2);
     });
 }
 

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use wingress_proxy::{
-    Access, BackendAddr, ConnInfo, HostMatch, PeerIdentity, Proxy, RouteSpec, Scheme,
+    Access, BackendAddr, ConnInfo, HostMatch, PathMatch, PeerIdentity, Proxy, RouteSpec, Scheme,
 };
 
 pub(crate) type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
@@ -393,6 +393,7 @@ pub(crate) fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> Rou
     RouteSpec {
         host,
         path_prefix: prefix.into(),
+        path_match: PathMatch::Prefix,
         backends: backends.iter().map(|b| b.spec()).collect(),
         weights: vec![],
         health_check: None,

@@ -35,7 +35,8 @@ pub(crate) fn manager(
     Ok(Some(manager))
 }
 
-/// The route hosts no static certificate covers: `app.example.com`, and
+/// The route hosts no static certificate nor certificate from memory
+/// (Kubernetes Secret) covers: `app.example.com`, and
 /// `*.example.com` for wildcard routes (dns-01 only). `host = "*"` and IP
 /// literals get none (no CA issues for them here).
 pub(crate) fn names(cfg: &ServerConfig, store: &CertStore) -> Result<Vec<String>> {
@@ -48,7 +49,7 @@ pub(crate) fn names(cfg: &ServerConfig, store: &CertStore) -> Result<Vec<String>
             HostPattern::Wildcard(suffix) => format!("*{}", suffix.to_ascii_lowercase()),
             HostPattern::Any => continue,
         };
-        if store.static_covers(&name) || names.contains(&name) {
+        if store.covers(&name) || names.contains(&name) {
             continue;
         }
         if name.starts_with("*.") && !dns_configured {

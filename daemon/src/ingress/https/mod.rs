@@ -6,11 +6,14 @@
 //! routes, built (and so validated: certificate files, client CAs, routes)
 //! before it replaces anything. [`HttpsService`] is the process-wide part:
 //! the current generation (a [`Live`] that reloads swap), the live route
-//! table every request reads, and the host entrypoint threads.
+//! table every request reads, the host entrypoint threads, and the
+//! certificates from memory (Kubernetes Secrets) that the control plane
+//! hands in with [`HttpsService::set_memory_certs`] and that every
+//! generation's store serves.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -22,9 +25,10 @@ use wingress_proxy::{
     self as proxy, BackendAddr, ClientCertCheck, ConnCaps, ConnInfo, ConnLimiter, Http01Responder,
     LiveProxy, PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec, Scheme, Source,
 };
-use wingress_sync::Live;
+use wingress_sync::{lock, Live};
 use wingress_tls::{
-    AcmeManager, CertStore, CertificateStatus, ClientCaVerifier, ServerTlsOptions, ACME_TLS_ALPN,
+    AcmeManager, CertStore, CertificateStatus, ClientCaVerifier, MemoryCert, MemoryCertError,
+    ServerTlsOptions, ACME_TLS_ALPN,
 };
 
 use crate::ingress::open_conns::{Gauge, OpenConns};
@@ -136,6 +140,11 @@ impl HttpsGen {
                 let store = CertStore::new(&cfg.node.state_dir, cfg.tls.internal_ca, &static_certs)
                     .context("cannot load TLS certificates")?;
                 store.set_fallback_names(vec![fallback]);
+                // The certificates from memory carry over, so that ACME
+                // (below) leaves the names they cover alone.
+                if let Some(old) = previous.and_then(|p| p.store.as_ref()) {
+                    store.adopt_memory_certs(old);
+                }
                 // The internal CA issues for no name until the generation
                 // is installed: see `HttpsService::install`.
                 // Saved ACME certificates go into the new store now; orders
@@ -270,6 +279,9 @@ pub(crate) struct HttpsService {
     pub(crate) current: Arc<Live<HttpsGen>>,
     /// Serves requests with `current`'s routes.
     pub(crate) proxy: Arc<LiveProxy<HttpsGen>>,
+    /// The last set handed to [`HttpsService::set_memory_certs`], for the
+    /// stores of generations installed later.
+    memory_certs: Mutex<Arc<[MemoryCert]>>,
 }
 
 impl HttpsService {
@@ -278,11 +290,45 @@ impl HttpsService {
         Arc::new(HttpsService {
             proxy: LiveProxy::over(current.clone()),
             current,
+            memory_certs: Mutex::new(Arc::from([])),
         })
+    }
+
+    /// Replaces the certificates from memory (the `kubernetes.io/tls`
+    /// Secrets of the routes from Kubernetes), each served for its names
+    /// from the next handshake on, after the static files and before ACME
+    /// and the internal CA (see [`CertStore`]); open connections keep
+    /// theirs. Generations installed later serve the same set.
+    ///
+    /// Returns the items not served as handed in, for the caller to report
+    /// (an Event on the Secret, a line in `wingress status`); the others
+    /// are served regardless. Without HTTPS entrypoints nothing is served,
+    /// and the set waits for the first generation with a store.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the Kubernetes watcher (daemon/src/kube) calls it; it lands separately"
+        )
+    )]
+    pub(crate) fn set_memory_certs(&self, certs: Vec<MemoryCert>) -> Vec<MemoryCertError> {
+        let certs: Arc<[MemoryCert]> = certs.into();
+        // Held while applying, so two callers cannot leave the store with
+        // the older set and `memory_certs` with the newer.
+        let mut saved = lock(&self.memory_certs);
+        *saved = Arc::clone(&certs);
+        match &self.current.load().store {
+            Some(store) => store.set_memory_certs(&certs),
+            None => Vec::new(),
+        }
     }
 
     /// Makes `gen` the generation new connections and requests use.
     pub(crate) fn install(&self, gen: Arc<HttpsGen>) {
+        // Held until `gen` is current, so a concurrent `set_memory_certs`
+        // reaches either the old store before this copies its set, or the
+        // new one.
+        let memory_certs = lock(&self.memory_certs);
         let previous = self.current.load();
         if let Some(acme) = &gen.acme {
             // Checked when the generation was built.
@@ -302,9 +348,22 @@ impl HttpsService {
             // The internal CA signs only for hosts some route serves.
             let hosts: Vec<String> = gen.issue_for.iter().map(ToString::to_string).collect();
             store.set_issue_hosts(&hosts);
+            let kept = previous
+                .store
+                .as_ref()
+                .is_some_and(|old| Arc::ptr_eq(old, store));
+            if !kept {
+                // A new store: it adopted the previous store's set when
+                // built (unchanged items are not parsed again), but the
+                // set may have changed since, or there was no store.
+                for error in store.set_memory_certs(&memory_certs) {
+                    tracing::warn!(%error, "certificate from memory not served");
+                }
+            }
         }
         gen.proxy.start_health_checks();
         self.current.store(gen);
+        drop(memory_certs);
     }
 
     /// Serves a connection that arrived through the tunnel on `port`.
@@ -437,6 +496,11 @@ fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
             config::HostPattern::Any => proxy::HostMatch::Any,
         },
         path_prefix: r.path_prefix.clone(),
+        path_match: match r.path_match {
+            config::PathMatch::Prefix => proxy::PathMatch::Prefix,
+            config::PathMatch::Segments => proxy::PathMatch::Segments,
+            config::PathMatch::Exact => proxy::PathMatch::Exact,
+        },
         backends: r
             .backends
             .iter()

@@ -54,3 +54,83 @@ fn a_generation_is_installed_whole() {
     );
     assert!(Arc::ptr_eq(&routes_now(&service), &gens[99_999].proxy));
 }
+
+/// A self-signed certificate for `name`, as a Secret would hold it.
+fn secret(id: &str, name: &str) -> MemoryCert {
+    let generated = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+    MemoryCert {
+        id: id.into(),
+        names: vec![name.into()],
+        cert_pem: generated.cert.pem().into_bytes(),
+        key_pem: generated.signing_key.serialize_pem().into_bytes(),
+    }
+}
+
+fn leaf(cert: &MemoryCert) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(&cert.cert_pem)
+        .unwrap()
+        .to_vec()
+}
+
+/// A generation with a store of its own (no files, no internal CA).
+fn gen_with_store(stats: &Arc<ProxyStats>) -> (Arc<HttpsGen>, Arc<CertStore>) {
+    let store = CertStore::new(
+        std::path::Path::new("/nonexistent/wingress-https-tests"),
+        false,
+        &[],
+    )
+    .unwrap();
+    let gen = HttpsGen {
+        store: Some(store.clone()),
+        ..HttpsGen::empty(stats)
+    };
+    (Arc::new(gen), store)
+}
+
+fn served(store: &CertStore, name: &str) -> Option<Vec<u8>> {
+    store.resolve_sni(Some(name)).map(|k| k.cert[0].to_vec())
+}
+
+#[test]
+fn certificates_from_memory_follow_the_set_and_outlive_generations() {
+    let stats = ProxyStats::new();
+    let service = HttpsService::new(HttpsGen::empty(&stats));
+    // Before any store: kept for the first one.
+    let a = secret("default/a", "a.example.com");
+    assert!(service.set_memory_certs(vec![a.clone()]).is_empty());
+    let (first, store) = gen_with_store(&stats);
+    service.install(first.clone());
+    assert_eq!(served(&store, "a.example.com"), Some(leaf(&a)));
+
+    // A Secret rotates: the next handshake gets the new certificate.
+    let rotated = secret("default/a", "a.example.com");
+    let b = secret("default/b", "b.example.com");
+    assert!(service
+        .set_memory_certs(vec![rotated.clone(), b.clone()])
+        .is_empty());
+    assert_eq!(served(&store, "a.example.com"), Some(leaf(&rotated)));
+
+    // A reload that keeps the store keeps the set; one with a new store
+    // hands it over.
+    let kept = HttpsGen {
+        store: Some(store.clone()),
+        ..HttpsGen::empty(&stats)
+    };
+    service.install(Arc::new(kept));
+    assert_eq!(served(&store, "b.example.com"), Some(leaf(&b)));
+    let (second, new_store) = gen_with_store(&stats);
+    service.install(second);
+    assert_eq!(served(&new_store, "a.example.com"), Some(leaf(&rotated)));
+    assert_eq!(served(&new_store, "b.example.com"), Some(leaf(&b)));
+
+    // A bad Secret is reported; the others still serve.
+    let mut bad = secret("default/bad", "bad.example.com");
+    bad.key_pem = b"not a key".to_vec();
+    let errors = service.set_memory_certs(vec![bad, b.clone()]);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].id, "default/bad");
+    assert_eq!(served(&new_store, "b.example.com"), Some(leaf(&b)));
+    assert_eq!(served(&new_store, "a.example.com"), None);
+    assert_eq!(served(&new_store, "bad.example.com"), None);
+}
