@@ -130,6 +130,9 @@ pub struct RecordedRequest {
     pub name: Option<String>,
     /// The answer's status code.
     pub code: u16,
+    /// Whether the request was authenticated by an old token in its grace
+    /// (after [`FakeApiServer::rotate_token`]).
+    pub old_token: bool,
 }
 
 /// The valid token and the old ones still accepted.
@@ -154,14 +157,18 @@ struct State {
 // === impl State ===
 
 impl State {
-    fn token_valid(&self, token: &str) -> bool {
+    /// `Some(false)` for the current token, `Some(true)` for an old one
+    /// in its grace, `None` for anything else.
+    fn token_valid(&self, token: &str) -> Option<bool> {
         let now = Instant::now();
-        token == self.tokens.current
-            || self
-                .tokens
-                .old
-                .iter()
-                .any(|(t, until)| t == token && now < *until)
+        if token == self.tokens.current {
+            return Some(false);
+        }
+        self.tokens
+            .old
+            .iter()
+            .any(|(t, until)| t == token && now < *until)
+            .then_some(true)
     }
 }
 

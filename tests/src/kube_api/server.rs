@@ -158,6 +158,7 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
         namespace: target.as_ref().and_then(|t| t.namespace.clone()),
         name: target.as_ref().and_then(|t| t.name.clone()),
         code: 0,
+        old_token: false,
     };
 
     let body = match req.into_body().collect().await {
@@ -166,7 +167,9 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     };
     let resp = {
         let state = shared.lock();
-        if !token.as_deref().is_some_and(|t| state.token_valid(t)) {
+        let valid = token.as_deref().and_then(|t| state.token_valid(t));
+        record.old_token = valid == Some(true);
+        if valid.is_none() {
             Some(failure(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
