@@ -311,6 +311,28 @@ async fn watcher_sees_adds_changes_and_deletes() -> Result<()> {
         seen.last().map(String::as_str) == Some("delete first"),
         "{seen:?}"
     );
+    // A status patch is a MODIFIED like any write.
+    let namespaced: Api<Ingress> = Api::namespaced(client(&server).await?, "apps");
+    let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": "100.64.0.9"}]}}});
+    namespaced
+        .patch_status("second", &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    let ip = loop {
+        if let watcher::Event::Apply(i) = next(&mut stream).await?? {
+            break i
+                .status
+                .and_then(|s| s.load_balancer)
+                .and_then(|l| l.ingress)
+                .and_then(|i| i[0].ip.clone());
+        }
+    };
+    ensure!(ip.as_deref() == Some("100.64.0.9"), "{ip:?}");
+    // The same patch again changes nothing: no new version, no event.
+    let rv = server.resource_version();
+    namespaced
+        .patch_status("second", &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    ensure!(server.resource_version() == rv);
     // kube-rs's watcher lists then watches from the list's version, with
     // bookmarks.
     let reqs = server.requests();
@@ -649,8 +671,32 @@ async fn discovery_requests_are_inside_the_cluster_role() -> Result<()> {
     };
     recorder.publish(&event, &reference).await?;
     recorder.publish(&event, &reference).await?;
-    let events = server.events();
-    ensure!(events.len() == 1, "{events:?}");
+    // Core v1 Events, as older tooling writes them.
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "apps");
+    core.create(
+        &PostParams::default(),
+        &k8s_openapi::api::core::v1::Event {
+            metadata: ObjectMeta {
+                generate_name: Some("web.".into()),
+                ..ObjectMeta::default()
+            },
+            involved_object: reference.clone(),
+            reason: Some("BadAnnotation".into()),
+            ..k8s_openapi::api::core::v1::Event::default()
+        },
+    )
+    .await?;
+    let mut events = server.events();
+    ensure!(events.len() == 2, "{events:?}");
+    ensure!(
+        events[0]["apiVersion"] == "v1"
+            && events[0]["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("web.")),
+        "{}",
+        events[0]
+    );
+    events.remove(0);
     ensure!(
         events[0]["apiVersion"] == "events.k8s.io/v1" && events[0]["reason"] == "BadAnnotation",
         "{}",
@@ -690,6 +736,9 @@ async fn discovery_requests_are_inside_the_cluster_role() -> Result<()> {
     );
     for want in [
         "list ingresses",
+        "watch ingresses",
+        "watch services",
+        "watch endpointslices",
         "watch secrets",
         "patch ingresses/status",
         "create events",

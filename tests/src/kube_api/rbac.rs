@@ -166,3 +166,7 @@ impl PolicyRule {
         verb_ok && group_ok && resource_ok && name_ok
     }
 }
+
+#[cfg(test)]
+#[path = "rbac_tests.rs"]
+mod tests;

@@ -163,3 +163,7 @@ impl Target {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "resource_tests.rs"]
+mod tests;

@@ -118,3 +118,7 @@ fn parse_term(term: &str) -> Option<Requirement> {
     }
     (!term.is_empty()).then(|| Requirement::Exists(term.into()))
 }
+
+#[cfg(test)]
+#[path = "selector_tests.rs"]
+mod tests;

@@ -358,3 +358,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
         u32::try_from(d).unwrap_or(1),
     )
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
