@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::discovery;
 use super::resource::{ApiResource, Target, RESOURCES};
 use super::selector::Selectors;
 use super::status::{failure, json_response, Body};
@@ -178,7 +179,10 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
             ))
         } else {
             match &target {
-                None => Some(not_found_path()),
+                None => Some(match discovery::document(&path) {
+                    Some(doc) if method == http::Method::GET => json_response(StatusCode::OK, &doc),
+                    _ => not_found_path(),
+                }),
                 Some(t) if !state.role.as_ref().is_none_or(|r| r.allows_target(t)) => {
                     Some(forbidden(&state.user, t))
                 }
