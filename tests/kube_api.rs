@@ -769,7 +769,35 @@ async fn a_stopped_server_refuses_and_restarts_with_or_without_state() -> Result
     server.restart(true).await?;
     let api: Api<Service> = Api::all(client(&server).await?);
     ensure!(api.list(&ListParams::default()).await?.items.len() == 1);
+    // A watcher across a restart that keeps the state: its watch breaks,
+    // it watches again from its version and sees what came after.
+    let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+    let mut seen = Vec::new();
+    until(&mut stream, &mut seen, |e| {
+        matches!(e, watcher::Event::InitDone)
+    })
+    .await?;
+    server.restart(true).await?;
+    server.apply(&service("apps", "after", 80))?;
+    until(&mut stream, &mut seen, |e| {
+        matches!(e, watcher::Event::Apply(_))
+    })
+    .await?;
+    ensure!(
+        seen.last().map(String::as_str) == Some("apply after"),
+        "{seen:?}"
+    );
+    // Without the state, everything is gone and the old version is too
+    // old: the watcher relists and finds nothing.
     server.restart(false).await?;
+    until(&mut stream, &mut seen, |e| {
+        matches!(e, watcher::Event::InitDone)
+    })
+    .await?;
+    ensure!(
+        seen.ends_with(&["init".into(), "initdone".into()]),
+        "{seen:?}"
+    );
     let api: Api<Service> = Api::all(client(&server).await?);
     ensure!(api.list(&ListParams::default()).await?.items.is_empty());
     Ok(())
