@@ -757,7 +757,7 @@ async fn a_stopped_server_refuses_and_restarts_with_or_without_state() -> Result
     server.apply(&service("apps", "web", 80))?;
     let api: Api<Service> = Api::all(client(&server).await?);
     ensure!(api.list(&ListParams::default()).await?.items.len() == 1);
-    server.stop();
+    server.stop().await;
     ensure!(
         std::net::TcpStream::connect_timeout(&server.addr(), Duration::from_secs(1)).is_err(),
         "still listening"

@@ -189,6 +189,9 @@ pub(crate) struct Shared {
     end_watches: tokio::sync::watch::Sender<u64>,
     /// Bumped by [`FakeApiServer::stop`]: every connection closes.
     stop: tokio::sync::watch::Sender<u64>,
+    /// The connections' tasks, aborted and awaited by
+    /// [`FakeApiServer::stop`] so that no request is answered after it.
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 // === impl Shared ===
@@ -274,6 +277,7 @@ impl FakeApiServer {
             bookmark_hook: tokio::sync::watch::Sender::new(0),
             end_watches: tokio::sync::watch::Sender::new(0),
             stop: tokio::sync::watch::Sender::new(0),
+            connections: Arc::default(),
         });
         let (addr, task) = server::listen(shared.clone(), config.listen, ca.server.clone()).await?;
         let server = FakeApiServer {
@@ -445,12 +449,26 @@ impl FakeApiServer {
     }
 
     /// Stops listening and closes every connection (open watches end
-    /// abruptly, new connections are refused).
-    pub fn stop(&mut self) {
+    /// abruptly, new connections are refused); returns once the port is
+    /// closed.
+    pub async fn stop(&mut self) {
         if let Some(task) = self.listener.take() {
             task.abort();
+            // The listening socket closes when the aborted task is dropped.
+            let _ = task.await;
         }
         self.shared.stop.send_modify(|n| *n += 1);
+        let conns = std::mem::take(
+            &mut *self
+                .shared
+                .connections
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for conn in conns {
+            conn.abort();
+            let _ = conn.await;
+        }
     }
 
     /// Starts listening again on the same port after [`FakeApiServer::stop`]
@@ -458,7 +476,7 @@ impl FakeApiServer {
     /// are gone (an API server on a wiped etcd): resource versions stay
     /// monotonic and everything before the restart is compacted.
     pub async fn restart(&mut self, keep_state: bool) -> Result<()> {
-        self.stop();
+        self.stop().await;
         if !keep_state {
             self.shared.lock().store.wipe();
         }
@@ -506,7 +524,10 @@ impl FakeApiServer {
 
 impl Drop for FakeApiServer {
     fn drop(&mut self) {
-        self.stop();
+        if let Some(task) = self.listener.take() {
+            task.abort();
+        }
+        self.shared.stop.send_modify(|n| *n += 1);
     }
 }
 

@@ -48,7 +48,8 @@ pub(super) async fn listen(
             let acceptor = acceptor.clone();
             let shared = shared.clone();
             let mut stop = shared.stop.subscribe();
-            tokio::spawn(async move {
+            let conns = shared.connections.clone();
+            let handle = tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
@@ -63,6 +64,11 @@ pub(super) async fn listen(
                     _ = stop.changed() => {}
                 }
             });
+            let mut conns = conns
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            conns.retain(|h| !h.is_finished());
+            conns.push(handle);
         }
     });
     Ok((local, task))
