@@ -384,6 +384,14 @@ async fn watch_streams_chunked_json_with_bookmarks() -> Result<()> {
         }
         other => bail!("{other:?}"),
     }
+    // A compaction does not break an open watch that has sent everything.
+    server.compact();
+    server.apply(&service("apps", "late", 82))?;
+    match next(&mut stream).await?? {
+        WatchEvent::Added(s) => ensure!(s.metadata.name.as_deref() == Some("late")),
+        other => bail!("{other:?}"),
+    }
+    server.delete("v1", "Service", "apps", "late")?;
     // resourceVersion 0: the current objects first, as ADDED.
     let mut from_zero = api.watch(&WatchParams::default(), "0").await?.boxed();
     let mut names = Vec::new();
@@ -455,8 +463,11 @@ async fn gone_after_compaction_makes_the_watcher_relist() -> Result<()> {
     .await?;
     ensure!(count(&server.requests(), "list", "services") == 1);
 
-    server.compact();
+    // A write, then a compaction: the open watch goes on (it has sent
+    // the write, or gets 410 if the compaction took it first); ending it
+    // makes kube-rs watch again from its version, now too old.
     server.apply(&service("apps", "api", 81))?;
+    server.compact();
     server.end_watches();
     // The re-watch from the old version gets ERROR 410; kube-rs starts
     // over with a new list, which has both Services.

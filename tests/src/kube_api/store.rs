@@ -100,6 +100,14 @@ impl Store {
         rv < self.compacted || rv < self.dropped
     }
 
+    /// Whether some write after `rv` was compacted away before an open
+    /// watch at `rv` sent it: that watch cannot go on and gets 410. (An
+    /// open watch that has sent everything is not affected by a
+    /// compaction, as the real server's watch cache is not.)
+    pub(super) fn writes_lost_after(&self, rv: u64) -> bool {
+        rv < self.dropped
+    }
+
     /// Creates or replaces the object (without `kind`/`apiVersion`) of
     /// `resource`: keeps uid and creation time of an existing one, sets
     /// `metadata.resourceVersion`, and bumps `metadata.generation` when

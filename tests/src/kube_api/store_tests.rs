@@ -77,6 +77,8 @@ fn compaction_makes_older_versions_too_old() {
     s.compact();
     assert_eq!((s.rv(), s.compacted()), (3, 3));
     assert!(s.too_old(2) && !s.too_old(3));
+    // A watch that had sent version 2 lost nothing; one at 1 did.
+    assert!(!s.writes_lost_after(2) && s.writes_lost_after(1));
     s.wipe();
     assert!(s.list(1, None, &Selectors::default()).is_empty());
     assert!(s.too_old(3));

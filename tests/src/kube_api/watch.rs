@@ -130,7 +130,7 @@ async fn run(shared: Arc<Shared>, req: WatchRequest, tx: mpsc::Sender<Chunk>) {
         let (pending, broken, now_rv) = {
             let state = shared.lock();
             let store = &state.store;
-            if store.too_old(last) {
+            if store.writes_lost_after(last) {
                 (Vec::new(), true, store.rv())
             } else {
                 (
