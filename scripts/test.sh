@@ -106,6 +106,20 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 # The daemon's folders import only the ones below them (docs/architecture.md).
 bash scripts/layout.sh
+# The Kubernetes manifests (the base and the discovery component) against
+# the Kubernetes schemas, strictly, offline; tests/deploy_lab.rs checks
+# their shape. Missing kubernetes-validate fails under WINGRESS_LAB=require.
+if command -v kubernetes-validate >/dev/null; then
+  mapfile -t manifests < <(find packaging/kubernetes -name '*.yaml' ! -name kustomization.yaml | sort)
+  for version in 1.29.0 1.37.0; do
+    kubernetes-validate --strict --quiet -k "$version" "${manifests[@]}"
+  done
+elif [[ "${WINGRESS_LAB:-auto}" == require ]]; then
+  echo "test.sh: kubernetes-validate is missing and WINGRESS_LAB=require" >&2
+  exit 1
+else
+  echo "test.sh: kubernetes-validate is missing; the manifests are not checked" >&2
+fi
 # Binaries first: the lab tests run target/release/wingress and
 # target/release/wingress-impair as separate programs.
 cargo build --release --workspace --bins --locked

@@ -123,6 +123,110 @@ fn manifests_match_the_kubernetes_schemas() -> Result<()> {
     Ok(())
 }
 
+/// The discovery component (packaging/kubernetes/discovery): its
+/// manifests pass the schemas strictly, it is a kustomize `Component`
+/// listing them, its ClusterRole is what discovery needs (the fake API
+/// server's tests check every request against it), and its patches
+/// replace fields that exist in the base's ServiceAccount and DaemonSet
+/// (a JSON 6902 `replace` of a missing path fails `kubectl apply -k`).
+#[test]
+fn discovery_component_matches_the_schemas_and_the_base() -> Result<()> {
+    if !tools_or_skip(&["python3", "kubernetes-validate"]) {
+        return Ok(());
+    }
+    let dir = Path::new(K8S).join("discovery");
+    let manifests = [dir.join("rbac.yaml"), dir.join("ingressclass.yaml")];
+    for version in ["1.29.0", "1.37.0"] {
+        let out = run_command(
+            Command::new("kubernetes-validate")
+                .args(["--strict", "--quiet", "-k", version])
+                .args(&manifests),
+            Duration::from_secs(120),
+        )
+        .with_context(|| format!("kubernetes-validate -k {version}"))?;
+        let said = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            said.trim().is_empty(),
+            "kubernetes-validate {version}:\n{said}"
+        );
+    }
+    let k = &yaml_docs(&dir.join("kustomization.yaml"))?[0];
+    ensure!(
+        k["kind"] == "Component" && k["apiVersion"] == "kustomize.config.k8s.io/v1alpha1",
+        "{k}"
+    );
+    ensure!(
+        k["resources"] == serde_json::json!(["rbac.yaml", "ingressclass.yaml"]),
+        "{k}"
+    );
+    let mut kinds = Vec::new();
+    for m in &manifests {
+        for doc in yaml_docs(m)? {
+            kinds.push(doc["kind"].as_str().unwrap_or_default().to_owned());
+            if doc["kind"] == "IngressClass" {
+                ensure!(doc["metadata"]["name"] == "wingress", "{doc}");
+                ensure!(
+                    doc["spec"]["controller"] == "wingress.dev/ingress-controller",
+                    "{doc}"
+                );
+            }
+            if doc["kind"] == "ClusterRoleBinding" {
+                ensure!(
+                    doc["subjects"][0]["name"] == "wingress"
+                        && doc["roleRef"]["name"] == "wingress",
+                    "{doc}"
+                );
+            }
+        }
+    }
+    ensure!(
+        kinds == ["ClusterRole", "ClusterRoleBinding", "IngressClass"],
+        "{kinds:?}"
+    );
+    let role = wingress_lab::kube_api::ClusterRole::from_dir(&dir)?;
+    for (verb, group, resource, sub) in [
+        ("watch", "networking.k8s.io", "ingresses", None),
+        ("list", "", "services", None),
+        ("get", "discovery.k8s.io", "endpointslices", None),
+        ("watch", "", "secrets", None),
+        ("patch", "networking.k8s.io", "ingresses", Some("status")),
+        ("create", "events.k8s.io", "events", None),
+        ("patch", "", "events", None),
+    ] {
+        ensure!(
+            role.allows(verb, group, resource, sub, None),
+            "{verb} {group} {resource}"
+        );
+    }
+    for (verb, group, resource, sub) in [
+        ("patch", "networking.k8s.io", "ingresses", None),
+        ("create", "", "secrets", None),
+        ("list", "", "configmaps", None),
+        ("update", "networking.k8s.io", "ingresses", Some("status")),
+    ] {
+        ensure!(
+            !role.allows(verb, group, resource, sub, None),
+            "{verb} {group} {resource}"
+        );
+    }
+    // Each patch replaces a field the base's object has, with `true`.
+    for p in k["patches"].as_array().context("patches")? {
+        let target = manifest(p["target"]["kind"].as_str().context("target kind")?)?;
+        ensure!(target["metadata"]["name"] == p["target"]["name"], "{p}");
+        let ops: Value = serde_saphyr::from_str(p["patch"].as_str().context("patch")?)?;
+        for op in ops.as_array().context("ops")? {
+            ensure!(op["op"] == "replace" && op["value"] == true, "{op}");
+            let path = op["path"].as_str().context("path")?;
+            ensure!(
+                target.pointer(path).is_some_and(Value::is_boolean),
+                "{path} is not in the base's {}",
+                p["target"]["kind"]
+            );
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn daemonset_runs_unprivileged_on_the_node_network() -> Result<()> {
     if !tools_or_skip(&["python3"]) {

@@ -30,6 +30,7 @@ pub mod checksum;
 pub mod fairness;
 pub mod impair;
 pub mod iperf;
+pub mod kube_api;
 pub mod named;
 pub mod netns;
 pub mod process;
