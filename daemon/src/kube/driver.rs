@@ -10,9 +10,11 @@
 //! never holds up the watches.
 //!
 //! Every watch stream is kube-runtime's `watcher` (paginated list, then a
-//! watch from the list's resource version, with bookmarks) behind its
-//! default backoff (0.8 s doubling to 30 s, with jitter, reset after two
-//! minutes of health). On `410 Gone` the watcher lists again from
+//! watch from the list's resource version, with bookmarks) behind
+//! kube-runtime's default backoff policy (0.8 s doubling to 30 s, with
+//! jitter), reset only when objects arrive (`WatchBackoff`: kube-runtime's
+//! own backoff stream resets on the `Init` that starts every list
+//! attempt, so a failing list would be retried every second). On `410 Gone` the watcher lists again from
 //! scratch: `Init`, the objects, `InitDone`; the stores keep the last
 //! complete listing until then. When a watch ends (the server's timeout,
 //! or 295 s without a byte) it resumes from the last resource version.
@@ -33,8 +35,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::events::Reporter;
-use kube::runtime::watcher::{self, watcher, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, watcher, DefaultBackoff, Event};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
@@ -241,8 +242,7 @@ impl Driver {
                 .collect()
         };
         stream::select_all(apis.into_iter().enumerate().map(|(i, api)| {
-            watcher(api, config.clone())
-                .default_backoff()
+            with_backoff(watcher(api, config.clone()))
                 .map(move |r| (i, r.map(|e| e.modify(|o| *o = std::mem::take(o).trim()))))
                 .boxed()
         }))
@@ -347,6 +347,8 @@ impl Driver {
             .collect();
         for problem in posts {
             let Some(ingress) = self.stores.ingress(&problem.ingress) else {
+                // Not stored (yet): posted with a later outcome.
+                self.dedup.handle_failed(&problem);
                 continue;
             };
             let reference = ingress.object_ref(&());
@@ -445,6 +447,51 @@ impl Driver {
     }
 }
 
+/// The backoff of one watch stream: kube-runtime's default policy (0.8 s
+/// doubling to 30 s, with jitter), reset only when objects arrive.
+/// kube-runtime's own backoff stream resets on any `Ok`, and the watcher
+/// yields `Init` before every list attempt, so a list that keeps failing
+/// (a 403, a refused connection) would be retried every second forever,
+/// from every node.
+#[derive(Default)]
+struct WatchBackoff {
+    /// kube-runtime's policy.
+    policy: DefaultBackoff,
+}
+
+impl WatchBackoff {
+    /// How long to pause before polling the stream again after `item`.
+    fn pause_after<K, E>(&mut self, item: &Result<Event<K>, E>) -> Option<Duration> {
+        match item {
+            Err(_) => self.policy.next(),
+            Ok(Event::Init) => None,
+            Ok(_) => {
+                kube::runtime::utils::Backoff::reset(&mut self.policy);
+                None
+            }
+        }
+    }
+}
+
+/// `watch` paused after each error as [`WatchBackoff`] says.
+fn with_backoff<K, E>(
+    watch: impl futures_util::Stream<Item = Result<Event<K>, E>> + Send + 'static,
+) -> impl futures_util::Stream<Item = Result<Event<K>, E>> + Send + 'static
+where
+    K: Send + 'static,
+    E: Send + 'static,
+{
+    let state = (watch.boxed(), WatchBackoff::default(), None::<Duration>);
+    stream::unfold(state, |(mut watch, mut backoff, pause)| async move {
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+        let item = watch.next().await?;
+        let pause = backoff.pause_after(&item);
+        Some((item, (watch, backoff, pause)))
+    })
+}
+
 /// A one-item list of `kind` in `namespace` (all without): whether the
 /// API server answers this stream's requests again.
 async fn probe(client: Client, kind: Kind, namespace: Option<String>) -> Result<(), kube::Error> {
@@ -472,3 +519,7 @@ where
     };
     api.list(lp).await.map(drop)
 }
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;
