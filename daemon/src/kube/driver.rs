@@ -7,7 +7,9 @@
 //! no locks; the writes (status PATCHes, Event POSTs) and probes run as
 //! tasks of their own on the same runtime (at most [`WRITES_IN_FLIGHT`]
 //! writes at once) and report back over a channel, so a slow API server
-//! never holds up the watches.
+//! never holds up the watches. Failed status writes are planned again
+//! after 10 s, doubling to 5 minutes while they keep failing; a failed
+//! Event is posted with the next outcome.
 //!
 //! Every watch stream is kube-runtime's `watcher` (paginated list, then a
 //! watch from the list's resource version, with bookmarks) behind
@@ -56,6 +58,11 @@ const PROBE_EVERY: Duration = Duration::from_secs(10);
 /// Status PATCHes and Event POSTs in flight at once (the first snapshot
 /// of a large cluster may have thousands of statuses to write).
 const WRITES_IN_FLIGHT: usize = 8;
+/// The first pause before failed status writes are planned again;
+/// doubled after each round that fails, up to [`STATUS_RETRY_MAX`].
+const STATUS_RETRY_MIN: Duration = Duration::from_secs(10);
+/// The longest pause between rounds of failed status writes.
+const STATUS_RETRY_MAX: Duration = Duration::from_secs(300);
 /// The controller name in Events.
 const CONTROLLER: &str = "wingress";
 
@@ -139,6 +146,10 @@ struct Driver {
     status: Option<StatusPlanner>,
     /// Which problems were posted.
     dedup: EventDedup,
+    /// When failed status writes are planned again, if any failed.
+    status_retry_at: Option<Instant>,
+    /// The pause before the next round of retries.
+    status_retry_pause: Duration,
     /// Streams with a probe in flight.
     probing: std::collections::BTreeSet<StreamId>,
     /// Caps the writes in flight.
@@ -167,6 +178,8 @@ impl Driver {
                 .as_deref()
                 .map(|a| StatusPlanner::new(StatusAddress::parse(a))),
             dedup: EventDedup::new(),
+            status_retry_at: None,
+            status_retry_pause: STATUS_RETRY_MIN,
             reporter: Reporter {
                 controller: CONTROLLER.to_string(),
                 instance: options.reporter_instance,
@@ -213,7 +226,10 @@ impl Driver {
                     Ok(()) => self.on_outcome(),
                     Err(_) => outcome_open = false,
                 },
-                _ = probe.tick() => self.probe(),
+                _ = probe.tick() => {
+                    self.probe();
+                    self.retry_statuses();
+                }
                 Some(done) = self.done_rx.recv() => self.on_done(done),
             }
             self.channels.health.set(self.health.view());
@@ -383,6 +399,21 @@ impl Driver {
         }
     }
 
+    /// Plans every accepted Ingress again once the retry pause after a
+    /// failed status write has passed (checked on the probe tick).
+    fn retry_statuses(&mut self) {
+        let now = Instant::now();
+        if self.status_retry_at.is_none_or(|at| at > now) {
+            return;
+        }
+        self.status_retry_at = None;
+        if let Some(planner) = self.status.as_mut() {
+            let keys = planner.accepted();
+            let todo = planner.plan(&self.stores, &keys);
+            self.write_statuses(todo);
+        }
+    }
+
     /// Probes each failing stream that has no probe in flight: a one-item
     /// list of its kind in its namespace.
     fn probe(&mut self) {
@@ -421,10 +452,23 @@ impl Driver {
                 }
             }
             Done::Status { key, result } => match result {
-                Ok(()) => self.health.handle_write(None),
+                Ok(()) => {
+                    self.health.handle_write(None);
+                    self.status_retry_pause = STATUS_RETRY_MIN;
+                }
                 Err(e) => {
-                    tracing::warn!(namespace = %key.0, ingress = %key.1, error = %e,
-                        "cannot write the Ingress status");
+                    if self.status_retry_at.is_none() {
+                        self.status_retry_at = Some(Instant::now() + self.status_retry_pause);
+                        self.status_retry_pause =
+                            (self.status_retry_pause * 2).min(STATUS_RETRY_MAX);
+                    }
+                    if self.health.view().write_error.is_none() {
+                        tracing::warn!(namespace = %key.0, ingress = %key.1, error = %e,
+                            "cannot write the Ingress status; retrying with backoff");
+                    } else {
+                        tracing::debug!(namespace = %key.0, ingress = %key.1, error = %e,
+                            "cannot write the Ingress status");
+                    }
                     self.health
                         .handle_write(Some(format!("status of {}/{}: {e}", key.0, key.1)));
                     if let Some(planner) = self.status.as_mut() {
@@ -436,8 +480,13 @@ impl Driver {
                 Ok(()) => self.health.handle_write(None),
                 Err(e) => {
                     let (ns, name) = &problem.ingress;
-                    tracing::warn!(namespace = %ns, ingress = %name, error = %e,
-                        "cannot post the Event");
+                    if self.health.view().write_error.is_none() {
+                        tracing::warn!(namespace = %ns, ingress = %name, error = %e,
+                            "cannot post the Event");
+                    } else {
+                        tracing::debug!(namespace = %ns, ingress = %name, error = %e,
+                            "cannot post the Event");
+                    }
                     self.health
                         .handle_write(Some(format!("Event for {ns}/{name}: {e}")));
                     self.dedup.handle_failed(&problem);
