@@ -194,7 +194,11 @@ impl Drop for KubeWatch {
 /// kubeconfig) is a start-up error. Everything after (the API server
 /// refusing, going away, `410 Gone`) is retried with backoff and shown in
 /// the health, never returned.
-pub(crate) fn spawn(options: WatchOptions) -> Result<KubeWatch> {
+pub(crate) fn spawn(mut options: WatchOptions) -> Result<KubeWatch> {
+    // One watch per namespace: a namespace listed twice would list its
+    // objects twice.
+    options.namespaces.sort();
+    options.namespaces.dedup();
     let (snapshots_tx, snapshots) = watch::channel(None);
     let (outcome_tx, outcome_rx) = watch::channel(Arc::new(MappingOutcome::default()));
     let health = HealthHandle::default();
