@@ -21,10 +21,11 @@ forbid() {
   fi
 }
 
-forbid 'crate::(cli|control|nat|ingress|dataplane)\b' "platform/ imports nothing of the daemon" platform
-forbid 'crate::(cli|control|nat|ingress)\b' "dataplane/ imports only platform/" dataplane
-forbid 'crate::(cli|control|nat)\b' "ingress/ imports only dataplane/ and platform/" ingress
-forbid 'crate::(cli|control|ingress)\b' "nat/ imports only dataplane/ and platform/" nat
+forbid 'crate::(cli|control|nat|ingress|dataplane|kube)\b' "platform/ imports nothing of the daemon" platform
+forbid 'crate::(cli|control|nat|ingress|kube)\b' "dataplane/ imports only platform/" dataplane
+forbid 'crate::(cli|control|nat|kube)\b' "ingress/ imports only dataplane/ and platform/" ingress
+forbid 'crate::(cli|control|ingress|kube)\b' "nat/ imports only dataplane/ and platform/" nat
+forbid 'crate::(cli|control|ingress|nat|dataplane)\b' "kube/ imports only platform/" kube
 forbid 'crate::cli\b' "control/ never imports cli/" control
 forbid 'crate::|super::[A-Za-z{]' "control's leaf modules import nothing of the daemon" \
   control/registry.rs control/ready.rs control/file_stamp.rs
