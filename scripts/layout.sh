@@ -27,6 +27,8 @@ forbid 'crate::(cli|control|nat|kube)\b' "ingress/ imports only dataplane/ and p
 forbid 'crate::(cli|control|ingress|kube)\b' "nat/ imports only dataplane/ and platform/" nat
 forbid 'crate::(cli|control|ingress|nat|dataplane)\b' "kube/ imports only platform/" kube
 forbid 'crate::cli\b' "control/ never imports cli/" control
+forbid 'crate::kube::(client|driver|events|health|pacer|status|store|trim)\b' \
+  "control/ reaches kube/ only through kube/mod.rs (spawn, the handles, the outcome types)" control
 forbid 'crate::|super::[A-Za-z{]' "control's leaf modules import nothing of the daemon" \
   control/registry.rs control/ready.rs control/file_stamp.rs
 forbid 'crate::control::(server|reload|admin|status|metrics|shutdown|nat_wiring)\b' \

@@ -22,9 +22,6 @@ pub mod cli;
 mod control;
 mod dataplane;
 mod ingress;
-// Not yet started by `control/`: the lead wires it in (issue 17), until
-// then its items are unused outside its tests.
-#[allow(dead_code)]
 mod kube;
 mod nat;
 pub mod platform;

@@ -165,6 +165,9 @@ pub(crate) fn render(v: &Value) -> String {
     if let Value::Object(_) = &v["nat"] {
         nat_lines(&v["nat"], &mut line);
     }
+    if let Value::Object(_) = &v["kubernetes"] {
+        kube_lines(&v["kubernetes"], &mut line);
+    }
     let config = &v["config"];
     line(format!(
         "  config: {} (loaded {})",
@@ -340,6 +343,45 @@ pub(crate) fn render(v: &Value) -> String {
 
 /// The `nat` section in a line, then its notes: the port mapping, what
 /// STUN sees.
+/// The `kubernetes` section: sync, routes, staleness and problems.
+fn kube_lines(k: &Value, line: &mut impl FnMut(String)) {
+    let objects = &k["objects"];
+    let state = if k["synced"].as_bool() == Some(true) {
+        format!(
+            "synced, {} routes from Ingresses ({} Ingresses, {} Services, {} EndpointSlices, {} TLS Secrets)",
+            n(k, "routes").unwrap_or(0),
+            n(objects, "ingresses").unwrap_or(0),
+            n(objects, "services").unwrap_or(0),
+            n(objects, "endpoint_slices").unwrap_or(0),
+            n(objects, "secrets").unwrap_or(0),
+        )
+    } else {
+        "waiting for the initial lists".to_string()
+    };
+    line(format!("  kubernetes: {state}"));
+    if k["stale"].as_bool() == Some(true) {
+        let contact = n(k, "last_contact_secs").map_or("never".to_string(), |a| {
+            format!("{} ago", duration(a as u64))
+        });
+        line(format!(
+            "    STALE for {} (API server last answered {contact}): {}",
+            duration(n(k, "stale_secs").unwrap_or(0) as u64),
+            k["error"].as_str().unwrap_or("watch failing")
+        ));
+    }
+    if let Some(e) = k["last_apply_error"].as_str() {
+        line(format!(
+            "    last snapshot NOT applied, previous routes serving: {e}"
+        ));
+    }
+    if let Some(e) = k["write_error"].as_str() {
+        line(format!("    status/Event write failed: {e}"));
+    }
+    for p in strings(k, "problems") {
+        line(format!("    problem: {p}"));
+    }
+}
+
 fn nat_lines(nat: &Value, line: &mut impl FnMut(String)) {
     let pm = &nat["port_mapping"];
     let mapping = match s(pm, "state") {

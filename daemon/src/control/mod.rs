@@ -6,6 +6,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod file_stamp;
+pub(crate) mod kube_wiring;
 pub(crate) mod metrics;
 pub(crate) mod nat_wiring;
 pub(crate) mod notify;

@@ -175,8 +175,16 @@ async fn load_and_apply(d: &DaemonRef) -> Result<Applied, ReloadError> {
         .map_err(|e| ReloadError::Rejected(anyhow!("cannot read {}: {e}", path.display())))?;
     let cfg = wingress_config::parse_server(&path, &text, &Env::from_process())
         .map_err(ReloadError::Config)?;
-    let plan = prepare(d, cfg).await.map_err(ReloadError::Rejected)?;
-    Ok(apply(d, plan))
+    // The routes of the last Kubernetes snapshot stay, mapped again under
+    // the new file's policy.
+    let (merged, mapping) = crate::control::kube_wiring::merge(d, &cfg);
+    let plan = prepare(d, merged).await.map_err(ReloadError::Rejected)?;
+    let applied = apply(d, plan);
+    *d.kube.file_config.borrow_mut() = cfg;
+    if let Some(mapping) = mapping {
+        crate::control::kube_wiring::publish(d, &mapping);
+    }
+    Ok(applied)
 }
 
 /// A validated config, with everything it needs loaded and bound.

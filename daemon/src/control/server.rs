@@ -17,7 +17,7 @@ use wingress_wg::Device;
 use crate::control::admin::{AdminSockets, Answers, LocalBoxFuture};
 use crate::control::file_stamp::file_stamp;
 use crate::control::ready::Health;
-use crate::control::state::{unix_now, Boot, Daemon, DaemonRef, ReloadRecord};
+use crate::control::state::{unix_now, Boot, Daemon, DaemonRef, KubeRecord, ReloadRecord};
 use crate::control::{metrics, reload, shutdown, status};
 use crate::dataplane::tunnel;
 use crate::dataplane::udp_io::UdpIo;
@@ -89,6 +89,7 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
         sections: Default::default(),
         metric_sections: Default::default(),
         reloading: tokio::sync::Mutex::new(()),
+        kube: KubeRecord::new(cfg.clone()),
     });
 
     // Everything that can fail comes before anything serves: the admin
@@ -113,6 +114,7 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     // status has its NAT sections from the first request.
     crate::control::nat_wiring::attach(&d, launch.node.clone(), port);
     spawn_cert_reload(&d);
+    crate::control::kube_wiring::attach(&d)?;
     let admin = admin.serve(d.health.clone(), admin_answers(&d), &d.metric_sections)?;
     let socket = cfg.admin.socket.clone();
     d.hooks.register("remove the admin socket", move || {

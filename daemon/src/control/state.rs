@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wingress_config::{AdminConfig, InterfaceConfig, LogFormat, NatConfig, ServerConfig};
+use wingress_kube::Snapshot;
 use wingress_proxy::ProxyStats;
 use wingress_wg::PublicKey;
 
@@ -21,6 +22,7 @@ use crate::ingress::https::host_pool::HostPool;
 use crate::ingress::https::HttpsService;
 use crate::ingress::limits::PeerCaps;
 use crate::ingress::open_conns::OpenConns;
+use crate::kube::{HealthHandle, StatusWriterHandle};
 
 /// What was fixed at start-up: a reload that changes any of it is told
 /// that it needs a restart, and the running values stay.
@@ -80,8 +82,59 @@ pub(crate) struct Daemon {
     pub(crate) metric_sections: MetricSections,
     /// The config file as last read by a reload (or at start-up).
     pub(crate) applied_stamp: RefCell<FileStamp>,
-    /// One reload at a time (SIGHUP, the file watcher and POST /reload).
+    /// One reload at a time (SIGHUP, the file watcher, POST /reload and
+    /// Kubernetes snapshots).
     pub(crate) reloading: tokio::sync::Mutex<()>,
+    /// Kubernetes discovery: the file's own config, the last snapshot
+    /// applied, and what status reports.
+    pub(crate) kube: KubeRecord,
+}
+
+/// What the daemon keeps of Kubernetes discovery (`[kubernetes]`): a
+/// file reload merges the last snapshot again, so a SIGHUP does not drop
+/// the routes from Ingresses.
+pub(crate) struct KubeRecord {
+    /// The config as the file has it, without routes from Ingresses: the
+    /// policy the mapping follows, and what a snapshot's routes are added
+    /// to.
+    pub(crate) file_config: RefCell<ServerConfig>,
+    /// The last snapshot whose routes were applied.
+    pub(crate) snapshot: RefCell<Option<Arc<Snapshot>>>,
+    /// The connection's health (set at start-up when discovery is on).
+    pub(crate) health: RefCell<Option<HealthHandle>>,
+    /// Where mapping outcomes go (set at start-up when discovery is on).
+    pub(crate) status: RefCell<Option<StatusWriterHandle>>,
+    /// What status and metrics show of the last mapping.
+    pub(crate) outcome: RefCell<KubeOutcome>,
+}
+
+impl KubeRecord {
+    /// Nothing from Kubernetes yet; `file` is the config read at start-up.
+    pub(crate) fn new(file: ServerConfig) -> KubeRecord {
+        KubeRecord {
+            file_config: RefCell::new(file),
+            snapshot: RefCell::default(),
+            health: RefCell::default(),
+            status: RefCell::default(),
+            outcome: RefCell::default(),
+        }
+    }
+}
+
+/// The last mapping applied, and how applying snapshots went.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KubeOutcome {
+    /// Routes from Ingresses in effect.
+    pub(crate) routes: usize,
+    /// `namespace/name: message` for each Ingress (or certificate) skipped.
+    pub(crate) problems: Vec<String>,
+    /// Snapshots whose routes were applied.
+    pub(crate) snapshots_applied: u64,
+    /// Snapshots whose routes could not be applied (the previous routes
+    /// kept serving).
+    pub(crate) snapshots_failed: u64,
+    /// Why the last snapshot could not be applied; `None` once one is.
+    pub(crate) last_error: Option<String>,
 }
 
 pub(crate) type DaemonRef = Rc<Daemon>;

@@ -304,13 +304,6 @@ impl HttpsService {
     /// (an Event on the Secret, a line in `wingress status`); the others
     /// are served regardless. Without HTTPS entrypoints nothing is served,
     /// and the set waits for the first generation with a store.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the Kubernetes watcher (daemon/src/kube) calls it; it lands separately"
-        )
-    )]
     pub(crate) fn set_memory_certs(&self, certs: Vec<MemoryCert>) -> Vec<MemoryCertError> {
         let certs: Arc<[MemoryCert]> = certs.into();
         // Held while applying, so two callers cannot leave the store with
