@@ -1,4 +1,5 @@
-//! `wingress-lab-bench`: benchmarks in the namespace lab (root only).
+//! `wingress-lab-bench`: benchmarks in the namespace lab (root only, but
+//! for `kube`).
 //!
 //! - `iperf3`: single-stream iperf3 TCP throughput, both directions, for
 //!   wireguard-go ↔ wireguard-go (the baseline), wireguard-go → `wingress
@@ -10,12 +11,17 @@
 //!   memory and fds, and its endpoint, during floods at the WireGuard port.
 //! - `soak`: iperf3, an initiation flood and peer churn by reload for
 //!   minutes; memory and fd slopes.
+//! - `kube`: what Kubernetes discovery costs, against the in-process fake
+//!   API server on loopback: memory per number of Ingress sets, Ingress
+//!   change to first 200, CPU during EndpointSlice churn with keep-alive
+//!   connections open, binary size. Needs neither root nor namespaces.
 //!
-//! Run through `benches/iperf3.sh` and `benches/attack.sh`, which build
-//! everything first.
+//! Run through `benches/iperf3.sh`, `benches/attack.sh` and
+//! `benches/kube.sh`, which build everything first.
 
 mod attack;
 mod fairness;
+mod kube;
 mod memory;
 mod setups;
 mod soak;
@@ -112,6 +118,35 @@ enum Command {
         #[arg(long)]
         attack: Option<PathBuf>,
     },
+    /// Kubernetes discovery against the fake API server on loopback:
+    /// VmRSS per number of Ingress+Service+EndpointSlice sets, Ingress
+    /// host change to first 200 (p50, p99), CPU during EndpointSlice
+    /// updates with keep-alive connections open, binary size.
+    Kube {
+        /// Rounds; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The set counts memory is measured at (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "0,50,1000,5000")]
+        sets: Vec<usize>,
+        /// Sets loaded while editing and churning.
+        #[arg(long, default_value_t = 50)]
+        base: usize,
+        /// Ingress host changes per round.
+        #[arg(long, default_value_t = 100)]
+        edits: usize,
+        /// EndpointSlice updates per second.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        /// Seconds of EndpointSlice updates.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Keep-alive connections open during the updates.
+        #[arg(long, default_value_t = 100)]
+        conns: usize,
+        #[arg(long)]
+        wingress: Option<PathBuf>,
+    },
 }
 
 /// The daemon and the flooder a benchmark runs.
@@ -144,13 +179,41 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> Result<std::process::ExitCode> {
-    let needs: &[&str] = match &cli.command {
+    // `kube` runs on loopback: no lab, no root.
+    let command = match cli.command {
+        Command::Kube {
+            rounds,
+            sets,
+            base,
+            edits,
+            rate,
+            seconds,
+            conns,
+            wingress,
+        } => {
+            raise_fd_limit()?;
+            return kube::KubeBench {
+                wingress: wingress.unwrap_or_else(wingress_lab::wingress_bin),
+                rounds: rounds.max(1),
+                sets,
+                base: base.max(1),
+                edits,
+                rate: rate.max(1),
+                seconds: seconds.max(1),
+                conns,
+            }
+            .run();
+        }
+        other => other,
+    };
+    let needs: &[&str] = match &command {
         Command::Iperf3 { .. } => &["wireguard-go", "wg", "iperf3", "ping"],
         Command::Memory { .. } => &["wireguard-go", "wg", "ping"],
         Command::Fairness { .. } => &["wireguard-go", "wg", "ping", "python3", "nft"],
         Command::Attack { .. } | Command::Soak { .. } => {
             &["wireguard-go", "wg", "iperf3", "ping", "nice"]
         }
+        Command::Kube { .. } => bail!("kube runs without the lab"),
     };
     if let Err(why) = wingress_lab::preflight(needs) {
         bail!("the lab cannot run here: {why}");
@@ -158,7 +221,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
     cleanup_on_signal()?;
     raise_fd_limit()?;
     let lab = wingress_lab::Lab::new()?;
-    match cli.command {
+    match command {
         Command::Iperf3 {
             runs,
             seconds,
@@ -216,6 +279,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             wingress,
             attack,
         } => soak::run(&lab, &Binaries::new(wingress, attack), minutes, nice),
+        Command::Kube { .. } => bail!("kube runs without the lab"),
     }
 }
 
