@@ -315,7 +315,7 @@ impl KubeBench {
                 "CPU % of one core, {} keep-alive connections (1 req/s each)",
                 self.conns
             ),
-            format!("{}", fmt(idle_cpu, 1)),
+            fmt(idle_cpu, 1).to_string(),
         ));
         rows.push((
             format!(
