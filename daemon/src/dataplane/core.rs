@@ -268,7 +268,6 @@ impl Core {
         None
     }
 
-    /// The next thing for the application; see [`Event`].
     /// A change to the socket's load-shedding filter: `Some(Some(f))`
     /// attach `f`, `Some(None)` detach it.
     #[must_use]
@@ -276,6 +275,7 @@ impl Core {
         self.shed.poll_filter()
     }
 
+    /// The next thing for the application; see [`Event`].
     #[must_use]
     pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -324,12 +324,12 @@ impl Core {
         self.stack.abort_connections(|remote| drop(wg, remote))
     }
 
-    /// The STUN side channel (the NAT driver's), and its counters.
     /// The load-shedding policy, for metrics.
     pub(crate) fn shed(&self) -> &Shed {
         &self.shed
     }
 
+    /// The STUN side channel (the NAT driver's), and its counters.
     pub(crate) fn side(&self) -> &SideChannel {
         &self.side
     }
