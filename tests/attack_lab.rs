@@ -53,7 +53,7 @@ fn forged_in(lab: &Lab) -> Result<()> {
     let t = start(lab)?;
     ensure!(t.endpoint()? == C_ENDPOINT, "before: {}", t.status()?);
     let paced = ["--rate", "60", "--count", "200", "--duration", "10s"];
-    let fast = ["--max", "--duration", "2s"];
+    let fast = ["--max", "--duration", "4s"];
     for kind in ["response", "cookie-reply"] {
         for pace in [&paced[..], &fast[..]] {
             let mut flood = t.attack(kind, pace)?;

@@ -98,15 +98,22 @@ impl Shed {
     /// when a filter is to be built.
     pub(crate) fn tick(&mut self, now: Instant, endpoints: impl FnOnce() -> Vec<IpAddr>) {
         let elapsed = now.saturating_duration_since(self.window_start);
-        if elapsed < WINDOW {
+        // A flood engages the filter as soon as the window has counted
+        // ENGAGE datagrams (13 ms into a 600,000/s flood), not at its end:
+        // every millisecond without the filter, the socket queue is full
+        // and the peers' datagrams are dropped with the flood.
+        let early = self.on.is_none() && self.seen >= ENGAGE;
+        if elapsed < WINDOW && !early {
             return;
         }
-        // What arrived, scaled back up by the sampling, per second.
+        // What arrived, scaled back up by the sampling, per second (at
+        // least a millisecond's worth of window, so an early count is not
+        // taken for an infinite rate).
         let one_in = self.on.as_ref().map_or(1, |o| u64::from(o.filter.one_in));
-        let millis = u64::try_from(elapsed.as_millis())
+        let micros = u64::try_from(elapsed.as_micros())
             .unwrap_or(u64::MAX)
-            .max(1);
-        let rate = self.seen.saturating_mul(one_in).saturating_mul(1000) / millis;
+            .max(1000);
+        let rate = self.seen.saturating_mul(one_in).saturating_mul(1_000_000) / micros;
         self.window_start = now;
         self.seen = 0;
         match &mut self.on {

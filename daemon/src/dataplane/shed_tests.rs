@@ -45,12 +45,51 @@ fn a_flood_engages_the_filter_with_the_peers_allowed_and_calm_releases_it() {
     assert_eq!(changes.len(), 1, "steady flood, steady filter: {changes:?}");
     assert_eq!(shed.engaged(), 1);
 
-    // The flood stops: the filter stays for CALM_FOR, then comes off.
+    // The flood stops: the filter stays for CALM_FOR, then comes off
+    // (within two more windows: the first calm window may still hold the
+    // end of the flood).
     let changes = run(&mut shed, &mut now, 0, CALM_FOR.as_secs() - 1);
     assert_eq!(changes, []);
-    let changes = run(&mut shed, &mut now, 0, 2);
+    let changes = run(&mut shed, &mut now, 0, 3);
     assert_eq!(changes, [None]);
     assert_eq!(shed.one_in(), None);
+}
+
+#[test]
+fn a_flood_engages_the_filter_within_milliseconds_not_at_the_end_of_the_window() {
+    // A window has just begun when the flood starts: waiting for its end
+    // would leave the socket queue overflowing for up to a second.
+    let mut now = Instant::now();
+    let mut shed = Shed::new(now);
+    let mut engaged_after = None;
+    for ms in 1..=1000u64 {
+        for _ in 0..600 {
+            shed.count();
+        }
+        now += Duration::from_millis(1);
+        shed.tick(now, || vec![PEER]);
+        if let Some(Some(f)) = shed.poll_filter() {
+            engaged_after = Some((ms, f));
+            break;
+        }
+    }
+    let Some((ms, f)) = engaged_after else {
+        panic!("a 600,000/s flood did not engage the filter within the window");
+    };
+    assert!(ms <= 20, "engaged after {ms} ms");
+    assert_eq!(f.allow, [PEER]);
+    assert_eq!(
+        f.one_in, 256,
+        "600,000 / 4,096 rounded up to a power of two"
+    );
+    // Below the threshold nothing engages early: 8,000 in one window is
+    // under ENGAGE a second.
+    let mut shed = Shed::new(now);
+    for _ in 0..8_000 {
+        shed.count();
+    }
+    shed.tick(now + Duration::from_millis(500), Vec::new);
+    assert_eq!(shed.poll_filter(), None);
 }
 
 #[test]
