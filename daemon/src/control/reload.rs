@@ -180,10 +180,9 @@ async fn load_and_apply(d: &DaemonRef) -> Result<Applied, ReloadError> {
     let (merged, mapping) = crate::control::kube_wiring::merge(d, &cfg);
     let plan = prepare(d, merged).await.map_err(ReloadError::Rejected)?;
     let mut applied = apply(d, plan);
-    if let Some(note) = crate::control::kube_wiring::restart_note(
-        &d.kube.file_config.borrow().kubernetes,
-        &cfg.kubernetes,
-    ) {
+    if let Some(note) =
+        crate::control::kube_wiring::restart_note(&d.boot.kubernetes, &cfg.kubernetes)
+    {
         applied.restart_required.push(note);
     }
     *d.kube.file_config.borrow_mut() = cfg;
