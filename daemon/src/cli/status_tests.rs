@@ -47,3 +47,24 @@ fn renders_a_document_and_ignores_what_it_does_not_know() {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }
 }
+
+#[test]
+fn renders_the_kubernetes_section() {
+    let doc = serde_json::json!({
+        "version": "0.1.0", "ready": true, "draining": false,
+        "node": {"ip": "10.99.0.2", "port": 41602, "public_key": "PUB=", "tunnel_address": "100.64.0.2/24", "uptime_secs": 61},
+        "config": {"path": "/etc/w.toml", "loaded_at": 0},
+        "kubernetes": {"synced": true, "routes": 3,
+                       "objects": {"ingresses": 2, "services": 1, "endpoint_slices": 1, "secrets": 0},
+                       "stale": true, "stale_secs": 75, "last_contact_secs": 80, "error": "connection refused",
+                       "problems": ["apps/bad: skipped: wingress.dev/timeout: `5` has no unit"]}
+    });
+    let text = render(&doc);
+    for want in [
+        "  kubernetes: synced, 3 routes from Ingresses (2 Ingresses, 1 Services, 1 EndpointSlices, 0 TLS Secrets)",
+        "    STALE for 1 minute, 15 seconds (API server last answered 1 minute, 20 seconds ago): connection refused",
+        "    problem: apps/bad: skipped: wingress.dev/timeout: `5` has no unit",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}

@@ -54,6 +54,18 @@ fn watch_options(k: &KubernetesConfig) -> WatchOptions {
     }
 }
 
+/// What a reload from `old` to `new` changed of the connection, which
+/// keeps its start-up options (`enabled`, `kubeconfig`, `namespaces`,
+/// `debounce`, `status_address`) until a restart; the mapping's keys
+/// (classes, backends, host suffixes, access modes, client CAs) apply.
+pub(crate) fn restart_note(old: &KubernetesConfig, new: &KubernetesConfig) -> Option<String> {
+    let changed =
+        old.enabled != new.enabled || (old.enabled && watch_options(old) != watch_options(new));
+    changed.then(|| {
+        "[kubernetes] enabled, kubeconfig, namespaces, debounce or status_address".to_string()
+    })
+}
+
 /// Starts discovery when `[kubernetes]` is on: the `kube` thread, the task
 /// that applies its snapshots, the status section, the metrics and the
 /// shutdown hook. An error (no in-cluster credentials, an unreadable
@@ -346,3 +358,7 @@ fn metrics(d: &Daemon, m: &mut Exposition) {
         o.snapshots_failed as f64,
     );
 }
+
+#[cfg(test)]
+#[path = "kube_wiring_tests.rs"]
+mod tests;

@@ -179,7 +179,12 @@ async fn load_and_apply(d: &DaemonRef) -> Result<Applied, ReloadError> {
     // the new file's policy.
     let (merged, mapping) = crate::control::kube_wiring::merge(d, &cfg);
     let plan = prepare(d, merged).await.map_err(ReloadError::Rejected)?;
-    let applied = apply(d, plan);
+    let mut applied = apply(d, plan);
+    if let Some(note) =
+        crate::control::kube_wiring::restart_note(&d.boot.kubernetes, &cfg.kubernetes)
+    {
+        applied.restart_required.push(note);
+    }
     *d.kube.file_config.borrow_mut() = cfg;
     if let Some(mapping) = mapping {
         crate::control::kube_wiring::publish(d, &mapping);

@@ -66,6 +66,7 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
         log_format: launch.log_format,
         nat: cfg.nat.clone(),
         embedded: launch.embedded,
+        kubernetes: cfg.kubernetes.clone(),
     };
     let d: DaemonRef = Rc::new(Daemon {
         net: net.clone(),

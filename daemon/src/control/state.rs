@@ -8,7 +8,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use wingress_config::{AdminConfig, InterfaceConfig, LogFormat, NatConfig, ServerConfig};
+use wingress_config::{
+    AdminConfig, InterfaceConfig, KubernetesConfig, LogFormat, NatConfig, ServerConfig,
+};
 use wingress_kube::Snapshot;
 use wingress_proxy::ProxyStats;
 use wingress_wg::PublicKey;
@@ -43,6 +45,8 @@ pub(crate) struct Boot {
     pub(crate) nat: NatConfig,
     /// Running the built-in default: there is no file to reload.
     pub(crate) embedded: bool,
+    /// `[kubernetes]` at start-up: the connection keeps its options.
+    pub(crate) kubernetes: KubernetesConfig,
 }
 
 /// What status reports about the config and its reloads.
