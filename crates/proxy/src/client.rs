@@ -6,7 +6,6 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::uri::{PathAndQuery, Uri};
@@ -22,14 +21,24 @@ use crate::spec::{nonzero, BackendAddr};
 /// A route's backend client. Connections are pooled per thread (see
 /// `pool`): a connection's socket and driver task belong to the event loop
 /// that opened it, so requests are never handed across threads.
+///
+/// Pools are keyed by how a connection is made ([`ConnSettings`]) and the
+/// backend's address, not by route or table: a reload, or a snapshot of
+/// Kubernetes discovery, builds new routes that keep using the
+/// connections the previous ones opened.
 #[derive(Clone, Debug)]
 pub(crate) struct BackendClient {
-    id: usize,
-    connect_timeout: Duration,
+    settings: ConnSettings,
     resolver: CachingResolver,
 }
 
-static NEXT_CLIENT_ID: AtomicUsize = AtomicUsize::new(0);
+/// What a backend connection was opened with. Two routes whose settings
+/// are equal share idle connections to the same address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ConnSettings {
+    /// Bounds opening a connection (resolving included); zero: none.
+    pub(crate) connect_timeout: Duration,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SendError {
@@ -63,8 +72,7 @@ impl fmt::Display for Chain<'_> {
 impl BackendClient {
     pub(crate) fn new(connect_timeout: Duration, resolver: CachingResolver) -> Self {
         BackendClient {
-            id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
-            connect_timeout,
+            settings: ConnSettings { connect_timeout },
             resolver,
         }
     }
@@ -118,11 +126,13 @@ impl BackendClient {
         target: &BackendAddr,
         mut req: Request<ReqBody>,
     ) -> Result<Response<BackendBody>, SendError> {
-        let idle = pool::idle_for(self.id, target);
+        let idle = pool::idle_for(self.settings, target);
         loop {
             let (mut sender, reused) = match idle.take(Instant::now()) {
                 Some(sender) => (sender, true),
-                None => match pool::connect(target, &self.resolver, self.connect_timeout).await {
+                None => match pool::connect(target, &self.resolver, self.settings.connect_timeout)
+                    .await
+                {
                     Ok(sender) => (sender, false),
                     Err(e) => return Err(SendError::Connect(e, Some(Box::new(req)))),
                 },

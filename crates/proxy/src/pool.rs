@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use wingress_sync::lock;
 
 use crate::body::{BoxError, ReqBody};
+use crate::client::ConnSettings;
 use crate::dns::CachingResolver;
 use crate::spec::{nonzero, BackendAddr};
 
@@ -63,29 +64,29 @@ pub(crate) struct Idle {
 /// request, where SipHash's DoS resistance buys nothing.
 type Fast = fnv::FnvBuildHasher;
 
-/// Per client (one per route, so routes with different connect timeouts
-/// never share connections), per backend address.
-type Pools = HashMap<usize, HashMap<BackendAddr, Arc<Idle>, Fast>, Fast>;
+/// Per way of connecting and backend address. Keys outlive the routes that
+/// made them (a reload's new routes find their predecessors' connections);
+/// the sweep drops a key once its list is empty and no client holds it.
+type Pools = HashMap<(ConnSettings, BackendAddr), Arc<Idle>, Fast>;
 
 thread_local! {
     static POOLS: RefCell<Option<Pools>> = const { RefCell::new(None) };
 }
 
-/// This thread's idle list for `client`'s connections to `addr`, created
-/// (with the thread's sweeper) on first use.
-pub(crate) fn idle_for(client: usize, addr: &BackendAddr) -> Arc<Idle> {
+/// This thread's idle list for connections made with `settings` to
+/// `addr`, created (with the thread's sweeper) on first use.
+pub(crate) fn idle_for(settings: ConnSettings, addr: &BackendAddr) -> Arc<Idle> {
     POOLS.with(|pools| {
         let mut pools = pools.borrow_mut();
         let pools = pools.get_or_insert_with(|| {
             tokio::task::spawn_local(sweep());
             Pools::default()
         });
-        let by_addr = pools.entry(client).or_default();
-        if let Some(idle) = by_addr.get(addr) {
+        if let Some(idle) = pools.get(&(settings, addr.clone())) {
             return idle.clone();
         }
         let idle = Arc::new(Idle::default());
-        by_addr.insert(addr.clone(), idle.clone());
+        pools.insert((settings, addr.clone()), idle.clone());
         idle
     })
 }
@@ -95,17 +96,29 @@ async fn sweep() {
     every.tick().await;
     loop {
         every.tick().await;
-        let now = Instant::now();
-        let idles: Vec<Arc<Idle>> = POOLS.with(|p| {
-            p.borrow()
-                .as_ref()
-                .map(|p| p.values().flat_map(|m| m.values().cloned()).collect())
-                .unwrap_or_default()
-        });
-        for idle in idles {
-            idle.expire(now);
-        }
+        sweep_once(Instant::now());
     }
+}
+
+/// Closes this thread's connections idle for longer than [`POOL_IDLE`],
+/// and forgets the lists left empty that nothing else holds (the backend
+/// or route is gone): the map follows the routes in use, not every
+/// address and setting ever configured.
+pub(crate) fn sweep_once(now: Instant) {
+    POOLS.with(|p| {
+        if let Some(pools) = p.borrow_mut().as_mut() {
+            pools.retain(|_, idle| {
+                idle.expire(now);
+                Arc::strong_count(idle) > 1 || !idle.lock().is_empty()
+            });
+        }
+    });
+}
+
+/// How many idle lists this thread keeps (for tests).
+#[cfg(test)]
+pub(crate) fn lists() -> usize {
+    POOLS.with(|p| p.borrow().as_ref().map_or(0, HashMap::len))
 }
 
 impl Idle {
@@ -286,3 +299,7 @@ impl Body for BackendBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;

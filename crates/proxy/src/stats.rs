@@ -109,6 +109,20 @@ impl ProxyStats {
             .clone()
     }
 
+    /// Forgets the counters of routes that no table holds any more (a
+    /// reload or a Kubernetes snapshot removed them), so the map follows
+    /// the routes in use rather than every host ever configured. Called
+    /// once per table built, before its routes ask for theirs: a route
+    /// still in the table being replaced keeps its counters.
+    pub fn forget_unused(&self) {
+        lock(&self.routes).retain(|_, stats| Arc::strong_count(stats) > 1);
+    }
+
+    /// How many routes' counters are kept.
+    pub fn routes_kept(&self) -> usize {
+        lock(&self.routes).len()
+    }
+
     pub fn unrouted(&self) -> &Arc<RouteStats> {
         &self.unrouted
     }

@@ -51,3 +51,16 @@ fn routes_keep_their_counters_across_lookups() {
     assert_eq!(stats.route("a", "/").snapshot().requests[1], 1);
     assert_eq!(stats.route("a", "/x").snapshot().requests[1], 0);
 }
+
+#[test]
+fn counters_of_routes_no_table_holds_are_forgotten() {
+    let stats = ProxyStats::new();
+    let kept = stats.route("a", "/");
+    kept.record(200, Duration::ZERO);
+    stats.route("gone", "/").record(200, Duration::ZERO);
+    assert_eq!(stats.routes_kept(), 2);
+    stats.forget_unused();
+    assert_eq!(stats.routes_kept(), 1);
+    assert_eq!(stats.route("a", "/").snapshot().requests[1], 1);
+    assert_eq!(stats.route("gone", "/").snapshot().requests[1], 0);
+}

@@ -44,6 +44,7 @@ impl RouteTable {
             )
             .matching(r.path_match)
         }));
+        stats.forget_unused();
         // One cache for all routes: they often share backends.
         let resolver = CachingResolver::new(opts.dns_refresh);
         let routes = routes

@@ -3,6 +3,7 @@
 //! flight finish while idle connections close.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,7 +100,7 @@ fn drain_finishes_the_request_in_flight_and_closes_idle_connections() {
             .await
             .unwrap();
         // The backend holds /slow for 2 s; drain once it has arrived there.
-        while a.state.hits.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        while a.state.hits.load(Ordering::SeqCst) < 2 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         live.drain();
@@ -121,5 +122,42 @@ fn drain_finishes_the_request_in_flight_and_closes_idle_connections() {
             .expect("closed after its response")
             .unwrap();
         assert!(rest.is_empty());
+    });
+}
+
+/// A new table (a reload, a Kubernetes snapshot) keeps using the backend
+/// connections the previous one opened, and keeps counters only for the
+/// routes in use. Before, every table had its own pools: each swap cost
+/// every keep-alive client a new backend connection, and the old ones sat
+/// idle for 90 s (4,800 sockets after a minute of 8 swaps a second with
+/// 100 clients), and the counters of every host ever routed stayed.
+#[test]
+fn swapped_tables_share_backend_connections_and_forget_old_routes() {
+    run(async {
+        let (addr, accepted) = crate::pooling::closing_backend(usize::MAX).await;
+        let stats = ProxyStats::new();
+        let table = |host: &str| {
+            let mut app = route(exact("app.example"), "/", &[]);
+            app.backends = vec![addr.clone()];
+            let mut other = route(exact(host), "/", &[]);
+            other.backends = vec![addr.clone()];
+            Proxy::with_stats(vec![app, other], ProxyOptions::default(), stats.clone())
+        };
+        let live = LiveProxy::new(table("h0.example"));
+        let listen = listen_live(&live).await;
+        let mut conn = TcpStream::connect(listen).await.unwrap();
+        for i in 1..=20 {
+            let (head, body) = request(&mut conn, "app.example", "/").await;
+            assert!(head.starts_with("HTTP/1.1 200"), "swap {i}: {head}{body}");
+            live.replace(table(&format!("h{i}.example")));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "backend connections");
+        // app.example, the current h20 and the h19 of the table replaced.
+        assert!(
+            stats.routes_kept() <= 3,
+            "{} routes' counters kept",
+            stats.routes_kept()
+        );
+        assert_eq!(live.current().route_status()[0].stats.requests[1], 20);
     });
 }

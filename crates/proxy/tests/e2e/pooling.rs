@@ -15,7 +15,7 @@ use crate::support::*;
 /// with keep-alive responses (no `Connection: close`), then closes it
 /// silently, as a backend whose keep-alive timeout ran out does. Returns
 /// its address and the number of connections it accepted.
-async fn closing_backend(per_conn: usize) -> (BackendAddr, Arc<AtomicUsize>) {
+pub(crate) async fn closing_backend(per_conn: usize) -> (BackendAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
