@@ -11,6 +11,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each phase's wall time goes to stderr and, at the end, a summary: CI has
+# a time budget, and this is where it goes.
+started=$SECONDS
+phase_start=$SECONDS
+phase_name=setup
+declare -a phase_times=()
+phase() {
+  phase_times+=("$(printf '%5ds  %s' $((SECONDS - phase_start)) "$phase_name")")
+  echo "test.sh: phase ${phase_name} took $((SECONDS - phase_start)) s" >&2
+  phase_name=$1
+  phase_start=$SECONDS
+}
+summary() {
+  phase done
+  echo "test.sh: time per phase (total $((SECONDS - started)) s):" >&2
+  printf '  %s\n' "${phase_times[@]}" >&2
+}
+trap summary EXIT
+
 # Programs the lab tests run, and the Debian package of each.
 declare -A PKG=(
   [wireguard-go]=wireguard-go
@@ -101,11 +120,16 @@ fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # What a reviewer checks by hand, before anything is built for the tests:
 # formatting, clippy and rustdoc (broken links, stray HTML), warnings denied.
+phase fmt
 cargo fmt --all --check
+phase clippy
 cargo clippy --workspace --all-targets --locked -- -D warnings
+phase doc
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 # The daemon's folders import only the ones below them (docs/architecture.md).
+phase layout
 bash scripts/layout.sh
+phase manifests
 # The Kubernetes manifests (the base and the discovery component) against
 # the Kubernetes schemas, strictly, offline; tests/deploy_lab.rs checks
 # their shape. Missing kubernetes-validate fails under WINGRESS_LAB=require.
@@ -120,16 +144,22 @@ elif [[ "${WINGRESS_LAB:-auto}" == require ]]; then
 else
   echo "test.sh: kubernetes-validate is missing; the manifests are not checked" >&2
 fi
-# Binaries first: the lab tests run target/release/wingress and
-# target/release/wingress-impair as separate programs.
-cargo build --release --workspace --bins --locked
-cargo test --release --workspace --locked -- --test-threads="${WINGRESS_TEST_THREADS:-2}"
+# One build for the tests and the programs they run (target/ci/wingress,
+# wingress-impair, ...): the `ci` profile is release without LTO and with
+# unwinding (Cargo.toml says why); the release binary itself is built and
+# checked by the container step below.
+phase test-build
+cargo test --profile ci --workspace --locked --no-run
+phase test-run
+cargo test --profile ci --workspace --locked -- --test-threads="${WINGRESS_TEST_THREADS:-2}"
 # Every fuzz target briefly (20,000 executions each, from the committed
 # corpus), so a parser regression shows here: about 4 minutes of CPU, all
 # but 10 s of it building fuzz/ (its own workspace and target folder).
+phase fuzz
 bash scripts/fuzz.sh --ci
 # The container image's build stage, run as a script (no container engine
 # here): a release build in target/container, incremental after the first.
+phase container
 if [[ "${WINGRESS_LAB:-auto}" != off ]]; then
   bash packaging/container/build-steps.sh
 fi

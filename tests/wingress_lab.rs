@@ -8,19 +8,16 @@
 //! `wingress run` in B listens on UDP 41600 + 2.
 //!
 //! Root only; see `wingress_lab::lab_or_skip` for WINGRESS_LAB. The wingress
-//! binary is `WINGRESS_BIN` when set; otherwise these tests build it once
-//! with `cargo build -p wingress` (a no-op when `cargo test --workspace` or
-//! `scripts/test.sh` has just built it), so a stale binary is never tested.
+//! binary is `WINGRESS_BIN` when set, else the one `cargo test --workspace`
+//! built beside these tests (`wingress_lab::wingress_bin`).
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
-use serde_json::Value;
+use anyhow::{bail, ensure, Context, Result};
 use wingress_lab::process::run_command;
 use wingress_lab::{
     eventually, lab_or_skip, pattern, spawn_wingress, veth, write_private_key, Forward,
@@ -355,36 +352,19 @@ fn namespaces(lab: &Lab) -> Result<(Netns, Netns)> {
     Ok((a, b))
 }
 
-/// The wingress binary under test: `WINGRESS_BIN`, else built (once per test
-/// process) with the cargo running these tests, in this test's profile.
+/// The wingress binary under test: `WINGRESS_BIN`, else the one cargo
+/// built beside this test (`wingress_lab::wingress_bin`), as for every
+/// other lab test. (It used to run `cargo build -p wingress` itself, whose
+/// features differ from the workspace build's: a second build of the
+/// daemon inside the test run.)
 fn wingress() -> Result<PathBuf> {
-    static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| build_wingress().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(|e| anyhow!("no wingress binary: {e}"))
-}
-
-fn build_wingress() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("WINGRESS_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--locked", "-p", "wingress", "--bin", "wingress"])
-        .args(["--message-format", "json", "--manifest-path"])
-        .arg(&manifest);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let out = run_command(&mut cmd, Duration::from_secs(900))?;
-    // The artifact message names the executable wherever the target dir is.
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["target"]["name"] == "wingress")
-        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .context("cargo build -p wingress reported no executable")
+    let bin = wingress_lab::wingress_bin();
+    ensure!(
+        bin.is_file(),
+        "no wingress binary at {} (cargo test --workspace builds it; or set WINGRESS_BIN)",
+        bin.display()
+    );
+    Ok(bin)
 }
 
 /// `wingress run`'s key and config, written once and started as often as needed.
