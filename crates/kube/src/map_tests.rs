@@ -129,7 +129,7 @@ fn missing_service_or_port_answers_503_and_is_reported() {
     let mut s = snapshot(MULTIHOST);
     s.services
         .retain(|svc| svc.metadata.name.as_deref() != Some("empty"));
-    if let Some(spec) = s.services[0].spec.as_mut() {
+    if let Some(spec) = std::sync::Arc::make_mut(&mut s.services[0]).spec.as_mut() {
         spec.ports = Some(Vec::new());
     }
     s.endpoint_slices.clear();
