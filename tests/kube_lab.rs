@@ -7,8 +7,9 @@
 //! rotates, it is deleted; the API server stops (the routes keep serving,
 //! the status says stale) and comes back. A bad annotation skips only its
 //! Ingress, with an Event and a status problem; the accepted Ingresses'
-//! `status.loadBalancer` gets the address; every request the daemon made
-//! is inside the ClusterRole.
+//! `status.loadBalancer` gets the address, and an Ingress skipped after
+//! it was served loses it; every request the daemon made is inside the
+//! ClusterRole.
 //!
 //! Namespace A (10.99.0.1, tunnel 100.64.0.1, wireguard-go) is the client;
 //! B (10.99.0.2, tunnel 100.64.0.2) runs wingress, the fake API server and
@@ -229,6 +230,32 @@ fn run(lab: &Lab) -> Result<()> {
     daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
     std::thread::sleep(Duration::from_millis(500));
     ensure!(get("app.home.arpa", "/x")? == "200 pod-1 /x");
+
+    // (i) An Ingress served before and skipped now (a bad annotation)
+    // loses its route and the address in its status; the other keeps it.
+    let lb_ip = |name: &str| -> Result<Value> {
+        Ok(api
+            .object("networking.k8s.io/v1", "Ingress", "apps", name)
+            .with_context(|| name.to_string())?["status"]["loadBalancer"]["ingress"][0]["ip"]
+            .clone())
+    };
+    wingress_lab::eventually(FOLLOW, || {
+        ensure!(lb_ip("app-v2")? == "100.64.0.2", "app-v2's status");
+        Ok(())
+    })?;
+    api.apply_yaml(&ingress(
+        "app-v2",
+        "/v2",
+        "web2",
+        "wingress.dev/timeout: \"5\"",
+    ))?;
+    follows("app.home.arpa", "/v2/y", "200 pod-1 /v2/y")?;
+    wingress_lab::eventually(FOLLOW, || {
+        let lb = lb_ip("app-v2")?;
+        ensure!(lb.is_null(), "app-v2 keeps the address: {lb}");
+        ensure!(lb_ip("app")? == "100.64.0.2", "app's status");
+        Ok(())
+    })?;
 
     // (h) Every request was inside the ClusterRole.
     let outside = api.requests_outside(&role);

@@ -9,23 +9,13 @@
 //! path prefix starting with `/`, and every problem names its Ingress.
 #![no_main]
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use wingress_config::{parse_server, Env};
-use wingress_kube::{map, Policy, Snapshot};
+use wingress_kube::{fuzzing, map, Policy, Snapshot};
 
-const BASE: &str = r#"
-[wireguard]
-address = "100.64.0.1/24"
-
-[[peer]]
-name = "laptop"
-public_key = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
-allowed_ips = ["100.64.0.2/32"]
-tags = ["family"]
-
+/// A file route, so the mapping meets a host the file claims.
+const FILE_ROUTE: &str = r#"
 [[route]]
 host = "nas.home.arpa"
 backends = ["http://127.0.0.1:5000"]
@@ -52,10 +42,8 @@ fn policies() -> &'static [Policy; 2] {
     static P: OnceLock<[Policy; 2]> = OnceLock::new();
     P.get_or_init(|| {
         let policy = |extra: &str| {
-            let text = format!("{BASE}{extra}");
-            let cfg = parse_server(Path::new("/etc/wingress/wingress.toml"), &text, &Env::default())
-                .unwrap_or_else(|e| panic!("the fuzz target's config: {e}"));
-            Policy::from_config(&cfg)
+            fuzzing::policy(&format!("{FILE_ROUTE}{extra}"))
+                .unwrap_or_else(|e| panic!("the fuzz target's config: {e}"))
         };
         [policy(OPEN), policy(STRICT)]
     })

@@ -521,7 +521,7 @@ fn check_access(
 }
 
 /// How the file names a route's keys.
-fn file_key(key: RouteKey) -> &'static str {
+pub(crate) fn file_key(key: RouteKey) -> &'static str {
     match key {
         RouteKey::Access => "access",
         RouteKey::ClientCa => "client_ca",

@@ -1,16 +1,5 @@
 use super::*;
-
-/// Names as an Ingress's annotations spell them, to see that messages use
-/// the caller's names.
-fn annotation(key: RouteKey) -> &'static str {
-    match key {
-        RouteKey::Access => "wingress.dev/access",
-        RouteKey::ClientCa => "wingress.dev/client-ca",
-        RouteKey::ForwardAuth => "wingress.dev/forward-auth",
-        RouteKey::ForwardAuthHeaders => "wingress.dev/forward-auth-headers",
-        RouteKey::Allow => "wingress.dev/allow",
-    }
-}
+use crate::route::file_key;
 
 #[test]
 fn modes_need_their_keys() {
@@ -19,12 +8,10 @@ fn modes_need_their_keys() {
         ..AccessKeys::default()
     };
     assert_eq!(
-        access_problems(&mtls, annotation),
+        access_problems(&mtls, file_key),
         [(
             RouteKey::Access,
-            "wingress.dev/access: \"mtls\" needs `wingress.dev/client-ca`, the CA that signs \
-             client certificates"
-                .to_string()
+            "access: \"mtls\" needs `client_ca`, the CA that signs client certificates".to_string()
         )]
     );
     let forward_auth = AccessKeys {
@@ -32,7 +19,7 @@ fn modes_need_their_keys() {
         forward_auth: true,
         ..AccessKeys::default()
     };
-    assert!(access_problems(&forward_auth, annotation).is_empty());
+    assert!(access_problems(&forward_auth, file_key).is_empty());
 }
 
 #[test]
@@ -44,7 +31,7 @@ fn keys_of_other_modes_and_allow_on_public_are_refused() {
         forward_auth_headers: false,
         allow: true,
     };
-    let blamed: Vec<RouteKey> = access_problems(&keys, annotation)
+    let blamed: Vec<RouteKey> = access_problems(&keys, file_key)
         .into_iter()
         .map(|(k, _)| k)
         .collect();
@@ -58,8 +45,8 @@ fn keys_of_other_modes_and_allow_on_public_are_refused() {
         ..AccessKeys::default()
     };
     assert_eq!(
-        access_problems(&keys, annotation)[0].1,
-        "wingress.dev/client-ca: only used with wingress.dev/access = \"mtls\""
+        access_problems(&keys, file_key)[0].1,
+        "client_ca: only used with access = \"mtls\""
     );
 }
 

@@ -16,6 +16,8 @@
 
 mod annotations;
 mod backends;
+#[doc(hidden)]
+pub mod fuzzing;
 mod map;
 mod mapping;
 mod policy;

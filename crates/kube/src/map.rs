@@ -49,6 +49,7 @@ pub fn map(snapshot: &Snapshot, policy: &Policy) -> Mapping {
     let mut ingresses: Vec<&Ingress> = snapshot
         .ingresses
         .iter()
+        .map(|i| &**i)
         .filter(|i| selected(i, policy))
         .collect();
     // The oldest wins a conflict; manifests without a creation time (files

@@ -1,7 +1,7 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use wingress_config::{parse_server, Access, AllowRule, Env, HealthCheck};
+use wingress_config::{Access, AllowRule, HealthCheck};
 
 use super::*;
 
@@ -10,26 +10,9 @@ const MULTIHOST: &str = include_str!("../tests/manifests/multihost.yaml");
 const ANNOTATIONS: &str = include_str!("../tests/manifests/annotations.yaml");
 const CONFLICTS: &str = include_str!("../tests/manifests/conflicts.yaml");
 
-const BASE: &str = r#"
-[wireguard]
-address = "100.64.0.1/24"
-
-[[peer]]
-name = "laptop"
-public_key = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
-allowed_ips = ["100.64.0.2/32"]
-"#;
-
 /// The policy of a config: a peer `laptop`, and `extra`.
 fn policy(extra: &str) -> Policy {
-    let text = format!("{BASE}{extra}");
-    let cfg = parse_server(
-        Path::new("/etc/wingress/wingress.toml"),
-        &text,
-        &Env::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    Policy::from_config(&cfg)
+    crate::fuzzing::policy(extra).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn snapshot(yaml: &str) -> Snapshot {
@@ -129,7 +112,7 @@ fn missing_service_or_port_answers_503_and_is_reported() {
     let mut s = snapshot(MULTIHOST);
     s.services
         .retain(|svc| svc.metadata.name.as_deref() != Some("empty"));
-    if let Some(spec) = s.services[0].spec.as_mut() {
+    if let Some(spec) = std::sync::Arc::make_mut(&mut s.services[0]).spec.as_mut() {
         spec.ports = Some(Vec::new());
     }
     s.endpoint_slices.clear();

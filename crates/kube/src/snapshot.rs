@@ -1,5 +1,7 @@
 //! [`Snapshot`]: the objects the mapping reads.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -8,17 +10,21 @@ use k8s_openapi::api::networking::v1::Ingress;
 /// the fields the mapping reads (see the watchers). Built only after the
 /// initial list of every kind completed, so a half-listed cluster never
 /// becomes a route table with holes in it.
+///
+/// Objects are shared ([`Arc`]) with the daemon's watch stores: building a
+/// snapshot after a change copies one pointer per object, not the objects,
+/// and the objects no snapshot or store holds any more are freed.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Every Ingress in the watched namespaces (of any class: the mapping
     /// picks the configured classes).
-    pub ingresses: Vec<Ingress>,
+    pub ingresses: Vec<Arc<Ingress>>,
     /// The Services in the watched namespaces.
-    pub services: Vec<Service>,
+    pub services: Vec<Arc<Service>>,
     /// The EndpointSlices in the watched namespaces.
-    pub endpoint_slices: Vec<EndpointSlice>,
+    pub endpoint_slices: Vec<Arc<EndpointSlice>>,
     /// The Secrets of type `kubernetes.io/tls` in the watched namespaces.
-    pub secrets: Vec<Secret>,
+    pub secrets: Vec<Arc<Secret>>,
 }
 
 // === impl Snapshot ===
@@ -61,22 +67,22 @@ impl Snapshot {
             }
             ("networking.k8s.io/v1", "Ingress") => {
                 self.ingresses
-                    .push(serde_json::from_value(object).map_err(err)?);
+                    .push(Arc::new(serde_json::from_value(object).map_err(err)?));
                 Ok(1)
             }
             ("v1", "Service") => {
                 self.services
-                    .push(serde_json::from_value(object).map_err(err)?);
+                    .push(Arc::new(serde_json::from_value(object).map_err(err)?));
                 Ok(1)
             }
             ("discovery.k8s.io/v1", "EndpointSlice") => {
                 self.endpoint_slices
-                    .push(serde_json::from_value(object).map_err(err)?);
+                    .push(Arc::new(serde_json::from_value(object).map_err(err)?));
                 Ok(1)
             }
             ("v1", "Secret") => {
                 self.secrets
-                    .push(serde_json::from_value(object).map_err(err)?);
+                    .push(Arc::new(serde_json::from_value(object).map_err(err)?));
                 Ok(1)
             }
             (_, "Ingress" | "Service" | "EndpointSlice" | "Secret") => Err(format!(

@@ -7,7 +7,8 @@
 //! Call order: [`attach`] once at start-up, after the first config is
 //! applied and before the daemon reports ready; it spawns the task that
 //! waits for snapshots on the data plane's runtime and registers the
-//! status section, the metric families and the shutdown hook.
+//! status section and the shutdown hook; `control::metrics` renders the
+//! numbers of [`metrics`].
 //! `control::reload` calls [`merge`] for every file reload, so the routes
 //! of the last snapshot stay, and [`publish`] after it applied.
 //!
@@ -29,7 +30,6 @@ use wingress_config::{KubernetesConfig, ServerConfig, StatusAddress};
 use wingress_kube::{Mapping, ObjectRef, Policy, Snapshot};
 use wingress_tls::MemoryCert;
 
-use crate::control::registry::Exposition;
 use crate::control::reload;
 use crate::control::state::{Daemon, DaemonRef};
 use crate::kube::{self, IngressProblem, MappingOutcome, ObjectKey, WatchOptions};
@@ -67,8 +67,8 @@ pub(crate) fn restart_note(old: &KubernetesConfig, new: &KubernetesConfig) -> Op
 }
 
 /// Starts discovery when `[kubernetes]` is on: the `kube` thread, the task
-/// that applies its snapshots, the status section, the metrics and the
-/// shutdown hook. An error (no in-cluster credentials, an unreadable
+/// that applies its snapshots, the status section and the shutdown hook
+/// (the metrics follow from the health handle set here). An error (no in-cluster credentials, an unreadable
 /// kubeconfig) is a start-up error.
 pub(crate) fn attach(d: &DaemonRef) -> Result<()> {
     let k = d.kube.file_config.borrow().kubernetes.clone();
@@ -98,10 +98,6 @@ pub(crate) fn attach(d: &DaemonRef) -> Result<()> {
         d.clone()
             .sections
             .register("kubernetes", move || status_section(&d));
-    }
-    {
-        let d = Rc::clone(d);
-        d.clone().metric_sections.register(move |m| metrics(&d, m));
     }
     let mut watch = Some(watch);
     d.hooks.register("stop Kubernetes discovery", move || {
@@ -299,64 +295,44 @@ fn status_section(d: &Daemon) -> Value {
     })
 }
 
-/// The `wingress_kube_*` metric families.
-fn metrics(d: &Daemon, m: &mut Exposition) {
-    let health = d.kube.health.borrow().as_ref().map(|h| h.get());
-    let health = health.unwrap_or_default();
+/// The numbers behind the `wingress_kube_*` metric families, which
+/// `control::metrics` renders.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KubeMetrics {
+    /// Whether every initial list from the API server completed.
+    pub(crate) synced: bool,
+    /// Routes from Ingresses in effect.
+    pub(crate) routes: usize,
+    /// Ingresses (or their certificates) skipped by the last mapping.
+    pub(crate) problems: usize,
+    /// Seconds since the API server last answered (none before it did).
+    pub(crate) last_contact_age_secs: Option<f64>,
+    /// Whether a watch of the API server is failing.
+    pub(crate) stale: bool,
+    /// Snapshots whose routes were applied.
+    pub(crate) snapshots_applied: u64,
+    /// Snapshots whose routes could not be applied.
+    pub(crate) snapshots_failed: u64,
+}
+
+/// The numbers of the `wingress_kube_*` metric families; `None` while
+/// discovery is off (then the families are left out).
+pub(crate) fn metrics(d: &Daemon) -> Option<KubeMetrics> {
+    let health = d.kube.health.borrow().as_ref().map(|h| h.get())?;
     let o = d.kube.outcome.borrow();
-    let gauge = |m: &mut Exposition, name: &str, help: &str, value: f64| {
-        m.family(name, "gauge", help);
-        m.sample(name, &[], value);
-    };
-    gauge(
-        m,
-        "wingress_kube_synced",
-        "1 once every initial list from the API server completed.",
-        f64::from(u8::from(health.synced)),
-    );
-    gauge(
-        m,
-        "wingress_kube_routes",
-        "Routes from Ingresses in effect.",
-        o.routes as f64,
-    );
-    gauge(
-        m,
-        "wingress_kube_problems",
-        "Ingresses (or their certificates) skipped by the last mapping.",
-        o.problems.len() as f64,
-    );
-    if let Some(contact) = health.last_contact {
-        gauge(
-            m,
-            "wingress_kube_last_contact_age_seconds",
-            "Seconds since the API server last answered.",
+    Some(KubeMetrics {
+        synced: health.synced,
+        routes: o.routes,
+        problems: o.problems.len(),
+        last_contact_age_secs: health.last_contact.map(|contact| {
             SystemTime::now()
                 .duration_since(contact)
-                .map_or(0.0, |d| d.as_secs_f64()),
-        );
-    }
-    gauge(
-        m,
-        "wingress_kube_stale",
-        "1 while a watch of the API server is failing (routes may be stale).",
-        f64::from(u8::from(health.broken_since.is_some())),
-    );
-    m.family(
-        "wingress_kube_snapshots_total",
-        "counter",
-        "Snapshots from the API server by result of applying their routes.",
-    );
-    m.sample(
-        "wingress_kube_snapshots_total",
-        &[("result", "applied")],
-        o.snapshots_applied as f64,
-    );
-    m.sample(
-        "wingress_kube_snapshots_total",
-        &[("result", "failed")],
-        o.snapshots_failed as f64,
-    );
+                .map_or(0.0, |d| d.as_secs_f64())
+        }),
+        stale: health.broken_since.is_some(),
+        snapshots_applied: o.snapshots_applied,
+        snapshots_failed: o.snapshots_failed,
+    })
 }
 
 #[cfg(test)]

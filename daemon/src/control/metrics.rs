@@ -29,6 +29,8 @@
 //! | `wingress_config_reloads_total` | counter | result (ok, failed) |
 //! | `wingress_config_last_reload_success` | gauge | |
 //! | `wingress_limit_hits_total`, per-peer usage | see [`crate::ingress::limits`] | peer, reason |
+//! | `wingress_kube_synced`, `_routes`, `_problems`, `_stale`, `_last_contact_age_seconds` | gauge | (only with `[kubernetes]` on; the age once the API server answered) |
+//! | `wingress_kube_snapshots_total` | counter | result (applied, failed) |
 //!
 //! Then the families registered in
 //! [`MetricSections`](crate::control::registry::MetricSections), in
@@ -40,6 +42,7 @@ use wingress_netstack::LimitHit;
 use wingress_proxy::{LATENCY_BUCKETS, STATUS_CLASSES};
 use wingress_wg::PeerId;
 
+use crate::control::kube_wiring::{self, KubeMetrics};
 use crate::control::registry::Exposition;
 use crate::control::state::Daemon;
 use crate::dataplane::{peer_key, Net};
@@ -75,6 +78,7 @@ pub(crate) fn render(d: &Daemon) -> String {
     dns(d, &mut m);
     reloads(d, &mut m);
     limits(d, &mut m);
+    kube(d, &mut m);
     d.metric_sections.render(&mut m);
     m.finish()
 }
@@ -428,6 +432,68 @@ fn reloads(d: &Daemon, m: &mut Exposition) {
     );
 }
 
+/// Kubernetes discovery's families (see `control::kube_wiring`), absent
+/// while discovery is off.
+fn kube(d: &Daemon, m: &mut Exposition) {
+    if let Some(k) = kube_wiring::metrics(d) {
+        kube_families(m, &k);
+    }
+}
+
+fn kube_families(m: &mut Exposition, k: &KubeMetrics) {
+    let gauge = |m: &mut Exposition, name: &str, help: &str, value: f64| {
+        m.family(name, "gauge", help);
+        m.sample(name, &[], value);
+    };
+    gauge(
+        m,
+        "wingress_kube_synced",
+        "1 once every initial list from the API server completed.",
+        f64::from(u8::from(k.synced)),
+    );
+    gauge(
+        m,
+        "wingress_kube_routes",
+        "Routes from Ingresses in effect.",
+        k.routes as f64,
+    );
+    gauge(
+        m,
+        "wingress_kube_problems",
+        "Ingresses (or their certificates) skipped by the last mapping.",
+        k.problems as f64,
+    );
+    if let Some(age) = k.last_contact_age_secs {
+        gauge(
+            m,
+            "wingress_kube_last_contact_age_seconds",
+            "Seconds since the API server last answered.",
+            age,
+        );
+    }
+    gauge(
+        m,
+        "wingress_kube_stale",
+        "1 while a watch of the API server is failing (routes may be stale).",
+        f64::from(u8::from(k.stale)),
+    );
+    m.family(
+        "wingress_kube_snapshots_total",
+        "counter",
+        "Snapshots from the API server by result of applying their routes.",
+    );
+    for (result, n) in [
+        ("applied", k.snapshots_applied),
+        ("failed", k.snapshots_failed),
+    ] {
+        m.sample(
+            "wingress_kube_snapshots_total",
+            &[("result", result)],
+            n as f64,
+        );
+    }
+}
+
 /// The limit families (see [`crate::ingress::limits`]): refusals and usage
 /// by peer.
 fn limits(d: &Daemon, m: &mut Exposition) {
@@ -521,3 +587,7 @@ fn limit_families(m: &mut Exposition, net: &Net, peers: &[(String, PeerId)], cap
     );
     m.sample("wingress_tcp_ring_bytes", &[], net.stack().rings() as f64);
 }
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod tests;

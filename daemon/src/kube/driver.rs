@@ -46,7 +46,7 @@ use wingress_kube::Snapshot;
 use super::events::{self, EventDedup, IngressProblem};
 use super::health::HealthTracker;
 use super::pacer::Pacer;
-use super::status::{self, StatusAddress, StatusPlanner};
+use super::status::{StatusAddress, StatusPlanner};
 use super::store::{key_of, ObjectKey, Store, Stores};
 use super::trim::Trimmed;
 use super::{client, HealthHandle, Kind, MappingOutcome, StreamId, WatchOptions};
@@ -270,7 +270,7 @@ impl Driver {
     fn on_ingress(&mut self, index: usize, result: Result<Event<Ingress>, watcher::Error>) {
         let touched = match &result {
             Ok(Event::Apply(obj)) => Some(vec![key_of(obj)]),
-            Ok(Event::InitDone) => self.status.as_ref().map(StatusPlanner::accepted),
+            Ok(Event::InitDone) => self.status.as_ref().map(StatusPlanner::keys),
             _ => None,
         };
         self.on_watch(Kind::Ingress, index, result, |s| &mut s.ingresses);
@@ -351,7 +351,7 @@ impl Driver {
         let outcome = Arc::clone(&self.channels.outcome.borrow_and_update());
         if let Some(planner) = self.status.as_mut() {
             planner.set_accepted(outcome.accepted.iter().cloned());
-            let keys = planner.accepted();
+            let keys = planner.keys();
             let todo = planner.plan(&self.stores, &keys);
             self.write_statuses(todo);
         }
@@ -378,16 +378,11 @@ impl Driver {
         }
     }
 
-    /// PATCHes the status of each of `keys` with the configured address.
-    fn write_statuses(&self, keys: Vec<ObjectKey>) {
-        let Some(planner) = &self.status else {
-            return;
-        };
-        let body = status::patch_body(planner.address());
-        for key in keys {
+    /// PATCHes the status of each key of `writes` with its merge patch.
+    fn write_statuses(&self, writes: Vec<(ObjectKey, serde_json::Value)>) {
+        for (key, body) in writes {
             let api: Api<Ingress> = Api::namespaced(self.client.clone(), &key.0);
-            let (writes, done, body) =
-                (Arc::clone(&self.writes), self.done_tx.clone(), body.clone());
+            let (writes, done) = (Arc::clone(&self.writes), self.done_tx.clone());
             tokio::spawn(async move {
                 let _permit = writes.acquire().await;
                 let result = api
@@ -399,7 +394,7 @@ impl Driver {
         }
     }
 
-    /// Plans every accepted Ingress again once the retry pause after a
+    /// Plans every Ingress the status writer looks after again once the retry pause after a
     /// failed status write has passed (checked on the probe tick).
     fn retry_statuses(&mut self) {
         let now = Instant::now();
@@ -408,7 +403,7 @@ impl Driver {
         }
         self.status_retry_at = None;
         if let Some(planner) = self.status.as_mut() {
-            let keys = planner.accepted();
+            let keys = planner.keys();
             let todo = planner.plan(&self.stores, &keys);
             self.write_statuses(todo);
         }

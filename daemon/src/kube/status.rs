@@ -1,19 +1,25 @@
 //! The status writer: the configured address in
 //! `status.loadBalancer.ingress` of every Ingress the mapping accepted,
-//! written only when the object holds something else. Every node writes
-//! the same address, so no leader election is needed: the first node's
-//! write makes the others' comparisons equal.
+//! written only when the object holds something else, and taken out again
+//! when this node stops serving an Ingress it served (its class changed,
+//! it is rejected or skipped now). Every node writes the same address, so
+//! no leader election is needed: the first node's write makes the others'
+//! comparisons equal.
 //!
 //! [`StatusPlanner`] is sans-IO. Call order:
 //! [`StatusPlanner::set_accepted`] when the mapping's outcome changes,
 //! then [`StatusPlanner::plan`] with the Ingresses to look at (all of
-//! them after a list or a new outcome; one after its watch event); PATCH
-//! each returned key with [`patch_body`] and call
-//! [`StatusPlanner::handle_failed`] for those that failed.
+//! [`StatusPlanner::keys`] after a list or a new outcome; one after its
+//! watch event); PATCH each returned key's `status` with the returned
+//! merge patch and call [`StatusPlanner::handle_failed`] for those that
+//! failed.
 //!
 //! A key just patched is not patched again until the watch delivers a new
 //! resource version of it (our write's echo, or someone else's), so the
-//! writes and the watch do not race into a loop.
+//! writes and the watch do not race into a loop. The address is taken out
+//! of an Ingress at most once after this node stops serving it: a node
+//! whose config still accepts it (during a rollout of a new config) writes
+//! it back, and the two do not take turns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -53,13 +59,33 @@ impl StatusAddress {
 
 /// Whether `ingress`'s status holds anything but `address` alone.
 pub(crate) fn needs_patch(ingress: &Ingress, address: &StatusAddress) -> bool {
-    let current = ingress
+    !matches!(published(ingress), [only] if address.matches(only))
+}
+
+/// `status.loadBalancer.ingress` of `ingress` (empty when unset).
+fn published(ingress: &Ingress) -> &[IngressLoadBalancerIngress] {
+    ingress
         .status
         .as_ref()
         .and_then(|s| s.load_balancer.as_ref())
         .and_then(|lb| lb.ingress.as_deref())
-        .unwrap_or_default();
-    !matches!(current, [only] if address.matches(only))
+        .unwrap_or_default()
+}
+
+/// If `ingress`'s status holds `address`, what the list is without it
+/// (others' entries kept).
+pub(crate) fn without_address(
+    ingress: &Ingress,
+    address: &StatusAddress,
+) -> Option<Vec<IngressLoadBalancerIngress>> {
+    let current = published(ingress);
+    current.iter().any(|lb| address.matches(lb)).then(|| {
+        current
+            .iter()
+            .filter(|lb| !address.matches(lb))
+            .cloned()
+            .collect()
+    })
 }
 
 /// The merge patch for the `status` subresource that sets `address` (the
@@ -72,13 +98,30 @@ pub(crate) fn patch_body(address: &StatusAddress) -> serde_json::Value {
     json!({ "status": { "loadBalancer": { "ingress": [entry] } } })
 }
 
-/// Which accepted Ingresses need their status written.
+/// The merge patch for the `status` subresource that leaves `remaining`
+/// (the list removed when nothing remains, as on an Ingress no controller
+/// serves).
+pub(crate) fn clear_body(remaining: &[IngressLoadBalancerIngress]) -> serde_json::Value {
+    let list = if remaining.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(remaining)
+    };
+    json!({ "status": { "loadBalancer": { "ingress": list } } })
+}
+
+/// Which Ingresses need their status written: accepted ones the address,
+/// withdrawn ones its removal.
 #[derive(Debug)]
 pub(crate) struct StatusPlanner {
     /// The address to publish.
     address: StatusAddress,
     /// The Ingresses the mapping accepted.
     accepted: BTreeSet<ObjectKey>,
+    /// Ingresses accepted before and not any more whose status may still
+    /// hold the address: each left once the address was taken out (or the
+    /// Ingress is gone).
+    withdrawn: BTreeSet<ObjectKey>,
     /// Keys patched, with the resource version the object had then; not
     /// patched again until that changes.
     patched: BTreeMap<ObjectKey, Option<String>>,
@@ -90,53 +133,74 @@ impl StatusPlanner {
         StatusPlanner {
             address,
             accepted: BTreeSet::new(),
+            withdrawn: BTreeSet::new(),
             patched: BTreeMap::new(),
         }
     }
 
-    /// The address published.
-    pub(crate) fn address(&self) -> &StatusAddress {
-        &self.address
-    }
-
-    /// The mapping now accepts `accepted`.
+    /// The mapping now accepts `accepted`; those it accepted before and
+    /// not any more are withdrawn.
     pub(crate) fn set_accepted(&mut self, accepted: impl IntoIterator<Item = ObjectKey>) {
-        self.accepted = accepted.into_iter().collect();
+        let accepted: BTreeSet<ObjectKey> = accepted.into_iter().collect();
+        self.withdrawn
+            .extend(self.accepted.difference(&accepted).cloned());
+        self.withdrawn.retain(|k| !accepted.contains(k));
+        self.accepted = accepted;
         let accepted = &self.accepted;
+        // A withdrawn key's last write was the address: forgotten, so the
+        // address is taken out even at the version it was written at.
         self.patched.retain(|k, _| accepted.contains(k));
     }
 
-    /// Every accepted Ingress, to look at with [`StatusPlanner::plan`].
-    pub(crate) fn accepted(&self) -> Vec<ObjectKey> {
-        self.accepted.iter().cloned().collect()
+    /// Every Ingress whose status this node looks after, to look at with
+    /// [`StatusPlanner::plan`]: the accepted and the withdrawn.
+    pub(crate) fn keys(&self) -> Vec<ObjectKey> {
+        self.accepted.union(&self.withdrawn).cloned().collect()
     }
 
-    /// Of `keys`, those accepted whose stored status differs from the
-    /// address and that were not patched at their current resource
-    /// version; each is recorded as patched.
+    /// Of `keys`, the status patches due, each with its merge patch: the
+    /// address for those accepted whose stored status differs from it,
+    /// its removal for those withdrawn whose status holds it; none for a
+    /// key patched at its current resource version. Each is recorded as
+    /// patched.
     pub(crate) fn plan<'k>(
         &mut self,
         stores: &Stores,
         keys: impl IntoIterator<Item = &'k ObjectKey>,
-    ) -> Vec<ObjectKey> {
+    ) -> Vec<(ObjectKey, serde_json::Value)> {
         let mut out = Vec::new();
         for key in keys {
-            if !self.accepted.contains(key) {
+            let accepted = self.accepted.contains(key);
+            if !accepted && !self.withdrawn.contains(key) {
                 continue;
             }
             let Some(ingress) = stores.ingress(key) else {
+                if !accepted {
+                    // Deleted: nothing left to take the address out of.
+                    self.withdrawn.remove(key);
+                }
                 continue;
             };
-            if !needs_patch(ingress, &self.address) {
+            let body = if accepted {
+                needs_patch(ingress, &self.address).then(|| patch_body(&self.address))
+            } else {
+                without_address(ingress, &self.address).map(|rest| clear_body(&rest))
+            };
+            let Some(body) = body else {
                 self.patched.remove(key);
                 continue;
-            }
+            };
             let version = ingress.metadata.resource_version.clone();
             if self.patched.get(key) == Some(&version) {
                 continue;
             }
+            if !accepted {
+                // Taken out once: a node that still serves it may write
+                // it back, and then it stays.
+                self.withdrawn.remove(key);
+            }
             self.patched.insert(key.clone(), version);
-            out.push(key.clone());
+            out.push((key.clone(), body));
         }
         out
     }
@@ -144,6 +208,9 @@ impl StatusPlanner {
     /// The patch of `key` failed: plan it again next time.
     pub(crate) fn handle_failed(&mut self, key: &ObjectKey) {
         self.patched.remove(key);
+        if !self.accepted.contains(key) {
+            self.withdrawn.insert(key.clone());
+        }
     }
 }
 

@@ -7,8 +7,13 @@
 //! A (re)list replaces a store's contents only when it completes
 //! (`InitDone`): while a relist after `410 Gone` runs, the last complete
 //! contents stay what snapshots are built from.
+//!
+//! Objects are stored behind [`Arc`] and shared with the snapshots: a
+//! snapshot copies pointers, and an object replaced by a watch event is
+//! freed once the last snapshot holding it is dropped.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -36,9 +41,9 @@ pub(crate) fn key_of<K: Resource>(obj: &K) -> ObjectKey {
 #[derive(Debug)]
 pub(crate) struct Store<K> {
     /// The current contents, by namespace and name.
-    objects: BTreeMap<ObjectKey, K>,
+    objects: BTreeMap<ObjectKey, Arc<K>>,
     /// A (re)list in progress: what it has delivered so far.
-    listing: Option<BTreeMap<ObjectKey, K>>,
+    listing: Option<BTreeMap<ObjectKey, Arc<K>>>,
     /// Whether an initial list has completed at least once.
     listed: bool,
 }
@@ -53,7 +58,7 @@ impl<K> Default for Store<K> {
     }
 }
 
-impl<K: Resource + Trimmed + Clone> Store<K> {
+impl<K: Resource + Trimmed> Store<K> {
     /// Applies one watch event (objects already trimmed). Returns whether
     /// anything the mapping reads changed: an update that touched only
     /// dropped fields, or a relist that found what was there, changes
@@ -67,7 +72,7 @@ impl<K: Resource + Trimmed + Clone> Store<K> {
             Event::InitApply(obj) => {
                 self.listing
                     .get_or_insert_with(BTreeMap::new)
-                    .insert(key_of(&obj), obj);
+                    .insert(key_of(&obj), Arc::new(obj));
                 false
             }
             Event::InitDone => {
@@ -85,7 +90,7 @@ impl<K: Resource + Trimmed + Clone> Store<K> {
                     .is_none_or(|old| !old.same_for_mapping(&obj));
                 // Stored even when unchanged for the mapping: the status
                 // writer reads the newest status and resource version.
-                self.objects.insert(key, obj);
+                self.objects.insert(key, Arc::new(obj));
                 changed && self.listed
             }
             Event::Delete(obj) => self.objects.remove(&key_of(&obj)).is_some() && self.listed,
@@ -99,7 +104,7 @@ impl<K: Resource + Trimmed + Clone> Store<K> {
 
     /// The object stored under `key`.
     pub(crate) fn get(&self, key: &ObjectKey) -> Option<&K> {
-        self.objects.get(key)
+        self.objects.get(key).map(|obj| &**obj)
     }
 
     /// How many objects the store holds.
@@ -107,14 +112,18 @@ impl<K: Resource + Trimmed + Clone> Store<K> {
         self.objects.len()
     }
 
-    /// Clones of every object, in key order.
-    fn cloned(&self) -> impl Iterator<Item = K> + '_ {
+    /// Shared pointers to every object, in key order (no object is
+    /// copied).
+    fn shared(&self) -> impl Iterator<Item = Arc<K>> + '_ {
         self.objects.values().cloned()
     }
 }
 
 /// Whether two listings hold the same objects, equal for the mapping.
-fn same_contents<K: Trimmed>(a: &BTreeMap<ObjectKey, K>, b: &BTreeMap<ObjectKey, K>) -> bool {
+fn same_contents<K: Trimmed>(
+    a: &BTreeMap<ObjectKey, Arc<K>>,
+    b: &BTreeMap<ObjectKey, Arc<K>>,
+) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
@@ -173,17 +182,18 @@ impl Stores {
         ]
     }
 
-    /// A snapshot of everything stored (clones of the trimmed objects).
+    /// A snapshot of everything stored: the trimmed objects, shared (one
+    /// pointer copied per object).
     pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
-            ingresses: self.ingresses.iter().flat_map(Store::cloned).collect(),
-            services: self.services.iter().flat_map(Store::cloned).collect(),
+            ingresses: self.ingresses.iter().flat_map(Store::shared).collect(),
+            services: self.services.iter().flat_map(Store::shared).collect(),
             endpoint_slices: self
                 .endpoint_slices
                 .iter()
-                .flat_map(Store::cloned)
+                .flat_map(Store::shared)
                 .collect(),
-            secrets: self.secrets.iter().flat_map(Store::cloned).collect(),
+            secrets: self.secrets.iter().flat_map(Store::shared).collect(),
         }
     }
 }

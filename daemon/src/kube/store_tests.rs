@@ -130,3 +130,31 @@ fn cluster_wide_is_one_stream() {
     assert_eq!(stores.ingresses.len(), 1);
     assert_eq!(stores.secrets.len(), 1);
 }
+
+#[test]
+fn snapshots_share_objects_with_the_store() {
+    let mut stores = Stores::new(1);
+    list(
+        &mut stores.ingresses[0],
+        vec![
+            ingress("a", "a.example", "1"),
+            ingress("b", "b.example", "1"),
+        ],
+    );
+    let first = stores.snapshot();
+    let second = stores.snapshot();
+    // The same objects, not copies of them.
+    assert!(Arc::ptr_eq(&first.ingresses[0], &second.ingresses[0]));
+    assert!(Arc::ptr_eq(&first.ingresses[1], &second.ingresses[1]));
+    // An edit replaces one object; the others stay shared, and the old
+    // snapshot keeps what it was built from.
+    assert!(stores.ingresses[0].handle(Event::Apply(ingress("b", "c.example", "2"))));
+    let third = stores.snapshot();
+    assert!(Arc::ptr_eq(&first.ingresses[0], &third.ingresses[0]));
+    assert!(!Arc::ptr_eq(&first.ingresses[1], &third.ingresses[1]));
+    assert_eq!(
+        Arc::strong_count(&first.ingresses[1]),
+        2,
+        "first and second"
+    );
+}

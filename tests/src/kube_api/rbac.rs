@@ -25,6 +25,21 @@ pub struct PolicyRule {
     pub resource_names: Vec<String>,
 }
 
+/// What the authorizer decides on: the attributes of one resource request.
+#[derive(Clone, Copy, Debug)]
+struct Request<'a> {
+    /// `get`, `list`, `watch`, `patch`, ...
+    verb: &'a str,
+    /// The API group (`""` is the core group).
+    group: &'a str,
+    /// The resource, plural (`ingresses`).
+    resource: &'a str,
+    /// The subresource (`status`), if any.
+    subresource: Option<&'a str>,
+    /// The object's name, when the request names one.
+    name: Option<&'a str>,
+}
+
 /// A ClusterRole: its name and rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterRole {
@@ -120,9 +135,14 @@ impl ClusterRole {
         subresource: Option<&str>,
         name: Option<&str>,
     ) -> bool {
-        self.rules
-            .iter()
-            .any(|r| r.allows(verb, group, resource, subresource, name))
+        let request = Request {
+            verb,
+            group,
+            resource,
+            subresource,
+            name,
+        };
+        self.rules.iter().any(|r| r.allows(&request))
     }
 
     /// Whether the role allows the request `target` describes.
@@ -142,14 +162,14 @@ impl ClusterRole {
 
 impl PolicyRule {
     /// The rule's part of [`ClusterRole::allows`].
-    pub fn allows(
-        &self,
-        verb: &str,
-        group: &str,
-        resource: &str,
-        subresource: Option<&str>,
-        name: Option<&str>,
-    ) -> bool {
+    fn allows(&self, request: &Request<'_>) -> bool {
+        let Request {
+            verb,
+            group,
+            resource,
+            subresource,
+            name,
+        } = *request;
         let verb_ok = self.verbs.iter().any(|v| v == "*" || v == verb);
         let group_ok = self.api_groups.iter().any(|g| g == "*" || g == group);
         let resource_ok = self.resources.iter().any(|r| match subresource {

@@ -199,7 +199,15 @@ pub(super) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     let resp = match (resp, target) {
         (Some(resp), _) => resp,
         (None, None) => not_found_path(),
-        (None, Some(t)) => serve(&shared, &t, &params, &content_type, &body),
+        (None, Some(t)) => serve(
+            &shared,
+            Call {
+                target: &t,
+                params: &params,
+                content_type: &content_type,
+                body: &body,
+            },
+        ),
     };
     record.code = resp.status().as_u16();
     // Unauthenticated requests are not the client's requests (the RBAC
@@ -234,13 +242,28 @@ fn forbidden(user: &str, t: &Target) -> Response<Body> {
     )
 }
 
-fn serve(
-    shared: &Arc<Shared>,
-    t: &Target,
-    params: &HashMap<String, String>,
-    content_type: &str,
-    body: &Bytes,
-) -> Response<Body> {
+/// What a resource request asked for, past authentication and RBAC: what
+/// [`serve`] answers and hands on (to [`patch`], ...).
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    /// The verb, resource and object.
+    target: &'a Target,
+    /// The query parameters.
+    params: &'a HashMap<String, String>,
+    /// The `Content-Type` header (empty without one).
+    content_type: &'a str,
+    /// The request body.
+    body: &'a Bytes,
+}
+
+/// Answers a resource request by its verb.
+fn serve(shared: &Arc<Shared>, call: Call<'_>) -> Response<Body> {
+    let Call {
+        target: t,
+        params,
+        body,
+        ..
+    } = call;
     let api = t.api();
     let ns = t.namespace.as_deref();
     match t.verb {
@@ -356,7 +379,7 @@ fn serve(
             shared.notify();
             json_response(StatusCode::CREATED, &with_type(t.resource, &stored))
         }
-        "patch" => patch(shared, t, params, content_type, body),
+        "patch" => patch(shared, call),
         "delete" => {
             let name = t.name.as_deref().unwrap_or_default();
             let deleted = shared
@@ -460,13 +483,14 @@ fn list(
     )
 }
 
-fn patch(
-    shared: &Arc<Shared>,
-    t: &Target,
-    params: &HashMap<String, String>,
-    content_type: &str,
-    body: &Bytes,
-) -> Response<Body> {
+/// A `patch` of an object or its status: a merge patch or an apply patch.
+fn patch(shared: &Arc<Shared>, call: Call<'_>) -> Response<Body> {
+    let Call {
+        target: t,
+        params,
+        content_type,
+        body,
+    } = call;
     let api = t.api();
     let name = t.name.as_deref().unwrap_or_default();
     let ns = t.namespace.as_deref().unwrap_or_default();
