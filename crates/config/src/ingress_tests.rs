@@ -7,7 +7,7 @@ use super::*;
 use crate::entrypoint::{
     EntrypointProtocol, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 };
-use crate::ingress_values::{BackendUrl, Listen};
+use crate::ingress_values::{BackendScheme, BackendUrl, Listen};
 use crate::route::{Access, AllowRule, HealthCheck, PathMatch};
 use crate::test_keys::{KEY_A, KEY_B};
 use crate::{parse_server, ConfigErrors, Env, ServerConfig};
@@ -50,6 +50,7 @@ pub(crate) fn secs(n: u64) -> Duration {
 
 fn backend(host: &str, port: u16) -> BackendUrl {
     BackendUrl {
+        scheme: BackendScheme::Http,
         host: host.into(),
         port,
     }
@@ -170,6 +171,7 @@ allow = ["peer:laptop", "tag:admin"]   # optional; default: every tunnel peer
             connect_timeout: secs(5),
             allow_encoded_slashes: false,
             upgrades: vec!["websocket".into()],
+            transport: None,
             location: (27, 1),
         }]
     );

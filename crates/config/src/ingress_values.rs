@@ -208,12 +208,42 @@ pub(crate) fn check_dns_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A backend of a `[[route]]`: `http://host[:port]`, port 80 by default.
-/// `host` is an IP address (IPv6 without brackets) or a DNS name.
+/// A backend of a `[[route]]`: `http://host[:port]` (port 80 by default)
+/// or `https://host[:port]` (port 443). `host` is an IP address (IPv6
+/// without brackets) or a DNS name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BackendUrl {
+    pub scheme: BackendScheme,
     pub host: String,
     pub port: u16,
+}
+
+/// How a backend is spoken to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum BackendScheme {
+    /// `http://`: HTTP/1.1 over plain TCP.
+    #[default]
+    Http,
+    /// `https://`: HTTP/1.1 over TLS, verified as the route's
+    /// `[[transport]]` says.
+    Https,
+}
+
+// === impl BackendScheme ===
+
+impl BackendScheme {
+    /// The URL scheme: `http`, `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendScheme::Http => "http",
+            BackendScheme::Https => "https",
+        }
+    }
+
+    /// Whether connections are TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, BackendScheme::Https)
+    }
 }
 
 // === impl BackendUrl ===
@@ -223,32 +253,34 @@ impl FromStr for BackendUrl {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let url = split_url(s)?;
-        match url.scheme.as_str() {
-            "http" => {}
-            "https" => {
+        let scheme = match url.scheme.as_str() {
+            "http" => BackendScheme::Http,
+            "https" => BackendScheme::Https,
+            other => {
                 return Err(format!(
-                    "`{s}`: only http:// backends are supported yet (TLS is terminated here and \
-                     the backend is reached over plain HTTP)"
+                    "`{s}`: unsupported scheme `{other}` (use http:// or https://)"
                 ))
             }
-            other => return Err(format!("`{s}`: unsupported scheme `{other}` (use http://)")),
-        }
+        };
         if !url.rest.is_empty() && url.rest != "/" {
             return Err(format!(
                 "`{s}` has a path or query; a backend is only scheme, host and port (requests \
                  keep their own path)"
             ));
         }
+        let default_port = if scheme.is_tls() { 443 } else { 80 };
         Ok(BackendUrl {
+            scheme,
             host: url.host,
-            port: url.port.unwrap_or(80),
+            port: url.port.unwrap_or(default_port),
         })
     }
 }
 
 impl fmt::Display for BackendUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}:{}", bracketed(&self.host), self.port)
+        let (scheme, host) = (self.scheme.as_str(), bracketed(&self.host));
+        write!(f, "{scheme}://{host}:{}", self.port)
     }
 }
 

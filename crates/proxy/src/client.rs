@@ -1,12 +1,14 @@
 //! The HTTP/1.1 client towards backends: a request goes out on a pooled
 //! keep-alive connection of this thread (`pool`), or a new one made within
-//! the route's connect timeout; the response-headers timeout starts once the
+//! the route's connect timeout (TLS for `https://` backends, as the route's
+//! [`BackendTls`] says); the response-headers timeout starts once the
 //! request body is sent. The response body (`pool::BackendBody`) hands its
 //! connection back to the pool when it has been read to the end.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::uri::{PathAndQuery, Uri};
@@ -16,8 +18,11 @@ use tokio::time::Instant;
 
 use crate::body::{BoxError, ReqBody};
 use crate::dns::CachingResolver;
-use crate::pool::{self, BackendBody};
-use crate::spec::{nonzero, BackendAddr};
+use wingress_sync::lock;
+
+use crate::backend_tls::TlsConnectError;
+use crate::pool::{self, BackendBody, ConnectError};
+use crate::spec::{nonzero, BackendAddr, BackendTls};
 
 /// A route's backend client. Connections are pooled per thread (see
 /// `pool`): a connection's socket and driver task belong to the event loop
@@ -27,7 +32,15 @@ pub(crate) struct BackendClient {
     id: usize,
     connect_timeout: Duration,
     resolver: CachingResolver,
+    tls: Option<BackendTls>,
+    /// When a failed TLS handshake was last logged at WARN: at most one
+    /// such line per [`TLS_WARN_EVERY`], the others at DEBUG, so requests
+    /// cannot flood the log.
+    tls_warned: Arc<Mutex<Option<Instant>>>,
 }
+
+/// How often a route's failing TLS handshakes are logged at WARN.
+const TLS_WARN_EVERY: Duration = Duration::from_secs(10);
 
 static NEXT_CLIENT_ID: AtomicUsize = AtomicUsize::new(0);
 
@@ -37,6 +50,10 @@ pub(crate) enum SendError {
     /// The request, never sent, comes back for another attempt.
     #[error("cannot connect to backend")]
     Connect(#[source] BoxError, Option<Box<Request<ReqBody>>>),
+    /// Connected, but the TLS handshake failed (the cause is logged). The
+    /// backend stays in rotation: it is up, the transport is wrong.
+    #[error("tls to backend failed")]
+    Tls(#[source] TlsConnectError),
     /// The backend did not answer within the route's timeout.
     #[error("backend response timed out")]
     Timeout,
@@ -61,11 +78,36 @@ impl fmt::Display for Chain<'_> {
 }
 
 impl BackendClient {
-    pub(crate) fn new(connect_timeout: Duration, resolver: CachingResolver) -> Self {
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        resolver: CachingResolver,
+        tls: Option<BackendTls>,
+    ) -> Self {
         BackendClient {
             id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
             connect_timeout,
             resolver,
+            tls,
+            tls_warned: Arc::default(),
+        }
+    }
+
+    /// Logs a failed handshake with its cause: at WARN at most once per
+    /// [`TLS_WARN_EVERY`], otherwise at DEBUG.
+    fn log_tls_failure(&self, target: &BackendAddr, e: &TlsConnectError) {
+        let now = Instant::now();
+        let warn = {
+            let mut last = lock(&self.tls_warned);
+            let due = last.is_none_or(|at| now.duration_since(at) >= TLS_WARN_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if warn {
+            tracing::warn!(backend = %target, error = %Chain(e), "backend tls handshake failed");
+        } else {
+            tracing::debug!(backend = %target, error = %Chain(e), "backend tls handshake failed");
         }
     }
 
@@ -122,10 +164,17 @@ impl BackendClient {
         loop {
             let (mut sender, reused) = match idle.take(Instant::now()) {
                 Some(sender) => (sender, true),
-                None => match pool::connect(target, &self.resolver, self.connect_timeout).await {
-                    Ok(sender) => (sender, false),
-                    Err(e) => return Err(SendError::Connect(e, Some(Box::new(req)))),
-                },
+                None => {
+                    let tls = self.tls.as_ref();
+                    match pool::connect(target, &self.resolver, self.connect_timeout, tls).await {
+                        Ok(sender) => (sender, false),
+                        Err(ConnectError::Tls(e)) => {
+                            self.log_tls_failure(target, &e);
+                            return Err(SendError::Tls(e));
+                        }
+                        Err(e) => return Err(SendError::Connect(e.into(), Some(Box::new(req)))),
+                    }
+                }
             };
             if let Err(e) = sender.ready().await {
                 if reused {

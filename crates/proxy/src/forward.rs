@@ -263,6 +263,8 @@ async fn send(
                     _ => return failed(StatusCode::BAD_GATEWAY),
                 }
             }
+            // Logged with its cause by the client.
+            Err(SendError::Tls(_)) => return failed(StatusCode::BAD_GATEWAY),
             Err(SendError::Timeout) => return failed(StatusCode::GATEWAY_TIMEOUT),
             Err(SendError::Failed(e)) => {
                 tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend request failed");

@@ -1,4 +1,5 @@
-//! Keep-alive HTTP/1.1 connections to backends, one pool per thread.
+//! Keep-alive HTTP/1.1 connections to backends (plain or TLS), one pool
+//! per thread.
 //!
 //! A pooled connection is a hyper `SendRequest` whose connection driver is a
 //! `spawn_local` task on the thread that opened it, so a request, its
@@ -30,9 +31,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wingress_sync::lock;
 
+use crate::backend_tls::{self, TlsConnectError};
 use crate::body::{BoxError, ReqBody};
 use crate::dns::CachingResolver;
-use crate::spec::{nonzero, BackendAddr};
+use crate::spec::{nonzero, BackendAddr, BackendTls};
 
 /// How long an unused pooled backend connection is kept.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -153,14 +155,32 @@ impl Idle {
     }
 }
 
+/// Why a new connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    /// No TCP connection (or none within the timeout): the backend is down
+    /// or unreachable.
+    #[error("cannot connect")]
+    Tcp(#[source] BoxError),
+    /// Connected, but the TLS handshake failed: a certificate or transport
+    /// setting to fix, not a backend to take out of rotation.
+    #[error("tls to backend failed")]
+    Tls(#[from] TlsConnectError),
+    /// Connected, but HTTP could not start on the connection.
+    #[error("cannot start http")]
+    Http(#[source] hyper::Error),
+}
+
 /// Opens a new connection to `target`: resolves it (IP literals directly,
 /// names through the caching resolver), tries each address in turn within
-/// `connect_timeout` in all, and starts hyper's HTTP/1.1 client on it.
+/// `connect_timeout` in all, runs the TLS handshake for `https://` targets
+/// (within the same timeout), and starts hyper's HTTP/1.1 client on it.
 pub(crate) async fn connect(
     target: &BackendAddr,
     resolver: &CachingResolver,
     connect_timeout: Duration,
-) -> Result<Sender, BoxError> {
+    tls: Option<&BackendTls>,
+) -> Result<Sender, ConnectError> {
     let attempt = async {
         let addrs: Vec<SocketAddr> = match target.ip_literal() {
             Some(ip) => vec![SocketAddr::new(ip, target.port)],
@@ -180,16 +200,41 @@ pub(crate) async fn connect(
         }
         Err(last)
     };
-    let stream = match nonzero(connect_timeout) {
-        Some(t) => tokio::time::timeout(t, attempt)
+    let deadline = nonzero(connect_timeout).map(|t| Instant::now() + t);
+    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+    let stream = match deadline {
+        Some(at) => tokio::time::timeout_at(at, attempt)
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??,
-        None => attempt.await?,
+            .map_err(|_| ConnectError::Tcp(timed_out().into()))?,
+        None => attempt.await,
+    }
+    .map_err(|e| ConnectError::Tcp(e.into()))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| ConnectError::Tcp(e.into()))?;
+    if !target.tls {
+        return start_http1(stream).await;
+    }
+    let handshake = backend_tls::handshake(stream, target, tls);
+    let stream = match deadline {
+        Some(at) => tokio::time::timeout_at(at, handshake)
+            .await
+            .map_err(|_| ConnectError::Tcp(timed_out().into()))??,
+        None => handshake.await?,
     };
-    stream.set_nodelay(true)?;
+    start_http1(stream).await
+}
+
+/// Starts hyper's HTTP/1.1 client on a connected stream, its connection
+/// driver a task of this thread.
+async fn start_http1<S>(stream: S) -> Result<Sender, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, conn) = http1::Builder::new()
         .handshake::<_, ReqBody>(TokioIo::new(stream))
-        .await?;
+        .await
+        .map_err(ConnectError::Http)?;
     tokio::task::spawn_local(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::trace!(error = %e, "backend connection ended");

@@ -149,19 +149,48 @@ pub enum AllowRule {
     Tag(String),
 }
 
-/// A backend (or auth service) address. Backends speak plain HTTP/1.1.
+/// A backend (or auth service) address. Backends speak HTTP/1.1, over
+/// plain TCP or over TLS as the route's [`BackendTls`] says.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BackendAddr {
     /// A DNS name or an IP literal (IPv6 with or without brackets).
     pub host: String,
     pub port: u16,
+    /// `https://`: TLS on the connection.
+    pub tls: bool,
 }
+
+/// How a route talks TLS to its `https://` backends and forward-auth
+/// service: a rustls client configuration (roots, client certificate,
+/// ALPN) and the name to send and verify, the backend's host unless set.
+#[derive(Clone)]
+pub struct BackendTls {
+    pub config: Arc<rustls::ClientConfig>,
+    pub server_name: Option<rustls_pki_types::ServerName<'static>>,
+}
+
+impl fmt::Debug for BackendTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
 
 impl BackendAddr {
     /// The host as an IP address, if it is a literal.
     pub(crate) fn ip_literal(&self) -> Option<IpAddr> {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
         host.parse().ok()
+    }
+}
+
+impl BackendAddr {
+    /// The name sent as SNI and verified: the host, without brackets.
+    pub(crate) fn server_name(&self) -> Option<rustls_pki_types::ServerName<'static>> {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        rustls_pki_types::ServerName::try_from(host.to_string()).ok()
     }
 }
 
@@ -238,6 +267,10 @@ pub struct RouteSpec {
     /// gives `["websocket"]` unless the route says otherwise; `h2c` is
     /// never forwarded.
     pub upgrades: Vec<String>,
+    /// TLS for the backends (and forward-auth service) whose address has
+    /// `tls` set. Needed when one has; a TLS address without it cannot be
+    /// connected to.
+    pub tls: Option<BackendTls>,
 }
 
 /// Per-connection limits, shared by all routes. A zero duration disables

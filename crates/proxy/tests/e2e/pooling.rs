@@ -54,6 +54,7 @@ async fn closing_backend(per_conn: usize) -> (BackendAddr, Arc<AtomicUsize>) {
     let spec = BackendAddr {
         host: "127.0.0.1".into(),
         port: addr.port(),
+        tls: false,
     };
     (spec, accepted)
 }

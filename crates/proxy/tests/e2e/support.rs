@@ -101,6 +101,7 @@ impl Backend {
         BackendAddr {
             host: self.addr.ip().to_string(),
             port: self.addr.port(),
+            tls: false,
         }
     }
 }
@@ -149,6 +150,7 @@ pub(crate) async fn dead_addr() -> BackendAddr {
     BackendAddr {
         host: "127.0.0.1".into(),
         port,
+        tls: false,
     }
 }
 
@@ -404,6 +406,7 @@ pub(crate) fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> Rou
         connect_timeout: Duration::from_secs(1),
         allow_encoded_slashes: false,
         upgrades: vec!["websocket".into()],
+        tls: None,
     }
 }
 
