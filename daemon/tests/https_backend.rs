@@ -394,3 +394,89 @@ client_key = "{client_key}"
     }
     assert!(!daemon.log().contains("backend down"), "{}", logs());
 }
+
+/// nginx speaking HTTP/2 only (h2c by prior knowledge, and h2 over TLS
+/// offered by ALPN with `http2 = true`), reached by curl over HTTP/1.1 and
+/// HTTP/2: nginx reports the protocol it was spoken to in.
+#[test]
+fn http2_backends_are_reached_by_http1_and_http2_clients() {
+    if !have("nginx") || !have("curl") {
+        return;
+    }
+    let dir = TempDir::new("h2-backend");
+    let pki = Pki::new(&dir);
+    let (cert, key) = pki.leaf(&dir, "backend", &["backend.test"], false, false);
+    let (h2c_port, h2_port) = (free_port(false), free_port(false));
+    let nginx = Nginx::start(
+        &dir,
+        &format!(
+            r#"
+    server {{
+        listen 127.0.0.1:{h2c_port} http2;
+        location / {{ return 200 "h2c backend proto=$server_protocol host=$host\n"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{h2_port} ssl http2;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{ return 200 "h2 backend proto=$server_protocol host=$host\n"; }}
+    }}
+"#,
+            cert = cert.display(),
+            key = key.display(),
+        ),
+    );
+    listening(h2c_port);
+    listening(h2_port);
+
+    let https = free_port(false);
+    let routes = [
+        format!(
+            "[[transport]]\nname = \"h2\"\nca = \"{ca}\"\nserver_name = \"backend.test\"\nhttp2 = true\n\
+             [[transport]]\nname = \"h1\"\nca = \"{ca}\"\nserver_name = \"backend.test\"\n",
+            ca = pki.ca.display()
+        ),
+        route(
+            "h2c.test",
+            &format!("h2c://127.0.0.1:{h2c_port}"),
+            None,
+            "",
+        ),
+        route(
+            "h2.test",
+            &format!("https://127.0.0.1:{h2_port}"),
+            Some("h2"),
+            "",
+        ),
+        route(
+            "h1.test",
+            &format!("https://127.0.0.1:{h2_port}"),
+            Some("h1"),
+            "",
+        ),
+    ]
+    .concat();
+    let cfg = daemon_config(&dir, https, &routes);
+    let cfg = cfg.to_str().unwrap();
+    let daemon = Daemon::spawn(&dir, "server", &["run", "--config", cfg]);
+    listening(https);
+    let (code, own_ca, _) = wingress(&["ca", "export", "--config", cfg], "");
+    assert_eq!(code, 0);
+    let own_ca = dir.write("own-ca.pem", &own_ca);
+    let logs = || format!("daemon:\n{}\nnginx:\n{}", daemon.log(), nginx.log());
+
+    for client in ["--http1.1", "--http2"] {
+        for (host, expect) in [
+            ("h2c.test", "h2c backend proto=HTTP/2.0 host=h2c.test"),
+            ("h2.test", "h2 backend proto=HTTP/2.0 host=h2.test"),
+            // Without `http2 = true` only http/1.1 is offered.
+            ("h1.test", "h2 backend proto=HTTP/1.1 host=h1.test"),
+        ] {
+            for _ in 0..2 {
+                let (status, body) = get(&own_ca, https, host, &[client]);
+                assert_eq!(status, "200", "{client} {host}: {body}\n{}", logs());
+                assert!(body.contains(expect), "{client} {host}: {body}");
+            }
+        }
+    }
+}

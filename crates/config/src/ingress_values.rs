@@ -208,8 +208,8 @@ pub(crate) fn check_dns_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A backend of a `[[route]]`: `http://host[:port]` (port 80 by default)
-/// or `https://host[:port]` (port 443). `host` is an IP address (IPv6
+/// A backend of a `[[route]]`: `http://host[:port]` (port 80 by default),
+/// `https://host[:port]` (port 443) or `h2c://host[:port]` (port 80). `host` is an IP address (IPv6
 /// without brackets) or a DNS name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BackendUrl {
@@ -224,9 +224,12 @@ pub enum BackendScheme {
     /// `http://`: HTTP/1.1 over plain TCP.
     #[default]
     Http,
-    /// `https://`: HTTP/1.1 over TLS, verified as the route's
-    /// `[[transport]]` says.
+    /// `https://`: TLS, verified as the route's `[[transport]]` says;
+    /// HTTP/2 when the transport offers `h2` (`http2 = true`) and the
+    /// backend picks it, otherwise HTTP/1.1.
     Https,
+    /// `h2c://`: HTTP/2 over plain TCP, with prior knowledge.
+    H2c,
 }
 
 // === impl BackendScheme ===
@@ -237,6 +240,7 @@ impl BackendScheme {
         match self {
             BackendScheme::Http => "http",
             BackendScheme::Https => "https",
+            BackendScheme::H2c => "h2c",
         }
     }
 
@@ -256,9 +260,10 @@ impl FromStr for BackendUrl {
         let scheme = match url.scheme.as_str() {
             "http" => BackendScheme::Http,
             "https" => BackendScheme::Https,
+            "h2c" => BackendScheme::H2c,
             other => {
                 return Err(format!(
-                    "`{s}`: unsupported scheme `{other}` (use http:// or https://)"
+                    "`{s}`: unsupported scheme `{other}` (use http://, https:// or h2c://)"
                 ))
             }
         };

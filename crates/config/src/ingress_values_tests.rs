@@ -157,6 +157,9 @@ fn backend_urls() {
     assert_eq!(tls.port, 443);
     assert_eq!(tls.to_string(), "https://argocd.svc:443");
     assert_eq!(backend("HTTPS://[fd00::1]:8443").unwrap().port, 8443);
+    let h2c = backend("h2c://grpc.svc").unwrap();
+    assert_eq!((h2c.scheme, h2c.port), (BackendScheme::H2c, 80));
+    assert_eq!(h2c.to_string(), "h2c://grpc.svc:80");
 }
 
 #[test]

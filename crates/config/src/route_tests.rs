@@ -60,7 +60,7 @@ backends = ["http://a"]
         [
             "13:8: host: `grafana.home.arpa:443` contains a port; a route matches the host on every entrypoint",
             "14:15: path_prefix: `api` does not start with `/`",
-            "15:13: backends: `ftp://10.0.0.5:3000`: unsupported scheme `ftp` (use http:// or https://)",
+            "15:13: backends: `ftp://10.0.0.5:3000`: unsupported scheme `ftp` (use http://, https:// or h2c://)",
             "15:36: backends: `http://10.0.0.6:3000/x` has a path or query; a backend is only scheme, host and port (requests keep their own path)",
             "18:12: backends: at least one backend is needed",
             "19:11: timeout: `30` has no unit; write e.g. \"30s\" (units: ms, s, m, h)",

@@ -28,6 +28,10 @@ pub struct TransportConfig {
     /// Keys `client_cert` and `client_key` (both or neither): the
     /// certificate chain and key presented to backends that ask for one.
     pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Key `http2`: offer `h2` by ALPN (before `http/1.1`), so backends
+    /// that pick it are spoken to in HTTP/2 (gRPC needs it). Off unless set:
+    /// WebSocket upgrades need HTTP/1.1.
+    pub http2: bool,
     /// 1-based `(line, col)` of the `[[transport]]` header, for warnings.
     pub location: (usize, usize),
 }
@@ -45,6 +49,7 @@ pub(crate) fn parse_transports(
         let ca = t.optional_path(d, "ca", base);
         let server_name = t.optional_with(d, "server_name", parse_server_name);
         let insecure = t.optional_bool(d, "insecure_skip_verify");
+        let http2 = t.optional_bool(d, "http2").is_some_and(|b| b.value);
         let cert = t.optional_path(d, "client_cert", base);
         let key = t.optional_path(d, "client_key", base);
         let client_cert = match (cert, key) {
@@ -85,6 +90,7 @@ pub(crate) fn parse_transports(
             server_name: server_name.map(|s: Spanned<String>| s.value),
             insecure_skip_verify,
             client_cert,
+            http2,
             location,
         });
     }

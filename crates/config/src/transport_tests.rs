@@ -16,7 +16,7 @@ fn a_transport_is_read_and_routes_refer_to_it() {
     let text = config(
         "[[transport]]\nname = \"private-ca\"\nca = \"ca.pem\"\nserver_name = \"ArgoCD.svc\"\n\
          client_cert = \"/etc/c.pem\"\nclient_key = \"k.pem\"\n\
-         [[transport]]\nname = \"lab\"\ninsecure_skip_verify = true\n",
+         [[transport]]\nname = \"lab\"\ninsecure_skip_verify = true\nhttp2 = true\n",
         "transport = \"private-ca\"\n",
     );
     let c = parse(&text).unwrap();
@@ -34,7 +34,8 @@ fn a_transport_is_read_and_routes_refer_to_it() {
         ))
     );
     assert_eq!(t.location, (12, 1));
-    assert!(c.transports[1].insecure_skip_verify);
+    assert!(!t.http2);
+    assert!(c.transports[1].insecure_skip_verify && c.transports[1].http2);
     assert_eq!(c.transports[1].location, (18, 1));
     let r = &c.routes[0];
     assert_eq!(r.transport.as_deref(), Some("private-ca"));

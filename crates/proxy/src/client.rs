@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::uri::{PathAndQuery, Uri};
-use http::{Request, Response, Version};
+use http::{Request, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -22,6 +21,7 @@ use wingress_sync::lock;
 
 use crate::backend_tls::TlsConnectError;
 use crate::pool::{self, BackendBody, ConnectError};
+use crate::sender::shape_http1;
 use crate::spec::{nonzero, BackendAddr, BackendTls};
 
 /// A route's backend client. Connections are pooled per thread (see
@@ -123,16 +123,10 @@ impl BackendClient {
         timeout: Duration,
         body_sent: Option<oneshot::Receiver<()>>,
     ) -> Result<Response<BackendBody>, SendError> {
-        // Backends get origin-form targets (`/path?query`); Host says whom.
-        if req.uri().scheme().is_some() || req.uri().authority().is_some() {
-            let path = req
-                .uri()
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/"));
-            *req.uri_mut() = Uri::from(path);
-        }
-        *req.version_mut() = Version::HTTP_11;
+        // HTTP/1.1 backends get origin-form targets (`/path?query`); Host
+        // says whom. HTTP/2 ones get theirs from `sender` once the
+        // connection's protocol is known.
+        shape_http1(&mut req);
         let response = self.exchange(target, req);
         let Some(timeout) = nonzero(timeout) else {
             return response.await;
@@ -167,7 +161,14 @@ impl BackendClient {
                 None => {
                     let tls = self.tls.as_ref();
                     match pool::connect(target, &self.resolver, self.connect_timeout, tls).await {
-                        Ok(sender) => (sender, false),
+                        Ok(sender) => {
+                            // Later requests share a new HTTP/2 connection
+                            // at once, not only after this response.
+                            if let Some(shared) = sender.share() {
+                                idle.put(shared);
+                            }
+                            (sender, false)
+                        }
                         Err(ConnectError::Tls(e)) => {
                             self.log_tls_failure(target, &e);
                             return Err(SendError::Tls(e));
@@ -182,7 +183,7 @@ impl BackendClient {
                 }
                 return Err(SendError::Failed(e.into()));
             }
-            match sender.try_send_request(req).await {
+            match sender.try_send_request(req, target).await {
                 Ok(response) => return Ok(BackendBody::wrap(response, sender, idle)),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if reused => req = unsent,

@@ -143,10 +143,17 @@ async fn through(
         Version::HTTP_11 => upgrade_protocol(&parts.headers, &route.spec.upgrades),
         _ => None,
     };
+    // `TE: trailers` says the client takes trailers (gRPC servers want it
+    // before they answer); it is hop-by-hop, so it is said again here, for
+    // this proxy, which passes trailers on.
+    let te_trailers = accepts_trailers(&parts.headers);
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
     if let Some(protocol) = &upgrade {
         restore_upgrade(headers, protocol.clone());
+    }
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     strip_proxy_only(headers);
     if let Some(auth) = &route.auth {
@@ -180,6 +187,21 @@ async fn through(
     let mut handled = send(route, parts, body, upgrade.is_some(), conn).await;
     handled.slot = slot;
     handled
+}
+
+/// Whether the request's `TE` lists `trailers`.
+fn accepts_trailers(headers: &http::HeaderMap) -> bool {
+    headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("trailers")
+            })
+        })
+    })
 }
 
 fn client_subject(access: &Access, info: &ConnInfo) -> Option<HeaderValue> {

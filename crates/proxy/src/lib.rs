@@ -7,7 +7,8 @@
 //! `policy` decides access, `forward_auth` asks an auth service when the
 //! route says so, `headers` rewrites identity and forwarding headers, and
 //! `upstream` picks a healthy backend, which `client` talks to over pooled
-//! HTTP/1.1, on TLS for `https://` backends (`backend_tls`). `server` drives the client connection (HTTP/1.1 or HTTP/2,
+//! HTTP/1.1 or HTTP/2 (`sender`: h2c by prior knowledge, h2 by ALPN), on
+//! TLS for `https://` backends (`backend_tls`). `server` drives the client connection (HTTP/1.1 or HTTP/2,
 //! timeouts, upgrades).
 //!
 //! # Behaviour worth knowing
@@ -68,6 +69,7 @@ mod pool;
 mod proxy;
 mod redirect;
 mod router;
+mod sender;
 mod server;
 mod spec;
 mod stats;
@@ -83,8 +85,9 @@ pub use path::{normalize as normalize_path, EncodedSlash, PathError};
 pub use proxy::{Proxy, RequestError};
 pub use redirect::{serve_redirect, Http01Responder};
 pub use spec::{
-    Access, AllowRule, BackendAddr, BackendTls, ClientCertCheck, ConnInfo, ForwardAuthSpec,
-    HealthCheckSpec, HostMatch, PathMatch, PeerIdentity, ProxyOptions, RouteSpec, Scheme,
+    Access, AllowRule, BackendAddr, BackendScheme, BackendTls, ClientCertCheck, ConnInfo,
+    ForwardAuthSpec, HealthCheckSpec, HostMatch, PathMatch, PeerIdentity, ProxyOptions, RouteSpec,
+    Scheme,
 };
 pub use stats::{ProxyStats, RouteStats, RouteStatsSnapshot, LATENCY_BUCKETS, STATUS_CLASSES};
 pub use status::{BackendHealth, BackendStatus, RouteStatus};

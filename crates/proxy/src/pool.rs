@@ -25,7 +25,7 @@ use http::{Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -34,7 +34,8 @@ use wingress_sync::lock;
 use crate::backend_tls::{self, TlsConnectError};
 use crate::body::{BoxError, ReqBody};
 use crate::dns::CachingResolver;
-use crate::spec::{nonzero, BackendAddr, BackendTls};
+use crate::sender::Sender;
+use crate::spec::{nonzero, BackendAddr, BackendScheme, BackendTls};
 
 /// How long an unused pooled backend connection is kept.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -45,8 +46,6 @@ const MAX_IDLE: usize = 512;
 /// How often each thread closes connections idle for longer than
 /// [`POOL_IDLE`] (so an idle pool does not hold sockets forever).
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
-
-pub(crate) type Sender = http1::SendRequest<ReqBody>;
 
 struct IdleConn {
     sender: Sender,
@@ -117,12 +116,20 @@ impl Idle {
         lock(&self.conns)
     }
 
-    /// The newest idle connection that is still open, if any.
+    /// The newest idle connection that is still open, if any. An HTTP/2
+    /// connection stays in the list (it takes more requests at once): the
+    /// caller gets a second handle on it.
     pub(crate) fn take(&self, now: Instant) -> Option<Sender> {
         let mut conns = self.lock();
         while let Some(c) = conns.pop_back() {
             if c.sender.is_closed() || now.duration_since(c.since) >= POOL_IDLE {
                 continue;
+            }
+            if let Some(shared) = c.sender.share() {
+                conns.push_back(IdleConn {
+                    sender: shared,
+                    since: now,
+                });
             }
             return Some(c.sender);
         }
@@ -212,8 +219,10 @@ pub(crate) async fn connect(
     stream
         .set_nodelay(true)
         .map_err(|e| ConnectError::Tcp(e.into()))?;
-    if !target.tls {
-        return start_http1(stream).await;
+    match target.scheme {
+        BackendScheme::Http => return start_http1(stream).await,
+        BackendScheme::H2c => return start_http2(stream).await,
+        BackendScheme::Https => {}
     }
     let handshake = backend_tls::handshake(stream, target, tls);
     let stream = match deadline {
@@ -222,7 +231,11 @@ pub(crate) async fn connect(
             .map_err(|_| ConnectError::Tcp(timed_out().into()))??,
         None => handshake.await?,
     };
-    start_http1(stream).await
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        start_http2(stream).await
+    } else {
+        start_http1(stream).await
+    }
 }
 
 /// Starts hyper's HTTP/1.1 client on a connected stream, its connection
@@ -240,7 +253,41 @@ where
             tracing::trace!(error = %e, "backend connection ended");
         }
     });
-    Ok(sender)
+    Ok(Sender::Http1(sender))
+}
+
+/// Starts hyper's HTTP/2 client on a connected stream (h2c, or TLS that
+/// negotiated `h2`); the connection and its streams' tasks run on this
+/// thread.
+async fn start_http2<S>(stream: S) -> Result<Sender, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http2::Builder::new(LocalExec)
+        .handshake::<_, ReqBody>(TokioIo::new(stream))
+        .await
+        .map_err(ConnectError::Http)?;
+    tokio::task::spawn_local(async move {
+        if let Err(e) = conn.await {
+            tracing::trace!(error = %e, "backend connection ended");
+        }
+    });
+    Ok(Sender::Http2(sender))
+}
+
+/// Runs hyper's HTTP/2 tasks on this thread's `LocalSet`, where the
+/// connection that needs them lives (request bodies are not `Sync`, and
+/// nothing here crosses threads).
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: std::future::Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
 }
 
 /// A backend response body that returns its connection to the pool once it
@@ -265,6 +312,9 @@ impl BackendBody {
                 .get_all(header::CONNECTION)
                 .iter()
                 .any(is_close);
+        // An HTTP/2 connection is already back in the pool (see
+        // `Idle::take`); only HTTP/1.1 ones wait for the body's end.
+        let reusable = reusable && matches!(sender, Sender::Http1(_));
         let mut reuse = reusable.then_some((sender, idle));
         if response.body().is_end_stream() {
             if let Some((sender, idle)) = reuse.take() {

@@ -149,15 +149,43 @@ pub enum AllowRule {
     Tag(String),
 }
 
-/// A backend (or auth service) address. Backends speak HTTP/1.1, over
-/// plain TCP or over TLS as the route's [`BackendTls`] says.
+/// A backend (or auth service) address, and how it is spoken to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BackendAddr {
     /// A DNS name or an IP literal (IPv6 with or without brackets).
     pub host: String,
     pub port: u16,
-    /// `https://`: TLS on the connection.
-    pub tls: bool,
+    pub scheme: BackendScheme,
+}
+
+/// How a backend is spoken to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BackendScheme {
+    /// HTTP/1.1 over TCP.
+    #[default]
+    Http,
+    /// TLS as the route's [`BackendTls`] says; HTTP/2 when ALPN picks
+    /// `h2` (offered only if the transport's ALPN list has it), otherwise
+    /// HTTP/1.1.
+    Https,
+    /// HTTP/2 over TCP with prior knowledge (RFC 9113 section 3.3).
+    H2c,
+}
+
+impl BackendScheme {
+    /// Whether connections run TLS.
+    pub fn is_tls(self) -> bool {
+        self == BackendScheme::Https
+    }
+
+    /// The URI scheme requests carry on HTTP/2 (`:scheme`).
+    pub(crate) fn uri_scheme(self) -> http::uri::Scheme {
+        if self.is_tls() {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        }
+    }
 }
 
 /// How a route talks TLS to its `https://` backends and forward-auth
@@ -176,7 +204,6 @@ impl fmt::Debug for BackendTls {
             .finish_non_exhaustive()
     }
 }
-
 
 impl BackendAddr {
     /// The host as an IP address, if it is a literal.

@@ -54,7 +54,7 @@ async fn closing_backend(per_conn: usize) -> (BackendAddr, Arc<AtomicUsize>) {
     let spec = BackendAddr {
         host: "127.0.0.1".into(),
         port: addr.port(),
-        tls: false,
+        scheme: wingress_proxy::BackendScheme::Http,
     };
     (spec, accepted)
 }

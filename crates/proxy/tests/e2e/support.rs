@@ -101,7 +101,7 @@ impl Backend {
         BackendAddr {
             host: self.addr.ip().to_string(),
             port: self.addr.port(),
-            tls: false,
+            scheme: wingress_proxy::BackendScheme::Http,
         }
     }
 }
@@ -150,7 +150,7 @@ pub(crate) async fn dead_addr() -> BackendAddr {
     BackendAddr {
         host: "127.0.0.1".into(),
         port,
-        tls: false,
+        scheme: wingress_proxy::BackendScheme::Http,
     }
 }
 

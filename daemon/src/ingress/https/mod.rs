@@ -474,7 +474,11 @@ fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteS
                 url: BackendAddr {
                     host: url.host.clone(),
                     port: url.port,
-                    tls: url.scheme_https,
+                    scheme: if url.scheme_https {
+                        proxy::BackendScheme::Https
+                    } else {
+                        proxy::BackendScheme::Http
+                    },
                 },
                 path_and_query: url.path_and_query.clone(),
                 copy_headers: r.forward_auth_response_headers.clone(),
@@ -499,7 +503,11 @@ fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteS
             .map(|b| BackendAddr {
                 host: b.host.clone(),
                 port: b.port,
-                tls: b.scheme.is_tls(),
+                scheme: match b.scheme {
+                    config::BackendScheme::Http => proxy::BackendScheme::Http,
+                    config::BackendScheme::Https => proxy::BackendScheme::Https,
+                    config::BackendScheme::H2c => proxy::BackendScheme::H2c,
+                },
             })
             .collect(),
         weights: r.weights.clone(),

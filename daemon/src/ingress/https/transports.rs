@@ -11,9 +11,11 @@ use wingress_config::{self as config, ServerConfig};
 use wingress_proxy::BackendTls;
 use wingress_tls::{backend_client_config, BackendTlsOptions, SystemRoots};
 
-/// What backends are offered by ALPN: HTTP/1.1, the only protocol the
-/// backend client speaks.
+/// What backends are offered by ALPN: HTTP/1.1 unless the transport says
+/// `http2 = true` (WebSocket upgrades need HTTP/1.1).
 const ALPN: &[&[u8]] = &[b"http/1.1"];
+/// With `http2 = true`: HTTP/2 preferred.
+const ALPN_H2: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// The client TLS settings of one configuration, by transport name.
 pub(crate) struct Transports {
@@ -109,7 +111,8 @@ fn transport(t: &config::TransportConfig, system: &SystemRoots) -> Result<Backen
         insecure_skip_verify: t.insecure_skip_verify,
         client_cert: t.client_cert.clone(),
     };
-    let config = backend_client_config(&opts, system, ALPN)?;
+    let alpn = if t.http2 { ALPN_H2 } else { ALPN };
+    let config = backend_client_config(&opts, system, alpn)?;
     let server_name = match &t.server_name {
         Some(name) => Some(
             ServerName::try_from(name.clone()).map_err(|e| anyhow!("server_name `{name}`: {e}"))?,
