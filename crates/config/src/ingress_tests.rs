@@ -171,6 +171,7 @@ allow = ["peer:laptop", "tag:admin"]   # optional; default: every tunnel peer
             connect_timeout: secs(5),
             allow_encoded_slashes: false,
             upgrades: vec!["websocket".into()],
+            grpc_deadline: false,
             transport: None,
             location: (27, 1),
         }]

@@ -68,6 +68,10 @@ pub struct RouteConfig {
     /// (lowercase); `["websocket"]` unless set, `[]` for none. Never
     /// `h2c`.
     pub upgrades: Vec<String>,
+    /// Key `grpc_deadline`: a request's `grpc-timeout` (plus a second)
+    /// replaces `timeout` for it, so gRPC deadlines longer than the
+    /// route's timeout are honoured. Off unless set.
+    pub grpc_deadline: bool,
     /// Key `transport`: the `[[transport]]` (by name) for the route's
     /// `https://` backends and `https://` forward-auth. `None`: the
     /// system's roots, the backend's host as the server name.
@@ -281,6 +285,7 @@ fn parse_route(
     let upgrades = t
         .optional_str_array(d, "upgrades")
         .map(|list| parse_upgrades(d, list));
+    let grpc_deadline = t.optional_bool(d, "grpc_deadline").is_some_and(|b| b.value);
     let transport = t.optional_str(d, "transport");
     if let Some(name) = &transport {
         check_transport(
@@ -332,6 +337,7 @@ fn parse_route(
         connect_timeout: connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |t| t.value),
         allow_encoded_slashes,
         upgrades: upgrades.unwrap_or_else(|| vec!["websocket".to_string()]),
+        grpc_deadline,
         transport: transport.map(|t| t.value.to_string()),
         location,
     };

@@ -38,6 +38,8 @@ fn a_minimal_route_gets_the_defaults() {
     );
     assert_eq!(r.timeout, secs(90));
     assert_eq!(r.connect_timeout, Duration::from_millis(500));
+    assert!(!r.grpc_deadline);
+    assert!(parse(&route("grpc_deadline = true\n")).unwrap().routes[0].grpc_deadline);
 }
 
 #[test]

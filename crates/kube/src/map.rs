@@ -418,6 +418,7 @@ fn route(
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         allow_encoded_slashes: false,
         upgrades: vec!["websocket".to_string()],
+        grpc_deadline: false,
         transport: None,
         location: (0, 0),
     }

@@ -17,6 +17,7 @@ use crate::body::{client_body_status, empty_body, streamed_body};
 use crate::client::{Chain, SendError};
 use crate::conn::ConnState;
 use crate::forward_auth::{self, AuthOutcome};
+use crate::grpc;
 use crate::headers::{
     add_identity, merge_cookies, protocols_allowed, restore_upgrade, set_forwarded,
     strip_hop_by_hop, strip_proxy_only, upgrade_protocol, X_WINGRESS_CLIENT_SUBJECT,
@@ -221,6 +222,12 @@ async fn send(
     upgrade: bool,
     conn: &Rc<ConnState>,
 ) -> Handled {
+    let client_deadline = route
+        .spec
+        .grpc_deadline
+        .then(|| grpc::timeout(&parts.headers))
+        .flatten();
+    let timeout = client_deadline.map_or(route.spec.timeout, grpc::with_grace);
     let bodyless = body.is_end_stream();
     let retryable = bodyless && (parts.method == Method::GET || parts.method == Method::HEAD);
     let (req_body, mut body_sent) = if bodyless {
@@ -261,7 +268,7 @@ async fn send(
         backend.requests.fetch_add(1, Ordering::Relaxed);
         match route
             .client
-            .send(&backend.addr, req, route.spec.timeout, body_sent.take())
+            .send(&backend.addr, req, timeout, body_sent.take())
             .await
         {
             Ok(response) => {

@@ -57,6 +57,7 @@ mod forward;
 mod forward_auth;
 #[doc(hidden)]
 pub mod fuzzing;
+mod grpc;
 mod headers;
 mod health;
 mod host;

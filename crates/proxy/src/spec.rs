@@ -283,6 +283,9 @@ pub struct RouteSpec {
     /// How long to wait for the backend's response headers once the request
     /// has been sent. Zero disables the limit.
     pub timeout: Duration,
+    /// A request's `grpc-timeout` (the gRPC client's deadline), plus a
+    /// second, replaces `timeout` for that request, longer or shorter.
+    pub grpc_deadline: bool,
     /// TCP connect timeout towards backends. Zero disables the limit.
     pub connect_timeout: Duration,
     /// Paths with encoded slashes (`%2F`) are served, the slashes kept

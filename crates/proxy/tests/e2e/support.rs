@@ -403,6 +403,7 @@ pub(crate) fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> Rou
         allow: vec![],
         entrypoints: vec![],
         timeout: Duration::from_secs(5),
+        grpc_deadline: false,
         connect_timeout: Duration::from_secs(1),
         allow_encoded_slashes: false,
         upgrades: vec!["websocket".into()],

@@ -527,6 +527,7 @@ fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteS
             .collect(),
         entrypoints: r.entrypoints.clone(),
         timeout: r.timeout,
+        grpc_deadline: r.grpc_deadline,
         connect_timeout: r.connect_timeout,
         allow_encoded_slashes: r.allow_encoded_slashes,
         upgrades: r.upgrades.clone(),

@@ -1,0 +1,241 @@
+//! gRPC end to end on a host entrypoint: Python grpcio's client, over TLS
+//! and HTTP/2 to wingress, and grpcio's server as an `h2c://` backend.
+//! Unary and bidirectional streaming calls, a `PERMISSION_DENIED` status
+//! with its message (trailers) arriving intact, a client deadline
+//! expiring when the client set it, and one longer than the route's
+//! `timeout` honoured with `grpc_deadline = true` (cut at the route's
+//! timeout without it). Generic handlers on raw bytes, so no
+//! generated code (grpcio-tools) is needed. Without python3's `grpc`
+//! module the test skips, or fails when WINGRESS_LAB=require
+//! (scripts/test.sh installs grpcio).
+// Test code: a failed unwrap is a failed test (clippy.toml allows it
+// in #[test] functions; this covers the helpers beside them too).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const SERVER: &str = r#"
+import sys, time
+from concurrent import futures
+import grpc
+
+def unary(request, context):
+    return b"echo:" + request
+
+def bidi(requests, context):
+    for r in requests:
+        yield b"echo:" + r
+
+def fail(request, context):
+    context.abort(grpc.StatusCode.PERMISSION_DENIED, "nope: not for you")
+
+def slow(request, context):
+    time.sleep(3)
+    return b"late"
+
+handlers = {
+    "Unary": grpc.unary_unary_rpc_method_handler(unary),
+    "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+    "Fail": grpc.unary_unary_rpc_method_handler(fail),
+    "Slow": grpc.unary_unary_rpc_method_handler(slow),
+}
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(port, flush=True)
+server.wait_for_termination()
+"#;
+
+const CLIENT: &str = r#"
+import sys, time
+import grpc
+
+port, ca_file = sys.argv[1], sys.argv[2]
+
+def unary_slow(ch):
+    return ch.unary_unary("/test.Echo/Slow")
+creds = grpc.ssl_channel_credentials(root_certificates=open(ca_file, "rb").read())
+options = [("grpc.ssl_target_name_override", "grpc.test"), ("grpc.default_authority", "grpc.test")]
+channel = grpc.secure_channel("127.0.0.1:" + port, creds, options=options)
+
+unary = channel.unary_unary("/test.Echo/Unary")
+assert unary(b"hello", timeout=10) == b"echo:hello"
+print("unary ok")
+
+# Each reply is read before the next request is sent: both directions
+# stream, interleaved.
+import queue, threading
+outbox = queue.Queue()
+def requests():
+    while True:
+        item = outbox.get()
+        if item is None:
+            return
+        yield item
+replies = channel.stream_stream("/test.Echo/Bidi")(requests(), timeout=10)
+for i in range(5):
+    outbox.put(b"m%d" % i)
+    assert next(replies) == b"echo:m%d" % i
+outbox.put(None)
+assert list(replies) == []
+print("bidi ok")
+
+try:
+    channel.unary_unary("/test.Echo/Fail")(b"x", timeout=10)
+    raise SystemExit("Fail succeeded")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.PERMISSION_DENIED, e.code()
+    assert e.details() == "nope: not for you", e.details()
+print("status ok")
+
+start = time.monotonic()
+try:
+    channel.unary_unary("/test.Echo/Slow")(b"x", timeout=0.8)
+    raise SystemExit("Slow succeeded")
+except grpc.RpcError as e:
+    took = time.monotonic() - start
+    assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.code()
+    assert 0.7 < took < 2.0, took
+print("deadline ok")
+
+# The route's timeout is 1s; grpc.test has grpc_deadline = true, so a 5s
+# deadline lets the 3s call finish. cut.test has not: wingress answers 504
+# after 1s, which gRPC reports as UNAVAILABLE.
+assert unary_slow(channel)(b"x", timeout=5) == b"late"
+cut = grpc.secure_channel("127.0.0.1:" + port, creds, options=[
+    ("grpc.ssl_target_name_override", "grpc.test"), ("grpc.default_authority", "cut.test")])
+start = time.monotonic()
+try:
+    unary_slow(cut)(b"x", timeout=5)
+    raise SystemExit("cut.test: Slow succeeded")
+except grpc.RpcError as e:
+    took = time.monotonic() - start
+    assert e.code() == grpc.StatusCode.UNAVAILABLE, e.code()
+    assert 0.9 < took < 2.5, took
+print("route timeout ok")
+"#;
+
+/// Whether python3 can import `grpc`. Missing: skip, or fail when
+/// WINGRESS_LAB=require (CI; scripts/test.sh installs grpcio).
+fn have_grpcio() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import grpc"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("WINGRESS_LAB").as_deref() == Ok("require") {
+            panic!("python3 grpcio is missing and WINGRESS_LAB=require (bash scripts/test.sh installs it)");
+        }
+        eprintln!("test skipped: python3 grpcio is not installed");
+    }
+    found
+}
+
+/// The grpcio server, killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn grpcio_calls_pass_through_a_host_entrypoint_to_an_h2c_backend() {
+    if !have_grpcio() {
+        return;
+    }
+    let dir = TempDir::new("grpc");
+    let script = dir.write("server.py", SERVER);
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let backend: u16 = line.trim().parse().expect("the server prints its port");
+
+    let (key, _) = keypair(&dir, "server");
+    let https = free_port(false);
+    let cfg = dir.write(
+        "server.toml",
+        &format!(
+            r#"
+[node]
+state_dir = "{state}"
+[wireguard]
+private_key_file = "{key}"
+address = "100.64.0.2/24"
+listen_port = {wg}
+[nat]
+stun_servers = []
+port_mapping = false
+[[entrypoint]]
+name = "lan"
+listen = "127.0.0.1:{https}"
+[tls]
+internal_ca = true
+[[route]]
+host = "grpc.test"
+backends = ["h2c://127.0.0.1:{backend}"]
+access = "public"
+timeout = "1s"
+grpc_deadline = true
+[[route]]
+host = "cut.test"
+backends = ["h2c://127.0.0.1:{backend}"]
+access = "public"
+timeout = "1s"
+"#,
+            state = dir.path("state").display(),
+            key = key.display(),
+            wg = free_port(true),
+        ),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let daemon = Daemon::spawn(&dir, "server", &["run", "--config", cfg]);
+    let addr: SocketAddr = ([127, 0, 0, 1], https).into();
+    eventually(Duration::from_secs(20), || TcpStream::connect(addr).ok())
+        .expect("entrypoint listens");
+    let (code, ca, _) = wingress(&["ca", "export", "--config", cfg], "");
+    assert_eq!(code, 0);
+    let ca_file = dir.write("ca.pem", &ca);
+
+    let client = dir.write("client.py", CLIENT);
+    let out = Command::new("python3")
+        .arg(&client)
+        .arg(https.to_string())
+        .arg(&ca_file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client failed:\n{stdout}\n{}\ndaemon:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        daemon.log()
+    );
+    for step in [
+        "unary ok",
+        "bidi ok",
+        "status ok",
+        "deadline ok",
+        "route timeout ok",
+    ] {
+        assert!(stdout.contains(step), "{stdout}");
+    }
+}
