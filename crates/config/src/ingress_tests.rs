@@ -188,7 +188,18 @@ fn the_https_example_file_parses_and_uses_every_key() {
         config.tls.certificates[0].cert_file,
         Path::new("config/certs/app.pem")
     );
-    assert_eq!(config.routes.len(), 6);
+    assert_eq!(config.routes.len(), 8);
+    let argocd = config
+        .routes
+        .iter()
+        .find(|r| r.transport.is_some())
+        .unwrap();
+    assert_eq!(argocd.backends[0].scheme, BackendScheme::Https);
+    assert_eq!(config.transports[0].name, "home-ca");
+    assert!(config
+        .routes
+        .iter()
+        .any(|r| r.grpc_deadline && r.backends[0].scheme == BackendScheme::H2c));
     let grafana = &config.routes[0];
     assert_eq!(grafana.weights, [3, 1]);
     assert_eq!(grafana.entrypoints, ["tunnel-https"]);
@@ -240,6 +251,14 @@ fn the_https_example_file_parses_and_uses_every_key() {
         "max_streams",
         "max_backend_connections",
         "upgrade_idle_timeout",
+        "transport",
+        "ca",
+        "server_name",
+        "client_cert",
+        "client_key",
+        "insecure_skip_verify",
+        "http2",
+        "grpc_deadline",
     ] {
         let written = text
             .lines()
