@@ -21,108 +21,10 @@ use std::time::Duration;
 
 use common::*;
 
-const SERVER: &str = r#"
-import sys, time
-from concurrent import futures
-import grpc
-
-def unary(request, context):
-    return b"echo:" + request
-
-def bidi(requests, context):
-    for r in requests:
-        yield b"echo:" + r
-
-def fail(request, context):
-    context.abort(grpc.StatusCode.PERMISSION_DENIED, "nope: not for you")
-
-def slow(request, context):
-    time.sleep(3)
-    return b"late"
-
-handlers = {
-    "Unary": grpc.unary_unary_rpc_method_handler(unary),
-    "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
-    "Fail": grpc.unary_unary_rpc_method_handler(fail),
-    "Slow": grpc.unary_unary_rpc_method_handler(slow),
-}
-server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
-port = server.add_insecure_port("127.0.0.1:0")
-server.start()
-print(port, flush=True)
-server.wait_for_termination()
-"#;
-
-const CLIENT: &str = r#"
-import sys, time
-import grpc
-
-port, ca_file = sys.argv[1], sys.argv[2]
-
-def unary_slow(ch):
-    return ch.unary_unary("/test.Echo/Slow")
-creds = grpc.ssl_channel_credentials(root_certificates=open(ca_file, "rb").read())
-options = [("grpc.ssl_target_name_override", "grpc.test"), ("grpc.default_authority", "grpc.test")]
-channel = grpc.secure_channel("127.0.0.1:" + port, creds, options=options)
-
-unary = channel.unary_unary("/test.Echo/Unary")
-assert unary(b"hello", timeout=10) == b"echo:hello"
-print("unary ok")
-
-# Each reply is read before the next request is sent: both directions
-# stream, interleaved.
-import queue, threading
-outbox = queue.Queue()
-def requests():
-    while True:
-        item = outbox.get()
-        if item is None:
-            return
-        yield item
-replies = channel.stream_stream("/test.Echo/Bidi")(requests(), timeout=10)
-for i in range(5):
-    outbox.put(b"m%d" % i)
-    assert next(replies) == b"echo:m%d" % i
-outbox.put(None)
-assert list(replies) == []
-print("bidi ok")
-
-try:
-    channel.unary_unary("/test.Echo/Fail")(b"x", timeout=10)
-    raise SystemExit("Fail succeeded")
-except grpc.RpcError as e:
-    assert e.code() == grpc.StatusCode.PERMISSION_DENIED, e.code()
-    assert e.details() == "nope: not for you", e.details()
-print("status ok")
-
-start = time.monotonic()
-try:
-    channel.unary_unary("/test.Echo/Slow")(b"x", timeout=0.8)
-    raise SystemExit("Slow succeeded")
-except grpc.RpcError as e:
-    took = time.monotonic() - start
-    assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.code()
-    assert 0.7 < took < 2.0, took
-print("deadline ok")
-
-# The route's timeout is 1s; grpc.test has grpc_deadline = true, so a 5s
-# deadline lets the 3s call finish. cut.test has not: wingress answers 504
-# after 1s, which gRPC reports as UNAVAILABLE.
-assert unary_slow(channel)(b"x", timeout=5) == b"late"
-cut = grpc.secure_channel("127.0.0.1:" + port, creds, options=[
-    ("grpc.ssl_target_name_override", "grpc.test"), ("grpc.default_authority", "cut.test")])
-start = time.monotonic()
-try:
-    unary_slow(cut)(b"x", timeout=5)
-    raise SystemExit("cut.test: Slow succeeded")
-except grpc.RpcError as e:
-    took = time.monotonic() - start
-    assert e.code() == grpc.StatusCode.UNAVAILABLE, e.code()
-    assert 0.9 < took < 2.5, took
-print("route timeout ok")
-"#;
-
+/// The grpcio server and client, shared with the tunnel lab test
+/// (tests/grpc_lab.rs).
+const SERVER: &str = include_str!("../../tests/grpc/server.py");
+const CLIENT: &str = include_str!("../../tests/grpc/client.py");
 /// Whether python3 can import `grpc`. Missing: skip, or fail when
 /// WINGRESS_LAB=require (CI; scripts/test.sh installs grpcio).
 fn have_grpcio() -> bool {
@@ -218,8 +120,9 @@ timeout = "1s"
     let client = dir.write("client.py", CLIENT);
     let out = Command::new("python3")
         .arg(&client)
-        .arg(https.to_string())
+        .arg(format!("127.0.0.1:{https}"))
         .arg(&ca_file)
+        .args(["grpc.test", "cut.test"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
