@@ -1,6 +1,8 @@
 //! gRPC end to end on a host entrypoint: Python grpcio's client, over TLS
 //! and HTTP/2 to wingress, and grpcio's server as an `h2c://` backend.
-//! Unary and bidirectional streaming calls, a `PERMISSION_DENIED` status
+//! The same server behind TLS (a private CA, h2 by ALPN with a
+//! `[[transport]]` saying `http2 = true`) for the basic calls. Unary and
+//! bidirectional streaming calls, a `PERMISSION_DENIED` status
 //! with its message (trailers) arriving intact, a client deadline
 //! expiring when the client set it, and one longer than the route's
 //! `timeout` honoured with `grpc_deadline = true` (cut at the route's
@@ -16,6 +18,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -44,6 +47,46 @@ fn have_grpcio() -> bool {
 /// The grpcio server, killed on drop.
 struct Server(Child);
 
+impl Server {
+    /// Starts server.py on any port (`tls`: certificate and key files) and
+    /// returns it with the port it printed.
+    fn start(script: &Path, tls: &[&str]) -> (Server, u16) {
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg("0")
+            .args(tls)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the server prints its port");
+        (Server(child), port)
+    }
+}
+
+/// A private CA and a server certificate for `grpc-backend.test`, as PEM
+/// files: (CA, certificate, key).
+fn private_ca(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut params = CertificateParams::default();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(params, ca_key);
+    let leaf = CertificateParams::new(vec!["grpc-backend.test".to_string()]).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (
+        dir.write("backend-ca.pem", &ca.pem()),
+        dir.write("backend.pem", &cert.pem()),
+        dir.write("backend.key", &key.serialize_pem()),
+    )
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -58,20 +101,13 @@ fn grpcio_calls_pass_through_a_host_entrypoint_to_an_h2c_backend() {
     }
     let dir = TempDir::new("grpc");
     let script = dir.write("server.py", SERVER);
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Server(child);
-    let backend: u16 = line.trim().parse().expect("the server prints its port");
+    let (_server, backend) = Server::start(&script, &[]);
+    // The same server behind TLS, its certificate from a private CA.
+    let (ca, cert, key) = private_ca(&dir);
+    let (_tls_server, tls_backend) =
+        Server::start(&script, &[cert.to_str().unwrap(), key.to_str().unwrap()]);
 
-    let (key, _) = keypair(&dir, "server");
+    let (wg_key, _) = keypair(&dir, "server");
     let https = free_port(false);
     let cfg = dir.write(
         "server.toml",
@@ -97,6 +133,16 @@ backends = ["h2c://127.0.0.1:{backend}"]
 access = "public"
 timeout = "1s"
 grpc_deadline = true
+[[transport]]
+name = "grpc-tls"
+ca = "{ca}"
+server_name = "grpc-backend.test"
+http2 = true
+[[route]]
+host = "tls.test"
+backends = ["https://127.0.0.1:{tls_backend}"]
+transport = "grpc-tls"
+access = "public"
 [[route]]
 host = "cut.test"
 backends = ["h2c://127.0.0.1:{backend}"]
@@ -104,7 +150,8 @@ access = "public"
 timeout = "1s"
 "#,
             state = dir.path("state").display(),
-            key = key.display(),
+            key = wg_key.display(),
+            ca = ca.display(),
             wg = free_port(true),
         ),
     );
@@ -139,6 +186,25 @@ timeout = "1s"
         "deadline ok",
         "route timeout ok",
     ] {
+        assert!(stdout.contains(step), "{stdout}");
+    }
+
+    // The TLS backend: h2 by ALPN through the transport.
+    let out = Command::new("python3")
+        .arg(&client)
+        .arg(format!("127.0.0.1:{https}"))
+        .arg(&ca_file)
+        .arg("tls.test")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client (tls backend) failed:\n{stdout}\n{}\ndaemon:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        daemon.log()
+    );
+    for step in ["unary ok", "bidi ok", "status ok", "deadline ok"] {
         assert!(stdout.contains(step), "{stdout}");
     }
 }

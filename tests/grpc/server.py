@@ -1,6 +1,7 @@
 """A grpcio server for wingress's gRPC tests: service test.Echo with
 generic handlers on raw bytes (no generated code). Listens on 127.0.0.1,
-on the port given (0 or none: any), and prints the port.
+on the port given (0 or none: any), and prints the port. With a
+certificate and key file after the port it serves TLS (h2 by ALPN).
 
 Unary echoes, Bidi echoes each message as it arrives, Fail aborts with
 PERMISSION_DENIED, Slow answers after 3 s."""
@@ -31,7 +32,12 @@ handlers = {
 }
 server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
 server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
-port = server.add_insecure_port("127.0.0.1:" + (sys.argv[1] if len(sys.argv) > 1 else "0"))
+address = "127.0.0.1:" + (sys.argv[1] if len(sys.argv) > 1 else "0")
+if len(sys.argv) > 3:
+    pair = (open(sys.argv[3], "rb").read(), open(sys.argv[2], "rb").read())
+    port = server.add_secure_port(address, grpc.ssl_server_credentials([pair]))
+else:
+    port = server.add_insecure_port(address)
 server.start()
 print(port, flush=True)
 server.wait_for_termination()
