@@ -1,9 +1,10 @@
-//! The HTTP/1.1 client towards backends: a request goes out on a pooled
-//! keep-alive connection of this thread (`pool`), or a new one made within
-//! the route's connect timeout (TLS for `https://` backends, as the route's
-//! [`BackendTls`] says); the response-headers timeout starts once the
-//! request body is sent. The response body (`pool::BackendBody`) hands its
-//! connection back to the pool when it has been read to the end.
+//! The client towards backends: a request goes out on a pooled connection
+//! of this thread (`pool`), or a new one made within the route's connect
+//! timeout (TLS for `https://` backends, as the route's [`BackendTls`]
+//! says), in HTTP/1.1 or HTTP/2 (`sender`); the response-headers timeout
+//! starts once the request body is sent. An HTTP/1.1 response body
+//! (`pool::BackendBody`) hands its connection back to the pool when it has
+//! been read to the end; an HTTP/2 connection is shared while it is open.
 
 use std::error::Error as StdError;
 use std::fmt;

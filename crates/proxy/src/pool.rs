@@ -1,5 +1,5 @@
-//! Keep-alive HTTP/1.1 connections to backends (plain or TLS), one pool
-//! per thread.
+//! Keep-alive HTTP/1.1 and HTTP/2 connections to backends (plain or TLS),
+//! one pool per thread.
 //!
 //! A pooled connection is a hyper `SendRequest` whose connection driver is a
 //! `spawn_local` task on the thread that opened it, so a request, its
@@ -8,7 +8,8 @@
 //! newest first (their windows and caches are warm) and closed after
 //! [`POOL_IDLE`]; a connection goes back to the pool only when its response
 //! body has been read to the end (see [`BackendBody`]), so a request is
-//! never queued behind another one's slow body.
+//! never queued behind another one's slow body. An HTTP/2 connection stays
+//! in the pool while it is open and every request on the thread shares it.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -181,7 +182,8 @@ pub(crate) enum ConnectError {
 /// Opens a new connection to `target`: resolves it (IP literals directly,
 /// names through the caching resolver), tries each address in turn within
 /// `connect_timeout` in all, runs the TLS handshake for `https://` targets
-/// (within the same timeout), and starts hyper's HTTP/1.1 client on it.
+/// (within the same timeout), and starts hyper's client on it: HTTP/2 for
+/// `h2c://` and for TLS that negotiated `h2`, HTTP/1.1 otherwise.
 pub(crate) async fn connect(
     target: &BackendAddr,
     resolver: &CachingResolver,
