@@ -8,6 +8,8 @@
 #   RUNS=5 DURATION=10s CONNS=64 bash benches/https.sh
 #   WINGRESS_BIN=/path/to/wingress bash benches/https.sh   # that binary, no build
 #   BASELINE=/path/to/older/wingress bash benches/https.sh # also that one, in the same rounds
+#   BACKEND_TLS=1 bash benches/https.sh         # the backend behind TLS too: every proxy
+#                                               # verifies it against the bench CA
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +61,20 @@ BACKEND=18080 NGINX=18443 CADDY=18444 WING=18445 BASE=18447
   chmod 644 ca.pem site.pem site.key
 )
 
+# BACKEND_TLS: the backend speaks TLS (the site certificate) and each proxy
+# verifies it with the bench CA for the name "localhost", keeping connections.
+BSCHEME=http BACKEND_SSL="" NGINX_TLS="" CADDY_TLS="" WING_TRANSPORT=""
+if [[ -n "${BACKEND_TLS:-}" ]]; then
+  BSCHEME=https
+  BACKEND_SSL="ssl_certificate $dir/site.pem; ssl_certificate_key $dir/site.key;"
+  NGINX_TLS="proxy_ssl_verify on; proxy_ssl_trusted_certificate $dir/ca.pem; proxy_ssl_name localhost; proxy_ssl_session_reuse on;"
+  CADDY_TLS="transport http {
+      tls_trusted_ca_certs $dir/ca.pem
+      tls_server_name localhost
+    }"
+  WING_TRANSPORT='transport = "bench-ca"'
+fi
+
 mkdir -p "$dir/nginx-backend" "$dir/nginx-proxy" "$dir/caddy" "$dir/wingress/state"
 # The backend: a fixed small response, as a typical API/health endpoint.
 cat > "$dir/nginx-backend/nginx.conf" <<CONF
@@ -70,7 +86,8 @@ http {
   access_log off;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:$BACKEND;
+    listen 127.0.0.1:$BACKEND${BACKEND_TLS:+ ssl};
+    $BACKEND_SSL
     location / { return 200 "hello from the backend\n"; }
   }
 }
@@ -88,7 +105,8 @@ http {
     ssl_certificate $dir/site.pem;
     ssl_certificate_key $dir/site.key;
     location / {
-      proxy_pass http://backend;
+      proxy_pass $BSCHEME://backend;
+      $NGINX_TLS
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host \$host;
@@ -105,7 +123,9 @@ cat > "$dir/caddy/Caddyfile" <<CONF
 }
 https://localhost:$CADDY {
   tls $dir/site.pem $dir/site.key
-  reverse_proxy 127.0.0.1:$BACKEND
+  reverse_proxy $BSCHEME://127.0.0.1:$BACKEND {
+    $CADDY_TLS
+  }
 }
 CONF
 "$WINGRESS" genkey > "$dir/wingress/server.key"
@@ -124,9 +144,14 @@ listen = "127.0.0.1:$WING"
 [[tls.certificate]]
 cert_file = "$dir/site.pem"
 key_file = "$dir/site.key"
+[[transport]]
+name = "bench-ca"
+ca = "$dir/ca.pem"
+server_name = "localhost"
 [[route]]
 host = "localhost"
-backends = ["http://127.0.0.1:$BACKEND"]
+backends = ["$BSCHEME://127.0.0.1:$BACKEND"]
+$WING_TRANSPORT
 access = "public"
 CONF
 
@@ -227,9 +252,14 @@ listen = "tunnel:443"
 [[tls.certificate]]
 cert_file = "$dir/site.pem"
 key_file = "$dir/site.key"
+[[transport]]
+name = "bench-ca"
+ca = "$dir/ca.pem"
+server_name = "localhost"
 [[route]]
 host = "localhost"
-backends = ["http://127.0.0.1:$BACKEND"]
+backends = ["$BSCHEME://127.0.0.1:$BACKEND"]
+$WING_TRANSPORT
 CONF
   # The backend runs in B (the same config as on the host).
   sed "s|pid .*;|pid $dir/tunnel/backend.pid;|" "$dir/nginx-backend/nginx.conf" > "$dir/tunnel/backend.conf"
@@ -256,7 +286,7 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 echo
-echo "HTTPS reverse proxy on loopback, wrk -t$THREADS -c$CONNS -d$DURATION, median of $RUNS runs, $(nproc) cores"
+echo "HTTPS reverse proxy on loopback${BACKEND_TLS:+ to an https:// backend}, wrk -t$THREADS -c$CONNS -d$DURATION, median of $RUNS runs, $(nproc) cores"
 printf '| proxy | req/s | p99 ms |\n|---|---:|---:|\n'
 for name in wingress nginx caddy ${BASELINE:+baseline}; do
   printf '| %s | %.0f | %.2f |\n' "$name" "${RPS[$name]}" "${P99[$name]}"

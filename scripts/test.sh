@@ -116,6 +116,15 @@ if [[ "${WINGRESS_LAB:-auto}" != off ]] && ! python3 -c 'import prometheus_clien
     echo "test.sh: cannot install prometheus-client; the metrics lab test will fail or skip" >&2
 fi
 
+# The gRPC test (daemon/tests/grpc.rs) runs grpcio's client and server
+# (PyPI: grpcio). Generic handlers on raw bytes: no grpcio-tools needed.
+if [[ "${WINGRESS_LAB:-auto}" != off ]] && ! python3 -c 'import grpc' 2>/dev/null; then
+  echo "test.sh: installing grpcio (pip)"
+  python3 -m pip install --quiet grpcio 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages grpcio ||
+    echo "test.sh: cannot install grpcio; the gRPC test will fail or skip" >&2
+fi
+
 # iperf3's Debian package may ask to start a daemon; nothing here needs it.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # What a reviewer checks by hand, before anything is built for the tests:

@@ -141,6 +141,27 @@ fn check_reports_every_error_with_location_and_exits_64() {
 }
 
 #[test]
+fn check_warns_about_insecure_skip_verify() {
+    let dir = TempDir::new("check-insecure");
+    let cfg = dir.write(
+        "insecure.toml",
+        "[wireguard]\naddress = \"100.64.0.2/24\"\n\n[[transport]]\nname = \"lab\"\n\
+         insecure_skip_verify = true\n\n[[route]]\nhost = \"pve.home.arpa\"\n\
+         backends = [\"https://10.0.0.5:8006\"]\ntransport = \"lab\"\n",
+    );
+    let (code, out, err) = wingress(&["check", "--config", cfg.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok"), "{out}");
+    let path = cfg.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{path}:4:1: warning: [[transport]] `lab` has insecure_skip_verify = true"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn group_readable_private_key_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("perm");

@@ -13,7 +13,8 @@ use crate::cursor::Table;
 use crate::entrypoint::{parse_entrypoints, EntrypointConfig};
 use crate::error::{Diagnostics, Span};
 use crate::ingress_values::HostPattern;
-use crate::route::{parse_routes, RouteConfig};
+use crate::route::{parse_routes, RouteConfig, RouteContext};
+use crate::transport::{parse_transports, TransportConfig};
 
 /// `[tls]`: where certificates come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +54,7 @@ pub(crate) struct Ingress {
     pub(crate) entrypoints: Vec<EntrypointConfig>,
     pub(crate) tls: TlsConfig,
     pub(crate) routes: Vec<RouteConfig>,
+    pub(crate) transports: Vec<TransportConfig>,
 }
 
 pub(crate) fn parse_ingress(
@@ -63,12 +65,24 @@ pub(crate) fn parse_ingress(
 ) -> Ingress {
     let (entrypoints, declared) = parse_entrypoints(root, d, cx.tcp_ports);
     let tls = parse_tls(root, d, base);
-    let routes = parse_routes(root, d, base, cx.peer_names, cx.tcp_ports, &declared);
+    let transports = parse_transports(root, d, base);
+    let routes = parse_routes(
+        root,
+        d,
+        base,
+        &RouteContext {
+            peer_names: cx.peer_names,
+            tcp_ports: cx.tcp_ports,
+            declared: &declared,
+            transports: &transports,
+        },
+    );
     check_wildcards_have_dns(d, &tls, &routes);
     Ingress {
         entrypoints,
         tls,
         routes,
+        transports,
     }
 }
 

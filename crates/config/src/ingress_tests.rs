@@ -7,7 +7,7 @@ use super::*;
 use crate::entrypoint::{
     EntrypointProtocol, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 };
-use crate::ingress_values::{BackendUrl, Listen};
+use crate::ingress_values::{BackendScheme, BackendUrl, Listen};
 use crate::route::{Access, AllowRule, HealthCheck, PathMatch};
 use crate::test_keys::{KEY_A, KEY_B};
 use crate::{parse_server, ConfigErrors, Env, ServerConfig};
@@ -50,6 +50,7 @@ pub(crate) fn secs(n: u64) -> Duration {
 
 fn backend(host: &str, port: u16) -> BackendUrl {
     BackendUrl {
+        scheme: BackendScheme::Http,
         host: host.into(),
         port,
     }
@@ -170,6 +171,8 @@ allow = ["peer:laptop", "tag:admin"]   # optional; default: every tunnel peer
             connect_timeout: secs(5),
             allow_encoded_slashes: false,
             upgrades: vec!["websocket".into()],
+            grpc_deadline: false,
+            transport: None,
             location: (27, 1),
         }]
     );
@@ -185,7 +188,18 @@ fn the_https_example_file_parses_and_uses_every_key() {
         config.tls.certificates[0].cert_file,
         Path::new("config/certs/app.pem")
     );
-    assert_eq!(config.routes.len(), 6);
+    assert_eq!(config.routes.len(), 8);
+    let argocd = config
+        .routes
+        .iter()
+        .find(|r| r.transport.is_some())
+        .unwrap();
+    assert_eq!(argocd.backends[0].scheme, BackendScheme::Https);
+    assert_eq!(config.transports[0].name, "home-ca");
+    assert!(config
+        .routes
+        .iter()
+        .any(|r| r.grpc_deadline && r.backends[0].scheme == BackendScheme::H2c));
     let grafana = &config.routes[0];
     assert_eq!(grafana.weights, [3, 1]);
     assert_eq!(grafana.entrypoints, ["tunnel-https"]);
@@ -237,6 +251,14 @@ fn the_https_example_file_parses_and_uses_every_key() {
         "max_streams",
         "max_backend_connections",
         "upgrade_idle_timeout",
+        "transport",
+        "ca",
+        "server_name",
+        "client_cert",
+        "client_key",
+        "insecure_skip_verify",
+        "http2",
+        "grpc_deadline",
     ] {
         let written = text
             .lines()

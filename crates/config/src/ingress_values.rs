@@ -208,12 +208,46 @@ pub(crate) fn check_dns_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A backend of a `[[route]]`: `http://host[:port]`, port 80 by default.
-/// `host` is an IP address (IPv6 without brackets) or a DNS name.
+/// A backend of a `[[route]]`: `http://host[:port]` (port 80 by default),
+/// `https://host[:port]` (port 443) or `h2c://host[:port]` (port 80). `host` is an IP address (IPv6
+/// without brackets) or a DNS name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BackendUrl {
+    pub scheme: BackendScheme,
     pub host: String,
     pub port: u16,
+}
+
+/// How a backend is spoken to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum BackendScheme {
+    /// `http://`: HTTP/1.1 over plain TCP.
+    #[default]
+    Http,
+    /// `https://`: TLS, verified as the route's `[[transport]]` says;
+    /// HTTP/2 when the transport offers `h2` (`http2 = true`) and the
+    /// backend picks it, otherwise HTTP/1.1.
+    Https,
+    /// `h2c://`: HTTP/2 over plain TCP, with prior knowledge.
+    H2c,
+}
+
+// === impl BackendScheme ===
+
+impl BackendScheme {
+    /// The URL scheme: `http`, `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendScheme::Http => "http",
+            BackendScheme::Https => "https",
+            BackendScheme::H2c => "h2c",
+        }
+    }
+
+    /// Whether connections are TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, BackendScheme::Https)
+    }
 }
 
 // === impl BackendUrl ===
@@ -223,32 +257,35 @@ impl FromStr for BackendUrl {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let url = split_url(s)?;
-        match url.scheme.as_str() {
-            "http" => {}
-            "https" => {
+        let scheme = match url.scheme.as_str() {
+            "http" => BackendScheme::Http,
+            "https" => BackendScheme::Https,
+            "h2c" => BackendScheme::H2c,
+            other => {
                 return Err(format!(
-                    "`{s}`: only http:// backends are supported yet (TLS is terminated here and \
-                     the backend is reached over plain HTTP)"
+                    "`{s}`: unsupported scheme `{other}` (use http://, https:// or h2c://)"
                 ))
             }
-            other => return Err(format!("`{s}`: unsupported scheme `{other}` (use http://)")),
-        }
+        };
         if !url.rest.is_empty() && url.rest != "/" {
             return Err(format!(
                 "`{s}` has a path or query; a backend is only scheme, host and port (requests \
                  keep their own path)"
             ));
         }
+        let default_port = if scheme.is_tls() { 443 } else { 80 };
         Ok(BackendUrl {
+            scheme,
             host: url.host,
-            port: url.port.unwrap_or(80),
+            port: url.port.unwrap_or(default_port),
         })
     }
 }
 
 impl fmt::Display for BackendUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}:{}", bracketed(&self.host), self.port)
+        let (scheme, host) = (self.scheme.as_str(), bracketed(&self.host));
+        write!(f, "{scheme}://{host}:{}", self.port)
     }
 }
 

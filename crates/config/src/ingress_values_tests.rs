@@ -133,6 +133,7 @@ fn host_pattern_matching() {
 #[test]
 fn backend_urls() {
     let b = |host: &str, port| BackendUrl {
+        scheme: BackendScheme::Http,
         host: host.into(),
         port,
     };
@@ -151,12 +152,20 @@ fn backend_urls() {
         "http://[fd00::1]:8080"
     );
     assert_eq!(backend("http://web").unwrap().to_string(), "http://web:80");
+    let tls = backend("https://argocd.svc").unwrap();
+    assert_eq!(tls.scheme, BackendScheme::Https);
+    assert_eq!(tls.port, 443);
+    assert_eq!(tls.to_string(), "https://argocd.svc:443");
+    assert_eq!(backend("HTTPS://[fd00::1]:8443").unwrap().port, 8443);
+    let h2c = backend("h2c://grpc.svc").unwrap();
+    assert_eq!((h2c.scheme, h2c.port), (BackendScheme::H2c, 80));
+    assert_eq!(h2c.to_string(), "h2c://grpc.svc:80");
 }
 
 #[test]
 fn backend_url_errors() {
     let err = |s: &str| backend(s).unwrap_err();
-    assert!(err("https://10.0.0.5:3000").contains("only http:// backends are supported yet"));
+    assert!(err("h2://10.0.0.5:3000").contains("unsupported scheme `h2`"));
     assert!(err("ftp://10.0.0.5").contains("unsupported scheme `ftp`"));
     assert_eq!(
         err("10.0.0.5:3000"),

@@ -39,6 +39,7 @@ mod route_rules;
 mod server;
 mod shutdown;
 mod suggest;
+mod transport;
 mod types;
 mod wireguard;
 
@@ -60,8 +61,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use http::HttpConfig;
 pub use ingress::{CertificateFiles, TlsConfig};
 pub use ingress_values::{
-    parse_duration, parse_path_prefix, parse_request_path, BackendUrl, ForwardAuthUrl, HostPattern,
-    Listen,
+    parse_duration, parse_path_prefix, parse_request_path, BackendScheme, BackendUrl,
+    ForwardAuthUrl, HostPattern, Listen,
 };
 pub use kubernetes::{
     BackendSource, KubernetesConfig, StatusAddress, DEFAULT_DEBOUNCE, DEFAULT_INGRESS_CLASS,
@@ -81,6 +82,7 @@ pub use route_rules::{
 };
 pub use server::{parse_server, ServerConfig, TcpService, UdpService, DEFAULT_TCP_IDLE_TIMEOUT};
 pub use shutdown::{ShutdownConfig, DEFAULT_DRAIN_TIMEOUT};
+pub use transport::TransportConfig;
 pub use types::{
     parse_node_ip, port_for_node_ip, Backend, Cidr, CidrError, Endpoint, HostPortError, BASE_PORT,
     DEFAULT_MTU,

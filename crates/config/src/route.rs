@@ -16,6 +16,8 @@ use crate::route_rules::{
     access_problems, check_health_interval, check_route_entrypoint, parse_allow_rule, AccessKeys,
     RouteKey, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ROUTE_TIMEOUT,
 };
+use crate::suggest::suggest;
+use crate::transport::TransportConfig;
 
 /// A list of strings as the cursor returns it.
 type StrList<'a> = Spanned<Vec<Spanned<&'a str>>>;
@@ -66,6 +68,14 @@ pub struct RouteConfig {
     /// (lowercase); `["websocket"]` unless set, `[]` for none. Never
     /// `h2c`.
     pub upgrades: Vec<String>,
+    /// Key `grpc_deadline`: a request's `grpc-timeout` (plus a second)
+    /// replaces `timeout` for it, so gRPC deadlines longer than the
+    /// route's timeout are honoured. Off unless set.
+    pub grpc_deadline: bool,
+    /// Key `transport`: the `[[transport]]` (by name) for the route's
+    /// `https://` backends and `https://` forward-auth. `None`: the
+    /// system's roots, the backend's host as the server name.
+    pub transport: Option<String>,
     /// 1-based `(line, col)` of the `[[route]]` header, for messages about
     /// this route at run time (no certificate, backend unresolvable).
     pub location: (usize, usize),
@@ -162,14 +172,21 @@ impl FromStr for Access {
 
 // === walker ===
 
+/// What a route's keys are checked against.
+pub(crate) struct RouteContext<'c> {
+    pub(crate) peer_names: &'c [String],
+    pub(crate) tcp_ports: &'c [(u16, Span)],
+    pub(crate) declared: &'c Declared,
+    pub(crate) transports: &'c [TransportConfig],
+}
+
 pub(crate) fn parse_routes(
     root: &mut Table<'_>,
     d: &mut Diagnostics<'_>,
     base: &Path,
-    peer_names: &[String],
-    tcp_ports: &[(u16, Span)],
-    declared: &Declared,
+    cx: &RouteContext<'_>,
 ) -> Vec<RouteConfig> {
+    let (tcp_ports, declared) = (cx.tcp_ports, cx.declared);
     let tables = root.array_of_tables(d, "route");
     if !tables.is_empty() && !declared.written {
         check_default_ports(d, tcp_ports);
@@ -185,7 +202,7 @@ pub(crate) fn parse_routes(
                 "no https [[entrypoint]] serves this route (http entrypoints only redirect)",
             );
         }
-        let route = parse_route(&mut t, d, base, peer_names, declared);
+        let route = parse_route(&mut t, d, base, cx);
         t.finish(d);
         let Some((route, host_span)) = route else {
             continue;
@@ -234,9 +251,9 @@ fn parse_route(
     t: &mut Table<'_>,
     d: &mut Diagnostics<'_>,
     base: &Path,
-    peer_names: &[String],
-    declared: &Declared,
+    cx: &RouteContext<'_>,
 ) -> Option<(RouteConfig, Span)> {
+    let (peer_names, declared) = (cx.peer_names, cx.declared);
     let location = d.location(t.span());
     let host = t.required_parsed::<HostPattern>(d, "host");
     let path_prefix = t.optional_with(d, "path_prefix", parse_path_prefix);
@@ -268,6 +285,17 @@ fn parse_route(
     let upgrades = t
         .optional_str_array(d, "upgrades")
         .map(|list| parse_upgrades(d, list));
+    let grpc_deadline = t.optional_bool(d, "grpc_deadline").is_some_and(|b| b.value);
+    let transport = t.optional_str(d, "transport");
+    if let Some(name) = &transport {
+        check_transport(
+            d,
+            name,
+            cx.transports,
+            backends.as_deref().unwrap_or_default(),
+            forward_auth.as_ref().map(|f| &f.value),
+        );
+    }
 
     // An invalid `access` is reported alone, without follow-on errors about
     // the keys of the mode it was meant to be.
@@ -309,6 +337,8 @@ fn parse_route(
         connect_timeout: connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |t| t.value),
         allow_encoded_slashes,
         upgrades: upgrades.unwrap_or_else(|| vec!["websocket".to_string()]),
+        grpc_deadline,
+        transport: transport.map(|t| t.value.to_string()),
         location,
     };
     Some((route, host.span))
@@ -389,6 +419,38 @@ fn parse_health_check(h: &mut Table<'_>, d: &mut Diagnostics<'_>) -> Option<Heal
         interval.map(|i| i.value),
         timeout.map(|t| t.value),
     ))
+}
+
+/// `transport`: names a declared `[[transport]]`, and the route has
+/// something that speaks TLS to use it.
+fn check_transport(
+    d: &mut Diagnostics<'_>,
+    name: &Spanned<&str>,
+    transports: &[TransportConfig],
+    backends: &[BackendUrl],
+    forward_auth: Option<&ForwardAuthUrl>,
+) {
+    if !transports.iter().any(|t| t.name == name.value) {
+        let known: Vec<&str> = transports.iter().map(|t| t.name.as_str()).collect();
+        let hint = match suggest(name.value, &known) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None => String::new(),
+        };
+        let message = format!(
+            "transport: no [[transport]] is named `{}`{hint}",
+            name.value
+        );
+        d.error(&name.span, message);
+        return;
+    }
+    let uses_tls =
+        backends.iter().any(|b| b.scheme.is_tls()) || forward_auth.is_some_and(|f| f.scheme_https);
+    if !uses_tls {
+        d.error(
+            &name.span,
+            "transport: the route has no https:// backend nor https:// forward_auth to use it",
+        );
+    }
 }
 
 /// `upgrades`: protocol names (RFC 9110 tokens), lowercased; never `h2c`.

@@ -38,6 +38,8 @@ fn a_minimal_route_gets_the_defaults() {
     );
     assert_eq!(r.timeout, secs(90));
     assert_eq!(r.connect_timeout, Duration::from_millis(500));
+    assert!(!r.grpc_deadline);
+    assert!(parse(&route("grpc_deadline = true\n")).unwrap().routes[0].grpc_deadline);
 }
 
 #[test]
@@ -46,7 +48,7 @@ fn route_value_errors() {
         r#"[[route]]
 host = "grafana.home.arpa:443"
 path_prefix = "api"
-backends = ["https://10.0.0.5:3000", "http://10.0.0.6:3000/x"]
+backends = ["ftp://10.0.0.5:3000", "http://10.0.0.6:3000/x"]
 [[route]]
 host = "b.home.arpa"
 backends = []
@@ -60,8 +62,8 @@ backends = ["http://a"]
         [
             "13:8: host: `grafana.home.arpa:443` contains a port; a route matches the host on every entrypoint",
             "14:15: path_prefix: `api` does not start with `/`",
-            "15:13: backends: `https://10.0.0.5:3000`: only http:// backends are supported yet (TLS is terminated here and the backend is reached over plain HTTP)",
-            "15:38: backends: `http://10.0.0.6:3000/x` has a path or query; a backend is only scheme, host and port (requests keep their own path)",
+            "15:13: backends: `ftp://10.0.0.5:3000`: unsupported scheme `ftp` (use http://, https:// or h2c://)",
+            "15:36: backends: `http://10.0.0.6:3000/x` has a path or query; a backend is only scheme, host and port (requests keep their own path)",
             "18:12: backends: at least one backend is needed",
             "19:11: timeout: `30` has no unit; write e.g. \"30s\" (units: ms, s, m, h)",
             "20:1: missing required key `host` in [[route]]",

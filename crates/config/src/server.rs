@@ -23,6 +23,7 @@ use crate::node::{parse_node, NodeConfig, NodeKeys};
 use crate::node_octet::NodeAddress;
 use crate::route::RouteConfig;
 use crate::shutdown::{parse_shutdown, ShutdownConfig};
+use crate::transport::TransportConfig;
 use crate::types::{port_for_node_ip, Backend};
 use crate::wireguard::{parse_interface, parse_peers, InterfaceConfig, PeerConfig, PeerKind};
 
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     pub entrypoints: Vec<EntrypointConfig>,
     pub tls: TlsConfig,
     pub routes: Vec<RouteConfig>,
+    /// `[[transport]]`: TLS options for `https://` backends, by name.
+    pub transports: Vec<TransportConfig>,
     /// `[http]`: the HTTP server's timeouts and per-connection caps.
     pub http: HttpConfig,
     pub dns: DnsConfig,
@@ -191,6 +194,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         entrypoints: ingress.entrypoints,
         tls: ingress.tls,
         routes: ingress.routes,
+        transports: ingress.transports,
         http,
         dns,
         admin,

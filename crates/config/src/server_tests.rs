@@ -101,6 +101,7 @@ fn example_parses_to_the_expected_model() {
         entrypoints: vec![],
         tls: TlsConfig::default(),
         routes: vec![],
+        transports: vec![],
         http: HttpConfig::default(),
         dns: DnsConfig::default(),
         admin: AdminConfig::default_for(Path::new("/var/lib/wingress")),

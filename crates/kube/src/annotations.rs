@@ -10,6 +10,9 @@
 //! | `wingress.dev/entrypoints` | `NAME, ...` (https entrypoints) | `entrypoints` |
 //! | `wingress.dev/timeout` | duration (`30s`) | `timeout` |
 //! | `wingress.dev/health-check` | `/healthz` or `/healthz, interval=10s, timeout=1s` | `health_check` |
+//! | `wingress.dev/backend-protocol` | `http`, `https`, `h2c` | the scheme of `backends` |
+//! | `wingress.dev/transport` | a `[[transport]]` name from the file | `transport` |
+//! | `wingress.dev/grpc-deadline` | `true`, `false` | `grpc_deadline` |
 //!
 //! Lists are comma-separated, spaces around entries ignored. Any other key
 //! under `wingress.dev/` is an error: a misspelt `allow` would otherwise
@@ -21,8 +24,8 @@ use std::time::Duration;
 
 use wingress_config::{
     access_problems, check_health_interval, check_route_entrypoint, parse_allow_rule,
-    parse_duration, parse_request_path, Access, AccessKeys, AllowRule, ForwardAuthUrl, HealthCheck,
-    RouteKey,
+    parse_duration, parse_request_path, Access, AccessKeys, AllowRule, BackendScheme,
+    ForwardAuthUrl, HealthCheck, RouteKey,
 };
 
 use crate::policy::Policy;
@@ -31,7 +34,7 @@ use crate::policy::Policy;
 pub const ANNOTATION_PREFIX: &str = "wingress.dev/";
 
 /// The keys after [`ANNOTATION_PREFIX`] that wingress reads.
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 10] = [
     "access",
     "allow",
     "client-ca",
@@ -39,6 +42,9 @@ const KNOWN: [&str; 7] = [
     "entrypoints",
     "timeout",
     "health-check",
+    "backend-protocol",
+    "transport",
+    "grpc-deadline",
 ];
 
 /// What the annotations set for every route of an Ingress.
@@ -51,6 +57,11 @@ pub(crate) struct RouteOptions {
     pub(crate) entrypoints: Vec<String>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) health_check: Option<HealthCheck>,
+    /// How the Service's endpoints are spoken to: `http` unless set.
+    pub(crate) backend_scheme: BackendScheme,
+    /// A `[[transport]]` of the file, by name.
+    pub(crate) transport: Option<String>,
+    pub(crate) grpc_deadline: bool,
 }
 
 /// The options, or every mistake found (each a whole message naming its
@@ -115,6 +126,21 @@ pub(crate) fn parse_annotations(
             "health-check" => {
                 parse_health_check(value).map(|check| opts.health_check = Some(check))
             }
+            "backend-protocol" => {
+                parse_backend_protocol(value).map(|scheme| opts.backend_scheme = scheme)
+            }
+            "transport" => {
+                if policy.transports.iter().any(|t| t == value) {
+                    opts.transport = Some(value.to_string());
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "no [[transport]] named `{value}` in the config (it has: {})",
+                        names_or_none(&policy.transports)
+                    ))
+                }
+            }
+            "grpc-deadline" => parse_bool(value).map(|on| opts.grpc_deadline = on),
             _ => Err(format!(
                 "unknown annotation (wingress reads {})",
                 KNOWN
@@ -137,10 +163,49 @@ pub(crate) fn parse_annotations(
                 .map(|(_, message)| message),
         );
     }
+    let uses_tls =
+        opts.backend_scheme.is_tls() || opts.forward_auth.as_ref().is_some_and(|f| f.scheme_https);
+    if opts.transport.is_some() && !uses_tls {
+        errors.push(
+            "wingress.dev/transport: needs wingress.dev/backend-protocol: https or an https:// \
+             wingress.dev/forward-auth to use it"
+                .to_string(),
+        );
+    }
     if errors.is_empty() {
         Ok(opts)
     } else {
         Err(errors)
+    }
+}
+
+/// `http`, `https` or `h2c`.
+fn parse_backend_protocol(value: &str) -> Result<BackendScheme, String> {
+    match value {
+        "http" => Ok(BackendScheme::Http),
+        "https" => Ok(BackendScheme::Https),
+        "h2c" => Ok(BackendScheme::H2c),
+        other => Err(format!(
+            "`{other}` is not a backend protocol (expected http, https or h2c)"
+        )),
+    }
+}
+
+/// `true` or `false`.
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("`{other}` is not true or false")),
+    }
+}
+
+/// `a, b` or `none`.
+fn names_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
     }
 }
 

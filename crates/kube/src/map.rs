@@ -406,7 +406,13 @@ fn route(
         host,
         path_prefix,
         path_match,
-        backends,
+        backends: backends
+            .into_iter()
+            .map(|b| wingress_config::BackendUrl {
+                scheme: opts.backend_scheme,
+                ..b
+            })
+            .collect(),
         weights: Vec::new(),
         health_check: opts.health_check.clone(),
         access: opts.access,
@@ -419,6 +425,8 @@ fn route(
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         allow_encoded_slashes: false,
         upgrades: vec!["websocket".to_string()],
+        grpc_deadline: opts.grpc_deadline,
+        transport: opts.transport.clone(),
         location: (0, 0),
     }
 }

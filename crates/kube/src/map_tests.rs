@@ -180,7 +180,8 @@ fn bad_annotations_skip_only_their_ingress() {
             "default/bad: skipped: wingress.dev/alow: unknown annotation (wingress reads \
              wingress.dev/access, wingress.dev/allow, wingress.dev/client-ca, \
              wingress.dev/forward-auth, wingress.dev/entrypoints, wingress.dev/timeout, \
-             wingress.dev/health-check)",
+             wingress.dev/health-check, wingress.dev/backend-protocol, wingress.dev/transport, \
+             wingress.dev/grpc-deadline)",
             "default/bad: skipped: wingress.dev/timeout: `5` has no unit; write e.g. \"5s\" \
              (units: ms, s, m, h)",
             "default/bad: skipped: wingress.dev/access: \"mtls\" needs `wingress.dev/client-ca`, \
@@ -189,6 +190,71 @@ fn bad_annotations_skip_only_their_ingress() {
              Ingresses ([kubernetes] access_modes = [tunnel, mtls, forward-auth])",
         ]
     );
+}
+
+/// An Ingress for `host` with `annotations` (YAML map lines), on the
+/// Service `web` of ANNOTATIONS.
+fn annotated(host: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {host}\n  \
+         namespace: default\n  annotations:\n{annotations}spec:\n  ingressClassName: wingress\n  \
+         defaultBackend:\n    service: {{ name: web, port: {{ number: 80 }} }}\n  tls:\n    \
+         - hosts: [{host}.home.arpa]\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {{ name: web, namespace: default }}\n\
+         spec:\n  clusterIP: 10.43.0.40\n  ports: [{{ port: 80, targetPort: 8080 }}]\n"
+    )
+}
+
+#[test]
+fn annotations_name_a_transport_and_the_backend_protocol() {
+    let file = "[kubernetes]\nbackends = \"service\"\n[[transport]]\nname = \"private-ca\"\nca = \"ca.pem\"\n";
+    let yaml = annotated(
+        "argocd",
+        "    wingress.dev/backend-protocol: https\n    wingress.dev/transport: private-ca\n",
+    );
+    let m = map(&snapshot(&yaml), &policy(file));
+    assert_eq!(problems(&m), Vec::<String>::new());
+    assert_eq!(
+        summary(&m),
+        ["argocd.home.arpa/ (Prefix) -> [https://10.43.0.40:80]"]
+    );
+    assert_eq!(m.routes[0].route.transport.as_deref(), Some("private-ca"));
+
+    let yaml = annotated(
+        "grpc",
+        "    wingress.dev/backend-protocol: h2c\n    wingress.dev/grpc-deadline: \"true\"\n",
+    );
+    let m = map(&snapshot(&yaml), &policy(file));
+    assert_eq!(
+        summary(&m),
+        ["grpc.home.arpa/ (Prefix) -> [h2c://10.43.0.40:80]"]
+    );
+    assert!(m.routes[0].route.grpc_deadline);
+
+    for (annotations, problem) in [
+        (
+            "    wingress.dev/transport: nope\n    wingress.dev/backend-protocol: https\n",
+            "wingress.dev/transport: no [[transport]] named `nope` in the config (it has: private-ca)",
+        ),
+        (
+            "    wingress.dev/transport: private-ca\n",
+            "wingress.dev/transport: needs wingress.dev/backend-protocol: https or an https:// \
+             wingress.dev/forward-auth to use it",
+        ),
+        (
+            "    wingress.dev/backend-protocol: h2\n",
+            "wingress.dev/backend-protocol: `h2` is not a backend protocol (expected http, https \
+             or h2c)",
+        ),
+        (
+            "    wingress.dev/grpc-deadline: \"yes\"\n",
+            "wingress.dev/grpc-deadline: `yes` is not true or false",
+        ),
+    ] {
+        let m = map(&snapshot(&annotated("bad", annotations)), &policy(file));
+        assert!(m.routes.is_empty(), "{annotations}");
+        assert_eq!(problems(&m), [format!("default/bad: skipped: {problem}")]);
+    }
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub struct Policy {
     pub entrypoints: Vec<(String, Option<EntrypointProtocol>)>,
     /// Whether `entrypoints` were written in the file (else the defaults).
     pub entrypoints_written: bool,
+    /// The `[[transport]]` names `wingress.dev/transport` may name.
+    pub transports: Vec<String>,
 }
 
 // === impl Policy ===
@@ -48,6 +50,7 @@ impl Policy {
                 .map(|e| (e.name, Some(e.protocol)))
                 .collect(),
             entrypoints_written: written,
+            transports: cfg.transports.iter().map(|t| t.name.clone()).collect(),
         }
     }
 

@@ -1,22 +1,28 @@
-//! The HTTP/1.1 client towards backends: a request goes out on a pooled
-//! keep-alive connection of this thread (`pool`), or a new one made within
-//! the route's connect timeout; the response-headers timeout starts once the
-//! request body is sent. The response body (`pool::BackendBody`) hands its
-//! connection back to the pool when it has been read to the end.
+//! The client towards backends: a request goes out on a pooled connection
+//! of this thread (`pool`), or a new one made within the route's connect
+//! timeout (TLS for `https://` backends, as the route's [`BackendTls`]
+//! says), in HTTP/1.1 or HTTP/2 (`sender`); the response-headers timeout
+//! starts once the request body is sent. An HTTP/1.1 response body
+//! (`pool::BackendBody`) hands its connection back to the pool when it has
+//! been read to the end; an HTTP/2 connection is shared while it is open.
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::uri::{PathAndQuery, Uri};
-use http::{Request, Response, Version};
+use http::{Request, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::body::{BoxError, ReqBody};
 use crate::dns::CachingResolver;
-use crate::pool::{self, BackendBody};
-use crate::spec::{nonzero, BackendAddr};
+use wingress_sync::lock;
+
+use crate::backend_tls::TlsConnectError;
+use crate::pool::{self, BackendBody, ConnectError};
+use crate::sender::shape_http1;
+use crate::spec::{nonzero, BackendAddr, BackendTls};
 
 /// A route's backend client. Connections are pooled per thread (see
 /// `pool`): a connection's socket and driver task belong to the event loop
@@ -30,6 +36,11 @@ use crate::spec::{nonzero, BackendAddr};
 pub(crate) struct BackendClient {
     settings: ConnSettings,
     resolver: CachingResolver,
+    tls: Option<BackendTls>,
+    /// When a failed TLS handshake was last logged at WARN: at most one
+    /// such line per [`TLS_WARN_EVERY`], the others at DEBUG, so requests
+    /// cannot flood the log.
+    tls_warned: Arc<Mutex<Option<Instant>>>,
 }
 
 /// What a backend connection was opened with. Two routes whose settings
@@ -38,7 +49,15 @@ pub(crate) struct BackendClient {
 pub(crate) struct ConnSettings {
     /// Bounds opening a connection (resolving included); zero: none.
     pub(crate) connect_timeout: Duration,
+    /// The transport's [`BackendTls::key`]: what its TLS configuration was
+    /// built from (files included), so a reload that rebuilt it unchanged
+    /// keeps the connections, and a changed CA or client certificate does
+    /// not reuse those made with the old one.
+    pub(crate) tls: Option<u64>,
 }
+
+/// How often a route's failing TLS handshakes are logged at WARN.
+const TLS_WARN_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SendError {
@@ -46,6 +65,10 @@ pub(crate) enum SendError {
     /// The request, never sent, comes back for another attempt.
     #[error("cannot connect to backend")]
     Connect(#[source] BoxError, Option<Box<Request<ReqBody>>>),
+    /// Connected, but the TLS handshake failed (the cause is logged). The
+    /// backend stays in rotation: it is up, the transport is wrong.
+    #[error("tls to backend failed")]
+    Tls(#[source] TlsConnectError),
     /// The backend did not answer within the route's timeout.
     #[error("backend response timed out")]
     Timeout,
@@ -70,10 +93,38 @@ impl fmt::Display for Chain<'_> {
 }
 
 impl BackendClient {
-    pub(crate) fn new(connect_timeout: Duration, resolver: CachingResolver) -> Self {
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        resolver: CachingResolver,
+        tls: Option<BackendTls>,
+    ) -> Self {
         BackendClient {
-            settings: ConnSettings { connect_timeout },
+            settings: ConnSettings {
+                connect_timeout,
+                tls: tls.as_ref().map(|t| t.key),
+            },
             resolver,
+            tls,
+            tls_warned: Arc::default(),
+        }
+    }
+
+    /// Logs a failed handshake with its cause: at WARN at most once per
+    /// [`TLS_WARN_EVERY`], otherwise at DEBUG.
+    fn log_tls_failure(&self, target: &BackendAddr, e: &TlsConnectError) {
+        let now = Instant::now();
+        let warn = {
+            let mut last = lock(&self.tls_warned);
+            let due = last.is_none_or(|at| now.duration_since(at) >= TLS_WARN_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if warn {
+            tracing::warn!(backend = %target, error = %Chain(e), "backend tls handshake failed");
+        } else {
+            tracing::debug!(backend = %target, error = %Chain(e), "backend tls handshake failed");
         }
     }
 
@@ -89,16 +140,10 @@ impl BackendClient {
         timeout: Duration,
         body_sent: Option<oneshot::Receiver<()>>,
     ) -> Result<Response<BackendBody>, SendError> {
-        // Backends get origin-form targets (`/path?query`); Host says whom.
-        if req.uri().scheme().is_some() || req.uri().authority().is_some() {
-            let path = req
-                .uri()
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/"));
-            *req.uri_mut() = Uri::from(path);
-        }
-        *req.version_mut() = Version::HTTP_11;
+        // HTTP/1.1 backends get origin-form targets (`/path?query`); Host
+        // says whom. HTTP/2 ones get theirs from `sender` once the
+        // connection's protocol is known.
+        shape_http1(&mut req);
         let response = self.exchange(target, req);
         let Some(timeout) = nonzero(timeout) else {
             return response.await;
@@ -130,12 +175,25 @@ impl BackendClient {
         loop {
             let (mut sender, reused) = match idle.take(Instant::now()) {
                 Some(sender) => (sender, true),
-                None => match pool::connect(target, &self.resolver, self.settings.connect_timeout)
-                    .await
-                {
-                    Ok(sender) => (sender, false),
-                    Err(e) => return Err(SendError::Connect(e, Some(Box::new(req)))),
-                },
+                None => {
+                    let tls = self.tls.as_ref();
+                    let timeout = self.settings.connect_timeout;
+                    match pool::connect(target, &self.resolver, timeout, tls).await {
+                        Ok(sender) => {
+                            // Later requests share a new HTTP/2 connection
+                            // at once, not only after this response.
+                            if let Some(shared) = sender.share() {
+                                idle.put(shared);
+                            }
+                            (sender, false)
+                        }
+                        Err(ConnectError::Tls(e)) => {
+                            self.log_tls_failure(target, &e);
+                            return Err(SendError::Tls(e));
+                        }
+                        Err(e) => return Err(SendError::Connect(e.into(), Some(Box::new(req)))),
+                    }
+                }
             };
             if let Err(e) = sender.ready().await {
                 if reused {
@@ -143,7 +201,7 @@ impl BackendClient {
                 }
                 return Err(SendError::Failed(e.into()));
             }
-            match sender.try_send_request(req).await {
+            match sender.try_send_request(req, target).await {
                 Ok(response) => return Ok(BackendBody::wrap(response, sender, idle)),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if reused => req = unsent,

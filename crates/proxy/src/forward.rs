@@ -17,6 +17,7 @@ use crate::body::{client_body_status, empty_body, streamed_body};
 use crate::client::{Chain, SendError};
 use crate::conn::ConnState;
 use crate::forward_auth::{self, AuthOutcome};
+use crate::grpc;
 use crate::headers::{
     add_identity, merge_cookies, protocols_allowed, restore_upgrade, set_forwarded,
     strip_hop_by_hop, strip_proxy_only, upgrade_protocol, X_WINGRESS_CLIENT_SUBJECT,
@@ -143,10 +144,17 @@ async fn through(
         Version::HTTP_11 => upgrade_protocol(&parts.headers, &route.spec.upgrades),
         _ => None,
     };
+    // `TE: trailers` says the client takes trailers (gRPC servers want it
+    // before they answer); it is hop-by-hop, so it is said again here, for
+    // this proxy, which passes trailers on.
+    let te_trailers = accepts_trailers(&parts.headers);
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
     if let Some(protocol) = &upgrade {
         restore_upgrade(headers, protocol.clone());
+    }
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     strip_proxy_only(headers);
     if let Some(auth) = &route.auth {
@@ -182,6 +190,21 @@ async fn through(
     handled
 }
 
+/// Whether the request's `TE` lists `trailers`.
+fn accepts_trailers(headers: &http::HeaderMap) -> bool {
+    headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("trailers")
+            })
+        })
+    })
+}
+
 fn client_subject(access: &Access, info: &ConnInfo) -> Option<HeaderValue> {
     let Access::Mtls(check) = access else {
         return None;
@@ -199,6 +222,12 @@ async fn send(
     upgrade: bool,
     conn: &Rc<ConnState>,
 ) -> Handled {
+    let client_deadline = route
+        .spec
+        .grpc_deadline
+        .then(|| grpc::timeout(&parts.headers))
+        .flatten();
+    let timeout = client_deadline.map_or(route.spec.timeout, grpc::with_grace);
     let bodyless = body.is_end_stream();
     let retryable = bodyless && (parts.method == Method::GET || parts.method == Method::HEAD);
     let (req_body, mut body_sent) = if bodyless {
@@ -239,7 +268,7 @@ async fn send(
         backend.requests.fetch_add(1, Ordering::Relaxed);
         match route
             .client
-            .send(&backend.addr, req, route.spec.timeout, body_sent.take())
+            .send(&backend.addr, req, timeout, body_sent.take())
             .await
         {
             Ok(response) => {
@@ -263,6 +292,8 @@ async fn send(
                     _ => return failed(StatusCode::BAD_GATEWAY),
                 }
             }
+            // Logged with its cause by the client.
+            Err(SendError::Tls(_)) => return failed(StatusCode::BAD_GATEWAY),
             Err(SendError::Timeout) => return failed(StatusCode::GATEWAY_TIMEOUT),
             Err(SendError::Failed(e)) => {
                 tracing::debug!(backend = %backend.addr, error = %Chain(&*e), "backend request failed");

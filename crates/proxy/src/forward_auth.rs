@@ -139,6 +139,8 @@ pub(crate) async fn check(
     let response = match client.send(&target.addr, req, timeout, None).await {
         Ok(response) => response,
         Err(SendError::Timeout) => return AuthOutcome::Failed(StatusCode::GATEWAY_TIMEOUT),
+        // Logged with its cause by the client.
+        Err(SendError::Tls(_)) => return AuthOutcome::Failed(StatusCode::BAD_GATEWAY),
         Err(SendError::Connect(e, _) | SendError::Failed(e)) => {
             tracing::debug!(error = %Chain(&*e), "forward-auth request failed");
             return AuthOutcome::Failed(StatusCode::BAD_GATEWAY);

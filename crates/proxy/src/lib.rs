@@ -7,7 +7,8 @@
 //! `policy` decides access, `forward_auth` asks an auth service when the
 //! route says so, `headers` rewrites identity and forwarding headers, and
 //! `upstream` picks a healthy backend, which `client` talks to over pooled
-//! HTTP/1.1. `server` drives the client connection (HTTP/1.1 or HTTP/2,
+//! HTTP/1.1 or HTTP/2 (`sender`: h2c by prior knowledge, h2 by ALPN), on
+//! TLS for `https://` backends (`backend_tls`). `server` drives the client connection (HTTP/1.1 or HTTP/2,
 //! timeouts, upgrades).
 //!
 //! # Behaviour worth knowing
@@ -47,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 mod access_log;
+mod backend_tls;
 mod body;
 mod client;
 mod conn;
@@ -55,6 +57,7 @@ mod forward;
 mod forward_auth;
 #[doc(hidden)]
 pub mod fuzzing;
+mod grpc;
 mod headers;
 mod health;
 mod host;
@@ -67,6 +70,7 @@ mod pool;
 mod proxy;
 mod redirect;
 mod router;
+mod sender;
 mod server;
 mod spec;
 mod stats;
@@ -82,8 +86,9 @@ pub use path::{normalize as normalize_path, EncodedSlash, PathError};
 pub use proxy::{Proxy, RequestError};
 pub use redirect::{serve_redirect, Http01Responder};
 pub use spec::{
-    Access, AllowRule, BackendAddr, ClientCertCheck, ConnInfo, ForwardAuthSpec, HealthCheckSpec,
-    HostMatch, PathMatch, PeerIdentity, ProxyOptions, RouteSpec, Scheme,
+    Access, AllowRule, BackendAddr, BackendScheme, BackendTls, ClientCertCheck, ConnInfo,
+    ForwardAuthSpec, HealthCheckSpec, HostMatch, PathMatch, PeerIdentity, ProxyOptions, RouteSpec,
+    Scheme,
 };
 pub use stats::{ProxyStats, RouteStats, RouteStatsSnapshot, LATENCY_BUCKETS, STATUS_CLASSES};
 pub use status::{BackendHealth, BackendStatus, RouteStatus};

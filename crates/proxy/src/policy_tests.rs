@@ -77,6 +77,7 @@ fn forward_auth_skipped_for_admitted_peers() {
         url: BackendAddr {
             host: "auth".into(),
             port: 80,
+            scheme: crate::spec::BackendScheme::Http,
         },
         path_and_query: "/".into(),
         copy_headers: vec![],

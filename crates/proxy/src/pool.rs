@@ -1,4 +1,5 @@
-//! Keep-alive HTTP/1.1 connections to backends, one pool per thread.
+//! Keep-alive HTTP/1.1 and HTTP/2 connections to backends (plain or TLS),
+//! one pool per thread.
 //!
 //! A pooled connection is a hyper `SendRequest` whose connection driver is a
 //! `spawn_local` task on the thread that opened it, so a request, its
@@ -7,7 +8,8 @@
 //! newest first (their windows and caches are warm) and closed after
 //! [`POOL_IDLE`]; a connection goes back to the pool only when its response
 //! body has been read to the end (see [`BackendBody`]), so a request is
-//! never queued behind another one's slow body.
+//! never queued behind another one's slow body. An HTTP/2 connection stays
+//! in the pool while it is open and every request on the thread shares it.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -24,16 +26,18 @@ use http::{Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wingress_sync::lock;
 
+use crate::backend_tls::{self, TlsConnectError};
 use crate::body::{BoxError, ReqBody};
 use crate::client::ConnSettings;
 use crate::dns::CachingResolver;
-use crate::spec::{nonzero, BackendAddr};
+use crate::sender::Sender;
+use crate::spec::{nonzero, BackendAddr, BackendScheme, BackendTls};
 
 /// How long an unused pooled backend connection is kept.
 pub(crate) const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -44,8 +48,6 @@ const MAX_IDLE: usize = 512;
 /// How often each thread closes connections idle for longer than
 /// [`POOL_IDLE`] (so an idle pool does not hold sockets forever).
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
-
-pub(crate) type Sender = http1::SendRequest<ReqBody>;
 
 struct IdleConn {
     sender: Sender,
@@ -128,12 +130,20 @@ impl Idle {
         lock(&self.conns)
     }
 
-    /// The newest idle connection that is still open, if any.
+    /// The newest idle connection that is still open, if any. An HTTP/2
+    /// connection stays in the list (it takes more requests at once): the
+    /// caller gets a second handle on it.
     pub(crate) fn take(&self, now: Instant) -> Option<Sender> {
         let mut conns = self.lock();
         while let Some(c) = conns.pop_back() {
             if c.sender.is_closed() || now.duration_since(c.since) >= POOL_IDLE {
                 continue;
+            }
+            if let Some(shared) = c.sender.share() {
+                conns.push_back(IdleConn {
+                    sender: shared,
+                    since: now,
+                });
             }
             return Some(c.sender);
         }
@@ -166,14 +176,33 @@ impl Idle {
     }
 }
 
+/// Why a new connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    /// No TCP connection (or none within the timeout): the backend is down
+    /// or unreachable.
+    #[error("cannot connect")]
+    Tcp(#[source] BoxError),
+    /// Connected, but the TLS handshake failed: a certificate or transport
+    /// setting to fix, not a backend to take out of rotation.
+    #[error("tls to backend failed")]
+    Tls(#[from] TlsConnectError),
+    /// Connected, but HTTP could not start on the connection.
+    #[error("cannot start http")]
+    Http(#[source] hyper::Error),
+}
+
 /// Opens a new connection to `target`: resolves it (IP literals directly,
 /// names through the caching resolver), tries each address in turn within
-/// `connect_timeout` in all, and starts hyper's HTTP/1.1 client on it.
+/// `connect_timeout` in all, runs the TLS handshake for `https://` targets
+/// (within the same timeout), and starts hyper's client on it: HTTP/2 for
+/// `h2c://` and for TLS that negotiated `h2`, HTTP/1.1 otherwise.
 pub(crate) async fn connect(
     target: &BackendAddr,
     resolver: &CachingResolver,
     connect_timeout: Duration,
-) -> Result<Sender, BoxError> {
+    tls: Option<&BackendTls>,
+) -> Result<Sender, ConnectError> {
     let attempt = async {
         let addrs: Vec<SocketAddr> = match target.ip_literal() {
             Some(ip) => vec![SocketAddr::new(ip, target.port)],
@@ -193,22 +222,87 @@ pub(crate) async fn connect(
         }
         Err(last)
     };
-    let stream = match nonzero(connect_timeout) {
-        Some(t) => tokio::time::timeout(t, attempt)
+    let deadline = nonzero(connect_timeout).map(|t| Instant::now() + t);
+    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+    let stream = match deadline {
+        Some(at) => tokio::time::timeout_at(at, attempt)
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??,
-        None => attempt.await?,
+            .map_err(|_| ConnectError::Tcp(timed_out().into()))?,
+        None => attempt.await,
+    }
+    .map_err(|e| ConnectError::Tcp(e.into()))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| ConnectError::Tcp(e.into()))?;
+    match target.scheme {
+        BackendScheme::Http => return start_http1(stream).await,
+        BackendScheme::H2c => return start_http2(stream).await,
+        BackendScheme::Https => {}
+    }
+    let handshake = backend_tls::handshake(stream, target, tls);
+    let stream = match deadline {
+        Some(at) => tokio::time::timeout_at(at, handshake)
+            .await
+            .map_err(|_| ConnectError::Tcp(timed_out().into()))??,
+        None => handshake.await?,
     };
-    stream.set_nodelay(true)?;
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        start_http2(stream).await
+    } else {
+        start_http1(stream).await
+    }
+}
+
+/// Starts hyper's HTTP/1.1 client on a connected stream, its connection
+/// driver a task of this thread.
+async fn start_http1<S>(stream: S) -> Result<Sender, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, conn) = http1::Builder::new()
         .handshake::<_, ReqBody>(TokioIo::new(stream))
-        .await?;
+        .await
+        .map_err(ConnectError::Http)?;
     tokio::task::spawn_local(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::trace!(error = %e, "backend connection ended");
         }
     });
-    Ok(sender)
+    Ok(Sender::Http1(sender))
+}
+
+/// Starts hyper's HTTP/2 client on a connected stream (h2c, or TLS that
+/// negotiated `h2`); the connection and its streams' tasks run on this
+/// thread.
+async fn start_http2<S>(stream: S) -> Result<Sender, ConnectError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http2::Builder::new(LocalExec)
+        .handshake::<_, ReqBody>(TokioIo::new(stream))
+        .await
+        .map_err(ConnectError::Http)?;
+    tokio::task::spawn_local(async move {
+        if let Err(e) = conn.await {
+            tracing::trace!(error = %e, "backend connection ended");
+        }
+    });
+    Ok(Sender::Http2(sender))
+}
+
+/// Runs hyper's HTTP/2 tasks on this thread's `LocalSet`, where the
+/// connection that needs them lives (request bodies are not `Sync`, and
+/// nothing here crosses threads).
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: std::future::Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
 }
 
 /// A backend response body that returns its connection to the pool once it
@@ -233,6 +327,9 @@ impl BackendBody {
                 .get_all(header::CONNECTION)
                 .iter()
                 .any(is_close);
+        // An HTTP/2 connection is already back in the pool (see
+        // `Idle::take`); only HTTP/1.1 ones wait for the body's end.
+        let reusable = reusable && matches!(sender, Sender::Http1(_));
         let mut reuse = reusable.then_some((sender, idle));
         if response.body().is_end_stream() {
             if let Some((sender, idle)) = reuse.take() {

@@ -149,12 +149,65 @@ pub enum AllowRule {
     Tag(String),
 }
 
-/// A backend (or auth service) address. Backends speak plain HTTP/1.1.
+/// A backend (or auth service) address, and how it is spoken to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BackendAddr {
     /// A DNS name or an IP literal (IPv6 with or without brackets).
     pub host: String,
     pub port: u16,
+    pub scheme: BackendScheme,
+}
+
+/// How a backend is spoken to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BackendScheme {
+    /// HTTP/1.1 over TCP.
+    #[default]
+    Http,
+    /// TLS as the route's [`BackendTls`] says; HTTP/2 when ALPN picks
+    /// `h2` (offered only if the transport's ALPN list has it), otherwise
+    /// HTTP/1.1.
+    Https,
+    /// HTTP/2 over TCP with prior knowledge (RFC 9113 section 3.3).
+    H2c,
+}
+
+impl BackendScheme {
+    /// Whether connections run TLS.
+    pub fn is_tls(self) -> bool {
+        self == BackendScheme::Https
+    }
+
+    /// The URI scheme requests carry on HTTP/2 (`:scheme`).
+    pub(crate) fn uri_scheme(self) -> http::uri::Scheme {
+        if self.is_tls() {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        }
+    }
+}
+
+/// How a route talks TLS to its `https://` backends and forward-auth
+/// service: a rustls client configuration (roots, client certificate,
+/// ALPN) and the name to send and verify, the backend's host unless set.
+#[derive(Clone)]
+pub struct BackendTls {
+    pub config: Arc<rustls::ClientConfig>,
+    pub server_name: Option<rustls_pki_types::ServerName<'static>>,
+    /// What `config` and `server_name` were built from (the transport's
+    /// settings and files): routes whose keys are equal share pooled
+    /// connections, across reloads too. Two different configurations
+    /// must not have the same key.
+    pub key: u64,
+}
+
+impl fmt::Debug for BackendTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BackendAddr {
@@ -162,6 +215,14 @@ impl BackendAddr {
     pub(crate) fn ip_literal(&self) -> Option<IpAddr> {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
         host.parse().ok()
+    }
+}
+
+impl BackendAddr {
+    /// The name sent as SNI and verified: the host, without brackets.
+    pub(crate) fn server_name(&self) -> Option<rustls_pki_types::ServerName<'static>> {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        rustls_pki_types::ServerName::try_from(host.to_string()).ok()
     }
 }
 
@@ -227,6 +288,9 @@ pub struct RouteSpec {
     /// How long to wait for the backend's response headers once the request
     /// has been sent. Zero disables the limit.
     pub timeout: Duration,
+    /// A request's `grpc-timeout` (the gRPC client's deadline), plus a
+    /// second, replaces `timeout` for that request, longer or shorter.
+    pub grpc_deadline: bool,
     /// TCP connect timeout towards backends. Zero disables the limit.
     pub connect_timeout: Duration,
     /// Paths with encoded slashes (`%2F`) are served, the slashes kept
@@ -238,6 +302,10 @@ pub struct RouteSpec {
     /// gives `["websocket"]` unless the route says otherwise; `h2c` is
     /// never forwarded.
     pub upgrades: Vec<String>,
+    /// TLS for the backends (and forward-auth service) whose address has
+    /// `tls` set. Needed when one has; a TLS address without it cannot be
+    /// connected to.
+    pub tls: Option<BackendTls>,
 }
 
 /// Per-connection limits, shared by all routes. A zero duration disables

@@ -58,7 +58,11 @@ impl RouteTable {
                 };
                 Route {
                     stats: stats.route(&spec.host.to_string(), &spec.path_prefix),
-                    client: BackendClient::new(spec.connect_timeout, resolver.clone()),
+                    client: BackendClient::new(
+                        spec.connect_timeout,
+                        resolver.clone(),
+                        spec.tls.clone(),
+                    ),
                     upstream,
                     auth,
                     spec,

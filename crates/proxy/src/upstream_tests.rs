@@ -5,6 +5,7 @@ fn upstream(weights: &[u32], checked: bool) -> Upstream {
         .map(|i| BackendAddr {
             host: "127.0.0.1".into(),
             port: 8000 + i as u16,
+            scheme: crate::spec::BackendScheme::Http,
         })
         .collect();
     Upstream::new(&addrs, weights, checked)

@@ -6,7 +6,9 @@
 //! [`server_config`] to its HTTPS listeners, calls
 //! [`CertStore::reload_changed`] periodically (e.g. on SIGHUP or a timer),
 //! [`CertStore::set_memory_certs`] whenever the Secrets it watches change,
-//! and checks per-route client certificates with [`ClientCaVerifier`].
+//! checks per-route client certificates with [`ClientCaVerifier`], and
+//! builds the client side towards `https://` backends with
+//! [`backend_client_config`].
 //! Only the *ring* crypto provider is used.
 //!
 //! On disk, under the state directory:
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 mod acme;
+mod backend_client;
 mod ca;
 mod client_auth;
 mod error;
@@ -48,6 +51,7 @@ use rustls::crypto::CryptoProvider;
 pub use acme::{
     AcmeChallenge, AcmeManager, AcmeSettings, DnsError, Rfc2136, TsigAlgorithm, TsigKey,
 };
+pub use backend_client::{backend_client_config, BackendTlsOptions, SystemRoots};
 pub use client_auth::ClientCaVerifier;
 pub use error::TlsError;
 pub use memory::{MemoryCert, MemoryCertError};

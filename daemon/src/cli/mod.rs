@@ -282,7 +282,19 @@ fn check(path: &Path) -> Result<ExitCode> {
     let result = if is_client {
         wingress_config::parse_client(path, &text, &env).map(|_| ())
     } else {
-        wingress_config::parse_server(path, &text, &env).map(|_| ())
+        wingress_config::parse_server(path, &text, &env).map(|cfg| {
+            for t in cfg.transports.iter().filter(|t| t.insecure_skip_verify) {
+                eprintln!(
+                    "{}:{}:{}: warning: [[transport]] `{}` has insecure_skip_verify = true: \
+                     backend certificates are not verified, so anyone on the path to the \
+                     backend can read and change its traffic",
+                    path.display(),
+                    t.location.0,
+                    t.location.1,
+                    t.name
+                );
+            }
+        })
     };
     match result {
         Ok(()) => {

@@ -241,6 +241,7 @@ fn backend_host_names_are_resolved() {
         named.backends = vec![wingress_proxy::BackendAddr {
             host: "localhost".into(),
             port: a.addr.port(),
+            scheme: wingress_proxy::BackendScheme::Http,
         }];
         let proxy = Proxy::new(vec![named], ProxyOptions::default());
         let addr = listen(&proxy, host_client()).await;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod backend_h2;
 mod balancing;
 mod hardening;
 mod limits;

@@ -54,6 +54,7 @@ pub(crate) async fn closing_backend(per_conn: usize) -> (BackendAddr, Arc<Atomic
     let spec = BackendAddr {
         host: "127.0.0.1".into(),
         port: addr.port(),
+        scheme: wingress_proxy::BackendScheme::Http,
     };
     (spec, accepted)
 }

@@ -19,6 +19,7 @@ fn every_request_is_refused_or_framed_once_for_the_backend() {
         all.backends = vec![BackendAddr {
             host: "127.0.0.1".into(),
             port: recorder.addr.port(),
+            scheme: wingress_proxy::BackendScheme::Http,
         }];
         let proxy = Proxy::new(vec![all], ProxyOptions::default());
         let addr = listen(&proxy, host_client()).await;

@@ -101,6 +101,7 @@ impl Backend {
         BackendAddr {
             host: self.addr.ip().to_string(),
             port: self.addr.port(),
+            scheme: wingress_proxy::BackendScheme::Http,
         }
     }
 }
@@ -149,6 +150,7 @@ pub(crate) async fn dead_addr() -> BackendAddr {
     BackendAddr {
         host: "127.0.0.1".into(),
         port,
+        scheme: wingress_proxy::BackendScheme::Http,
     }
 }
 
@@ -401,9 +403,11 @@ pub(crate) fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> Rou
         allow: vec![],
         entrypoints: vec![],
         timeout: Duration::from_secs(5),
+        grpc_deadline: false,
         connect_timeout: Duration::from_secs(1),
         allow_encoded_slashes: false,
         upgrades: vec!["websocket".into()],
+        tls: None,
     }
 }
 

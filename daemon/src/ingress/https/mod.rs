@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
@@ -35,6 +35,9 @@ use crate::ingress::open_conns::{Gauge, OpenConns};
 
 pub(crate) mod acme;
 pub(crate) mod host_pool;
+mod transports;
+
+use transports::Transports;
 
 /// A client gets this long to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,10 +192,11 @@ impl HttpsGen {
             },
         )
         .context("cannot build the TLS configuration")?;
+        let transports = Transports::build(cfg)?;
         let routes = cfg
             .routes
             .iter()
-            .map(route_spec)
+            .map(|r| route_spec(r, &transports))
             .collect::<Result<Vec<_>>>()?;
         Ok(HttpsGen {
             proxy: Proxy::with_stats(routes, proxy_options(&cfg.http), stats.clone()),
@@ -446,7 +450,7 @@ impl HttpsService {
     }
 }
 
-fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
+fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteSpec> {
     let access = match r.access {
         config::Access::Tunnel => proxy::Access::Tunnel,
         config::Access::Public => proxy::Access::Public,
@@ -466,16 +470,15 @@ fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
                     r.host
                 )
             })?;
-            if url.scheme_https {
-                bail!(
-                    "route {}: forward_auth over https is not supported yet; use an http:// URL",
-                    r.host
-                );
-            }
             proxy::Access::ForwardAuth(proxy::ForwardAuthSpec {
                 url: BackendAddr {
                     host: url.host.clone(),
                     port: url.port,
+                    scheme: if url.scheme_https {
+                        proxy::BackendScheme::Https
+                    } else {
+                        proxy::BackendScheme::Http
+                    },
                 },
                 path_and_query: url.path_and_query.clone(),
                 copy_headers: r.forward_auth_response_headers.clone(),
@@ -500,6 +503,11 @@ fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
             .map(|b| BackendAddr {
                 host: b.host.clone(),
                 port: b.port,
+                scheme: match b.scheme {
+                    config::BackendScheme::Http => proxy::BackendScheme::Http,
+                    config::BackendScheme::Https => proxy::BackendScheme::Https,
+                    config::BackendScheme::H2c => proxy::BackendScheme::H2c,
+                },
             })
             .collect(),
         weights: r.weights.clone(),
@@ -519,9 +527,11 @@ fn route_spec(r: &config::RouteConfig) -> Result<RouteSpec> {
             .collect(),
         entrypoints: r.entrypoints.clone(),
         timeout: r.timeout,
+        grpc_deadline: r.grpc_deadline,
         connect_timeout: r.connect_timeout,
         allow_encoded_slashes: r.allow_encoded_slashes,
         upgrades: r.upgrades.clone(),
+        tls: transports.for_route(r)?,
     })
 }
 
