@@ -4,6 +4,7 @@
 //! after [`normalize_host`]). Not an API: hidden from the documentation,
 //! and changed with the code it calls.
 
+pub use crate::grpc::{timeout as grpc_timeout, with_grace as grpc_with_grace};
 pub use crate::host::normalize_host;
 pub use crate::path::{normalize as normalize_path, EncodedSlash, PathError};
 use crate::proxy::RequestError;

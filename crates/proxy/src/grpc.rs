@@ -13,14 +13,14 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(1);
 const MAX_DEADLINE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The response timeout for a request whose client set `deadline`.
-pub(crate) fn with_grace(deadline: Duration) -> Duration {
+pub fn with_grace(deadline: Duration) -> Duration {
     deadline.min(MAX_DEADLINE) + DEADLINE_GRACE
 }
 
 /// The deadline in `grpc-timeout`: 1 to 8 ASCII digits and a unit (`H`,
 /// `M`, `S`, `m`, `u`, `n`), as the gRPC over HTTP/2 specification writes
 /// it. Anything else, or several values: `None`.
-pub(crate) fn timeout(headers: &HeaderMap) -> Option<Duration> {
+pub fn timeout(headers: &HeaderMap) -> Option<Duration> {
     let mut values = headers.get_all("grpc-timeout").iter();
     let value = values.next()?;
     if values.next().is_some() {
