@@ -10,6 +10,10 @@
 #   BASELINE=/path/to/older/wingress bash benches/https.sh # also that one, in the same rounds
 #   BACKEND_TLS=1 bash benches/https.sh         # the backend behind TLS too: every proxy
 #                                               # verifies it against the bench CA
+#   H2C=1 bash benches/https.sh                 # the backend speaks HTTP/2 with prior knowledge
+#                                               # (nginx grpc_pass, caddy and wingress h2c://)
+#   GRPC=1 bash benches/https.sh                # unary gRPC calls (h2load, HTTP/2 over TLS) to a
+#                                               # grpcio server behind each proxy, as H2C=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,9 +21,20 @@ RUNS="${RUNS:-9}"
 DURATION="${DURATION:-8s}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
+# GRPC: h2load's streams per connection (CONNS connections).
+STREAMS="${STREAMS:-1}"
+modes=0
+for mode in BACKEND_TLS H2C GRPC; do
+  if [[ -n "${!mode:-}" ]]; then modes=$((modes + 1)); fi
+done
+if ((modes > 1)); then
+  echo "https.sh: BACKEND_TLS, H2C and GRPC are separate modes; set one" >&2; exit 1
+fi
 
 need=()
-for prog in nginx:nginx-light caddy:caddy wrk:wrk openssl:openssl curl:curl; do
+progs=(nginx:nginx-light caddy:caddy wrk:wrk openssl:openssl curl:curl)
+[[ -n "${GRPC:-}" ]] && progs+=(h2load:nghttp2-client)
+for prog in "${progs[@]}"; do
   command -v "${prog%%:*}" >/dev/null 2>&1 || need+=("${prog#*:}")
 done
 if ((${#need[@]})); then
@@ -74,6 +89,44 @@ if [[ -n "${BACKEND_TLS:-}" ]]; then
     }"
   WING_TRANSPORT='transport = "bench-ca"'
 fi
+BACKEND_LISTEN="${BACKEND_TLS:+ ssl}" BACKEND_OPTS="$BACKEND_SSL"
+UPSTREAM="$BSCHEME://127.0.0.1:$BACKEND" WING_ROUTE="$WING_TRANSPORT" NGINX_SERVER=""
+NGINX_PASS="proxy_pass $BSCHEME://backend;
+      $NGINX_TLS
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$remote_addr;"
+MODE_NAME="HTTPS reverse proxy on loopback${BACKEND_TLS:+ to an https:// backend}"
+# H2C and GRPC: the backend speaks HTTP/2 with prior knowledge on a plain
+# port. nginx reaches it with grpc_pass (its only h2c upstream: one stream
+# per upstream connection, kept), caddy and wingress as h2c:// (one
+# multiplexed connection per wingress event loop). H2C's backend is the
+# nginx above (listen ... http2 without ssl: h2c; nginx >= 1.25.1 also
+# takes it, with a deprecation warning); it never ends its connections
+# (GOAWAY after keepalive_requests would refuse streams in flight). GRPC's
+# is tests/grpc/server.py (grpcio), and the load is h2load over TLS/h2.
+if [[ -n "${H2C:-}${GRPC:-}" ]]; then
+  BACKEND_LISTEN=" http2"
+  BACKEND_OPTS="keepalive_requests 100000000; http2_max_concurrent_streams 1024;"
+  UPSTREAM="h2c://127.0.0.1:$BACKEND"
+  # keepalive_requests: nginx would end each client connection after 1,000
+  # requests, and h2load does not reconnect (wrk does, at a handshake's cost).
+  NGINX_SERVER="keepalive_requests 100000000;"
+  NGINX_PASS="grpc_pass grpc://backend;
+      grpc_set_header Host \$host;
+      grpc_set_header X-Forwarded-For \$remote_addr;"
+  MODE_NAME="HTTPS reverse proxy on loopback to an h2c backend"
+fi
+if [[ -n "${GRPC:-}" ]]; then
+  # The route's timeout gives way to each call's grpc-timeout, which the
+  # load sends (as clients with a deadline do).
+  WING_ROUTE="grpc_deadline = true"
+  MODE_NAME="unary gRPC calls (h2load) through each proxy to a grpcio server (h2c)"
+  # One call: test.Echo/Unary with the 5-byte message "hello", framed as
+  # gRPC frames it (no compression, 4-byte big-endian length).
+  printf '\x00\x00\x00\x00\x05hello' > "$dir/grpc.bin"
+fi
 
 mkdir -p "$dir/nginx-backend" "$dir/nginx-proxy" "$dir/caddy" "$dir/wingress/state"
 # The backend: a fixed small response, as a typical API/health endpoint.
@@ -86,8 +139,8 @@ http {
   access_log off;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:$BACKEND${BACKEND_TLS:+ ssl};
-    $BACKEND_SSL
+    listen 127.0.0.1:$BACKEND$BACKEND_LISTEN;
+    $BACKEND_OPTS
     location / { return 200 "hello from the backend\n"; }
   }
 }
@@ -104,13 +157,9 @@ http {
     listen 127.0.0.1:$NGINX ssl http2;
     ssl_certificate $dir/site.pem;
     ssl_certificate_key $dir/site.key;
+    $NGINX_SERVER
     location / {
-      proxy_pass $BSCHEME://backend;
-      $NGINX_TLS
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$remote_addr;
+      $NGINX_PASS
     }
   }
 }
@@ -123,7 +172,7 @@ cat > "$dir/caddy/Caddyfile" <<CONF
 }
 https://localhost:$CADDY {
   tls $dir/site.pem $dir/site.key
-  reverse_proxy $BSCHEME://127.0.0.1:$BACKEND {
+  reverse_proxy $UPSTREAM {
     $CADDY_TLS
   }
 }
@@ -150,8 +199,8 @@ ca = "$dir/ca.pem"
 server_name = "localhost"
 [[route]]
 host = "localhost"
-backends = ["$BSCHEME://127.0.0.1:$BACKEND"]
-$WING_TRANSPORT
+backends = ["$UPSTREAM"]
+$WING_ROUTE
 access = "public"
 CONF
 
@@ -166,15 +215,33 @@ if [[ -n "${BASELINE:-}" ]]; then
   proxies+=(baseline)
 fi
 
-nginx -c "$dir/nginx-backend/nginx.conf" -g 'daemon off;' & pids+=($!)
+if [[ -n "${GRPC:-}" ]]; then
+  python3 tests/grpc/server.py "$BACKEND" >"$dir/grpc-server.log" 2>&1 & pids+=($!)
+else
+  nginx -c "$dir/nginx-backend/nginx.conf" -g 'daemon off;' & pids+=($!)
+fi
 nginx -c "$dir/nginx-proxy/nginx.conf" -g 'daemon off;' & pids+=($!)
 HOME="$dir/caddy" XDG_DATA_HOME="$dir/caddy" XDG_CONFIG_HOME="$dir/caddy" \
   caddy run --config "$dir/caddy/Caddyfile" --adapter caddyfile >"$dir/caddy/log" 2>&1 & pids+=($!)
 WINGRESS_LOG=warn "$WINGRESS" run --config "$dir/wingress/wingress.toml" >"$dir/wingress/log" 2>&1 & pids+=($!)
 
+# Ready means the backend's answer arrived through the proxy: its body (a
+# 200 from anyone else would not do), or for GRPC a unary call's reply.
+grpc_call() {
+  python3 - "$1" "$dir/ca.pem" 2>/dev/null <<'PY'
+import sys, grpc
+creds = grpc.ssl_channel_credentials(root_certificates=open(sys.argv[2], "rb").read())
+channel = grpc.secure_channel("localhost:" + sys.argv[1], creds)
+sys.exit(channel.unary_unary("/test.Echo/Unary")(b"hello", timeout=2) != b"echo:hello")
+PY
+}
 wait_ok() {
   for _ in $(seq 1 100); do
-    if curl -fsS --cacert "$dir/ca.pem" "https://localhost:$1/" >/dev/null 2>&1; then return 0; fi
+    if [[ -n "${GRPC:-}" ]]; then
+      if grpc_call "$1"; then return 0; fi
+    elif [[ "$(curl -fsS --cacert "$dir/ca.pem" "https://localhost:$1/" 2>/dev/null)" == "hello from the backend" ]]; then
+      return 0
+    fi
     sleep 0.1
   done
   echo "https.sh: $2 on port $1 did not answer" >&2
@@ -187,8 +254,18 @@ wait_ok "$WING" wingress
 [[ -n "${BASELINE:-}" ]] && wait_ok "$BASE" baseline
 
 # wrk: "Requests/sec:" and the 99% latency line (--latency), in ms.
+# GRPC: h2load's req/s, and the 99th percentile of its per-request log.
 measure() {
   local out rps p99
+  if [[ -n "${GRPC:-}" ]]; then
+    out="$(h2load_grpc "$1" -t"$THREADS" -c"$CONNS" -m"$STREAMS" -D "$DURATION" --log-file="$dir/h2load.log")"
+    rps="$(awk '/^finished in/ {print $4}' <<<"$out")"
+    p99="$(awk '{print $3}' "$dir/h2load.log" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.3f", a[i]/1000}')"
+    errors="$(awk '/^requests:/ && ($10 != 0 || $12 != 0 || $14 != 0) {print}' <<<"$out")"
+    [[ -n "$errors" ]] && echo "  $2: $errors" >&2
+    echo "$rps $p99"
+    return
+  fi
   out="$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "https://localhost:$1/")"
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
   p99="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")"
@@ -196,14 +273,25 @@ measure() {
   [[ -n "$errors" ]] && echo "  $2: $errors" >&2
   echo "$rps $p99"
 }
+# h2load_grpc PORT ARGS...: unary calls as a gRPC client makes them (POST,
+# the gRPC content type, TE: trailers, a deadline).
+h2load_grpc() {
+  local port="$1"; shift
+  h2load "$@" -H 'content-type: application/grpc' -H 'te: trailers' -H 'grpc-timeout: 5S' \
+    -d "$dir/grpc.bin" "https://localhost:$port/test.Echo/Unary"
+}
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # Rounds interleave the proxies (the order rotates each round), so a drift in
 # the machine's speed during the run (it is a shared VM) hits all of them alike.
 declare -A RPS P99 RS PS
 port_of() { case $1 in nginx) echo "$NGINX" ;; caddy) echo "$CADDY" ;; wingress) echo "$WING" ;; baseline) echo "$BASE" ;; esac; }
-for name in "${proxies[@]}"; do
-  wrk -t1 -c8 -d1s "https://localhost:$(port_of "$name")/" >/dev/null  # warm-up
+for name in "${proxies[@]}"; do  # warm-up
+  if [[ -n "${GRPC:-}" ]]; then
+    h2load_grpc "$(port_of "$name")" -t1 -c8 -n2000 >/dev/null
+  else
+    wrk -t1 -c8 -d1s "https://localhost:$(port_of "$name")/" >/dev/null
+  fi
 done
 order=(nginx wingress caddy)
 [[ -n "${BASELINE:-}" ]] && order+=(baseline)
@@ -223,7 +311,7 @@ done
 # Through the tunnel: wrk in a namespace whose wireguard-go peer reaches
 # wingress (tunnel:443) in another namespace; same backend, same cert.
 TUNNEL_RPS="" TUNNEL_P99=""
-if [[ "${TUNNEL:-1}" != 0 && $(id -u) -eq 0 ]] && command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
+if [[ "${TUNNEL:-1}" != 0 && -z "${GRPC:-}" && $(id -u) -eq 0 ]] && command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
   A="wgbench-a-$$" B="wgbench-b-$$"
   cleanup_ns() { set +e; ip netns pids "$A" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns pids "$B" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; true; }
   trap 'cleanup_ns; cleanup' EXIT
@@ -258,8 +346,8 @@ ca = "$dir/ca.pem"
 server_name = "localhost"
 [[route]]
 host = "localhost"
-backends = ["$BSCHEME://127.0.0.1:$BACKEND"]
-$WING_TRANSPORT
+backends = ["$UPSTREAM"]
+$WING_ROUTE
 CONF
   # The backend runs in B (the same config as on the host).
   sed "s|pid .*;|pid $dir/tunnel/backend.pid;|" "$dir/nginx-backend/nginx.conf" > "$dir/tunnel/backend.conf"
@@ -286,7 +374,9 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 echo
-echo "HTTPS reverse proxy on loopback${BACKEND_TLS:+ to an https:// backend}, wrk -t$THREADS -c$CONNS -d$DURATION, median of $RUNS runs, $(nproc) cores"
+load="wrk -t$THREADS -c$CONNS -d$DURATION"
+[[ -n "${GRPC:-}" ]] && load="h2load -t$THREADS -c$CONNS -m$STREAMS -D $DURATION"
+echo "$MODE_NAME, $load, median of $RUNS runs, $(nproc) cores"
 printf '| proxy | req/s | p99 ms |\n|---|---:|---:|\n'
 for name in wingress nginx caddy ${BASELINE:+baseline}; do
   printf '| %s | %.0f | %.2f |\n' "$name" "${RPS[$name]}" "${P99[$name]}"
