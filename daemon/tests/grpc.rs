@@ -18,7 +18,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -28,20 +28,14 @@ use common::*;
 /// (tests/grpc_lab.rs).
 const SERVER: &str = include_str!("../../tests/grpc/server.py");
 const CLIENT: &str = include_str!("../../tests/grpc/client.py");
-/// Whether python3 can import `grpc`. Missing: skip, or fail when
-/// WINGRESS_LAB=require (CI; scripts/test.sh installs grpcio).
+/// Whether python3 can import `grpc` (see `common::required`;
+/// scripts/test.sh installs grpcio).
 fn have_grpcio() -> bool {
     let found = Command::new("python3")
         .args(["-c", "import grpc"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("WINGRESS_LAB").as_deref() == Ok("require") {
-            panic!("python3 grpcio is missing and WINGRESS_LAB=require (bash scripts/test.sh installs it)");
-        }
-        eprintln!("test skipped: python3 grpcio is not installed");
-    }
-    found
+    required(found, "python3 grpcio")
 }
 
 /// The grpcio server, killed on drop.
@@ -68,25 +62,6 @@ impl Server {
     }
 }
 
-/// A private CA and a server certificate for `grpc-backend.test`, as PEM
-/// files: (CA, certificate, key).
-fn private_ca(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let mut params = CertificateParams::default();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(params, ca_key);
-    let leaf = CertificateParams::new(vec!["grpc-backend.test".to_string()]).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    (
-        dir.write("backend-ca.pem", &ca.pem()),
-        dir.write("backend.pem", &cert.pem()),
-        dir.write("backend.key", &key.serialize_pem()),
-    )
-}
-
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -103,30 +78,17 @@ fn grpcio_calls_pass_through_a_host_entrypoint_to_an_h2c_backend() {
     let script = dir.write("server.py", SERVER);
     let (_server, backend) = Server::start(&script, &[]);
     // The same server behind TLS, its certificate from a private CA.
-    let (ca, cert, key) = private_ca(&dir);
+    let pki = Pki::new(&dir);
+    let (cert, key) = pki.leaf(&dir, "backend", &["grpc-backend.test"], false, false);
     let (_tls_server, tls_backend) =
         Server::start(&script, &[cert.to_str().unwrap(), key.to_str().unwrap()]);
 
-    let (wg_key, _) = keypair(&dir, "server");
     let https = free_port(false);
-    let cfg = dir.write(
-        "server.toml",
+    let cfg = host_entrypoint_config(
+        &dir,
+        https,
         &format!(
             r#"
-[node]
-state_dir = "{state}"
-[wireguard]
-private_key_file = "{key}"
-address = "100.64.0.2/24"
-listen_port = {wg}
-[nat]
-stun_servers = []
-port_mapping = false
-[[entrypoint]]
-name = "lan"
-listen = "127.0.0.1:{https}"
-[tls]
-internal_ca = true
 [[route]]
 host = "grpc.test"
 backends = ["h2c://127.0.0.1:{backend}"]
@@ -149,10 +111,7 @@ backends = ["h2c://127.0.0.1:{backend}"]
 access = "public"
 timeout = "1s"
 "#,
-            state = dir.path("state").display(),
-            key = wg_key.display(),
-            ca = ca.display(),
-            wg = free_port(true),
+            ca = pki.ca.display(),
         ),
     );
     let cfg = cfg.to_str().unwrap();

@@ -19,80 +19,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
-
-/// Whether `program` is on PATH. A missing one skips the test, unless
-/// WINGRESS_LAB=require (CI), where it fails: scripts/test.sh installs it.
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("WINGRESS_LAB").as_deref() == Ok("require") {
-            panic!(
-                "{program} is missing and WINGRESS_LAB=require (bash scripts/test.sh installs it)"
-            );
-        }
-        eprintln!("test skipped: {program} is not installed");
-    }
-    found
-}
-
-/// A private CA, and what it signed, written as PEM files into `dir`.
-struct Pki {
-    ca: PathBuf,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new(dir: &TempDir) -> Self {
-        let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "wingress test private CA");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        let ca = dir.write("private-ca.pem", &cert.pem());
-        Pki {
-            ca,
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf for `names` (server or client use), as `<stem>.pem` and
-    /// `<stem>.key`; `expired` puts its validity in the past.
-    fn leaf(
-        &self,
-        dir: &TempDir,
-        stem: &str,
-        names: &[&str],
-        client: bool,
-        expired: bool,
-    ) -> (PathBuf, PathBuf) {
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(DnType::CommonName, stem);
-        params.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (
-            dir.write(&format!("{stem}.pem"), &cert.pem()),
-            dir.write(&format!("{stem}.key"), &key.serialize_pem()),
-        )
-    }
-}
 
 /// nginx in the foreground (one process), killed on drop.
 struct Nginx(Child, PathBuf);
@@ -171,37 +97,6 @@ fn listening(port: u16) {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     eventually(Duration::from_secs(20), || TcpStream::connect(addr).ok())
         .unwrap_or_else(|| panic!("127.0.0.1:{port} listens"));
-}
-
-/// The daemon's config: one host entrypoint on `https`, the internal CA
-/// for its own certificates, then `rest` (transports and routes).
-fn daemon_config(dir: &TempDir, https: u16, rest: &str) -> PathBuf {
-    let (key, _) = keypair(dir, "server");
-    dir.write(
-        "server.toml",
-        &format!(
-            r#"
-[node]
-state_dir = "{state}"
-[wireguard]
-private_key_file = "{key}"
-address = "100.64.0.2/24"
-listen_port = {wg}
-[nat]
-stun_servers = []
-port_mapping = false
-[[entrypoint]]
-name = "lan"
-listen = "127.0.0.1:{https}"
-[tls]
-internal_ca = true
-{rest}
-"#,
-            state = dir.path("state").display(),
-            key = key.display(),
-            wg = free_port(true),
-        ),
-    )
 }
 
 fn route(host: &str, backend: &str, transport: Option<&str>, extra: &str) -> String {
@@ -324,7 +219,7 @@ client_key = "{client_key}"
         ),
     ]
     .concat();
-    let cfg = daemon_config(&dir, https, &routes);
+    let cfg = host_entrypoint_config(&dir, https, &routes);
     let cfg = cfg.to_str().unwrap();
     let (code, _, err) = wingress(&["check", "--config", cfg], "");
     assert_eq!(code, 0, "{err}");
@@ -460,7 +355,7 @@ fn http2_backends_are_reached_by_http1_and_http2_clients() {
         ),
     ]
     .concat();
-    let cfg = daemon_config(&dir, https, &routes);
+    let cfg = host_entrypoint_config(&dir, https, &routes);
     let cfg = cfg.to_str().unwrap();
     let daemon = Daemon::spawn(&dir, "server", &["run", "--config", cfg]);
     listening(https);

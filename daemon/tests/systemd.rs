@@ -30,24 +30,6 @@ const UNIT: &str = concat!(
 /// unit measured 1.1. A change that raises it past this fails here.
 const MAX_EXPOSURE: f64 = 1.5;
 
-/// Whether `program` is on PATH. A missing one skips the test, unless
-/// WINGRESS_LAB=require (CI), where it fails: scripts/test.sh installs it.
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("WINGRESS_LAB").as_deref() == Ok("require") {
-            panic!(
-                "{program} is missing and WINGRESS_LAB=require (bash scripts/test.sh installs it)"
-            );
-        }
-        eprintln!("test skipped: {program} is not installed");
-    }
-    found
-}
-
 /// The unit with ExecStart pointing at the binary under test, in `dir`.
 fn unit_copy(dir: &TempDir) -> PathBuf {
     let text = std::fs::read_to_string(UNIT).unwrap();

@@ -338,3 +338,112 @@ pub(crate) fn client_config(
     }
     dir.write(&format!("{name}.toml"), &text)
 }
+
+/// Whether a test that needs `what` can run, `found` saying whether it is
+/// there. A missing one skips the test, unless WINGRESS_LAB=require (CI),
+/// where it fails: scripts/test.sh installs it.
+pub(crate) fn required(found: bool, what: &str) -> bool {
+    if !found {
+        if std::env::var("WINGRESS_LAB").as_deref() == Ok("require") {
+            panic!("{what} is missing and WINGRESS_LAB=require (bash scripts/test.sh installs it)");
+        }
+        eprintln!("test skipped: {what} is not installed");
+    }
+    found
+}
+
+/// Whether `program` is on PATH (see [`required`]).
+pub(crate) fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    required(found, program)
+}
+
+/// A private CA, and what it signed, written as PEM files into a dir.
+pub(crate) struct Pki {
+    pub(crate) ca: PathBuf,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    pub(crate) fn new(dir: &TempDir) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "wingress test private CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let ca = dir.write("private-ca.pem", &cert.pem());
+        Pki {
+            ca,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for `names` (server or client use), as `<stem>.pem` and
+    /// `<stem>.key`; `expired` puts its validity in the past.
+    pub(crate) fn leaf(
+        &self,
+        dir: &TempDir,
+        stem: &str,
+        names: &[&str],
+        client: bool,
+        expired: bool,
+    ) -> (PathBuf, PathBuf) {
+        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name.push(DnType::CommonName, stem);
+        params.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            dir.write(&format!("{stem}.pem"), &cert.pem()),
+            dir.write(&format!("{stem}.key"), &key.serialize_pem()),
+        )
+    }
+}
+
+/// A server config written to `dir`: no STUN or port mapping, one host
+/// entrypoint `lan` on 127.0.0.1:`https`, the internal CA for its own
+/// certificates, then `rest` (transports and routes).
+pub(crate) fn host_entrypoint_config(dir: &TempDir, https: u16, rest: &str) -> PathBuf {
+    let (key, _) = keypair(dir, "server");
+    dir.write(
+        "server.toml",
+        &format!(
+            r#"
+[node]
+state_dir = "{state}"
+[wireguard]
+private_key_file = "{key}"
+address = "100.64.0.2/24"
+listen_port = {wg}
+[nat]
+stun_servers = []
+port_mapping = false
+[[entrypoint]]
+name = "lan"
+listen = "127.0.0.1:{https}"
+[tls]
+internal_ca = true
+{rest}
+"#,
+            state = dir.path("state").display(),
+            key = key.display(),
+            wg = free_port(true),
+        ),
+    )
+}
