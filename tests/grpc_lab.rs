@@ -35,15 +35,8 @@ fn grpc_through_the_tunnel_and_on_a_host_entrypoint() -> Result<()> {
     let Some(lab) = lab_or_skip(&["wireguard-go", "wg", "python3"]) else {
         return Ok(());
     };
-    let have_grpcio = Command::new("python3")
-        .args(["-c", "import grpc"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_grpcio {
-        if std::env::var("WINGRESS_LAB").as_deref() == Ok("require") {
-            panic!("python3 grpcio is missing and WINGRESS_LAB=require (bash scripts/test.sh installs it)");
-        }
-        eprintln!("lab test skipped: python3 grpcio is not installed");
+    // scripts/test.sh installs grpcio from PyPI.
+    if !wingress_lab::python_module_or_skip("grpc") {
         return Ok(());
     }
     let result = run(&lab);

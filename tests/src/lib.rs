@@ -126,7 +126,30 @@ pub fn tools_or_skip(needs: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let why = format!("missing programs on PATH: {}", missing.join(", "));
+    cannot_run(
+        mode,
+        &format!("missing programs on PATH: {}", missing.join(", ")),
+    )
+}
+
+/// The guard for a Python module a test imports (`grpc`, from PyPI's
+/// grpcio): `true` when `python3 -c "import <module>"` succeeds; otherwise
+/// "test skipped: …" or a panic (`require`), as for [`tools_or_skip`].
+pub fn python_module_or_skip(module: &str) -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    found
+        || cannot_run(
+            LabMode::from_env(),
+            &format!("python3 cannot import {module}"),
+        )
+}
+
+/// What a guard does when a test cannot run for `why`: a panic under
+/// `require`, otherwise a "test skipped" line; returns `false`.
+fn cannot_run(mode: LabMode, why: &str) -> bool {
     if mode == LabMode::Require {
         panic!("test cannot run and WINGRESS_LAB=require: {why} (install with: bash scripts/test.sh, as root)");
     }
