@@ -17,10 +17,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 
@@ -115,13 +113,7 @@ timeout = "1s"
         ),
     );
     let cfg = cfg.to_str().unwrap();
-    let daemon = Daemon::spawn(&dir, "server", &["run", "--config", cfg]);
-    let addr: SocketAddr = ([127, 0, 0, 1], https).into();
-    eventually(Duration::from_secs(20), || TcpStream::connect(addr).ok())
-        .expect("entrypoint listens");
-    let (code, ca, _) = wingress(&["ca", "export", "--config", cfg], "");
-    assert_eq!(code, 0);
-    let ca_file = dir.write("ca.pem", &ca);
+    let (daemon, ca_file) = serve_with_own_ca(&dir, cfg, https);
 
     let client = dir.write("client.py", CLIENT);
     let out = Command::new("python3")

@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -91,12 +90,6 @@ fn get(ca: &Path, port: u16, host: &str, extra: &[&str]) -> (String, String) {
         code.to_string(),
         format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
     )
-}
-
-fn listening(port: u16) {
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    eventually(Duration::from_secs(20), || TcpStream::connect(addr).ok())
-        .unwrap_or_else(|| panic!("127.0.0.1:{port} listens"));
 }
 
 fn route(host: &str, backend: &str, transport: Option<&str>, extra: &str) -> String {
@@ -228,11 +221,7 @@ client_key = "{client_key}"
         "{err}"
     );
 
-    let daemon = Daemon::spawn(&dir, "server", &["run", "--config", cfg]);
-    listening(https);
-    let (code, own_ca, _) = wingress(&["ca", "export", "--config", cfg], "");
-    assert_eq!(code, 0);
-    let own_ca = dir.write("own-ca.pem", &own_ca);
+    let (daemon, own_ca) = serve_with_own_ca(&dir, cfg, https);
     let logs = || format!("daemon:\n{}\nnginx:\n{}", daemon.log(), nginx.log());
 
     let (status, body) = get(&own_ca, https, "verified.test", &[]);
@@ -357,11 +346,7 @@ fn http2_backends_are_reached_by_http1_and_http2_clients() {
     .concat();
     let cfg = host_entrypoint_config(&dir, https, &routes);
     let cfg = cfg.to_str().unwrap();
-    let daemon = Daemon::spawn(&dir, "server", &["run", "--config", cfg]);
-    listening(https);
-    let (code, own_ca, _) = wingress(&["ca", "export", "--config", cfg], "");
-    assert_eq!(code, 0);
-    let own_ca = dir.write("own-ca.pem", &own_ca);
+    let (daemon, own_ca) = serve_with_own_ca(&dir, cfg, https);
     let logs = || format!("daemon:\n{}\nnginx:\n{}", daemon.log(), nginx.log());
 
     for client in ["--http1.1", "--http2"] {

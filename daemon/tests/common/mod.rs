@@ -447,3 +447,21 @@ internal_ca = true
         ),
     )
 }
+
+/// Waits (20 s at most) until something accepts on 127.0.0.1:`port`.
+pub(crate) fn listening(port: u16) {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    eventually(Duration::from_secs(20), || TcpStream::connect(addr).ok())
+        .unwrap_or_else(|| panic!("127.0.0.1:{port} listens"));
+}
+
+/// `wingress run --config cfg` once its host entrypoint on `https`
+/// listens, and its internal CA's root exported to `own-ca.pem` (what
+/// clients of that entrypoint trust).
+pub(crate) fn serve_with_own_ca(dir: &TempDir, cfg: &str, https: u16) -> (Daemon, PathBuf) {
+    let daemon = Daemon::spawn(dir, "server", &["run", "--config", cfg]);
+    listening(https);
+    let (code, own_ca, err) = wingress(&["ca", "export", "--config", cfg], "");
+    assert_eq!(code, 0, "{err}");
+    (daemon, dir.write("own-ca.pem", &own_ca))
+}
