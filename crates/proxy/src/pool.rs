@@ -69,7 +69,9 @@ type Fast = fnv::FnvBuildHasher;
 /// Per way of connecting and backend address. Keys outlive the routes that
 /// made them (a reload's new routes find their predecessors' connections);
 /// the sweep drops a key once its list is empty and no client holds it.
-type Pools = HashMap<(ConnSettings, BackendAddr), Arc<Idle>, Fast>;
+/// Two levels, so that a request looks its list up by reference, without
+/// building an owned key.
+type Pools = HashMap<ConnSettings, HashMap<BackendAddr, Arc<Idle>, Fast>, Fast>;
 
 thread_local! {
     static POOLS: RefCell<Option<Pools>> = const { RefCell::new(None) };
@@ -84,11 +86,12 @@ pub(crate) fn idle_for(settings: ConnSettings, addr: &BackendAddr) -> Arc<Idle> 
             tokio::task::spawn_local(sweep());
             Pools::default()
         });
-        if let Some(idle) = pools.get(&(settings, addr.clone())) {
+        let by_addr = pools.entry(settings).or_default();
+        if let Some(idle) = by_addr.get(addr) {
             return idle.clone();
         }
         let idle = Arc::new(Idle::default());
-        pools.insert((settings, addr.clone()), idle.clone());
+        by_addr.insert(addr.clone(), idle.clone());
         idle
     })
 }
@@ -109,9 +112,12 @@ async fn sweep() {
 pub(crate) fn sweep_once(now: Instant) {
     POOLS.with(|p| {
         if let Some(pools) = p.borrow_mut().as_mut() {
-            pools.retain(|_, idle| {
-                idle.expire(now);
-                Arc::strong_count(idle) > 1 || !idle.lock().is_empty()
+            pools.retain(|_, by_addr| {
+                by_addr.retain(|_, idle| {
+                    idle.expire(now);
+                    Arc::strong_count(idle) > 1 || !idle.lock().is_empty()
+                });
+                !by_addr.is_empty()
             });
         }
     });
@@ -120,7 +126,11 @@ pub(crate) fn sweep_once(now: Instant) {
 /// How many idle lists this thread keeps (for tests).
 #[cfg(test)]
 pub(crate) fn lists() -> usize {
-    POOLS.with(|p| p.borrow().as_ref().map_or(0, HashMap::len))
+    POOLS.with(|p| {
+        p.borrow()
+            .as_ref()
+            .map_or(0, |p| p.values().map(HashMap::len).sum())
+    })
 }
 
 impl Idle {
