@@ -90,7 +90,10 @@ if [[ -n "${BACKEND_TLS:-}" ]]; then
   WING_TRANSPORT='transport = "bench-ca"'
 fi
 BACKEND_LISTEN="${BACKEND_TLS:+ ssl}" BACKEND_OPTS="$BACKEND_SSL"
-UPSTREAM="$BSCHEME://127.0.0.1:$BACKEND" WING_ROUTE="$WING_TRANSPORT" NGINX_SERVER=""
+# keepalive_requests: nginx would end each client connection after 1,000
+# requests (its default), and wrk would pay a TLS handshake to reconnect;
+# wingress and caddy set no such limit, so nginx does not either.
+UPSTREAM="$BSCHEME://127.0.0.1:$BACKEND" WING_ROUTE="$WING_TRANSPORT" NGINX_SERVER="keepalive_requests 100000000;"
 NGINX_PASS="proxy_pass $BSCHEME://backend;
       $NGINX_TLS
       proxy_http_version 1.1;
@@ -110,9 +113,6 @@ if [[ -n "${H2C:-}${GRPC:-}" ]]; then
   BACKEND_LISTEN=" http2"
   BACKEND_OPTS="keepalive_requests 100000000; http2_max_concurrent_streams 1024;"
   UPSTREAM="h2c://127.0.0.1:$BACKEND"
-  # keepalive_requests: nginx would end each client connection after 1,000
-  # requests, and h2load does not reconnect (wrk does, at a handshake's cost).
-  NGINX_SERVER="keepalive_requests 100000000;"
   NGINX_PASS="grpc_pass grpc://backend;
       grpc_set_header Host \$host;
       grpc_set_header X-Forwarded-For \$remote_addr;"
