@@ -67,6 +67,11 @@ declare -A PKG=(
   [sysctl]=procps
   # The fuzz targets: libfuzzer-sys compiles libFuzzer (C++).
   [g++]=g++
+  # The dashboard lab: Debian's headless browser and its WebDriver, and
+  # certutil for the browser's NSS database (trusting the internal CA).
+  [chromium]=chromium
+  [chromedriver]=chromium-driver
+  [certutil]=libnss3-tools
 )
 
 missing=()
@@ -123,6 +128,16 @@ if [[ "${WINGRESS_LAB:-auto}" != off ]] && ! python3 -c 'import grpc' 2>/dev/nul
   python3 -m pip install --quiet grpcio 2>/dev/null ||
     python3 -m pip install --quiet --break-system-packages grpcio ||
     echo "test.sh: cannot install grpcio; the gRPC test will fail or skip" >&2
+fi
+
+# The dashboard lab drives Chromium through the selenium WebDriver client
+# (PyPI); it is pointed at Debian's chromium and chromedriver and never
+# downloads a browser or driver (SE_OFFLINE).
+if [[ "${WINGRESS_LAB:-auto}" != off ]] && ! python3 -c 'import selenium' 2>/dev/null; then
+  echo "test.sh: installing selenium (pip)"
+  python3 -m pip install --quiet selenium 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages selenium ||
+    echo "test.sh: cannot install selenium; the dashboard lab test will fail or skip" >&2
 fi
 
 # iperf3's Debian package may ask to start a daemon; nothing here needs it.
