@@ -40,7 +40,7 @@ use wingress_config::AdminConfig;
 
 use crate::control::ready::{self, Health};
 use crate::control::registry::MetricSections;
-pub(crate) use query::{Answers, LocalBoxFuture};
+pub(crate) use query::{Answers, DataPlane, LocalBoxFuture, Query};
 use server::{AdminStats, Inputs, Listeners};
 use token::Token;
 
@@ -50,6 +50,7 @@ use token::Token;
 pub(crate) struct AdminSockets {
     listeners: Listeners,
     token: Option<Token>,
+    dashboard: Option<crate::control::dashboard::Start>,
 }
 
 impl AdminSockets {
@@ -73,7 +74,16 @@ impl AdminSockets {
         Ok(AdminSockets {
             listeners: Listeners { unix, tcp },
             token,
+            dashboard: None,
         })
+    }
+
+    /// Also serves the web dashboard on the admin thread.
+    // Called once the daemon gets the proxy's in-process listener.
+    #[allow(dead_code)]
+    pub(crate) fn with_dashboard(mut self, dashboard: crate::control::dashboard::Start) -> Self {
+        self.dashboard = Some(dashboard);
+        self
     }
 
     /// Starts the admin thread, and on the current `LocalSet` (the data
@@ -97,6 +107,7 @@ impl AdminSockets {
             data_plane: query::answer_on_data_plane(answers),
             token: self.token,
             stats,
+            dashboard: self.dashboard,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

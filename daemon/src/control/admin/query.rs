@@ -57,7 +57,13 @@ impl Reply {
     }
 }
 
-type Asked = (Query, oneshot::Sender<Reply>);
+/// A query and where its answer goes: an HTTP reply, or the status
+/// document as a value (for the dashboard, which renders it itself and
+/// must not pay for JSON text both ways every second).
+enum Asked {
+    Http(Query, oneshot::Sender<Reply>),
+    Status(oneshot::Sender<serde_json::Value>),
+}
 
 /// The admin thread's way to the data plane. Cheap to clone.
 #[derive(Clone)]
@@ -75,7 +81,7 @@ impl DataPlane {
         };
         let (done, answer) = oneshot::channel();
         let asked = async {
-            self.tx.send((query, done)).await.ok()?;
+            self.tx.send(Asked::Http(query, done)).await.ok()?;
             answer.await.ok()
         };
         match tokio::time::timeout(within, asked).await {
@@ -89,6 +95,19 @@ impl DataPlane {
                 ),
             ),
         }
+    }
+}
+
+impl DataPlane {
+    /// The status document, or `None` when the data plane does not answer
+    /// in time (or is stopping).
+    pub(crate) async fn status(&self) -> Option<serde_json::Value> {
+        let (done, answer) = oneshot::channel();
+        let asked = async {
+            self.tx.send(Asked::Status(done)).await.ok()?;
+            answer.await.ok()
+        };
+        tokio::time::timeout(ANSWER_WITHIN, asked).await.ok()?
     }
 }
 
@@ -113,13 +132,20 @@ pub(crate) fn answer_on_data_plane(answers: Answers) -> DataPlane {
     let (tx, mut rx) = mpsc::channel::<Asked>(QUEUE);
     let answers = Rc::new(answers);
     tokio::task::spawn_local(async move {
-        while let Some((query, done)) = rx.recv().await {
-            // A reload waits for its turn and for files: each query gets
-            // its own task so that a scrape never waits behind one.
-            let answers = answers.clone();
-            tokio::task::spawn_local(async move {
-                let _ = done.send(answer(&answers, query).await);
-            });
+        while let Some(asked) = rx.recv().await {
+            match asked {
+                Asked::Status(done) => {
+                    let _ = done.send((answers.status)());
+                }
+                // A reload waits for its turn and for files: each query
+                // gets its own task so that a scrape never waits behind one.
+                Asked::Http(query, done) => {
+                    let answers = answers.clone();
+                    tokio::task::spawn_local(async move {
+                        let _ = done.send(answer(&answers, query).await);
+                    });
+                }
+            }
         }
     });
     DataPlane { tx }

@@ -123,6 +123,8 @@ pub(crate) struct Inputs {
     pub(crate) data_plane: DataPlane,
     pub(crate) token: Option<Token>,
     pub(crate) stats: Arc<AdminStats>,
+    /// The web dashboard, started on this thread's runtime.
+    pub(crate) dashboard: Option<crate::control::dashboard::Start>,
 }
 
 /// The listeners, ready to move to the admin thread.
@@ -135,11 +137,14 @@ pub(crate) struct Listeners {
 pub(crate) fn run(
     rt: tokio::runtime::Runtime,
     listeners: Listeners,
-    inputs: Inputs,
+    mut inputs: Inputs,
     stop: oneshot::Receiver<()>,
 ) {
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        if let Some(dashboard) = inputs.dashboard.take() {
+            dashboard.spawn(inputs.data_plane.clone());
+        }
         let inputs = Rc::new(inputs);
         let unix = match tokio::net::UnixListener::from_std(listeners.unix) {
             Ok(l) => l,
