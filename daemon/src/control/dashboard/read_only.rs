@@ -22,7 +22,12 @@ pub(crate) fn reason(path: Option<&Path>) -> Option<String> {
     // Edits go to the symlink's target (a ConfigMap's file is a symlink).
     let target = match std::fs::canonicalize(path) {
         Ok(t) => t,
-        Err(e) => return Some(format!("cannot find the config file {}: {e}", path.display())),
+        Err(e) => {
+            return Some(format!(
+                "cannot find the config file {}: {e}",
+                path.display()
+            ))
+        }
     };
     if let Err(e) = access(&target, AccessFlags::W_OK) {
         return Some(explain(e, "the config file", &target));

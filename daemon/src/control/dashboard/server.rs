@@ -63,11 +63,18 @@ struct App {
 
 /// Serves every connection `listener` yields until it yields `None`.
 /// Runs on a `LocalSet` (connections are local tasks).
-pub(crate) async fn serve(mut listener: impl Accept, deps: Deps) {
+pub(crate) async fn serve(listener: impl Accept, deps: Deps) {
     let Ok(csrf) = Csrf::random() else {
-        tracing::error!("dashboard: no system random source for its form tokens; the dashboard is off");
+        tracing::error!(
+            "dashboard: no system random source for its form tokens; the dashboard is off"
+        );
         return;
     };
+    serve_with(listener, deps, csrf).await;
+}
+
+/// [`serve`] with the token secret given (tests know theirs).
+async fn serve_with(mut listener: impl Accept, deps: Deps, csrf: Csrf) {
     let app = Rc::new(App {
         hub: Rc::new(Hub::new(deps.daemon.clone())),
         deps,
@@ -163,17 +170,23 @@ impl App {
             }
             (["peers", "add"], true, _) => html(200, pages::add_device(&frame, &EMPTY_FORM)),
             (["peers", "add"], _, true) => self.add(req, &viewer, &frame).await,
-            (["peers", name, "remove"], true, _) => self.confirm_removal(&viewer, &frame, name).await,
+            (["peers", name, "remove"], true, _) => {
+                self.confirm_removal(&viewer, &frame, name).await
+            }
             (["peers", name, "remove"], _, true) => self.remove(req, &viewer, &frame, name).await,
             (["events"], true, _) => self.events(),
             (["assets", file], true, _) => match pages::asset(file) {
                 Some(a) => asset(a),
                 None => not_found(&frame),
             },
-            (["peers", "add"] | ["peers", _, "remove"], _, _) => not_allowed(&frame, "GET, HEAD, POST"),
-            ([""] | ["peers"] | ["routes"] | ["certificates"] | ["events"] | ["assets", _], _, _) => {
-                not_allowed(&frame, "GET, HEAD")
+            (["peers", "add"] | ["peers", _, "remove"], _, _) => {
+                not_allowed(&frame, "GET, HEAD, POST")
             }
+            (
+                [""] | ["peers"] | ["routes"] | ["certificates"] | ["events"] | ["assets", _],
+                _,
+                _,
+            ) => not_allowed(&frame, "GET, HEAD"),
             _ => not_found(&frame),
         }
     }
@@ -193,13 +206,16 @@ impl App {
         frame: &Frame<'_>,
     ) -> Result<Form, Response<Body>> {
         let stats = &self.deps.stats;
-        let forbidden = |detail: &str| html(403, pages::message(Some(frame), "403 Forbidden", detail));
+        let forbidden =
+            |detail: &str| html(403, pages::message(Some(frame), "403 Forbidden", detail));
         if let Err(why) = csrf::check_origin(req.headers()) {
             stats.forbidden(match why {
                 CrossSite::FetchSite => Forbidden::FetchSite,
                 CrossSite::Origin => Forbidden::Origin,
             });
-            return Err(forbidden("This change was sent from another site, and was refused."));
+            return Err(forbidden(
+                "This change was sent from another site, and was refused.",
+            ));
         }
         let (parts, body) = req.into_parts();
         let form = form::read(&parts.headers, body).await.map_err(|e| {
@@ -218,7 +234,12 @@ impl App {
         Ok(form)
     }
 
-    async fn add(&self, req: Request<Incoming>, viewer: &Viewer, frame: &Frame<'_>) -> Response<Body> {
+    async fn add(
+        &self,
+        req: Request<Incoming>,
+        viewer: &Viewer,
+        frame: &Frame<'_>,
+    ) -> Response<Body> {
         let form = match self.form(req, viewer, frame).await {
             Ok(f) => f,
             Err(r) => return r,
@@ -249,7 +270,10 @@ impl App {
             Err(DeviceError::Input(e)) => return again(400, &e),
             Err(DeviceError::Failed(e)) => {
                 tracing::warn!(error = %format!("{e:#}"), peer = %device.name, "dashboard: adding a peer failed");
-                return html(500, pages::message(Some(frame), "500 Not added", &format!("{e:#}")));
+                return html(
+                    500,
+                    pages::message(Some(frame), "500 Not added", &format!("{e:#}")),
+                );
             }
         };
         self.deps.stats.changed(Change::Add);
@@ -269,7 +293,12 @@ impl App {
         html(200, pages::added(frame, &page))
     }
 
-    async fn confirm_removal(&self, viewer: &Viewer, frame: &Frame<'_>, name: &str) -> Response<Body> {
+    async fn confirm_removal(
+        &self,
+        viewer: &Viewer,
+        frame: &Frame<'_>,
+        name: &str,
+    ) -> Response<Body> {
         if name == viewer.name {
             return own_device(frame);
         }
@@ -300,7 +329,14 @@ impl App {
         }
         let _turn = self.changing.lock().await;
         let Some(path) = self.deps.config_path.clone() else {
-            return html(409, pages::message(Some(frame), "409 Read-only", "there is no config file to edit"));
+            return html(
+                409,
+                pages::message(
+                    Some(frame),
+                    "409 Read-only",
+                    "there is no config file to edit",
+                ),
+            );
         };
         let address = match remove_from_file(path, name) {
             Ok(a) => a,
@@ -309,7 +345,10 @@ impl App {
             }
             Err(DeviceError::Failed(e)) => {
                 tracing::warn!(error = %format!("{e:#}"), peer = %name, "dashboard: removing a peer failed");
-                return html(500, pages::message(Some(frame), "500 Not removed", &format!("{e:#}")));
+                return html(
+                    500,
+                    pages::message(Some(frame), "500 Not removed", &format!("{e:#}")),
+                );
             }
         };
         self.deps.stats.changed(Change::Remove);
@@ -348,7 +387,10 @@ impl App {
         let frames = events::stream(rx, slot).map(|b| Ok::<_, Infallible>(BodyFrame::data(b)));
         let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(frames)));
         let h = r.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // Buffering proxies in front would hold the events back.
         h.insert("x-accel-buffering", HeaderValue::from_static("no"));
@@ -381,7 +423,15 @@ fn add_to_file(
         None => devices::daemon_public_key(&cfg)?,
     };
     let endpoint = devices::endpoint(&cfg, &file.text, devices::published_endpoint(status))?;
-    devices::add(&file, &cfg, device, &Node { server_key, endpoint })
+    devices::add(
+        &file,
+        &cfg,
+        device,
+        &Node {
+            server_key,
+            endpoint,
+        },
+    )
 }
 
 /// Removes peer `name` from the file at `path`; its addresses, for the log.
@@ -414,13 +464,20 @@ fn own_device(frame: &Frame<'_>) -> Response<Body> {
 }
 
 fn not_found(frame: &Frame<'_>) -> Response<Body> {
-    html(404, pages::message(Some(frame), "404 Not found", "There is no such page."))
+    html(
+        404,
+        pages::message(Some(frame), "404 Not found", "There is no such page."),
+    )
 }
 
 fn not_allowed(frame: &Frame<'_>, allow: &'static str) -> Response<Body> {
     let mut r = html(
         405,
-        pages::message(Some(frame), "405 Method not allowed", "This page does not take that method."),
+        pages::message(
+            Some(frame),
+            "405 Method not allowed",
+            "This page does not take that method.",
+        ),
     );
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
@@ -454,7 +511,11 @@ fn html(status: u16, page: String) -> Response<Body> {
 }
 
 fn text(status: u16, body: &'static str) -> Response<Body> {
-    let mut r = with_body(status, "text/plain; charset=utf-8", Bytes::from_static(body.as_bytes()));
+    let mut r = with_body(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(body.as_bytes()),
+    );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -472,10 +533,19 @@ fn asset(a: pages::Asset) -> Response<Body> {
 /// The headers every answer carries: no framing, no sniffing, no referrer,
 /// and a policy that allows only this origin's own scripts and styles.
 fn secure(h: &mut HeaderMap) {
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

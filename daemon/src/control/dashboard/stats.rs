@@ -84,18 +84,18 @@ impl DashboardStats {
             m.sample(name, &[("reason", why.label())], v as f64);
         }
         let name = "wingress_dashboard_changes_total";
-        m.family(name, "counter", "Devices added or removed on the dashboard.");
+        m.family(
+            name,
+            "counter",
+            "Devices added or removed on the dashboard.",
+        );
         for (change, label) in [(Change::Add, "add"), (Change::Remove, "remove")] {
             let v = self.changes[change as usize].load(Ordering::Relaxed);
             m.sample(name, &[("change", label)], v as f64);
         }
         let name = "wingress_dashboard_event_streams";
         m.family(name, "gauge", "Open /events streams of the dashboard.");
-        m.sample(
-            name,
-            &[],
-            self.event_streams.load(Ordering::Relaxed) as f64,
-        );
+        m.sample(name, &[], self.event_streams.load(Ordering::Relaxed) as f64);
         counter(
             m,
             "wingress_dashboard_event_streams_refused_total",

@@ -104,8 +104,8 @@ pub(crate) fn add(
 
 /// Removes the peer `name` from `file`.
 pub(crate) fn remove(file: &ConfigFile, name: &str) -> Result<(), DeviceError> {
-    let edited =
-        wingress_config::remove_peer(&file.path, &file.text, &file.env, name).map_err(edit_error)?;
+    let edited = wingress_config::remove_peer(&file.path, &file.text, &file.env, name)
+        .map_err(edit_error)?;
     file.write(&edited)?;
     Ok(())
 }

@@ -233,7 +233,8 @@ pub(crate) fn asset(path: &str) -> Option<Asset> {
     match path {
         "app.css" => Some(Asset {
             content_type: "text/css; charset=utf-8",
-            body: b"body{font-family:sans-serif;max-width:60rem;margin:auto;padding:0 1rem}\
+            body:
+                b"body{font-family:sans-serif;max-width:60rem;margin:auto;padding:0 1rem}\
                     .scroll{overflow-x:auto}#qr svg{width:100%;max-width:360px}pre{overflow-x:auto}",
         }),
         "app.js" => Some(Asset {
