@@ -122,6 +122,8 @@ fn as_peer(lab: &Lab, who: Option<&str>, method: &str, path: &str) -> http::requ
     b
 }
 
+type Headers = Vec<(&'static str, &'static str)>;
+
 struct Answer {
     status: u16,
     headers: HeaderMap,
@@ -377,7 +379,7 @@ fn refused_posts_change_nothing() {
         let before = std::fs::read_to_string(&lab.config).unwrap();
         let token = token_of(&get(&lab, Some(LAPTOP), "/peers/add").await.body);
         let form = format!("name=evil&tags=admin&csrf={token}");
-        let cases: Vec<(u16, String, Vec<(&str, &str)>)> = vec![
+        let cases: Vec<(u16, String, Headers)> = vec![
             (403, "name=evil&csrf=".into(), vec![]),
             (403, format!("name=evil&csrf={}", "0".repeat(64)), vec![]),
             (403, form.clone(), vec![("origin", "http://127.0.0.1:8000")]),
