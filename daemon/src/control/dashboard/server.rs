@@ -82,6 +82,7 @@ async fn serve_with(mut listener: impl Accept, deps: Deps, csrf: Csrf) {
         changing: Mutex::new(()),
     });
     let open = Rc::new(Cell::new(0usize));
+    tracing::debug!("dashboard serving");
     while let Some(io) = listener.accept().await {
         if open.get() >= MAX_CONNECTIONS {
             app.deps
@@ -174,7 +175,8 @@ impl App {
                 self.confirm_removal(&viewer, &frame, name).await
             }
             (["peers", name, "remove"], _, true) => self.remove(req, &viewer, &frame, name).await,
-            (["events"], true, _) => self.events(),
+            // Not HEAD: a stream nobody reads would hold a slot.
+            (["events"], true, _) if req.method() == Method::GET => self.events(),
             (["assets", file], true, _) => match pages::asset(file) {
                 Some(a) => asset(a),
                 None => not_found(&frame),
