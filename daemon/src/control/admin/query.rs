@@ -165,3 +165,7 @@ async fn answer(answers: &Answers, query: Query) -> Reply {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;
