@@ -5,6 +5,7 @@
 //! it.
 
 pub(crate) mod admin;
+pub(crate) mod dashboard;
 pub(crate) mod file_stamp;
 pub(crate) mod kube_wiring;
 pub(crate) mod metrics;
