@@ -52,16 +52,21 @@ pub(crate) fn add_device(f: &Frame<'_>, form: &AddForm<'_>) -> String {
             Esc(f.csrf),
         );
     }
-    main.push_str(
-        "</section>\n<section class=\"card\">\n<h2>What happens</h2>\n<ol class=\"steps\">\
+    main.push_str("</section>\n");
+    if f.read_only.is_none() {
+        main.push_str(WHAT_HAPPENS);
+    }
+    main.push_str("</div>\n");
+    layout(Some(f), "add", "Add a device", Some(Nav::Add), None, &main)
+}
+
+/// The side card of the add form.
+const WHAT_HAPPENS: &str = "<section class=\"card\">\n<h2>What happens</h2>\n<ol class=\"steps\">\
          <li>The node makes a key pair for the device and keeps only the public key.</li>\
          <li>The peer is written to the config file (its comments stay) and the config is \
          reloaded, as <code>wingress peer add</code> does.</li>\
          <li>You get the device's WireGuard config once: scan its QR code with the WireGuard \
-         app, or download the <code>.conf</code> file.</li></ol>\n</section>\n</div>\n",
-    );
-    layout(Some(f), "add", "Add a device", Some(Nav::Add), None, &main)
-}
+         app, or download the <code>.conf</code> file.</li></ol>\n</section>\n";
 
 pub(crate) fn added(f: &Frame<'_>, a: &Added<'_>) -> String {
     let mut main = heading(

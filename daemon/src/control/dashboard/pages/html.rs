@@ -329,6 +329,10 @@ pub(super) fn ago(unix: Option<u64>, now: i64) -> String {
     let Some(t) = unix.and_then(|t| i64::try_from(t).ok()) else {
         return NONE.to_owned();
     };
-    let secs = u64::try_from(now.saturating_sub(t)).unwrap_or(0);
-    format!("<time title=\"{}\">{} ago</time>", utc(t), span(secs))
+    let text = match u64::try_from(now.saturating_sub(t)) {
+        Ok(secs) if secs > 0 => format!("{} ago", span(secs)),
+        // The node's clock moved back, or the same second.
+        _ => "just now".to_owned(),
+    };
+    format!("<time title=\"{}\">{text}</time>", utc(t))
 }

@@ -198,7 +198,13 @@ fn reach_card(status: &Value) -> String {
         };
         let mut mapping = pill(tone, state);
         if let Some(p) = str_of(pm, "protocol") {
-            let _ = write!(mapping, " {}", Esc(p));
+            let name = match p {
+                "pcp" => "PCP",
+                "natpmp" => "NAT-PMP",
+                "upnp" => "UPnP",
+                other => other,
+            };
+            let _ = write!(mapping, " {}", Esc(name));
         }
         if let Some(e) = str_of(pm, "external") {
             let _ = write!(mapping, " <code>{}</code>", Esc(e));
@@ -236,7 +242,7 @@ fn reach_card(status: &Value) -> String {
         if let (Some(m), Some(fl)) = (str_of(stun, "mapping"), str_of(stun, "filtering")) {
             let _ = write!(
                 seen,
-                " <span class=\"muted\">{} mapping, {} filtering</span>",
+                " <span class=\"muted\">mapping {}, filtering {}</span>",
                 Esc(m),
                 Esc(fl)
             );

@@ -82,17 +82,18 @@ pub(crate) fn peers(f: &Frame<'_>, status: &Value) -> String {
         let own = name == f.viewer;
         let _ = write!(
             main,
-            "<tr data-peer=\"{}\"><td data-label=\"Peer\"><span class=\"name\">{}</span>{}{}</td>\
+            "<tr data-peer=\"{}\"><td data-label=\"Peer\"><span class=\"name\">{}</span>{}\
+             <span class=\"tags\">{}</span></td>\
              <td data-label=\"State\" class=\"state\">{}</td>\
              <td data-label=\"Address\"><code>{}</code></td>\
              <td data-label=\"Endpoint\" class=\"endpoint\">{}</td>\
              <td data-label=\"Handshake\" class=\"handshake\">{}</td>\
              <td data-label=\"Received / sent\" class=\"transfer\">{}</td>\
-             <td data-label=\"Throughput\" class=\"throughput\">\
+             <td data-label=\"Throughput\" class=\"throughput\"><div class=\"spark\">\
              <svg class=\"graph\" viewBox=\"0 0 120 32\" preserveAspectRatio=\"none\" \
              role=\"img\" aria-label=\"throughput over the last 60 s\">\
              <path class=\"rx\" d=\"\"/><path class=\"tx\" d=\"\"/></svg>\
-             <span class=\"rate\">{NONE}</span></td><td class=\"act\">",
+             <span class=\"rate\">{NONE}</span></div></td><td class=\"act\">",
             Esc(name),
             Esc(if name.is_empty() { NONE } else { name }),
             if own {

@@ -165,7 +165,7 @@ fn overview_shows_node_reachability_reload_and_problems() {
         "3 d 4 h",
         "203.0.113.7:41620",
         "port mapping on the router",
-        "natpmp",
+        "NAT-PMP",
         "failed",
         "unknown field `helth_check`",
         "photos.example.com",
