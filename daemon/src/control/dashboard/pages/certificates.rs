@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::html::{heading, i64_of, layout, list, pill, span, str_of, strs, utc, Esc, Nav, Tone, NONE};
+use super::html::{
+    heading, i64_of, layout, list, pill, span, str_of, strs, utc, Esc, Nav, Tone, NONE,
+};
 use super::overview::node_label;
 use super::Frame;
 
@@ -37,10 +39,8 @@ pub(super) fn cert_state(c: &Value) -> (&str, Tone) {
 
 /// Worth showing on the overview: not served, about to lapse, or failing.
 pub(super) fn is_problem(c: &Value) -> bool {
-    matches!(
-        str_of(c, "state"),
-        Some("pending" | "expiring" | "expired")
-    ) || str_of(c, "last_error").is_some()
+    matches!(str_of(c, "state"), Some("pending" | "expiring" | "expired"))
+        || str_of(c, "last_error").is_some()
 }
 
 fn source_words(source: &str) -> &str {
@@ -74,11 +74,7 @@ fn expiry(c: &Value) -> String {
         Some(l) => format!("in {}", span(l.unsigned_abs())),
         None => String::new(),
     };
-    format!(
-        "{}<span class=\"sub\">{}</span>",
-        Esc(&utc(at)),
-        Esc(&left)
-    )
+    format!("{}<span class=\"sub\">{}</span>", Esc(&utc(at)), Esc(&left))
 }
 
 pub(crate) fn certificates(f: &Frame<'_>, status: &Value) -> String {

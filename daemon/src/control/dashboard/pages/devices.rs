@@ -10,7 +10,9 @@ use super::{AddForm, Added, Frame};
 pub(crate) fn add_device(f: &Frame<'_>, form: &AddForm<'_>) -> String {
     let mut main = heading(
         "Add a device",
-        Some("A phone, a laptop or a server: it gets its own key and the next free tunnel address."),
+        Some(
+            "A phone, a laptop or a server: it gets its own key and the next free tunnel address.",
+        ),
     );
     main.push_str("<div class=\"grid\">\n<section class=\"card\">\n");
     if f.read_only.is_some() {

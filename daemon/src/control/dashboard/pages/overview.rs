@@ -132,7 +132,11 @@ fn node_card(status: &Value) -> String {
     };
     let mut out = String::from("<section class=\"card\"><h2>Node</h2><dl>\n");
     row(&mut out, "State", &state);
-    row(&mut out, "Version", &Esc(&text(status, "version")).to_string());
+    row(
+        &mut out,
+        "Version",
+        &Esc(&text(status, "version")).to_string(),
+    );
     row(
         &mut out,
         "Uptime",
@@ -153,7 +157,10 @@ fn node_card(status: &Value) -> String {
     row(
         &mut out,
         "Public key",
-        &format!("<code class=\"key\">{}</code>", Esc(&text(node, "public_key"))),
+        &format!(
+            "<code class=\"key\">{}</code>",
+            Esc(&text(node, "public_key"))
+        ),
     );
     out.push_str("</dl></section>\n");
     out
@@ -276,7 +283,10 @@ fn config_card(status: &Value, now: i64) -> String {
         &format!("<code>{}</code>", Esc(&text(cfg, "path"))),
     );
     row(&mut out, "Loaded", &ago(u64_of(cfg, "loaded_at"), now));
-    let last = match (str_of(cfg, "last_reload_error"), u64_of(cfg, "last_reload_at")) {
+    let last = match (
+        str_of(cfg, "last_reload_error"),
+        u64_of(cfg, "last_reload_at"),
+    ) {
         (Some(_), at) => format!(
             "{} {} <span class=\"muted\">the previous config still serves</span>",
             pill(Tone::Bad, "failed"),

@@ -11,8 +11,8 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::html::{
-    bytes, chips, heading, layout, list, path_segment, pill, span, str_of, strs, text, u64_of,
-    Esc, Nav, Tone, NONE,
+    bytes, chips, heading, layout, list, path_segment, pill, span, str_of, strs, text, u64_of, Esc,
+    Nav, Tone, NONE,
 };
 use super::overview::node_label;
 use super::Frame;

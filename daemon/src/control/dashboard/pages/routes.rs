@@ -10,7 +10,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::html::{count, heading, layout, list, percent, pill, str_of, strs, u64_of, Esc, Nav, Tone, NONE};
+use super::html::{
+    count, heading, layout, list, percent, pill, str_of, strs, u64_of, Esc, Nav, Tone, NONE,
+};
 use super::overview::node_label;
 use super::Frame;
 
@@ -86,14 +88,18 @@ pub(crate) fn routes(f: &Frame<'_>, status: &Value) -> String {
     let routes = list(status, "routes");
     let mut main = heading(
         "Routes",
-        Some("Routes are matched top to bottom; requests and errors count since the daemon started."),
+        Some(
+            "Routes are matched top to bottom; requests and errors count since the daemon started.",
+        ),
     );
-    main.push_str("<div class=\"actions\"><span id=\"live\" class=\"live\" hidden>live</span></div>\n");
+    main.push_str(
+        "<div class=\"actions\"><span id=\"live\" class=\"live\" hidden>live</span></div>\n",
+    );
     main.push_str(
         "<div class=\"table-wrap\"><table class=\"stack routes\"><thead><tr>\
          <th>Route</th><th>Access</th><th>Entrypoints</th><th>Backends</th>\
          <th class=\"num\">Requests</th><th class=\"num\">Req/s</th>\
-         <th class=\"num\">5xx</th><th class=\"num\">Mean latency</th>\
+         <th class=\"num\">5xx</th><th class=\"num\" title=\"mean response time\">Latency</th>\
          </tr></thead><tbody>\n",
     );
     if routes.is_empty() {
@@ -111,7 +117,7 @@ pub(crate) fn routes(f: &Frame<'_>, status: &Value) -> String {
              <td data-label=\"Requests\" class=\"num requests\">{}</td>\
              <td data-label=\"Req/s\" class=\"num rps\">{NONE}</td>\
              <td data-label=\"5xx\" class=\"num errors\" title=\"{} responses with 5xx\">{}</td>\
-             <td data-label=\"Mean latency\" class=\"num\">{}</td></tr>\n",
+             <td data-label=\"Latency\" class=\"num\">{}</td></tr>\n",
             Esc(str_of(r, "host").unwrap_or(NONE)),
             Esc(str_of(r, "path_prefix").unwrap_or("")),
             access_pill(str_of(r, "access").unwrap_or(NONE)),

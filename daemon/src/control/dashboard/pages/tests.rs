@@ -369,7 +369,9 @@ fn hostile_text_is_escaped_everywhere() {
     }
     // In a URL path the name is percent-encoded.
     let html = peers(&frame(&tags, None), &status);
-    assert!(html.contains("href=\"/peers/%3Cscript%3Ealert%281%29%3C%2Fscript%3E%22%27%26x/remove\""));
+    assert!(
+        html.contains("href=\"/peers/%3Cscript%3Ealert%281%29%3C%2Fscript%3E%22%27%26x/remove\"")
+    );
 }
 
 #[test]
@@ -452,11 +454,20 @@ fn assets_are_served_with_their_types() {
     assert_eq!(css.content_type, "text/css; charset=utf-8");
     let js = asset("app.js").expect("app.js");
     assert_eq!(js.content_type, "text/javascript; charset=utf-8");
-    assert!(std::str::from_utf8(js.body).unwrap().contains("EventSource"));
+    assert!(std::str::from_utf8(js.body)
+        .unwrap()
+        .contains("EventSource"));
     let icon = asset("icon.svg").expect("icon.svg");
     assert_eq!(icon.content_type, "image/svg+xml");
     assert!(icon.body.starts_with(b"<svg"));
-    for bad in ["", "../mod.rs", "app.css/", "APP.CSS", "assets/app.css", "app.css?v=1"] {
+    for bad in [
+        "",
+        "../mod.rs",
+        "app.css/",
+        "APP.CSS",
+        "assets/app.css",
+        "app.css?v=1",
+    ] {
         assert!(asset(bad).is_none(), "{bad}");
     }
     let total = css.body.len() + js.body.len() + icon.body.len();
