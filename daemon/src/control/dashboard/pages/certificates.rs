@@ -101,12 +101,12 @@ pub(crate) fn certificates(f: &Frame<'_>, status: &Value) -> String {
             (Some(r), _) => rfc3339_short(r),
             (None, _) => "not renewed here".to_owned(),
         };
-        let _ = write!(
+        let _ = writeln!(
             main,
             "<tr><td data-label=\"Names\"><span class=\"name\">{}</span>{path}</td>\
              <td data-label=\"State\">{}</td><td data-label=\"Source\">{}</td>\
              <td data-label=\"Issuer\">{}</td><td data-label=\"Expires\">{}</td>\
-             <td data-label=\"Next renewal\">{}</td><td data-label=\"Last error\">{}</td></tr>\n",
+             <td data-label=\"Next renewal\">{}</td><td data-label=\"Last error\">{}</td></tr>",
             Esc(&cert_names(c)),
             pill(tone, state),
             Esc(source_words(str_of(c, "source").unwrap_or(NONE))),

@@ -24,9 +24,9 @@ pub(crate) fn add_device(f: &Frame<'_>, form: &AddForm<'_>) -> String {
     } else {
         main.push_str("<h2>New device</h2>\n");
         if let Some(err) = form.error {
-            let _ = write!(
+            let _ = writeln!(
                 main,
-                "<div class=\"alert\" role=\"alert\">{}</div>\n",
+                "<div class=\"alert\" role=\"alert\">{}</div>",
                 Esc(err)
             );
         }
@@ -83,7 +83,7 @@ pub(crate) fn added(f: &Frame<'_>, a: &Added<'_>) -> String {
     // The SVG comes from the daemon's own QR renderer, never from a
     // request; anything else is refused rather than inserted as markup.
     if a.qr_svg.trim_start().starts_with("<svg") {
-        let _ = write!(main, "<div id=\"qr\" class=\"qr\">{}</div>\n", a.qr_svg);
+        let _ = writeln!(main, "<div id=\"qr\" class=\"qr\">{}</div>", a.qr_svg);
     } else {
         main.push_str("<div id=\"qr\" class=\"qr missing\">No QR code.</div>\n");
     }

@@ -99,18 +99,18 @@ pub(super) fn layout(
         Esc(page),
     );
     if let Some(node) = node {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<span class=\"node\" title=\"this node\">{}</span>\n",
+            "<span class=\"node\" title=\"this node\">{}</span>",
             Esc(node)
         );
     }
     if let Some(f) = f {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<span class=\"who\" title=\"signed in with this peer's WireGuard key{}\">\
              <span class=\"avatar\" aria-hidden=\"true\">{}</span>\
-             <span id=\"whoami\">{}</span></span>\n",
+             <span id=\"whoami\">{}</span></span>",
             Esc(&match f.viewer_tags {
                 [] => String::new(),
                 tags => format!(" (tags: {})", tags.join(", ")),
@@ -134,10 +134,10 @@ pub(super) fn layout(
     }
     out.push_str("</header>\n");
     if let Some(why) = f.and_then(|f| f.read_only) {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<div id=\"read-only\" class=\"banner\" role=\"status\"><strong>Read-only.</strong> \
-             Devices cannot be added or removed here: {}</div>\n",
+             Devices cannot be added or removed here: {}</div>",
             Esc(why)
         );
     }
@@ -272,7 +272,7 @@ pub(super) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

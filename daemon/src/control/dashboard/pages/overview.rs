@@ -63,10 +63,10 @@ fn tiles(status: &Value) -> String {
     let conns = &status["connections"];
     let mut out = String::from("<div class=\"tiles\">\n");
     let tile = |out: &mut String, href: &str, label: &str, value: String, sub: String, bad| {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<a class=\"tile{}\" href=\"{href}\"><span class=\"label\">{label}</span>\
-             <span class=\"value\">{}</span><span class=\"sub\">{}</span></a>\n",
+             <span class=\"value\">{}</span><span class=\"sub\">{}</span></a>",
             if bad { " attention" } else { "" },
             Esc(&value),
             Esc(&sub)
@@ -118,7 +118,7 @@ fn tiles(status: &Value) -> String {
 
 /// `<dt>label</dt><dd>value</dd>`; `value` is already HTML.
 fn row(out: &mut String, label: &str, value: &str) {
-    let _ = write!(out, "<dt>{label}</dt><dd>{value}</dd>\n");
+    let _ = writeln!(out, "<dt>{label}</dt><dd>{value}</dd>");
 }
 
 fn node_card(status: &Value) -> String {
@@ -307,7 +307,7 @@ fn config_card(status: &Value, now: i64) -> String {
     );
     out.push_str("</dl>\n");
     if let Some(err) = str_of(cfg, "last_reload_error") {
-        let _ = write!(out, "<pre class=\"error-block\">{}</pre>\n", Esc(err));
+        let _ = writeln!(out, "<pre class=\"error-block\">{}</pre>", Esc(err));
     }
     let restart = strs(cfg, "restart_required");
     if !restart.is_empty() {
@@ -376,11 +376,11 @@ fn listeners_card(status: &Value) -> String {
         out.push_str("<tr><td colspan=\"5\" class=\"empty\">No listeners.</td></tr>\n");
     }
     for l in listeners {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<tr><td data-label=\"Name\">{}</td><td data-label=\"Kind\">{}</td>\
              <td data-label=\"Listen\"><code>{}</code></td><td data-label=\"Forwards to\">{}</td>\
-             <td data-label=\"Open\" class=\"num\">{}</td></tr>\n",
+             <td data-label=\"Open\" class=\"num\">{}</td></tr>",
             Esc(&text(l, "name")),
             Esc(&text(l, "kind")),
             Esc(&text(l, "listen")),

@@ -150,9 +150,9 @@ pub(crate) fn remove_device(f: &Frame<'_>, name: &str, status: &Value) -> String
     main.push_str("<section class=\"card narrow\">\n");
     match peer {
         None => {
-            let _ = write!(
+            let _ = writeln!(
                 main,
-                "<p>There is no peer named <strong>{}</strong>.</p>\n",
+                "<p>There is no peer named <strong>{}</strong>.</p>",
                 Esc(name)
             );
         }

@@ -108,7 +108,7 @@ pub(crate) fn routes(f: &Frame<'_>, status: &Value) -> String {
     for (i, r) in routes.iter().enumerate() {
         let (total, errors) = classes(r);
         let eps = strs(r, "entrypoints");
-        let _ = write!(
+        let _ = writeln!(
             main,
             "<tr data-route=\"{i}\"><td data-label=\"Route\"><span class=\"route\">\
              <span class=\"host\">{}</span><span class=\"path\">{}</span></span></td>\
@@ -117,7 +117,7 @@ pub(crate) fn routes(f: &Frame<'_>, status: &Value) -> String {
              <td data-label=\"Requests\" class=\"num requests\">{}</td>\
              <td data-label=\"Req/s\" class=\"num rps\">{NONE}</td>\
              <td data-label=\"5xx\" class=\"num errors\" title=\"{} responses with 5xx\">{}</td>\
-             <td data-label=\"Latency\" class=\"num\">{}</td></tr>\n",
+             <td data-label=\"Latency\" class=\"num\">{}</td></tr>",
             Esc(str_of(r, "host").unwrap_or(NONE)),
             Esc(str_of(r, "path_prefix").unwrap_or("")),
             access_pill(str_of(r, "access").unwrap_or(NONE)),
