@@ -69,8 +69,14 @@ pub(crate) struct Added<'a> {
 /// A plain page for 400, 403, 404, 405, 409 and the like. Without a frame
 /// (no signed-in peer) it has no navigation and names nobody.
 pub(crate) fn message(f: Option<&Frame<'_>>, title: &str, detail: &str) -> String {
+    // Without a signed-in peer the overview would only answer 403 again.
+    let back = if f.is_some() {
+        "<p><a class=\"button\" href=\"/\">Back to the overview</a></p>"
+    } else {
+        ""
+    };
     let main = format!(
-        "{}<section class=\"card message\"><p>{}</p><p><a class=\"button\" href=\"/\">Back to the overview</a></p></section>\n",
+        "{}<section class=\"card message\"><p>{}</p>{back}</section>\n",
         heading(title, None),
         Esc(detail)
     );

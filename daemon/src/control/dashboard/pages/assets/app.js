@@ -87,7 +87,8 @@
   var page = document.body.getAttribute("data-page");
   if ((page !== "peers" && page !== "routes") || !window.EventSource) return;
 
-  var peerRows = {}; // name -> {row, last sample, points}
+  // Keyed by peer name: no prototype, so no name can collide with one.
+  var peerRows = Object.create(null); // name -> {row, last sample, points}
   $all("tr[data-peer]").forEach(function (row) {
     peerRows[row.getAttribute("data-peer")] = {
       row: row,
