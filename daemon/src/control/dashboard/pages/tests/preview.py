@@ -8,6 +8,12 @@ security headers (so Chromium enforces the same CSP) and a fake GET /events
 
 Paths: / /peers /routes /certificates /peers/add /added /peers/tablet/remove
 /message /forbidden, and the same under /ro/ for the read-only variant.
+POST /peers/add answers the "added" page and POST /peers/NAME/remove a 303
+to /peers, so tests/dashboard/drive.py's page steps run against it:
+
+    drive.py http://127.0.0.1:8099 OUT tour phone
+    drive.py http://127.0.0.1:8099 OUT remove tablet
+    drive.py http://127.0.0.1:8099/ro OUT read-only
 """
 
 import http.server
@@ -98,6 +104,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.headers_common()
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self):
+        """Enough of the server for drive.py's steps: adding answers the
+        "added" page, removing redirects to the peers page."""
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(min(length, 8192))
+        path = self.path.split("?")[0]
+        if path == "/peers/add":
+            body = open(os.path.join(DIR, "added.html"), "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.headers_common()
+            self.end_headers()
+            self.wfile.write(body)
+        elif path.startswith("/peers/") and path.endswith("/remove"):
+            self.send_response(303)
+            self.send_header("Location", "/peers")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
     def events(self):
         self.send_response(200)
