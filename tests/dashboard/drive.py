@@ -223,11 +223,13 @@ def remove(d, base, out, name):
 def read_only(d, base, out):
     d.get(base + "/peers")
     banner = d.find_elements(By.CSS_SELECTOR, "#read-only")
+    # Read now: the element is stale once the next page loads.
+    banner = banner[0].text if banner else None
     forms = len(d.find_elements(By.CSS_SELECTOR, "form"))
     d.get(base + "/peers/add")
     forms += len(d.find_elements(By.CSS_SELECTOR, "form"))
     shoot(d, out, "read-only")
-    return {"banner": banner[0].text if banner else None, "forms": forms}
+    return {"banner": banner, "forms": forms}
 
 
 def load(d, base, tabs):
