@@ -321,12 +321,12 @@ fn adding_and_removing_a_device() {
         assert!(a.body.contains("PrivateKey = "), "{}", a.body);
         assert!(a.body.contains("Endpoint = 10.99.0.2:41602"), "{}", a.body);
         assert!(
-            a.body.contains("<pre id=\"client-conf\">[Interface]"),
+            a.body.contains("<pre id=\"client-conf\" class=\"conf\">[Interface]"),
             "{}",
             a.body
         );
         assert!(a.body.contains("download=\"phone.conf\""));
-        assert!(a.body.contains("<div id=\"qr\"><svg"));
+        assert!(a.body.contains("<div id=\"qr\" class=\"qr\"><svg"), "{}", a.body);
         let after = std::fs::read_to_string(&lab.config).unwrap();
         assert!(
             after.starts_with(&before),
