@@ -532,6 +532,7 @@ fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteS
         allow_encoded_slashes: r.allow_encoded_slashes,
         upgrades: r.upgrades.clone(),
         tls: transports.for_route(r)?,
+        in_process: None,
     })
 }
 
