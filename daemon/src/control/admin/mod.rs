@@ -37,6 +37,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use tokio::sync::oneshot;
 use wingress_config::AdminConfig;
+use wingress_proxy::InProcessListener;
 
 use crate::control::ready::{self, Health};
 use crate::control::registry::MetricSections;
@@ -50,6 +51,9 @@ use token::Token;
 pub(crate) struct AdminSockets {
     listeners: Listeners,
     token: Option<Token>,
+    /// The dashboard's in-process listener (`[dashboard]` on at start-up),
+    /// served on the admin thread.
+    dashboard: Option<InProcessListener>,
 }
 
 impl AdminSockets {
@@ -73,7 +77,14 @@ impl AdminSockets {
         Ok(AdminSockets {
             listeners: Listeners { unix, tcp },
             token,
+            dashboard: None,
         })
+    }
+
+    /// The dashboard's listener, to be served on the admin thread.
+    pub(crate) fn with_dashboard(mut self, dashboard: Option<InProcessListener>) -> Self {
+        self.dashboard = dashboard;
+        self
     }
 
     /// Starts the admin thread, and on the current `LocalSet` (the data
@@ -104,9 +115,17 @@ impl AdminSockets {
             .context("admin api runtime")?;
         let (stop, stopped) = oneshot::channel();
         let listeners = self.listeners;
+        // The dashboard's listener lives on the admin thread: its
+        // connections are served there (`control::dashboard`). Until then
+        // it is only held, so that the route's connections queue up and
+        // time out (502) rather than fail at once.
+        let dashboard = self.dashboard;
         std::thread::Builder::new()
             .name("wingress-admin".into())
-            .spawn(move || server::run(rt, listeners, inputs, stopped))
+            .spawn(move || {
+                let _dashboard: Option<InProcessListener> = dashboard;
+                server::run(rt, listeners, inputs, stopped)
+            })
             .context("cannot start the admin api thread")?;
         Ok(AdminGuard { _stop: stop })
     }
