@@ -133,3 +133,27 @@ fn clashes_with_routes_and_services() {
         "{errs:?}"
     );
 }
+
+/// The commented `[dashboard]` block of config/https.toml works
+/// uncommented, after its routes.
+#[test]
+fn the_https_example_dashboard_block_parses_uncommented() {
+    let text = include_str!("../../../config/https.toml");
+    let (before, block) = text.split_once("# [dashboard]").unwrap();
+    let block: String = format!("# [dashboard]{block}")
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+        .collect();
+    let c = crate::parse_server(
+        std::path::Path::new("config/https.toml"),
+        &format!("{before}{block}"),
+        &crate::Env::default(),
+    )
+    .unwrap();
+    let d = c.dashboard;
+    assert!(d.enabled);
+    assert_eq!(d.served_host(), Some("wingress.home.arpa"));
+    assert_eq!(d.allow, [AllowRule::Tag("admin".into())]);
+    assert_eq!(d.entrypoints, ["tunnel-https"]);
+    assert_eq!(d.max_event_streams, 16);
+}
