@@ -17,6 +17,27 @@ use common::*;
 
 const HOST: &str = "wingress.home.arpa";
 
+/// A server config with the given extra sections.
+fn server_config(dir: &TempDir, skey: &std::path::Path, wg_port: u16, rest: &str) -> String {
+    format!(
+        r#"
+[node]
+state_dir = "{state}"
+[wireguard]
+private_key_file = "{skey}"
+address = "100.64.0.2/24"
+listen_port = {wg_port}
+[nat]
+stun_servers = []
+port_mapping = false
+[tls]
+internal_ca = true
+{rest}"#,
+        state = dir.path("state").display(),
+        skey = skey.display(),
+    )
+}
+
 /// The status code of `GET https://HOST/` through the forward on
 /// 127.0.0.1:`port` (the internal CA's certificate is not checked here).
 fn curl_status(port: u16) -> Option<String> {
@@ -40,19 +61,8 @@ fn the_dashboard_is_a_route_that_refuses_peers_without_the_tag() {
     let (_, lpub) = keypair(&dir, "laptop");
     let (tkey, tpub) = keypair(&dir, "tablet");
     let wg_port = free_port(true);
-    let server_cfg = dir.write(
-        "server.toml",
-        &format!(
-            r#"
-[node]
-state_dir = "{state}"
-[wireguard]
-private_key_file = "{skey}"
-address = "100.64.0.2/24"
-listen_port = {wg_port}
-[nat]
-stun_servers = []
-port_mapping = false
+    let peers = format!(
+        r#"
 [[peer]]
 name = "laptop"
 public_key = "{lpub}"
@@ -62,18 +72,14 @@ tags = ["admin"]
 name = "tablet"
 public_key = "{tpub}"
 allowed_ips = ["100.64.0.3/32"]
-[tls]
-internal_ca = true
 [dns]
 forward = "refuse"
 [dashboard]
 enabled = true
 host = "{HOST}"
-"#,
-            state = dir.path("state").display(),
-            skey = skey.display(),
-        ),
+"#
     );
+    let server_cfg = dir.write("server.toml", &server_config(&dir, &skey, wg_port, &peers));
     let server = Daemon::spawn(
         &dir,
         "server",
@@ -118,4 +124,41 @@ host = "{HOST}"
     assert_eq!(last["access"], "tunnel");
     assert_eq!(last["entrypoints"], serde_json::json!(["tunnel-https"]));
     assert_eq!(last["backends"][0]["address"], "dashboard");
+}
+
+/// Turning the dashboard on by a reload waits for a restart (its server
+/// starts with the admin thread): the reload says so and adds no route.
+#[test]
+fn enabling_the_dashboard_by_reload_needs_a_restart() {
+    let dir = TempDir::new("dashboard-reload");
+    let (skey, _) = keypair(&dir, "server");
+    let wg_port = free_port(true);
+    let route = "[[route]]\nhost = \"app.home.arpa\"\nbackends = [\"http://127.0.0.1:9\"]\n";
+    let cfg = dir.write("server.toml", &server_config(&dir, &skey, wg_port, route));
+    let server = Daemon::spawn(&dir, "server", &["run", "--config", cfg.to_str().unwrap()]);
+    let socket = dir.path("state").join("admin.sock");
+    eventually(Duration::from_secs(20), || {
+        (socket.exists() && admin(&socket, "GET", "/readyz").0 == 200).then_some(())
+    })
+    .unwrap_or_else(|| panic!("daemon ready\n{}", server.log()));
+
+    let on = format!("{route}[dashboard]\nenabled = true\nhost = \"{HOST}\"\n");
+    replace_file(&cfg, &server_config(&dir, &skey, wg_port, &on));
+    let (status, body) = admin(&socket, "POST", "/reload");
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        reply["restart_required"],
+        serde_json::json!(["[dashboard] enabled"]),
+        "{body}"
+    );
+    let (_, body) = admin(&socket, "GET", "/status");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let hosts: Vec<&str> = doc["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["app.home.arpa"], "{body}");
 }
