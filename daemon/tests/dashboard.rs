@@ -42,7 +42,15 @@ internal_ca = true
 /// 127.0.0.1:`port` (the internal CA's certificate is not checked here).
 fn curl_status(port: u16) -> Option<String> {
     let out = Command::new("curl")
-        .args(["-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args([
+            "-sk",
+            "--max-time",
+            "10",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
         .args(["--resolve", &format!("{HOST}:{port}:127.0.0.1")])
         .arg(format!("https://{HOST}:{port}/"))
         .output()
@@ -98,7 +106,11 @@ host = "{HOST}"
             (dns, "100.64.0.2:53", "udp"),
         ],
     );
-    let _tablet = Daemon::spawn(&dir, "tablet", &["forward", "--config", cfg.to_str().unwrap()]);
+    let _tablet = Daemon::spawn(
+        &dir,
+        "tablet",
+        &["forward", "--config", cfg.to_str().unwrap()],
+    );
 
     // The in-tunnel DNS answers the dashboard's host (with no route at all).
     let dns = SocketAddr::from(([127, 0, 0, 1], dns));

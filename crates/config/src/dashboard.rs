@@ -190,8 +190,7 @@ fn parse_entrypoints(
     let declared = cx.declared;
     let mut names = Vec::with_capacity(list.value.len());
     for entry in &list.value {
-        if let Err(e) =
-            check_route_entrypoint(entry.value, &declared.entrypoints, declared.written)
+        if let Err(e) = check_route_entrypoint(entry.value, &declared.entrypoints, declared.written)
         {
             d.error(&entry.span, format!("entrypoints: {e}"));
             continue;
@@ -223,9 +222,9 @@ fn parse_entrypoints(
 /// A `[[route]]` for the same host and path `/` would take every request
 /// meant for the dashboard.
 fn check_route_clash(d: &mut Diagnostics<'_>, host: &str, span: &Span, routes: &[RouteConfig]) {
-    let clash = routes.iter().find(|r| {
-        r.path_prefix == "/" && matches!(&r.host, HostPattern::Exact(h) if h == host)
-    });
+    let clash = routes
+        .iter()
+        .find(|r| r.path_prefix == "/" && matches!(&r.host, HostPattern::Exact(h) if h == host));
     if let Some(route) = clash {
         let line = route.location.0;
         d.error(

@@ -33,7 +33,11 @@ fn defaults_when_enabled() {
     assert_eq!(d.location, (12, 1));
     // Without routes, the dashboard alone opens the default entrypoints
     // and turns the in-tunnel DNS on (its host must resolve).
-    let names: Vec<String> = c.effective_entrypoints().into_iter().map(|e| e.name).collect();
+    let names: Vec<String> = c
+        .effective_entrypoints()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(names, ["tunnel-https", "tunnel-http"]);
     assert!(c.dns.enabled);
 }
@@ -50,7 +54,10 @@ fn every_key_is_read() {
     let d = &c.dashboard;
     assert_eq!(
         d.allow,
-        [AllowRule::Peer("phone".into()), AllowRule::Tag("ops".into())]
+        [
+            AllowRule::Peer("phone".into()),
+            AllowRule::Tag("ops".into())
+        ]
     );
     assert_eq!(d.entrypoints, ["wg2"]);
     assert_eq!(d.max_event_streams, 4);
@@ -117,7 +124,8 @@ fn host_entrypoints_are_refused_and_tunnel_ones_needed() {
 
 #[test]
 fn clashes_with_routes_and_services() {
-    let route = "[[route]]\nhost = \"wingress.home.arpa\"\nbackends = [\"http://127.0.0.1:3000\"]\n";
+    let route =
+        "[[route]]\nhost = \"wingress.home.arpa\"\nbackends = [\"http://127.0.0.1:3000\"]\n";
     assert_eq!(
         errors(&with_base(&format!("{route}{ON}"))),
         ["17:8: host: the [[route]] on line 12 already serves every path of `wingress.home.arpa`; give the dashboard its own host name"]
@@ -129,7 +137,9 @@ fn clashes_with_routes_and_services() {
     let errs = errors(&with_base(&format!("{tcp}{ON}")));
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].starts_with("13:10: listen: tcp port 443 is the port of the default entrypoint `tunnel-https`"),
+        errs[0].starts_with(
+            "13:10: listen: tcp port 443 is the port of the default entrypoint `tunnel-https`"
+        ),
         "{errs:?}"
     );
 }

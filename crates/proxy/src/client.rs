@@ -20,9 +20,9 @@ use crate::dns::CachingResolver;
 use wingress_sync::lock;
 
 use crate::backend_tls::TlsConnectError;
+use crate::in_process::InProcessConnector;
 use crate::pool::{self, BackendBody, ConnectError};
 use crate::sender::shape_http1;
-use crate::in_process::InProcessConnector;
 use crate::spec::{nonzero, BackendAddr, BackendScheme, BackendTls};
 
 /// A route's backend client. Connections are pooled per thread (see

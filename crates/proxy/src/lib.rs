@@ -9,8 +9,8 @@
 //! `upstream` picks a healthy backend, which `client` talks to over pooled
 //! HTTP/1.1 or HTTP/2 (`sender`: h2c by prior knowledge, h2 by ALPN), on
 //! TLS for `https://` backends (`backend_tls`), or in-process duplex
-//! streams for a backend inside this process (`in_process`). `server` drives the client connection (HTTP/1.1 or HTTP/2,
-//! timeouts, upgrades).
+//! streams for a backend inside this process (`in_process`). `server`
+//! drives the client connection (HTTP/1.1 or HTTP/2, timeouts, upgrades).
 //!
 //! # Behaviour worth knowing
 //!

@@ -165,13 +165,22 @@ fn a_stream_flows_event_by_event_past_the_route_timeout() {
         while let Some(frame) = body.frame().await {
             let frame = frame.expect("the stream is not cut");
             if let Some(data) = frame.data_ref() {
-                events.push((String::from_utf8_lossy(data).into_owned(), started.elapsed()));
+                events.push((
+                    String::from_utf8_lossy(data).into_owned(),
+                    started.elapsed(),
+                ));
             }
         }
         let texts: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(
             texts,
-            ["data: 0\n\n", "data: 1\n\n", "data: 2\n\n", "data: 3\n\n", "data: 4\n\n"]
+            [
+                "data: 0\n\n",
+                "data: 1\n\n",
+                "data: 2\n\n",
+                "data: 3\n\n",
+                "data: 4\n\n"
+            ]
         );
         // The first event came long before the last was sent.
         assert!(events[0].1 < Duration::from_millis(300), "{events:?}");

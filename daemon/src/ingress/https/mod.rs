@@ -23,8 +23,8 @@ use tokio_rustls::TlsAcceptor;
 use wingress_config::{self as config, EntrypointProtocol, Listen, ServerConfig};
 use wingress_proxy::{
     self as proxy, BackendAddr, ClientCertCheck, ConnCaps, ConnInfo, ConnLimiter, Http01Responder,
-    InProcessConnector,
-    LiveProxy, PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec, Scheme, Source,
+    InProcessConnector, LiveProxy, PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec,
+    Scheme, Source,
 };
 use wingress_sync::{lock, Live};
 use wingress_tls::{
