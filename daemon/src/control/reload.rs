@@ -530,6 +530,9 @@ fn describe_routes(old: &ServerConfig, new: &ServerConfig, changes: &mut Vec<Str
     if old.tls != new.tls {
         changes.push("certificate sources changed".to_string());
     }
+    if old.dashboard != new.dashboard {
+        changes.push("[dashboard] changed".to_string());
+    }
 }
 
 /// Polls the config file and reloads once a change has settled. Polling
