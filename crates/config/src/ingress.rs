@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::acme::{parse_acme, AcmeConfig};
 use crate::cursor::Table;
-use crate::entrypoint::{parse_entrypoints, EntrypointConfig};
+use crate::entrypoint::{parse_entrypoints, Declared, EntrypointConfig};
 use crate::error::{Diagnostics, Span};
 use crate::ingress_values::HostPattern;
 use crate::route::{parse_routes, RouteConfig, RouteContext};
@@ -55,6 +55,8 @@ pub(crate) struct Ingress {
     pub(crate) tls: TlsConfig,
     pub(crate) routes: Vec<RouteConfig>,
     pub(crate) transports: Vec<TransportConfig>,
+    /// The entrypoints routes (and `[dashboard]`) may name.
+    pub(crate) declared: Declared,
 }
 
 pub(crate) fn parse_ingress(
@@ -83,6 +85,7 @@ pub(crate) fn parse_ingress(
         tls,
         routes,
         transports,
+        declared,
     }
 }
 

@@ -20,6 +20,7 @@ mod acme;
 mod admin;
 mod client;
 mod cursor;
+mod dashboard;
 mod dns;
 mod entrypoint;
 mod env;
@@ -51,6 +52,7 @@ pub use acme::{
 };
 pub use admin::{AdminConfig, DEFAULT_ADMIN_SOCKET};
 pub use client::{parse_client, ClientConfig, Forward, Protocol};
+pub use dashboard::{DashboardConfig, DEFAULT_MAX_EVENT_STREAMS};
 pub use dns::{DnsConfig, DnsForward, DEFAULT_DNS_TTL, DNS_PORT};
 pub use entrypoint::{
     default_entrypoints, EntrypointConfig, EntrypointProtocol, DEFAULT_MAX_CONNECTIONS,

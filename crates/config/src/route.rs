@@ -226,9 +226,10 @@ pub(crate) fn parse_routes(
     routes
 }
 
-/// With routes and no `[[entrypoint]]`, the default entrypoints take tunnel
-/// ports 443 and 80; a `[[tcp]]` service there could not be reached.
-fn check_default_ports(d: &mut Diagnostics<'_>, tcp_ports: &[(u16, Span)]) {
+/// With routes (or the dashboard) and no `[[entrypoint]]`, the default
+/// entrypoints take tunnel ports 443 and 80; a `[[tcp]]` service there
+/// could not be reached.
+pub(crate) fn check_default_ports(d: &mut Diagnostics<'_>, tcp_ports: &[(u16, Span)]) {
     for default in default_entrypoints() {
         let Listen::Tunnel { port } = default.listen else {
             continue;

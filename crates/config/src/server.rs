@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::admin::{parse_admin, AdminConfig};
 use crate::config_dir;
 use crate::cursor::Table;
+use crate::dashboard::{parse_dashboard, DashboardConfig, DashboardContext};
 use crate::dns::{parse_dns, DnsConfig, DnsContext};
 use crate::entrypoint::{default_entrypoints, EntrypointConfig};
 use crate::env::Env;
@@ -21,7 +22,7 @@ use crate::log::{parse_log, LogConfig};
 use crate::nat::{parse_nat, NatConfig};
 use crate::node::{parse_node, NodeConfig, NodeKeys};
 use crate::node_octet::NodeAddress;
-use crate::route::RouteConfig;
+use crate::route::{check_default_ports, RouteConfig};
 use crate::shutdown::{parse_shutdown, ShutdownConfig};
 use crate::transport::TransportConfig;
 use crate::types::{port_for_node_ip, Backend};
@@ -57,6 +58,8 @@ pub struct ServerConfig {
     pub limits: LimitsConfig,
     /// `[kubernetes]`: Ingress discovery.
     pub kubernetes: KubernetesConfig,
+    /// `[dashboard]`: the web dashboard, served as a route after `routes`.
+    pub dashboard: DashboardConfig,
 }
 
 /// `[[tcp]]`: a TCP port on the tunnel address forwarded to a backend.
@@ -97,12 +100,14 @@ impl ServerConfig {
         }
     }
 
-    /// The entrypoints to open: those written, or, when there are routes and
-    /// no `[[entrypoint]]`, `tunnel-https` (HTTPS on tunnel port 443) and
-    /// `tunnel-http` (the redirect, on tunnel port 80). Empty for a config
-    /// with neither routes nor entrypoints.
+    /// The entrypoints to open: those written, or, when there are routes
+    /// (or the dashboard is on) and no `[[entrypoint]]`, `tunnel-https`
+    /// (HTTPS on tunnel port 443) and `tunnel-http` (the redirect, on
+    /// tunnel port 80). Empty for a config with neither routes nor
+    /// entrypoints.
     pub fn effective_entrypoints(&self) -> Vec<EntrypointConfig> {
-        if self.entrypoints.is_empty() && !self.routes.is_empty() {
+        let serves = !self.routes.is_empty() || self.dashboard.enabled;
+        if self.entrypoints.is_empty() && serves {
             default_entrypoints()
         } else {
             self.entrypoints.clone()
@@ -138,11 +143,24 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
             tcp_ports: &tcp.ports,
         },
     );
+    let dashboard = parse_dashboard(
+        &mut root,
+        &mut d,
+        &DashboardContext {
+            peer_names: &peers.names,
+            entrypoints: &ingress.entrypoints,
+            declared: &ingress.declared,
+            routes: &ingress.routes,
+        },
+    );
+    if dashboard.enabled && ingress.routes.is_empty() && !ingress.declared.written {
+        check_default_ports(&mut d, &tcp.ports);
+    }
     let dns = parse_dns(
         &mut root,
         &mut d,
         &DnsContext {
-            has_routes: !ingress.routes.is_empty(),
+            has_routes: !ingress.routes.is_empty() || dashboard.enabled,
             tcp_ports: &tcp.ports,
             udp_ports: &udp.ports,
             entrypoints: &ingress.entrypoints,
@@ -203,6 +221,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
         nat,
         limits,
         kubernetes,
+        dashboard,
     });
     d.finish(config)
 }

@@ -110,6 +110,7 @@ fn example_parses_to_the_expected_model() {
         nat: NatConfig::default(),
         limits: LimitsConfig::default(),
         kubernetes: KubernetesConfig::default(),
+        dashboard: DashboardConfig::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.listen_port(), Ok(41602));

@@ -20,9 +20,10 @@ use crate::dns::CachingResolver;
 use wingress_sync::lock;
 
 use crate::backend_tls::TlsConnectError;
+use crate::in_process::InProcessConnector;
 use crate::pool::{self, BackendBody, ConnectError};
 use crate::sender::shape_http1;
-use crate::spec::{nonzero, BackendAddr, BackendTls};
+use crate::spec::{nonzero, BackendAddr, BackendScheme, BackendTls};
 
 /// A route's backend client. Connections are pooled per thread (see
 /// `pool`): a connection's socket and driver task belong to the event loop
@@ -37,6 +38,8 @@ pub(crate) struct BackendClient {
     settings: ConnSettings,
     resolver: CachingResolver,
     tls: Option<BackendTls>,
+    /// For [`crate::BackendScheme::InProcess`] backends.
+    in_process: Option<InProcessConnector>,
     /// When a failed TLS handshake was last logged at WARN: at most one
     /// such line per [`TLS_WARN_EVERY`], the others at DEBUG, so requests
     /// cannot flood the log.
@@ -54,6 +57,9 @@ pub(crate) struct ConnSettings {
     /// keeps the connections, and a changed CA or client certificate does
     /// not reuse those made with the old one.
     pub(crate) tls: Option<u64>,
+    /// The in-process pair the connections belong to (its id): streams to
+    /// one listener are no use for another.
+    pub(crate) in_process: Option<u64>,
 }
 
 /// How often a route's failing TLS handshakes are logged at WARN.
@@ -97,14 +103,17 @@ impl BackendClient {
         connect_timeout: Duration,
         resolver: CachingResolver,
         tls: Option<BackendTls>,
+        in_process: Option<InProcessConnector>,
     ) -> Self {
         BackendClient {
             settings: ConnSettings {
                 connect_timeout,
                 tls: tls.as_ref().map(|t| t.key),
+                in_process: in_process.as_ref().map(InProcessConnector::id),
             },
             resolver,
             tls,
+            in_process,
             tls_warned: Arc::default(),
         }
     }
@@ -178,7 +187,12 @@ impl BackendClient {
                 None => {
                     let tls = self.tls.as_ref();
                     let timeout = self.settings.connect_timeout;
-                    match pool::connect(target, &self.resolver, timeout, tls).await {
+                    let connected = if target.scheme == BackendScheme::InProcess {
+                        pool::connect_in_process(self.in_process.as_ref(), timeout).await
+                    } else {
+                        pool::connect(target, &self.resolver, timeout, tls).await
+                    };
+                    match connected {
                         Ok(sender) => {
                             // Later requests share a new HTTP/2 connection
                             // at once, not only after this response.

@@ -8,8 +8,9 @@
 //! route says so, `headers` rewrites identity and forwarding headers, and
 //! `upstream` picks a healthy backend, which `client` talks to over pooled
 //! HTTP/1.1 or HTTP/2 (`sender`: h2c by prior knowledge, h2 by ALPN), on
-//! TLS for `https://` backends (`backend_tls`). `server` drives the client connection (HTTP/1.1 or HTTP/2,
-//! timeouts, upgrades).
+//! TLS for `https://` backends (`backend_tls`), or in-process duplex
+//! streams for a backend inside this process (`in_process`). `server`
+//! drives the client connection (HTTP/1.1 or HTTP/2, timeouts, upgrades).
 //!
 //! # Behaviour worth knowing
 //!
@@ -61,6 +62,7 @@ mod grpc;
 mod headers;
 mod health;
 mod host;
+mod in_process;
 mod limits;
 mod live;
 mod pages;
@@ -80,6 +82,7 @@ mod upstream;
 mod websocket;
 
 pub use host::{normalize_host, HostError};
+pub use in_process::{in_process, InProcessConnector, InProcessListener, IN_PROCESS_BUFFER};
 pub use limits::{ConnCaps, ConnLimiter, ConnPermit, Limit, Source};
 pub use live::LiveProxy;
 pub use path::{normalize as normalize_path, EncodedSlash, PathError};

@@ -36,6 +36,7 @@ use crate::backend_tls::{self, TlsConnectError};
 use crate::body::{BoxError, ReqBody};
 use crate::client::ConnSettings;
 use crate::dns::CachingResolver;
+use crate::in_process::InProcessConnector;
 use crate::sender::Sender;
 use crate::spec::{nonzero, BackendAddr, BackendScheme, BackendTls};
 
@@ -248,6 +249,12 @@ pub(crate) async fn connect(
         BackendScheme::Http => return start_http1(stream).await,
         BackendScheme::H2c => return start_http2(stream).await,
         BackendScheme::Https => {}
+        // `client` sends these to `connect_in_process`; a spec that gives
+        // one a socket address cannot reach it this way.
+        BackendScheme::InProcess => {
+            let e = io::Error::new(io::ErrorKind::Unsupported, "in-process backend");
+            return Err(ConnectError::Tcp(e.into()));
+        }
     }
     let handshake = backend_tls::handshake(stream, target, tls);
     let stream = match deadline {
@@ -261,6 +268,24 @@ pub(crate) async fn connect(
     } else {
         start_http1(stream).await
     }
+}
+
+/// Opens a new in-process connection (HTTP/1.1) through `connector`,
+/// within `connect_timeout`. No connector, or its listener gone, fails as
+/// a refused TCP connection: the backend is down.
+pub(crate) async fn connect_in_process(
+    connector: Option<&InProcessConnector>,
+    connect_timeout: Duration,
+) -> Result<Sender, ConnectError> {
+    let Some(connector) = connector else {
+        let e = io::Error::new(io::ErrorKind::ConnectionRefused, "no in-process listener");
+        return Err(ConnectError::Tcp(e.into()));
+    };
+    let stream = connector
+        .connect(connect_timeout)
+        .await
+        .map_err(|e| ConnectError::Tcp(e.into()))?;
+    start_http1(stream).await
 }
 
 /// Starts hyper's HTTP/1.1 client on a connected stream, its connection

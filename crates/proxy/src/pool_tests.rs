@@ -12,6 +12,7 @@ fn settings(ms: u64) -> ConnSettings {
     ConnSettings {
         connect_timeout: Duration::from_millis(ms),
         tls: None,
+        in_process: None,
     }
 }
 

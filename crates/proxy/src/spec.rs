@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
+use crate::in_process::InProcessConnector;
+
 /// A WireGuard peer known to the daemon, attached to connections that came
 /// through the tunnel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,6 +172,10 @@ pub enum BackendScheme {
     Https,
     /// HTTP/2 over TCP with prior knowledge (RFC 9113 section 3.3).
     H2c,
+    /// HTTP/1.1 over in-process streams, opened by the route's
+    /// [`RouteSpec::in_process`] connector; the address is only a name
+    /// (shown in status and logs).
+    InProcess,
 }
 
 impl BackendScheme {
@@ -226,8 +232,22 @@ impl BackendAddr {
     }
 }
 
+impl BackendAddr {
+    /// An in-process backend shown as `name`.
+    pub fn in_process(name: &str) -> BackendAddr {
+        BackendAddr {
+            host: name.to_string(),
+            port: 0,
+            scheme: BackendScheme::InProcess,
+        }
+    }
+}
+
 impl fmt::Display for BackendAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.scheme == BackendScheme::InProcess {
+            return f.write_str(&self.host);
+        }
         match self.ip_literal() {
             Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:{}", self.port),
             _ => write!(f, "{}:{}", self.host, self.port),
@@ -306,6 +326,11 @@ pub struct RouteSpec {
     /// `tls` set. Needed when one has; a TLS address without it cannot be
     /// connected to.
     pub tls: Option<BackendTls>,
+    /// Opens the connections of the backends whose scheme is
+    /// [`BackendScheme::InProcess`]. Needed when one is; without it (or
+    /// once its listener is gone) connecting fails like a refused TCP
+    /// connection.
+    pub in_process: Option<InProcessConnector>,
 }
 
 /// Per-connection limits, shared by all routes. A zero duration disables

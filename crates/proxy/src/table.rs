@@ -62,6 +62,7 @@ impl RouteTable {
                         spec.connect_timeout,
                         resolver.clone(),
                         spec.tls.clone(),
+                        spec.in_process.clone(),
                     ),
                     upstream,
                     auth,

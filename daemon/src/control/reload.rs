@@ -213,7 +213,8 @@ pub(crate) async fn prepare(d: &Daemon, new: ServerConfig) -> Result<Plan> {
         peers.push((p.clone(), spec));
     }
     let current = d.https.current.load();
-    let https = HttpsGen::build(&config, &d.stats, &d.open, Some(&current))?;
+    let dashboard = d.boot.dashboard.as_ref();
+    let https = HttpsGen::build(&config, &d.stats, &d.open, dashboard, Some(&current))?;
     let listening = d.hosts.listening();
     let mut bound = Vec::new();
     for addr in https.host_addrs() {
@@ -281,6 +282,12 @@ fn pin_boot_values(boot: &Boot, mut cfg: ServerConfig) -> (ServerConfig, Vec<Str
     }
     if cfg.nat != boot.nat {
         notes.push("[nat] (STUN servers, port mapping, lease, advertise)".to_string());
+    }
+    if cfg.dashboard.enabled && boot.dashboard.is_none() {
+        // Its server starts with the admin thread; until a restart the
+        // dashboard stays off (no route, no DNS name).
+        notes.push("[dashboard] enabled".to_string());
+        cfg.dashboard.enabled = false;
     }
     cfg.wireguard = boot.wireguard.clone();
     cfg.node.ip = boot.node_ip;
@@ -522,6 +529,9 @@ fn describe_routes(old: &ServerConfig, new: &ServerConfig, changes: &mut Vec<Str
     }
     if old.tls != new.tls {
         changes.push("certificate sources changed".to_string());
+    }
+    if old.dashboard != new.dashboard {
+        changes.push("[dashboard] changed".to_string());
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use wingress_config::{LogFormat, ServerConfig};
-use wingress_proxy::ProxyStats;
+use wingress_proxy::{InProcessConnector, InProcessListener, ProxyStats};
 use wingress_wg::Device;
 
 use crate::control::admin::{AdminSockets, Answers, LocalBoxFuture};
@@ -55,6 +55,7 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     let net = NetCell::new(wg, stack);
     let stats = ProxyStats::new();
     let https = HttpsService::new(HttpsGen::empty(&stats));
+    let (dashboard_connector, dashboard_listener) = dashboard_pair(&cfg);
     let boot = Boot {
         port: launch.port,
         public_key: public,
@@ -67,6 +68,7 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
         nat: cfg.nat.clone(),
         embedded: launch.embedded,
         kubernetes: cfg.kubernetes.clone(),
+        dashboard: dashboard_connector,
     };
     let d: DaemonRef = Rc::new(Daemon {
         net: net.clone(),
@@ -96,7 +98,15 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     // Everything that can fail comes before anything serves: the admin
     // socket (another daemon on this state directory?), certificates, CAs,
     // host sockets, the UDP port.
-    let admin = AdminSockets::bind(&cfg.admin)?;
+    let mut admin = AdminSockets::bind(&cfg.admin)?;
+    if let Some(listener) = dashboard_listener {
+        admin = admin.with_dashboard(crate::control::dashboard::Start::new(
+            listener,
+            (!launch.embedded).then(|| cfg.path.clone()),
+            usize::try_from(cfg.dashboard.max_event_streams).unwrap_or(usize::MAX),
+            &d.metric_sections,
+        ));
+    }
     let plan = reload::prepare(&d, cfg.clone()).await?;
     let port = launch.port;
     let io = UdpIo::bind(port).with_context(|| format!("cannot bind UDP port {port}"))?;
@@ -136,6 +146,20 @@ pub(crate) async fn run(cfg: ServerConfig, launch: Launch) -> Result<()> {
     drop(admin);
     Ok(())
 }
+
+/// The dashboard's in-process pair, made once when `[dashboard]` is on at
+/// start-up: the connector stays with the data plane (its route), the
+/// listener goes to the admin thread.
+fn dashboard_pair(cfg: &ServerConfig) -> (Option<InProcessConnector>, Option<InProcessListener>) {
+    if !cfg.dashboard.enabled {
+        return (None, None);
+    }
+    let (connector, listener) = wingress_proxy::in_process(DASHBOARD_QUEUE);
+    (Some(connector), Some(listener))
+}
+
+/// Dashboard connections opened and not yet accepted by the admin thread.
+const DASHBOARD_QUEUE: usize = 32;
 
 /// What the admin API asks the data plane for, answered from `d`.
 fn admin_answers(d: &DaemonRef) -> Answers {

@@ -12,7 +12,7 @@ use wingress_config::{
     AdminConfig, InterfaceConfig, KubernetesConfig, LogFormat, NatConfig, ServerConfig,
 };
 use wingress_kube::Snapshot;
-use wingress_proxy::ProxyStats;
+use wingress_proxy::{InProcessConnector, ProxyStats};
 use wingress_wg::PublicKey;
 
 use crate::control::file_stamp::FileStamp;
@@ -47,6 +47,10 @@ pub(crate) struct Boot {
     pub(crate) embedded: bool,
     /// `[kubernetes]` at start-up: the connection keeps its options.
     pub(crate) kubernetes: KubernetesConfig,
+    /// `[dashboard]` was on at start-up: how its route reaches the
+    /// dashboard server on the admin thread (the listener went there).
+    /// `None`: the dashboard stays off until a restart.
+    pub(crate) dashboard: Option<InProcessConnector>,
 }
 
 /// What status reports about the config and its reloads.

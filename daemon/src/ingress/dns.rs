@@ -60,12 +60,22 @@ pub(crate) fn zone_from(cfg: &ServerConfig) -> Zone {
             HostPattern::Any => {}
         }
     }
+    // The dashboard is one more route host.
+    let dashboard = cfg
+        .dashboard
+        .served_host()
+        .map(|h| HostPattern::Exact(h.to_string()));
+    if let Some(HostPattern::Exact(name)) = &dashboard {
+        zone.add_host(name);
+    }
     match &cfg.dns.domains {
         Some(domains) => domains.iter().for_each(|d| zone.add_domain(d)),
         None => cfg
             .routes
             .iter()
-            .filter_map(|r| route_domain(&r.host))
+            .map(|r| &r.host)
+            .chain(&dashboard)
+            .filter_map(route_domain)
             .for_each(|d| zone.add_domain(d)),
     }
     zone

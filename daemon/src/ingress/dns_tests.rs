@@ -75,3 +75,19 @@ fn dns_section_overrides() {
         ["10.0.0.1:53".parse::<SocketAddr>().unwrap()]
     );
 }
+
+/// The dashboard's host resolves like a route host, with or without
+/// routes; off, it does not.
+#[test]
+fn zone_answers_the_dashboard_host() {
+    let on = "[dashboard]\nenabled = true\nhost = \"wingress.home.arpa\"\n";
+    let zone = zone_from(&config(on));
+    assert_eq!(lookup(&zone, "wingress.home.arpa"), "host");
+    assert_eq!(lookup(&zone, "other.home.arpa"), "nxdomain home.arpa");
+    let zone = zone_from(&config(&format!("{}{on}", route("nas.lan"))));
+    assert_eq!(lookup(&zone, "wingress.home.arpa"), "host");
+    assert_eq!(lookup(&zone, "nas.lan"), "host");
+    let off = "[dashboard]\nhost = \"wingress.home.arpa\"\n";
+    let zone = zone_from(&config(off));
+    assert_eq!(lookup(&zone, "wingress.home.arpa"), "outside");
+}

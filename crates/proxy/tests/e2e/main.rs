@@ -8,6 +8,7 @@ mod access;
 mod backend_h2;
 mod balancing;
 mod hardening;
+mod in_process;
 mod limits;
 mod live;
 mod pooling;

@@ -408,6 +408,7 @@ pub(crate) fn route(host: HostMatch, prefix: &str, backends: &[&Backend]) -> Rou
         allow_encoded_slashes: false,
         upgrades: vec!["websocket".into()],
         tls: None,
+        in_process: None,
     }
 }
 

@@ -79,8 +79,6 @@ impl AdminSockets {
     }
 
     /// Also serves the web dashboard on the admin thread.
-    // Called once the daemon gets the proxy's in-process listener.
-    #[allow(dead_code)]
     pub(crate) fn with_dashboard(mut self, dashboard: crate::control::dashboard::Start) -> Self {
         self.dashboard = Some(dashboard);
         self

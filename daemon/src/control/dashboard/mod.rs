@@ -50,6 +50,12 @@ pub(crate) trait Accept {
     fn accept(&mut self) -> Pin<Box<dyn Future<Output = Option<DuplexStream>> + '_>>;
 }
 
+impl Accept for wingress_proxy::InProcessListener {
+    fn accept(&mut self) -> Pin<Box<dyn Future<Output = Option<DuplexStream>> + '_>> {
+        Box::pin(wingress_proxy::InProcessListener::accept(self))
+    }
+}
+
 impl Accept for mpsc::Receiver<DuplexStream> {
     fn accept(&mut self) -> Pin<Box<dyn Future<Output = Option<DuplexStream>> + '_>> {
         Box::pin(self.recv())
@@ -111,8 +117,6 @@ pub(crate) struct Start {
 
 impl Start {
     /// Registers the dashboard's metrics in `metric_sections`.
-    // Called once the daemon gets the proxy's in-process listener.
-    #[allow(dead_code)]
     pub(crate) fn new(
         listener: impl Accept + Send + 'static,
         config_path: Option<PathBuf>,

@@ -70,6 +70,14 @@ pub(crate) fn names(cfg: &ServerConfig, store: &CertStore) -> Result<Vec<String>
         }
         names.push(name);
     }
+    // The dashboard's host, as one more route host (never a wildcard).
+    if let Some(host) = cfg.dashboard.served_host() {
+        let name = host.to_ascii_lowercase();
+        let ip = name.parse::<std::net::IpAddr>().is_ok();
+        if !ip && !store.covers(&name) && !names.contains(&name) {
+            names.push(name);
+        }
+    }
     Ok(names)
 }
 

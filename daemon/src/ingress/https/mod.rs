@@ -23,7 +23,8 @@ use tokio_rustls::TlsAcceptor;
 use wingress_config::{self as config, EntrypointProtocol, Listen, ServerConfig};
 use wingress_proxy::{
     self as proxy, BackendAddr, ClientCertCheck, ConnCaps, ConnInfo, ConnLimiter, Http01Responder,
-    LiveProxy, PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec, Scheme, Source,
+    InProcessConnector, LiveProxy, PeerIdentity, Proxy, ProxyOptions, ProxyStats, RouteSpec,
+    Scheme, Source,
 };
 use wingress_sync::{lock, Live};
 use wingress_tls::{
@@ -96,6 +97,7 @@ impl HttpsGen {
         cfg: &ServerConfig,
         stats: &Arc<ProxyStats>,
         open: &OpenConns,
+        dashboard: Option<&InProcessConnector>,
         previous: Option<&HttpsGen>,
     ) -> Result<Self> {
         let entrypoints = cfg.effective_entrypoints();
@@ -193,17 +195,24 @@ impl HttpsGen {
         )
         .context("cannot build the TLS configuration")?;
         let transports = Transports::build(cfg)?;
-        let routes = cfg
+        let mut routes = cfg
             .routes
             .iter()
             .map(|r| route_spec(r, &transports))
             .collect::<Result<Vec<_>>>()?;
+        routes.extend(dashboard_spec(&cfg.dashboard, dashboard));
+        let mut issue_for: Vec<_> = cfg.routes.iter().map(|r| r.host.clone()).collect();
+        issue_for.extend(
+            cfg.dashboard
+                .served_host()
+                .map(|h| config::HostPattern::Exact(h.to_string())),
+        );
         Ok(HttpsGen {
             proxy: Proxy::with_stats(routes, proxy_options(&cfg.http), stats.clone()),
             acceptor: Some(TlsAcceptor::from(tls)),
             store: Some(store),
             store_sources: Some(sources),
-            issue_for: cfg.routes.iter().map(|r| r.host.clone()).collect(),
+            issue_for,
             http01: acme.clone().map(|m| -> Http01Responder {
                 Arc::new(move |token: &str| m.http01_response(token))
             }),
@@ -532,8 +541,48 @@ fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteS
         allow_encoded_slashes: r.allow_encoded_slashes,
         upgrades: r.upgrades.clone(),
         tls: transports.for_route(r)?,
+        in_process: None,
     })
 }
+
+/// The dashboard's route, last in the table: its host, every path, tunnel
+/// peers that `allow` admits (identity headers as on every route), the
+/// in-process backend shown as `dashboard`. The route's timeout covers
+/// only the response head, so event streams run as long as they are open.
+fn dashboard_spec(
+    cfg: &config::DashboardConfig,
+    connector: Option<&InProcessConnector>,
+) -> Option<RouteSpec> {
+    let host = cfg.served_host()?;
+    Some(RouteSpec {
+        host: proxy::HostMatch::Exact(host.to_string()),
+        path_prefix: "/".to_string(),
+        path_match: proxy::PathMatch::Prefix,
+        backends: vec![BackendAddr::in_process(DASHBOARD_BACKEND)],
+        weights: Vec::new(),
+        health_check: None,
+        access: proxy::Access::Tunnel,
+        allow: cfg
+            .allow
+            .iter()
+            .map(|a| match a {
+                config::AllowRule::Peer(p) => proxy::AllowRule::Peer(p.clone()),
+                config::AllowRule::Tag(t) => proxy::AllowRule::Tag(t.clone()),
+            })
+            .collect(),
+        entrypoints: cfg.entrypoints.clone(),
+        timeout: config::DEFAULT_ROUTE_TIMEOUT,
+        grpc_deadline: false,
+        connect_timeout: config::DEFAULT_CONNECT_TIMEOUT,
+        allow_encoded_slashes: false,
+        upgrades: Vec::new(),
+        tls: None,
+        in_process: connector.cloned(),
+    })
+}
+
+/// How status and logs name the dashboard's backend.
+pub(crate) const DASHBOARD_BACKEND: &str = "dashboard";
 
 /// The proxy's per-connection limits from `[http]`.
 fn proxy_options(http: &config::HttpConfig) -> ProxyOptions {
