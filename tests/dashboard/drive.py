@@ -163,10 +163,15 @@ def wait_connected(d, base, out, name):
     deadline = time.time() + 20
     while time.time() < deadline:
         paths = d.find_elements(By.CSS_SELECTOR, f'tr[data-peer="{name}"] svg.graph path')
-        graph = " ".join(p.get_attribute("d") or "" for p in paths)
-        if graph.count("L") >= 2:
+        ds = [p.get_attribute("d") or "" for p in paths]
+        graph = " ".join(ds)
+        # Each line (received, sent) has at least four points: three
+        # events after the first drew it.
+        if ds and all(d.count("L") >= 3 for d in ds):
             break
         time.sleep(0.5)
+    else:
+        raise SystemExit(f"{name}: the live graph did not draw from /events: {graph!r}")
     shoot(d, out, "peers-connected")
     return {"handshake": handshake, "graph": graph}
 

@@ -211,6 +211,17 @@ impl App {
         let forbidden =
             |detail: &str| html(403, pages::message(Some(frame), "403 Forbidden", detail));
         if let Err(why) = csrf::check_origin(req.headers()) {
+            tracing::info!(
+                by = %viewer.name,
+                reason = ?why,
+                "dashboard: refused a change from another site"
+            );
+            tracing::debug!(
+                origin = ?req.headers().get(header::ORIGIN),
+                host = ?req.headers().get(header::HOST),
+                sec_fetch_site = ?req.headers().get("sec-fetch-site"),
+                "dashboard: cross-site check"
+            );
             stats.forbidden(match why {
                 CrossSite::FetchSite => Forbidden::FetchSite,
                 CrossSite::Origin => Forbidden::Origin,
@@ -225,6 +236,7 @@ impl App {
             html(e.status(), pages::message(Some(frame), &title, e.message()))
         })?;
         if !self.csrf.accepts(&viewer.key, form.get("csrf")) {
+            tracing::info!(by = %viewer.name, "dashboard: refused a change without a valid token");
             stats.forbidden(Forbidden::Token);
             return Err(forbidden(
                 "The form's token is missing or out of date: open the page again and retry.",
@@ -544,9 +556,13 @@ fn secure(h: &mut HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Not `no-referrer`: under that policy browsers send `Origin: null` on
+    // a form POST (Fetch, "serializing a request origin"), which the
+    // cross-site check must refuse. `same-origin` still keeps the
+    // dashboard's URLs from every other site.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

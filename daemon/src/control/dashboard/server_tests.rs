@@ -216,7 +216,7 @@ fn pages_for_the_viewer_and_403_without_identity() {
             assert_eq!(a.headers["content-security-policy"], CSP);
             assert_eq!(a.headers["x-frame-options"], "DENY");
             assert_eq!(a.headers["x-content-type-options"], "nosniff");
-            assert_eq!(a.headers["referrer-policy"], "no-referrer");
+            assert_eq!(a.headers["referrer-policy"], "same-origin");
             assert_eq!(a.headers["cache-control"], "no-store");
             assert!(
                 a.body.contains("<span id=\"whoami\">laptop</span>"),
