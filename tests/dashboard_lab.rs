@@ -163,7 +163,14 @@ fn run(lab: &Lab) -> Result<()> {
     let wg_c = WgGo::from_wg_quick(&c, &decoded)?;
     c.wait_ping("100.64.0.2", READY)?;
     wg_c.wait_for_handshake(&server.public, READY)?;
+    // Some traffic from the phone, so its graph has something to draw.
+    let traffic = c.spawn(
+        "phone-ping",
+        "ping",
+        &["-q", "-i", "0.05", "-s", "1200", "-w", "30", "100.64.0.2"],
+    )?;
     let seen = drive(&a, &home, &shots, "wait-connected", Some("phone"))?;
+    drop(traffic);
     eprintln!("phone on the peers page: {seen}");
 
     // Another site posting the form, even with a stolen token: refused.
