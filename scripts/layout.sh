@@ -35,6 +35,8 @@ forbid 'crate::control::(server|reload|admin|status|metrics|shutdown|nat_wiring)
   "control/state.rs holds the daemon's state and imports only the leaves" control/state.rs
 forbid 'crate::control::(state|server|reload|status|metrics|shutdown|nat_wiring)\b' \
   "the admin API gets narrow inputs, never the daemon" control/admin
+forbid 'crate::control::(state|server|reload|status|metrics|shutdown|nat_wiring|kube_wiring)\b' \
+  "the dashboard and the device edits get narrow inputs, never the daemon" control/dashboard control/devices
 # The test layout (docs/architecture.md, "Where the tests are"): unit
 # tests live in <module>_tests.rs beside the module, never inline.
 inline=$(cd .. && cd .. && grep -rnE --include='*.rs' '^\s*mod tests \{' crates daemon tests fuzz/fuzz_targets fuzz/src 2>/dev/null || true)

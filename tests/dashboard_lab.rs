@@ -219,6 +219,9 @@ fn server_config(dir: &Path, admin: &str, guest: &str) -> String {
          [dns]\nforward = \"refuse\"\n\n\
          # The page, for tag:admin only (the default).\n\
          [dashboard]\nenabled = true\nhost = \"{HOST}\"\n\n\
+         # A service whose backend is down, for the routes page.\n\
+         [[route]]\nhost = \"photos.home.arpa\"\nbackends = [\"http://127.0.0.1:2342\"]\n\
+         health_check = {{ path = \"/api/v1/status\" }}\n\n\
          [[peer]]\nname = \"laptop\"\npublic_key = \"{admin}\"\nallowed_ips = [\"100.64.0.3/32\"]\ntags = [\"admin\"]\n\n\
          [[peer]]\nname = \"tablet\"\npublic_key = \"{guest}\"\nallowed_ips = [\"100.64.0.4/32\"]\n"
     )
@@ -404,6 +407,19 @@ fn bench(lab: &Lab) -> Result<()> {
     std::fs::write(&config_path, &config)?;
     let config_arg = config_path.display().to_string();
     let _iperf = Iperf3Server::start(&b, "127.0.0.1".parse()?, 5201)?;
+    // The same config without the dashboard first: what it costs idle.
+    let off_path = dir.join("wingress-off.toml");
+    std::fs::write(
+        &off_path,
+        config.replace("enabled = true", "enabled = false"),
+    )?;
+    let off_arg = off_path.display().to_string();
+    let off_rss = {
+        let mut off = spawn_wingress(&b, &bin, "wingress-off", &["run", "--config", &off_arg])?;
+        off.wait_for_log("dns serving", READY)?;
+        std::thread::sleep(Duration::from_secs(5));
+        status_kib(off.pid(), "VmRSS")?
+    };
     let mut daemon = spawn_wingress(&b, &bin, "wingress-run", &["run", "--config", &config_arg])?;
     wingress_lab::eventually(READY, || {
         daemon.ensure_running()?;
@@ -429,6 +445,15 @@ fn bench(lab: &Lab) -> Result<()> {
 
     std::thread::sleep(Duration::from_secs(5));
     let size = std::fs::metadata(&bin)?.len();
+    let stripped_path = dir.join("wingress-stripped");
+    run_command(
+        Command::new("strip")
+            .arg("-o")
+            .arg(&stripped_path)
+            .arg(&bin),
+        Duration::from_secs(60),
+    )?;
+    let stripped = std::fs::metadata(&stripped_path)?.len();
     let idle_rss = status_kib(pid, "VmRSS")?;
     // utime + stime of /proc/<pid>/stat or of one thread's
     // /proc/<pid>/task/<tid>/stat, in clock ticks (1/100 s).
@@ -511,9 +536,17 @@ fn bench(lab: &Lab) -> Result<()> {
     let (w0, w5) = (median(&mut without), median(&mut with));
     println!("\nwingress dashboard cost ({rounds} rounds, medians; 102 peers; 2 cores shared with Chromium)");
     println!("| measure | value |\n|---|---:|");
-    println!("| binary size | {:.1} MiB |", size as f64 / 1048576.0);
     println!(
-        "| RSS idle, dashboard enabled, nobody viewing | {:.1} MiB |",
+        "| binary size, unstripped / stripped | {:.1} / {:.1} MiB |",
+        size as f64 / 1048576.0,
+        stripped as f64 / 1048576.0
+    );
+    println!(
+        "| RSS idle, same config, dashboard off | {:.1} MiB |",
+        off_rss as f64 / 1024.0
+    );
+    println!(
+        "| RSS idle, dashboard on, nobody viewing | {:.1} MiB |",
         idle_rss as f64 / 1024.0
     );
     println!(

@@ -200,7 +200,7 @@ impl App {
     }
 
     /// The form of a POST, after the checks every change needs: same
-    /// origin, a bounded form body, the viewer's token, a writable config.
+    /// origin, a writable config, a bounded form body, the viewer's token.
     async fn form(
         &self,
         req: Request<Incoming>,
@@ -230,6 +230,11 @@ impl App {
                 "This change was sent from another site, and was refused.",
             ));
         }
+        // Before the token: a read-only page has no form to take one from,
+        // and nothing can change anyway.
+        if let Some(why) = frame.read_only {
+            return Err(html(409, pages::message(Some(frame), "409 Read-only", why)));
+        }
         let (parts, body) = req.into_parts();
         let form = form::read(&parts.headers, body).await.map_err(|e| {
             let title = format!("{} {}", e.status(), reason_phrase(e.status()));
@@ -241,9 +246,6 @@ impl App {
             return Err(forbidden(
                 "The form's token is missing or out of date: open the page again and retry.",
             ));
-        }
-        if let Some(why) = frame.read_only {
-            return Err(html(409, pages::message(Some(frame), "409 Read-only", why)));
         }
         Ok(form)
     }

@@ -321,12 +321,17 @@ fn adding_and_removing_a_device() {
         assert!(a.body.contains("PrivateKey = "), "{}", a.body);
         assert!(a.body.contains("Endpoint = 10.99.0.2:41602"), "{}", a.body);
         assert!(
-            a.body.contains("<pre id=\"client-conf\" class=\"conf\">[Interface]"),
+            a.body
+                .contains("<pre id=\"client-conf\" class=\"conf\">[Interface]"),
             "{}",
             a.body
         );
         assert!(a.body.contains("download=\"phone.conf\""));
-        assert!(a.body.contains("<div id=\"qr\" class=\"qr\"><svg"), "{}", a.body);
+        assert!(
+            a.body.contains("<div id=\"qr\" class=\"qr\"><svg"),
+            "{}",
+            a.body
+        );
         let after = std::fs::read_to_string(&lab.config).unwrap();
         assert!(
             after.starts_with(&before),
@@ -458,11 +463,21 @@ fn a_read_only_config_shows_no_forms_and_refuses_changes() {
             assert!(a.body.contains("built-in default"), "{}", a.body);
             assert!(!a.body.contains("<form"), "{path}: {}", a.body);
         }
-        // Another secret's token is refused before the read-only check;
-        // the viewer's own reaches it.
+        // Read-only comes before the token (the pages offer none): any
+        // token, or none, gets 409; a cross-site POST still gets 403.
         let other = Csrf::from_secret(b"other").token(&lab.laptop_key);
         let a = post(&lab, "/peers/add", &format!("name=phone&csrf={other}"), &[]).await;
-        assert_eq!(a.status, 403);
+        assert_eq!(a.status, 409, "{}", a.body);
+        let a = post(&lab, "/peers/add", "name=phone", &[]).await;
+        assert_eq!(a.status, 409, "{}", a.body);
+        let a = post(
+            &lab,
+            "/peers/add",
+            "name=phone",
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+        assert_eq!(a.status, 403, "{}", a.body);
         let token = test_secret().token(&lab.laptop_key);
         let a = post(&lab, "/peers/add", &format!("name=phone&csrf={token}"), &[]).await;
         assert_eq!(a.status, 409, "{}", a.body);
