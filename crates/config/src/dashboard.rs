@@ -1,6 +1,10 @@
 //! `[dashboard]`: the web dashboard inside the tunnel. It is served as one
 //! more route (host `host`, path `/`, access `tunnel` with `allow`),
 //! appended after the `[[route]]`s, whose backend is the daemon itself.
+//! With `client_ca`, host entrypoints may serve it too, through a second
+//! route with access `mtls` (the client certificate is the login there).
+
+use std::path::{Path, PathBuf};
 
 use crate::cursor::Table;
 use crate::entrypoint::{default_entrypoints, Declared, EntrypointConfig, EntrypointProtocol};
@@ -28,9 +32,16 @@ pub struct DashboardConfig {
     /// Who may open it: `["tag:admin"]` unless set; never empty.
     pub allow: Vec<AllowRule>,
     /// The entrypoints that serve it, resolved: those written, else every
-    /// tunnel https entrypoint. Only tunnel entrypoints: the dashboard's
-    /// login is the WireGuard key, which a host entrypoint does not see.
+    /// tunnel https entrypoint. Host entrypoints only with `client_ca`: the
+    /// dashboard's login is the WireGuard key, which a host entrypoint does
+    /// not see, so there a client certificate takes its place.
     pub entrypoints: Vec<String>,
+    /// Those of `entrypoints` that listen on the host (served with mTLS);
+    /// empty unless `client_ca` is set.
+    pub host_entrypoints: Vec<String>,
+    /// The CA (PEM) that signs the client certificates admitted on
+    /// `host_entrypoints`, as a `[[route]]`'s `client_ca`.
+    pub client_ca: Option<PathBuf>,
     /// Event streams (`/events`) open at once; more get 503.
     pub max_event_streams: u32,
     /// 1-based `(line, col)` of the `[dashboard]` header, for messages at
@@ -45,6 +56,8 @@ impl Default for DashboardConfig {
             host: None,
             allow: vec![AllowRule::Tag("admin".to_string())],
             entrypoints: Vec::new(),
+            host_entrypoints: Vec::new(),
+            client_ca: None,
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
             location: (0, 0),
         }
@@ -58,6 +71,16 @@ impl DashboardConfig {
     pub fn served_host(&self) -> Option<&str> {
         self.host.as_deref().filter(|_| self.enabled)
     }
+
+    /// The entrypoints served through the tunnel route (those of
+    /// `entrypoints` not in `host_entrypoints`).
+    pub fn tunnel_entrypoints(&self) -> Vec<String> {
+        self.entrypoints
+            .iter()
+            .filter(|e| !self.host_entrypoints.contains(e))
+            .cloned()
+            .collect()
+    }
 }
 
 /// What `[dashboard]` is checked against.
@@ -67,6 +90,8 @@ pub(crate) struct DashboardContext<'c> {
     pub(crate) entrypoints: &'c [EntrypointConfig],
     pub(crate) declared: &'c Declared,
     pub(crate) routes: &'c [RouteConfig],
+    /// The config file's folder, for a relative `client_ca`.
+    pub(crate) base: &'c Path,
 }
 
 pub(crate) fn parse_dashboard(
@@ -85,6 +110,7 @@ pub(crate) fn parse_dashboard(
     let allow = t.optional_str_list(d, "allow");
     let entrypoints = t.optional_str_list(d, "entrypoints");
     let max_streams = t.optional_int(d, "max_event_streams", 1..=MAX_EVENT_STREAMS);
+    let client_ca = t.optional_path(d, "client_ca", cx.base);
     let span = t.span().clone();
     t.finish(d);
 
@@ -114,7 +140,12 @@ pub(crate) fn parse_dashboard(
         config.allow = parse_allow(d, list, cx.peer_names);
     }
     config.entrypoints = match entrypoints {
-        Some(list) => parse_entrypoints(d, list, cx),
+        Some(list) => {
+            let (names, host) =
+                parse_entrypoints(d, list, cx, client_ca.as_ref().map(|c| &c.value));
+            config.host_entrypoints = host;
+            names
+        }
         None => {
             let names = tunnel_https(cx);
             if config.enabled && names.is_empty() && cx.declared.written {
@@ -128,6 +159,16 @@ pub(crate) fn parse_dashboard(
             names
         }
     };
+    if let Some(ca) = client_ca {
+        if config.host_entrypoints.is_empty() {
+            d.error(
+                &ca.span,
+                "client_ca: only used when `entrypoints` names a host https entrypoint; \
+                 tunnel peers sign in with their WireGuard key",
+            );
+        }
+        config.client_ca = Some(ca.value);
+    }
     if let Some(m) = max_streams {
         config.max_event_streams = m.value;
     }
@@ -175,12 +216,14 @@ fn parse_allow(
     rules
 }
 
-/// `entrypoints`: https entrypoints on the tunnel.
+/// `entrypoints`: https entrypoints on the tunnel, and on the host when
+/// `client_ca` is set. Returns every name, and the host ones apart.
 fn parse_entrypoints(
     d: &mut Diagnostics<'_>,
     list: Spanned<Vec<Spanned<&str>>>,
     cx: &DashboardContext<'_>,
-) -> Vec<String> {
+    client_ca: Option<&PathBuf>,
+) -> (Vec<String>, Vec<String>) {
     if list.value.is_empty() {
         d.error(
             &list.span,
@@ -189,6 +232,7 @@ fn parse_entrypoints(
     }
     let declared = cx.declared;
     let mut names = Vec::with_capacity(list.value.len());
+    let mut host = Vec::new();
     for entry in &list.value {
         if let Err(e) = check_route_entrypoint(entry.value, &declared.entrypoints, declared.written)
         {
@@ -201,22 +245,27 @@ fn parse_entrypoints(
             .find(|e| e.name == entry.value)
             .map(|e| e.listen);
         if let Some(Listen::Host(addr)) = listen {
-            d.error(
-                &entry.span,
-                format!(
-                    "entrypoints: `{}` listens on the host ({addr}); the dashboard admits \
-                     tunnel peers by their WireGuard key, and has no mtls or forward-auth to \
-                     check anyone else, so it is served on tunnel entrypoints only",
-                    entry.value
-                ),
-            );
-            continue;
+            if client_ca.is_none() {
+                d.error(
+                    &entry.span,
+                    format!(
+                        "entrypoints: `{}` listens on the host ({addr}), which needs client_ca: \
+                         the dashboard admits tunnel peers by their WireGuard key, and anyone \
+                         else only with a client certificate signed by client_ca",
+                        entry.value
+                    ),
+                );
+                continue;
+            }
+            if !host.iter().any(|n| n == entry.value) {
+                host.push(entry.value.to_string());
+            }
         }
         if !names.iter().any(|n| n == entry.value) {
             names.push(entry.value.to_string());
         }
     }
-    names
+    (names, host)
 }
 
 /// A `[[route]]` for the same host and path `/` would take every request

@@ -99,9 +99,9 @@ fn mistakes_name_their_place() {
 }
 
 /// A host entrypoint would let anyone who reaches the host try the
-/// dashboard, and it has no mtls or forward-auth to check them.
+/// dashboard; without client_ca nothing would check them.
 #[test]
-fn host_entrypoints_are_refused_and_tunnel_ones_needed() {
+fn host_entrypoints_need_client_ca_and_tunnel_ones_are_needed() {
     let eps = "[[entrypoint]]\nname = \"wg\"\nlisten = \"tunnel:443\"\n\
                [[entrypoint]]\nname = \"lan\"\nlisten = \"0.0.0.0:443\"\n\
                [[entrypoint]]\nname = \"web\"\nlisten = \"tunnel:80\"\nprotocol = \"http\"\n";
@@ -110,7 +110,7 @@ fn host_entrypoints_are_refused_and_tunnel_ones_needed() {
             "{eps}{ON}entrypoints = [\"lan\", \"web\", \"wgg\"]\n"
         ))),
         [
-            "25:16: entrypoints: `lan` listens on the host (0.0.0.0:443); the dashboard admits tunnel peers by their WireGuard key, and has no mtls or forward-auth to check anyone else, so it is served on tunnel entrypoints only",
+            "25:16: entrypoints: `lan` listens on the host (0.0.0.0:443), which needs client_ca: the dashboard admits tunnel peers by their WireGuard key, and anyone else only with a client certificate signed by client_ca",
             "25:23: entrypoints: `web` is an http entrypoint, which only redirects to https; routes are served on https entrypoints",
             "25:30: entrypoints: no entrypoint is named `wgg`; did you mean `wg`?",
         ]
@@ -119,6 +119,58 @@ fn host_entrypoints_are_refused_and_tunnel_ones_needed() {
     assert_eq!(
         errors(&with_base(&format!("{host_only}{ON}"))),
         ["16:11: enabled: no https [[entrypoint]] listens on the tunnel to serve the dashboard; add one (listen = \"tunnel:443\")"]
+    );
+}
+
+/// With client_ca, host entrypoints serve the dashboard too (with mTLS);
+/// the tunnel ones keep the WireGuard login.
+#[test]
+fn host_entrypoints_with_client_ca() {
+    let eps = "[[entrypoint]]\nname = \"wg\"\nlisten = \"tunnel:443\"\n\
+               [[entrypoint]]\nname = \"lan\"\nlisten = \"0.0.0.0:8443\"\n";
+    let c = dashboard(&format!(
+        "{eps}{ON}entrypoints = [\"wg\", \"lan\", \"lan\"]\nclient_ca = \"ca/clients.pem\"\n"
+    ));
+    let d = &c.dashboard;
+    assert_eq!(d.entrypoints, ["wg", "lan"]);
+    assert_eq!(d.host_entrypoints, ["lan"]);
+    assert_eq!(d.tunnel_entrypoints(), ["wg"]);
+    let ca = d.client_ca.as_deref().unwrap();
+    assert!(ca.ends_with("ca/clients.pem"), "{ca:?}");
+    assert!(ca.is_absolute(), "{ca:?}");
+    // Only the host one: no tunnel route at all.
+    let c = dashboard(&format!(
+        "{eps}{ON}entrypoints = [\"lan\"]\nclient_ca = \"/etc/wingress/ca.pem\"\n"
+    ));
+    assert_eq!(c.dashboard.host_entrypoints, ["lan"]);
+    assert!(c.dashboard.tunnel_entrypoints().is_empty());
+    // Without client_ca the tunnel route alone, as before.
+    let c = dashboard(&format!("{eps}{ON}"));
+    assert!(c.dashboard.host_entrypoints.is_empty());
+    assert_eq!(c.dashboard.client_ca, None);
+    assert_eq!(c.dashboard.tunnel_entrypoints(), ["wg"]);
+}
+
+/// client_ca with no host entrypoint would check nobody.
+#[test]
+fn client_ca_without_a_host_entrypoint_is_an_error() {
+    let eps = "[[entrypoint]]\nname = \"wg\"\nlisten = \"tunnel:443\"\n\
+               [[entrypoint]]\nname = \"lan\"\nlisten = \"0.0.0.0:8443\"\n";
+    let msg = "client_ca: only used when `entrypoints` names a host https entrypoint; \
+               tunnel peers sign in with their WireGuard key";
+    assert_eq!(
+        errors(&with_base(&format!("{eps}{ON}client_ca = \"ca.pem\"\n"))),
+        [format!("21:13: {msg}")]
+    );
+    assert_eq!(
+        errors(&with_base(&format!(
+            "{eps}{ON}entrypoints = [\"wg\"]\nclient_ca = \"ca.pem\"\n"
+        ))),
+        [format!("22:13: {msg}")]
+    );
+    assert_eq!(
+        errors(&with_base(&format!("{ON}client_ca = \"\"\n"))),
+        ["15:13: client_ca: path must not be empty"]
     );
 }
 
@@ -155,7 +207,7 @@ fn the_https_example_dashboard_block_parses_uncommented() {
         .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
         .collect();
     let c = crate::parse_server(
-        std::path::Path::new("config/https.toml"),
+        Path::new("config/https.toml"),
         &format!("{before}{block}"),
         &crate::Env::default(),
     )

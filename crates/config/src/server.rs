@@ -151,6 +151,7 @@ pub fn parse_server(path: &Path, text: &str, env: &Env) -> Result<ServerConfig, 
             entrypoints: &ingress.entrypoints,
             declared: &ingress.declared,
             routes: &ingress.routes,
+            base,
         },
     );
     if dashboard.enabled && ingress.routes.is_empty() && !ingress.declared.written {
