@@ -176,10 +176,17 @@ impl HttpsGen {
                 "no certificate source: HTTPS handshakes will fail; set [tls] internal_ca = true or add [[tls.certificate]]"
             );
         }
+        // The dashboard's CA counts only when a route of it uses it.
+        let dashboard_ca = cfg
+            .dashboard
+            .client_ca
+            .clone()
+            .filter(|_| cfg.dashboard.enabled && !cfg.dashboard.host_entrypoints.is_empty());
         let client_cas: BTreeSet<_> = cfg
             .routes
             .iter()
             .filter_map(|r| r.client_ca.clone())
+            .chain(dashboard_ca)
             .collect();
         let tls = wingress_tls::server_config(
             &store,
@@ -200,7 +207,7 @@ impl HttpsGen {
             .iter()
             .map(|r| route_spec(r, &transports))
             .collect::<Result<Vec<_>>>()?;
-        routes.extend(dashboard_spec(&cfg.dashboard, dashboard));
+        routes.extend(dashboard_specs(&cfg.dashboard, dashboard)?);
         let mut issue_for: Vec<_> = cfg.routes.iter().map(|r| r.host.clone()).collect();
         issue_for.extend(
             cfg.dashboard
@@ -468,9 +475,7 @@ fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteS
                 .client_ca
                 .as_ref()
                 .ok_or_else(|| anyhow!("route {}: access = \"mtls\" needs client_ca", r.host))?;
-            let v = ClientCaVerifier::from_pem_file(path)
-                .with_context(|| format!("route {}: cannot load client_ca", r.host))?;
-            proxy::Access::Mtls(Arc::new(RouteCa(v)))
+            mtls_access(path).with_context(|| format!("route {}: cannot load client_ca", r.host))?
         }
         config::Access::ForwardAuth => {
             let url = r.forward_auth.as_ref().ok_or_else(|| {
@@ -545,32 +550,37 @@ fn route_spec(r: &config::RouteConfig, transports: &Transports) -> Result<RouteS
     })
 }
 
-/// The dashboard's route, last in the table: its host, every path, tunnel
-/// peers that `allow` admits (identity headers as on every route), the
-/// in-process backend shown as `dashboard`. The route's timeout covers
-/// only the response head, so event streams run as long as they are open.
-fn dashboard_spec(
+/// A route's `access = "mtls"`: requests whose client chain leads to the
+/// CA in `path`, checked per request by [`RouteCa`].
+fn mtls_access(path: &std::path::Path) -> Result<proxy::Access> {
+    let v = ClientCaVerifier::from_pem_file(path)?;
+    Ok(proxy::Access::Mtls(Arc::new(RouteCa(v))))
+}
+
+/// The dashboard's routes, last in the table, both for its host and every
+/// path with the in-process backend shown as `dashboard`: on the tunnel
+/// entrypoints, tunnel peers that `allow` admits (identity headers as on
+/// every route); on the host entrypoints (only with `client_ca`), clients
+/// whose certificate `client_ca` signed, as a `[[route]]` with access
+/// `mtls`. The routes' timeout covers only the response head, so event
+/// streams run as long as they are open.
+fn dashboard_specs(
     cfg: &config::DashboardConfig,
     connector: Option<&InProcessConnector>,
-) -> Option<RouteSpec> {
-    let host = cfg.served_host()?;
-    Some(RouteSpec {
+) -> Result<Vec<RouteSpec>> {
+    let Some(host) = cfg.served_host() else {
+        return Ok(Vec::new());
+    };
+    let spec = |access, allow, entrypoints| RouteSpec {
         host: proxy::HostMatch::Exact(host.to_string()),
         path_prefix: "/".to_string(),
         path_match: proxy::PathMatch::Prefix,
         backends: vec![BackendAddr::in_process(DASHBOARD_BACKEND)],
         weights: Vec::new(),
         health_check: None,
-        access: proxy::Access::Tunnel,
-        allow: cfg
-            .allow
-            .iter()
-            .map(|a| match a {
-                config::AllowRule::Peer(p) => proxy::AllowRule::Peer(p.clone()),
-                config::AllowRule::Tag(t) => proxy::AllowRule::Tag(t.clone()),
-            })
-            .collect(),
-        entrypoints: cfg.entrypoints.clone(),
+        access,
+        allow,
+        entrypoints,
         timeout: config::DEFAULT_ROUTE_TIMEOUT,
         grpc_deadline: false,
         connect_timeout: config::DEFAULT_CONNECT_TIMEOUT,
@@ -578,7 +588,27 @@ fn dashboard_spec(
         upgrades: Vec::new(),
         tls: None,
         in_process: connector.cloned(),
-    })
+    };
+    let mut specs = Vec::with_capacity(2);
+    // A route with no entrypoints would serve on all of them: the tunnel
+    // route exists only when some tunnel entrypoint is named.
+    let tunnel = cfg.tunnel_entrypoints();
+    if !tunnel.is_empty() {
+        let allow = cfg
+            .allow
+            .iter()
+            .map(|a| match a {
+                config::AllowRule::Peer(p) => proxy::AllowRule::Peer(p.clone()),
+                config::AllowRule::Tag(t) => proxy::AllowRule::Tag(t.clone()),
+            })
+            .collect();
+        specs.push(spec(proxy::Access::Tunnel, allow, tunnel));
+    }
+    if let (Some(ca), false) = (&cfg.client_ca, cfg.host_entrypoints.is_empty()) {
+        let access = mtls_access(ca).context("[dashboard]: cannot load client_ca")?;
+        specs.push(spec(access, Vec::new(), cfg.host_entrypoints.clone()));
+    }
+    Ok(specs)
 }
 
 /// How status and logs name the dashboard's backend.
