@@ -146,7 +146,7 @@ impl App {
                 pages::message(
                     None,
                     "403 Forbidden",
-                    "This page is served only to tunnel peers, through wingress's dashboard route.",
+                    "This page is served only through wingress's dashboard route: to tunnel peers, or with a client certificate on a host entrypoint.",
                 ),
             );
         };
@@ -155,6 +155,7 @@ impl App {
         let frame = Frame {
             viewer: &viewer.name,
             viewer_tags: &viewer.tags,
+            by_certificate: viewer.by_certificate,
             csrf: &token,
             read_only: read_only.as_deref(),
         };
@@ -315,7 +316,7 @@ impl App {
         frame: &Frame<'_>,
         name: &str,
     ) -> Response<Body> {
-        if name == viewer.name {
+        if viewer.is_own_device(name) {
             return own_device(frame);
         }
         let status = self.status().await;
@@ -340,7 +341,7 @@ impl App {
         if let Err(r) = self.form(req, viewer, frame).await {
             return r;
         }
-        if name == viewer.name {
+        if viewer.is_own_device(name) {
             return own_device(frame);
         }
         let _turn = self.changing.lock().await;

@@ -377,6 +377,86 @@ fn adding_and_removing_a_device() {
     });
 }
 
+/// A request as the proxy forwards it from the dashboard's mtls route on a
+/// host entrypoint: the certificate's subject, no peer headers, the port
+/// in `Host`.
+fn as_certificate(subject: &str, method: &str, path: &str) -> http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "wingress.home.arpa:8443")
+        .header("x-wingress-client-subject", subject)
+}
+
+#[test]
+fn a_client_certificate_signs_in_on_a_host_entrypoint() {
+    local(async {
+        let lab = start("cert", true, 4);
+        let get_as = |path: &'static str| {
+            as_certificate("alice@example.com", "GET", path)
+                .body(Empty::<Bytes>::new())
+                .unwrap()
+        };
+        let a = send(&lab, get_as("/")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(
+            a.body
+                .contains("<span id=\"whoami\">alice@example.com</span>"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("signed in with a client certificate"));
+        let add = send(&lab, get_as("/peers/add")).await.body;
+        let token = token_of(&add);
+        // Bound to the certificate: not the laptop's token.
+        let peer_token = token_of(&get(&lab, Some(LAPTOP), "/peers/add").await.body);
+        assert_ne!(token, peer_token);
+
+        let post_as = |subject: &str, origin: &str, body: String| {
+            as_certificate(subject, "POST", "/peers/add")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin)
+                .body(Full::new(Bytes::from(body)))
+                .unwrap()
+        };
+        let before = std::fs::read_to_string(&lab.config).unwrap();
+        for (subject, origin, tok) in [
+            // Another certificate's token, the peer's token, no port.
+            ("bob", "https://wingress.home.arpa:8443", token.as_str()),
+            (
+                "alice@example.com",
+                "https://wingress.home.arpa:8443",
+                peer_token.as_str(),
+            ),
+            ("alice@example.com", "https://wingress.home.arpa", token.as_str()),
+        ] {
+            let a = send(
+                &lab,
+                post_as(subject, origin, format!("name=phone&csrf={tok}")),
+            )
+            .await;
+            assert_eq!(a.status, 403, "{subject} {origin}: {}", a.body);
+        }
+        assert_eq!(std::fs::read_to_string(&lab.config).unwrap(), before);
+
+        let a = send(
+            &lab,
+            post_as(
+                "alice@example.com",
+                "https://wingress.home.arpa:8443",
+                format!("name=phone&csrf={token}"),
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("PrivateKey = "), "{}", a.body);
+        // No peer is the certificate's own device: the laptop can go.
+        let laptop = send(&lab, get_as("/peers/laptop/remove")).await;
+        assert_eq!(laptop.status, 200, "{}", laptop.body);
+        assert!(laptop.body.contains("form id=\"remove-device\""));
+    });
+}
+
 #[test]
 fn refused_posts_change_nothing() {
     local(async {

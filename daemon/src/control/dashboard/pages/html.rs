@@ -108,9 +108,14 @@ pub(super) fn layout(
     if let Some(f) = f {
         let _ = writeln!(
             out,
-            "<span class=\"who\" title=\"signed in with this peer's WireGuard key{}\">\
+            "<span class=\"who\" title=\"{}{}\">\
              <span class=\"avatar\" aria-hidden=\"true\">{}</span>\
              <span id=\"whoami\">{}</span></span>",
+            if f.by_certificate {
+                "signed in with a client certificate"
+            } else {
+                "signed in with this peer's WireGuard key"
+            },
             Esc(&match f.viewer_tags {
                 [] => String::new(),
                 tags => format!(" (tags: {})", tags.join(", ")),

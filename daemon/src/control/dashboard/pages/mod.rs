@@ -38,13 +38,25 @@ use html::{heading, layout, Esc};
 /// Who is looking, and whether changes are possible: what every page's
 /// frame (header, navigation, forms) needs.
 pub(crate) struct Frame<'a> {
-    /// The signed-in peer's name.
+    /// The signed-in peer's name, or the client certificate's subject.
     pub(crate) viewer: &'a str,
     pub(crate) viewer_tags: &'a [String],
+    /// Signed in with a client certificate (`viewer` is its subject, and
+    /// no peer is the viewer's own device).
+    pub(crate) by_certificate: bool,
     /// The CSRF token for this viewer, put in every form.
     pub(crate) csrf: &'a str,
     /// Why changes are off; `Some` means no form on any page.
     pub(crate) read_only: Option<&'a str>,
+}
+
+// === impl Frame ===
+
+impl Frame<'_> {
+    /// Whether `peer` is the device the viewer is signed in with.
+    pub(crate) fn is_own_device(&self, peer: &str) -> bool {
+        !self.by_certificate && peer == self.viewer
+    }
 }
 
 /// What the add form shows: empty at first, the rejected input and why

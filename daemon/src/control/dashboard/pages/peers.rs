@@ -79,7 +79,7 @@ pub(crate) fn peers(f: &Frame<'_>, status: &Value) -> String {
     }
     for p in peers {
         let name = str_of(p, "name").unwrap_or("");
-        let own = name == f.viewer;
+        let own = f.is_own_device(name);
         let _ = write!(
             main,
             "<tr data-peer=\"{}\"><td data-label=\"Peer\"><span class=\"name\">{}</span>{}\
@@ -172,7 +172,7 @@ pub(crate) fn remove_device(f: &Frame<'_>, name: &str, status: &Value) -> String
                 Esc(&text(p, "endpoint")),
                 Esc(&text(p, "public_key")),
             );
-            if name == f.viewer {
+            if f.is_own_device(name) {
                 main.push_str(
                     "<p class=\"notice\">This is the device you are signed in with: \
                      remove it from another admin device.</p>\n",

@@ -20,6 +20,7 @@ fn frame<'a>(tags: &'a [String], read_only: Option<&'a str>) -> Frame<'a> {
     Frame {
         viewer: "laptop",
         viewer_tags: tags,
+        by_certificate: false,
         csrf: "5f2b9c0e",
         read_only,
     }
@@ -215,6 +216,24 @@ fn no_remove_link_on_the_viewers_own_row() {
     assert!(!remove_device(&frame(&tags, None), "laptop", &fixture()).contains("<form"));
 }
 
+/// A certificate viewer has no device among the peers, even one whose
+/// name equals the subject; the header says how they signed in.
+#[test]
+fn a_certificate_viewer_owns_no_row() {
+    let tags = vec![];
+    let f = Frame {
+        by_certificate: true,
+        ..frame(&tags, None)
+    };
+    let html = peers(&f, &fixture());
+    for row in rows_of(&html, "data-peer=") {
+        assert!(row.contains("class=\"remove\""), "{row}");
+    }
+    assert!(html.contains("title=\"signed in with a client certificate\""));
+    assert!(html.contains("<span id=\"whoami\">laptop</span>"));
+    assert!(remove_device(&f, "laptop", &fixture()).contains("<form"));
+}
+
 #[test]
 fn forms_carry_the_contracted_ids_and_the_token() {
     let tags = vec![];
@@ -323,6 +342,7 @@ fn hostile_text_is_escaped_everywhere() {
     let f = Frame {
         viewer: evil,
         viewer_tags: &tags,
+        by_certificate: false,
         csrf: evil,
         read_only: None,
     };
