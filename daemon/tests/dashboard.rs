@@ -174,3 +174,109 @@ fn enabling_the_dashboard_by_reload_needs_a_restart() {
         .collect();
     assert_eq!(hosts, ["app.home.arpa"], "{body}");
 }
+
+/// `curl` to the dashboard on the host entrypoint 127.0.0.1:`port`,
+/// trusting the daemon's own CA (so the certificate must name HOST), with
+/// `extra` arguments (a client certificate, a form): (status, body).
+fn curl_host(own_ca: &std::path::Path, port: u16, path: &str, extra: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert"])
+        .arg(own_ca)
+        .args(["--resolve", &format!("{HOST}:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(format!("https://{HOST}:{port}{path}"))
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        code.to_string(),
+        format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// A host entrypoint with `client_ca`: a client certificate from that CA
+/// signs in (its subject is the viewer) and can add a device; without one
+/// the dashboard is refused.
+#[test]
+fn a_host_entrypoint_admits_client_certificates_from_client_ca() {
+    if !required(have("curl"), "curl") {
+        return;
+    }
+    let dir = TempDir::new("dashboard-mtls");
+    let pki = Pki::new(&dir);
+    let (cert, key) = pki.leaf(&dir, "alice", &["alice.test"], true, false);
+    let https = free_port(false);
+    let rest = format!(
+        "[dns]\nforward = \"refuse\"\n[dashboard]\nenabled = true\nhost = \"{HOST}\"\n\
+         entrypoints = [\"lan\"]\nclient_ca = \"{}\"\n",
+        pki.ca.display()
+    );
+    let cfg = host_entrypoint_config(&dir, https, &rest);
+    let cfg = cfg.to_str().unwrap();
+    let (server, own_ca) = serve_with_own_ca(&dir, cfg, https);
+    let with_cert = [
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+
+    let (status, body) = eventually(Duration::from_secs(15), || {
+        let (status, body) = curl_host(&own_ca, https, "/", &with_cert);
+        (status == "200").then_some((status, body))
+    })
+    .unwrap_or_else(|| {
+        let (status, body) = curl_host(&own_ca, https, "/", &with_cert);
+        panic!("GET / with a client certificate: {status} {body}\n{}", server.log())
+    });
+    assert_eq!(status, "200");
+    assert!(
+        body.contains("<span id=\"whoami\">alice</span>"),
+        "{body}"
+    );
+
+    let (status, form) = curl_host(&own_ca, https, "/peers/add", &with_cert);
+    assert_eq!(status, "200", "{form}");
+    let marker = "name=\"csrf\" value=\"";
+    let at = form.find(marker).expect("a token in the form") + marker.len();
+    let token = &form[at..at + 64];
+    let before = std::fs::read_to_string(cfg).unwrap();
+    let origin = format!("Origin: https://{HOST}:{https}");
+    let data = format!("name=phone&tags=phone&csrf={token}");
+    let mut post = with_cert.to_vec();
+    post.extend(["-H", &origin, "--data", &data]);
+    let (status, body) = curl_host(&own_ca, https, "/peers/add", &post);
+    assert_eq!(status, "200", "{body}\n{}", server.log());
+    assert!(body.contains("PrivateKey = "), "{body}");
+    let after = std::fs::read_to_string(cfg).unwrap();
+    assert!(after.starts_with(&before), "{after}");
+    assert!(after.contains("[[peer]]\nname = \"phone\""), "{after}");
+
+    // The same POST from another origin (no port) is refused.
+    let data = format!("name=phone2&csrf={token}");
+    let wrong = format!("Origin: https://{HOST}");
+    let mut post = with_cert.to_vec();
+    post.extend(["-H", &wrong, "--data", &data]);
+    let (status, body) = curl_host(&own_ca, https, "/peers/add", &post);
+    assert_eq!(status, "403", "{body}");
+
+    // No client certificate: the proxy's mtls check refuses it, as on any
+    // mtls route (403), or the handshake fails (000).
+    let (status, body) = curl_host(&own_ca, https, "/", &[]);
+    assert!(status == "403" || status == "000", "{status} {body}");
+    assert!(!body.contains("whoami"), "{body}");
+    // Nor does a certificate from another CA sign in.
+    let other = Pki::new(&TempDir::new("dashboard-mtls-other"));
+    let other_dir = TempDir::new("dashboard-mtls-other-leaf");
+    let (ocert, okey) = other.leaf(&other_dir, "mallory", &["m.test"], true, false);
+    let (status, body) = curl_host(
+        &own_ca,
+        https,
+        "/",
+        &["--cert", ocert.to_str().unwrap(), "--key", okey.to_str().unwrap()],
+    );
+    assert!(status == "403" || status == "000", "{status} {body}");
+    assert!(!body.contains("whoami"), "{body}");
+}
