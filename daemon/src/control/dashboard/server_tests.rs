@@ -428,7 +428,11 @@ fn a_client_certificate_signs_in_on_a_host_entrypoint() {
                 "https://wingress.home.arpa:8443",
                 peer_token.as_str(),
             ),
-            ("alice@example.com", "https://wingress.home.arpa", token.as_str()),
+            (
+                "alice@example.com",
+                "https://wingress.home.arpa",
+                token.as_str(),
+            ),
         ] {
             let a = send(
                 &lab,

@@ -88,7 +88,10 @@ fn a_client_certificate_names_the_viewer() {
         None
     );
     // Empty, repeated, oversized or non-text subjects are not the proxy's.
-    assert_eq!(Viewer::from_headers(&headers(&[(CLIENT_SUBJECT, " ")])), None);
+    assert_eq!(
+        Viewer::from_headers(&headers(&[(CLIENT_SUBJECT, " ")])),
+        None
+    );
     assert_eq!(
         Viewer::from_headers(&headers(&[(CLIENT_SUBJECT, "a"), (CLIENT_SUBJECT, "b")])),
         None
