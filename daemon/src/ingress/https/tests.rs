@@ -134,3 +134,54 @@ fn certificates_from_memory_follow_the_set_and_outlive_generations() {
     assert_eq!(served(&new_store, "a.example.com"), None);
     assert_eq!(served(&new_store, "bad.example.com"), None);
 }
+
+/// The dashboard's routes: the tunnel one on the tunnel entrypoints, an
+/// mtls one (the `[[route]]` mtls path) on the host ones, and never a
+/// route with no entrypoints (it would serve on all of them).
+#[test]
+fn dashboard_routes_per_entrypoint_kind() {
+    let dir = std::env::temp_dir().join(format!("wingress-dash-specs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let mut params = rcgen::CertificateParams::default();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(&ca, params.self_signed(&key).unwrap().pem()).unwrap();
+
+    let mut cfg = config::DashboardConfig {
+        enabled: true,
+        host: Some("wingress.home.arpa".into()),
+        entrypoints: vec!["wg".into(), "lan".into()],
+        host_entrypoints: vec!["lan".into()],
+        client_ca: Some(ca.clone()),
+        ..config::DashboardConfig::default()
+    };
+    let specs = dashboard_specs(&cfg, None).unwrap();
+    assert_eq!(specs.len(), 2);
+    assert!(matches!(specs[0].access, proxy::Access::Tunnel));
+    assert_eq!(specs[0].entrypoints, ["wg"]);
+    assert_eq!(specs[0].allow.len(), 1);
+    assert!(matches!(specs[1].access, proxy::Access::Mtls(_)));
+    assert_eq!(specs[1].entrypoints, ["lan"]);
+    assert!(specs[1].allow.is_empty());
+    for s in &specs {
+        assert_eq!(s.path_prefix, "/");
+        assert!(matches!(&s.host, proxy::HostMatch::Exact(h) if h == "wingress.home.arpa"));
+    }
+
+    cfg.entrypoints = vec!["lan".into()];
+    let specs = dashboard_specs(&cfg, None).unwrap();
+    assert_eq!(specs.len(), 1);
+    assert!(matches!(specs[0].access, proxy::Access::Mtls(_)));
+
+    cfg.client_ca = Some(dir.join("missing.pem"));
+    let err = format!("{:#}", dashboard_specs(&cfg, None).unwrap_err());
+    assert!(
+        err.starts_with("[dashboard]: cannot load client_ca"),
+        "{err}"
+    );
+
+    cfg.enabled = false;
+    assert!(dashboard_specs(&cfg, None).unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
