@@ -49,6 +49,7 @@ declare -A PKG=(
   [strace]=strace
   [setpriv]=util-linux
   [unshare]=util-linux
+  [mount]=mount
   [wg-quick]=wireguard-tools
   [python3]=python3
   # Peer onboarding and DNS: resolver, client, QR decoder.

@@ -50,6 +50,8 @@ fn dashboard_in_chromium_through_the_tunnel() -> Result<()> {
         "chromedriver",
         "certutil",
         "ping",
+        "unshare",
+        "mount",
     ]) else {
         return Ok(());
     };
@@ -202,6 +204,43 @@ fn run(lab: &Lab) -> Result<()> {
     // The admin's own session is untouched.
     a.wait_ping("100.64.0.2", Duration::from_secs(5))?;
     daemon.ensure_running()?;
+
+    // The same node with its config on a read-only file system, as a
+    // Kubernetes ConfigMap is mounted: the pages say why and offer no form.
+    daemon.kill();
+    wingress_lab::eventually(READY, || {
+        ensure!(
+            !b.is_listening("udp", WG_PORT)?,
+            "the first daemon still listens"
+        );
+        Ok(())
+    })?;
+    let ro = dir.join("configmap");
+    std::fs::create_dir_all(&ro)?;
+    std::fs::copy(&config, ro.join("wingress.toml"))?;
+    let mut cmd = b.command("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind -o ro \"$1\" \"$1\" && exec \"$2\" run --config \"$1/wingress.toml\"")
+        .arg("sh")
+        .arg(&ro)
+        .arg(&bin)
+        .env(
+            "WINGRESS_LOG",
+            std::env::var("WINGRESS_LOG").unwrap_or_else(|_| "info".into()),
+        );
+    let mut read_only =
+        wingress_lab::process::Process::spawn("wingress-read-only", cmd, b.log_dir())?;
+    wingress_lab::eventually(READY, || {
+        read_only.ensure_running()?;
+        ensure!(b.is_listening("udp", WG_PORT)?, "daemon not listening yet");
+        Ok(())
+    })?;
+    a.wait_ping("100.64.0.2", READY)?;
+    let seen = drive(&a, &home, &shots, "read-only", None)?;
+    let banner = seen["banner"].as_str().unwrap_or_default();
+    ensure!(banner.contains("read-only file system"), "{seen}");
+    ensure!(seen["forms"] == 0, "forms on a read-only dashboard: {seen}");
+    read_only.ensure_running()?;
 
     if let Ok(out) = std::env::var("WINGRESS_DASHBOARD_SHOTS") {
         copy_pngs(&shots, Path::new(&out))?;
