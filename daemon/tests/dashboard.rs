@@ -179,21 +179,7 @@ fn enabling_the_dashboard_by_reload_needs_a_restart() {
 /// trusting the daemon's own CA (so the certificate must name HOST), with
 /// `extra` arguments (a client certificate, a form): (status, body).
 fn curl_host(own_ca: &std::path::Path, port: u16, path: &str, extra: &[&str]) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--cacert"])
-        .arg(own_ca)
-        .args(["--resolve", &format!("{HOST}:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_code}"])
-        .args(extra)
-        .arg(format!("https://{HOST}:{port}{path}"))
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (
-        code.to_string(),
-        format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
-    )
+    curl_https(own_ca, port, HOST, path, 20, extra)
 }
 
 /// A host entrypoint with `client_ca`: a client certificate from that CA

@@ -12,26 +12,12 @@
 mod common;
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
 fn curl(ca: &std::path::Path, port: u16, host: &str) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "30", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_code}"])
-        .arg(format!("https://{host}:{port}/"))
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (
-        code.to_string(),
-        format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
-    )
+    curl_https(ca, port, host, "/", 30, &[])
 }
 
 fn config(

@@ -75,21 +75,7 @@ impl Drop for Nginx {
 
 /// `curl https://HOST:PORT/` through the daemon's entrypoint: (status, body).
 fn get(ca: &Path, port: u16, host: &str, extra: &[&str]) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_code}"])
-        .args(extra)
-        .arg(format!("https://{host}:{port}/"))
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (
-        code.to_string(),
-        format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
-    )
+    curl_https(ca, port, host, "/", 20, extra)
 }
 
 fn route(host: &str, backend: &str, transport: Option<&str>, extra: &str) -> String {

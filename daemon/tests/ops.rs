@@ -16,7 +16,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -153,20 +152,7 @@ static SLOW: std::sync::Mutex<Option<mpsc::Sender<()>>> = std::sync::Mutex::new(
 
 /// `curl https://HOST:PORT/PATH` trusting `ca`: (status, body).
 fn curl(ca: &Path, port: u16, host: &str, path: &str) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "30", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_code}"])
-        .arg(format!("https://{host}:{port}{path}"))
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (
-        code.to_string(),
-        format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
-    )
+    curl_https(ca, port, host, path, 30, &[])
 }
 
 fn refused(port: u16) -> bool {

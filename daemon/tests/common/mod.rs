@@ -465,3 +465,32 @@ pub(crate) fn serve_with_own_ca(dir: &TempDir, cfg: &str, https: u16) -> (Daemon
     assert_eq!(code, 0, "{err}");
     (daemon, dir.write("own-ca.pem", &own_ca))
 }
+
+/// `curl https://HOST:PORT/PATH` to 127.0.0.1:`port`, trusting `ca`, given
+/// `max_time` seconds, with `extra` arguments (a client certificate, a
+/// header, a form): (status, body followed by curl's stderr). Status `000`:
+/// no HTTP answer (a refused handshake, a timeout).
+pub(crate) fn curl_https(
+    ca: &Path,
+    port: u16,
+    host: &str,
+    path: &str,
+    max_time: u32,
+    extra: &[&str],
+) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", &max_time.to_string(), "--cacert"])
+        .arg(ca)
+        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(format!("https://{host}:{port}{path}"))
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        code.to_string(),
+        format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
