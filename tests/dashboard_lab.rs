@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use serde_json::Value;
-use wingress_lab::process::{run_command, run_unchecked};
+use wingress_lab::process::{run_command, run_unchecked, Process};
 use wingress_lab::{
     lab_or_skip, python_module_or_skip, spawn_wingress, veth, write_private_key, KeyPair, Lab,
     Netns, WgGo, WgQuick,
@@ -89,19 +89,7 @@ fn run(lab: &Lab) -> Result<()> {
         Command::new(&bin).args(["check", "--config", &config_arg]),
         Duration::from_secs(30),
     )?;
-    let mut daemon = spawn_wingress(&b, &bin, "wingress-run", &["run", "--config", &config_arg])?;
-    wingress_lab::eventually(READY, || {
-        daemon.ensure_running()?;
-        ensure!(b.is_listening("udp", WG_PORT)?, "daemon not listening yet");
-        Ok(())
-    })?;
-    daemon.wait_for_log("dns serving", READY)?;
-    let ca = run_command(
-        Command::new(&bin).args(["ca", "export", "--config", &config_arg]),
-        Duration::from_secs(30),
-    )?;
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &ca.stdout)?;
+    let (mut daemon, ca_file) = start_node(&b, &bin, &config_arg, &dir)?;
 
     // A: the admin's laptop, set up as wg-quick would be (DNS = the tunnel).
     let admin_conf = wg_quick(&admin.private, "100.64.0.3/32", &server.public);
@@ -228,13 +216,8 @@ fn run(lab: &Lab) -> Result<()> {
             "WINGRESS_LOG",
             std::env::var("WINGRESS_LOG").unwrap_or_else(|_| "info".into()),
         );
-    let mut read_only =
-        wingress_lab::process::Process::spawn("wingress-read-only", cmd, b.log_dir())?;
-    wingress_lab::eventually(READY, || {
-        read_only.ensure_running()?;
-        ensure!(b.is_listening("udp", WG_PORT)?, "daemon not listening yet");
-        Ok(())
-    })?;
+    let mut read_only = Process::spawn("wingress-read-only", cmd, b.log_dir())?;
+    wait_up(&b, &mut read_only)?;
     a.wait_ping("100.64.0.2", READY)?;
     let seen = drive(&a, &home, &shots, "read-only", None)?;
     let banner = seen["banner"].as_str().unwrap_or_default();
@@ -301,8 +284,33 @@ fn browser_home(dir: &Path, ca: &Path) -> Result<PathBuf> {
     Ok(home)
 }
 
-/// One step of tests/dashboard/drive.py in `ns`; its last line of output.
-fn drive(ns: &Netns, home: &Path, shots: &Path, step: &str, arg: Option<&str>) -> Result<Value> {
+/// `wingress run --config CONFIG` in `b`, up (the WireGuard port and the
+/// tunnel DNS), and its internal CA's root written to `DIR/ca.pem`.
+fn start_node(b: &Netns, bin: &Path, config: &str, dir: &Path) -> Result<(Process, PathBuf)> {
+    let mut daemon = spawn_wingress(b, bin, "wingress-run", &["run", "--config", config])?;
+    wait_up(b, &mut daemon)?;
+    daemon.wait_for_log("dns serving", READY)?;
+    let ca = run_command(
+        Command::new(bin).args(["ca", "export", "--config", config]),
+        Duration::from_secs(30),
+    )?;
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.stdout)?;
+    Ok((daemon, ca_file))
+}
+
+/// Until `daemon` listens on the WireGuard port in `b` (failing if it exits).
+fn wait_up(b: &Netns, daemon: &mut Process) -> Result<()> {
+    wingress_lab::eventually(READY, || {
+        daemon.ensure_running()?;
+        ensure!(b.is_listening("udp", WG_PORT)?, "daemon not listening yet");
+        Ok(())
+    })
+}
+
+/// tests/dashboard/drive.py `STEP [ARG]` against the dashboard, in `ns`,
+/// with the browser's HOME (its NSS database) and screenshots to `shots`.
+fn drive_command(ns: &Netns, home: &Path, shots: &Path, step: &str, arg: Option<&str>) -> Command {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboard/drive.py");
     let mut cmd = ns.command("python3");
     cmd.arg(&script)
@@ -312,6 +320,12 @@ fn drive(ns: &Netns, home: &Path, shots: &Path, step: &str, arg: Option<&str>) -
         .args(arg)
         .env("HOME", home)
         .env("SE_OFFLINE", "true");
+    cmd
+}
+
+/// One step of tests/dashboard/drive.py in `ns`; its last line of output.
+fn drive(ns: &Netns, home: &Path, shots: &Path, step: &str, arg: Option<&str>) -> Result<Value> {
+    let mut cmd = drive_command(ns, home, shots, step, arg);
     let started = Instant::now();
     let out: Output = run_unchecked(&mut cmd, BROWSER)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -459,19 +473,7 @@ fn bench(lab: &Lab) -> Result<()> {
         std::thread::sleep(Duration::from_secs(5));
         status_kib(off.pid(), "VmRSS")?
     };
-    let mut daemon = spawn_wingress(&b, &bin, "wingress-run", &["run", "--config", &config_arg])?;
-    wingress_lab::eventually(READY, || {
-        daemon.ensure_running()?;
-        ensure!(b.is_listening("udp", WG_PORT)?, "daemon not listening yet");
-        Ok(())
-    })?;
-    daemon.wait_for_log("dns serving", READY)?;
-    let ca = run_command(
-        Command::new(&bin).args(["ca", "export", "--config", &config_arg]),
-        Duration::from_secs(30),
-    )?;
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &ca.stdout)?;
+    let (daemon, ca_file) = start_node(&b, &bin, &config_arg, &dir)?;
     let _wg = WgGo::from_wg_quick(
         &a,
         &wg_quick(&admin.private, "100.64.0.3/32", &server.public)
@@ -523,15 +525,7 @@ fn bench(lab: &Lab) -> Result<()> {
     let idle_cpu = cpu_share(10)?;
 
     let open_dashboards = || -> Result<(std::process::Child, Value)> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboard/drive.py");
-        let mut child = a
-            .command("python3")
-            .arg(&script)
-            .arg(format!("https://{HOST}"))
-            .arg(&shots)
-            .args(["load", "5"])
-            .env("HOME", &home)
-            .env("SE_OFFLINE", "true")
+        let mut child = drive_command(&a, &home, &shots, "load", Some("5"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
